@@ -1,0 +1,310 @@
+// Package engine defines what hoist needs from a container engine. It holds
+// only interfaces and plain data so that the planner and the CLI never depend
+// on a particular backend (docker, native).
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// Error kinds every backend returns, wrapped, so callers use errors.Is.
+var (
+	ErrNotFound       = errors.New("not found")
+	ErrConflict       = errors.New("conflict")
+	ErrNotImplemented = errors.New("not implemented")
+)
+
+// Labels shared with docker compose so that both tools see each other's
+// containers, networks and volumes.
+const (
+	LabelProject     = "com.docker.compose.project"
+	LabelService     = "com.docker.compose.service"
+	LabelNumber      = "com.docker.compose.container-number"
+	LabelConfigHash  = "com.docker.compose.config-hash"
+	LabelOneOff      = "com.docker.compose.oneoff"
+	LabelNetwork     = "com.docker.compose.network"
+	LabelVolume      = "com.docker.compose.volume"
+	LabelWorkingDir  = "com.docker.compose.project.working_dir"
+	LabelConfigFiles = "com.docker.compose.project.config_files"
+	LabelImage       = "com.docker.compose.image"
+	LabelDependsOn   = "com.docker.compose.depends_on"
+	LabelVersion     = "com.docker.compose.version"
+	// LabelEngine records which tool created an object; informative only.
+	LabelEngine = "dev.hoist.engine"
+)
+
+// Backend is the small core every engine implements. Optional abilities
+// (Builder, Execer, Killer, ...) are separate interfaces found by type
+// assertion.
+type Backend interface {
+	// Name is "docker" or "native".
+	Name() string
+	// Observe lists every container, network and volume labelled with the
+	// project, plus the IDs of the images the caller asks about.
+	Observe(ctx context.Context, project string, imageRefs []string) (*State, error)
+	Images
+	Networks
+	Volumes
+	Containers
+	// Close releases connections; the engine's objects stay.
+	Close() error
+}
+
+// Images is the part of a backend that resolves and fetches images.
+type Images interface {
+	// ImageID returns the local ID of ref, or an error wrapping ErrNotFound.
+	ImageID(ctx context.Context, ref string) (string, error)
+	// Pull fetches ref from its registry. progress may be nil.
+	Pull(ctx context.Context, ref string, progress func(msg string)) error
+}
+
+// Networks creates and removes project networks.
+type Networks interface {
+	// CreateNetwork returns an error wrapping ErrConflict if it exists.
+	CreateNetwork(ctx context.Context, spec NetworkSpec) error
+	// RemoveNetwork returns an error wrapping ErrNotFound if it is absent.
+	RemoveNetwork(ctx context.Context, name string) error
+}
+
+// Volumes creates and removes named volumes.
+type Volumes interface {
+	CreateVolume(ctx context.Context, spec VolumeSpec) error
+	RemoveVolume(ctx context.Context, name string) error
+}
+
+// Containers is the container lifecycle.
+type Containers interface {
+	// CreateContainer creates (does not start) a container and returns its ID.
+	CreateContainer(ctx context.Context, spec ContainerSpec) (string, error)
+	StartContainer(ctx context.Context, id string) error
+	// StopContainer sends the stop signal and kills after timeout.
+	StopContainer(ctx context.Context, id string, timeout time.Duration) error
+	// RemoveContainer removes a container; with Force a running one is killed first.
+	RemoveContainer(ctx context.Context, id string, opts RemoveOptions) error
+	// Wait blocks until the container reaches cond, driven by engine events
+	// where the engine has them. It fails if the condition can no longer be
+	// met (for example the container exited while waiting to be healthy).
+	Wait(ctx context.Context, id string, cond WaitCondition) (Container, error)
+	// Logs copies the container's output to stdout and stderr until the
+	// logs end (or, with Follow, until the container stops or ctx ends).
+	Logs(ctx context.Context, id string, opts LogOptions, stdout, stderr io.Writer) error
+}
+
+// Builder builds images from a build context.
+type Builder interface {
+	// Build builds spec and returns the image ID; the image is tagged spec.Tag.
+	Build(ctx context.Context, spec BuildSpec, progress func(msg string)) (string, error)
+}
+
+// Execer runs a command in a running container.
+type Execer interface {
+	// Exec returns the command's exit code.
+	Exec(ctx context.Context, id string, spec ExecSpec) (int, error)
+}
+
+// Killer sends a signal to a container's main process.
+type Killer interface {
+	Kill(ctx context.Context, id string, signal string) error
+}
+
+// ImageRemover removes a local image.
+type ImageRemover interface {
+	RemoveImage(ctx context.Context, ref string, force bool) error
+}
+
+// Pusher pushes a local image to its registry.
+type Pusher interface {
+	Push(ctx context.Context, ref string, progress func(msg string)) error
+}
+
+// Toper lists the processes of a container.
+type Toper interface {
+	Top(ctx context.Context, id string) (titles []string, rows [][]string, err error)
+}
+
+// WaitCondition is what Wait waits for.
+type WaitCondition int
+
+const (
+	// WaitRunning returns once the container is running.
+	WaitRunning WaitCondition = iota
+	// WaitHealthy returns once the healthcheck passes (or at once when the
+	// container is running and has no healthcheck).
+	WaitHealthy
+	// WaitExited returns once the container has exited; ExitCode is set.
+	WaitExited
+)
+
+func (c WaitCondition) String() string {
+	switch c {
+	case WaitRunning:
+		return "running"
+	case WaitHealthy:
+		return "healthy"
+	case WaitExited:
+		return "exited"
+	}
+	return "unknown"
+}
+
+// State is what an engine holds for one project.
+type State struct {
+	Containers []Container
+	Networks   []Network
+	Volumes    []Volume
+	// ImageIDs maps each image reference the caller asked about to its local
+	// ID; a missing key means the image is not present.
+	ImageIDs map[string]string
+}
+
+// Container states, as Docker names them.
+const (
+	StateCreated    = "created"
+	StateRunning    = "running"
+	StatePaused     = "paused"
+	StateRestarting = "restarting"
+	StateExited     = "exited"
+	StateDead       = "dead"
+)
+
+// Health values; empty means the container has no healthcheck.
+const (
+	HealthStarting  = "starting"
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+)
+
+// Container is an observed container.
+type Container struct {
+	ID         string
+	Name       string
+	Project    string
+	Service    string
+	Number     int
+	OneOff     bool
+	ConfigHash string
+	Image      string // the reference it was created from
+	ImageID    string
+	State      string
+	Health     string
+	ExitCode   int
+	Created    time.Time
+	Ports      []PortBinding
+	Networks   []string
+	Labels     map[string]string
+}
+
+// PortBinding is one published port.
+type PortBinding struct {
+	HostIP        string
+	HostPort      uint16
+	ContainerPort uint16
+	Protocol      string // tcp or udp
+}
+
+// Network is an observed network.
+type Network struct {
+	ID     string
+	Name   string
+	Labels map[string]string
+}
+
+// Volume is an observed volume.
+type Volume struct {
+	Name   string
+	Labels map[string]string
+}
+
+// NetworkSpec describes a network to create. Name is the engine-level name
+// (for example "myapp_default").
+type NetworkSpec struct {
+	Name     string
+	Project  string
+	Key      string // the key in the compose file ("default")
+	Driver   string
+	Internal bool
+	Labels   map[string]string
+	Subnets  []string // CIDRs, from ipam config or netplan
+	Options  map[string]string
+}
+
+// VolumeSpec describes a named volume to create.
+type VolumeSpec struct {
+	Name    string
+	Project string
+	Key     string
+	Driver  string
+	Labels  map[string]string
+	Options map[string]string
+}
+
+// NetworkAttachment connects a container to a network.
+type NetworkAttachment struct {
+	Name    string // engine-level network name
+	Aliases []string
+	IPv4    string
+	IPv6    string
+}
+
+// ContainerSpec is everything an engine needs to create one container.
+// Service is a resolved copy: image set, volume sources of type "volume"
+// rewritten to engine-level volume names, network_mode "service:x" rewritten
+// to "container:<name>".
+type ContainerSpec struct {
+	Project    string
+	ProjectDir string
+	Name       string
+	Number     int
+	OneOff     bool
+	Image      string
+	Service    types.ServiceConfig
+	Labels     map[string]string
+	Networks   []NetworkAttachment
+	// Cmd, when set, replaces the service command (one-off runs).
+	Cmd []string
+}
+
+// RemoveOptions control RemoveContainer.
+type RemoveOptions struct {
+	Force   bool // kill a running container first
+	Volumes bool // remove its anonymous volumes
+}
+
+// LogOptions control Logs.
+type LogOptions struct {
+	Follow     bool
+	Tail       string // "all" or a number
+	Since      string
+	Timestamps bool
+}
+
+// BuildSpec describes one image build.
+type BuildSpec struct {
+	Tag        string
+	Service    string
+	Context    string // an absolute directory
+	Dockerfile string // relative to Context, or absolute
+	Inline     string // dockerfile_inline, used when set
+	Args       map[string]*string
+	Target     string
+	Labels     map[string]string
+	NoCache    bool
+	Pull       bool
+}
+
+// ExecSpec describes a command to run in a running container.
+type ExecSpec struct {
+	Cmd     []string
+	User    string
+	WorkDir string
+	Env     []string
+	TTY     bool
+	Stdin   io.Reader
+	Stdout  io.Writer
+	Stderr  io.Writer
+}

@@ -1,0 +1,2 @@
+// Package watch implements develop.watch (coming in a later issue).
+package watch
