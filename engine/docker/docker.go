@@ -1,0 +1,104 @@
+// Package docker implements engine.Backend on the Docker Engine API. It uses
+// docker compose's labels and names so that hoist and docker compose see
+// each other's containers, networks and volumes.
+package docker
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/build"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/hoist-dev/hoist/engine"
+)
+
+// dockerAPI is the subset of *client.Client this package calls. Declaring
+// it here keeps the dependency visible and lets unit tests fake only what
+// they exercise.
+type dockerAPI interface {
+	ClientVersion() string
+	Close() error
+
+	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
+	ContainerInspect(ctx context.Context, id string) (container.InspectResponse, error)
+	ContainerCreate(ctx context.Context, config *container.Config, hostConfig *container.HostConfig, networkingConfig *network.NetworkingConfig, platform *ocispec.Platform, name string) (container.CreateResponse, error)
+	ContainerStart(ctx context.Context, id string, options container.StartOptions) error
+	ContainerStop(ctx context.Context, id string, options container.StopOptions) error
+	ContainerRemove(ctx context.Context, id string, options container.RemoveOptions) error
+	ContainerKill(ctx context.Context, id, signal string) error
+	ContainerLogs(ctx context.Context, id string, options container.LogsOptions) (io.ReadCloser, error)
+	ContainerTop(ctx context.Context, id string, arguments []string) (container.TopResponse, error)
+	ContainerExecCreate(ctx context.Context, id string, options container.ExecOptions) (container.ExecCreateResponse, error)
+	ContainerExecAttach(ctx context.Context, execID string, options container.ExecAttachOptions) (types.HijackedResponse, error)
+	ContainerExecInspect(ctx context.Context, execID string) (container.ExecInspect, error)
+	Events(ctx context.Context, options events.ListOptions) (<-chan events.Message, <-chan error)
+
+	NetworkList(ctx context.Context, options network.ListOptions) ([]network.Summary, error)
+	NetworkCreate(ctx context.Context, name string, options network.CreateOptions) (network.CreateResponse, error)
+	NetworkRemove(ctx context.Context, id string) error
+	NetworkConnect(ctx context.Context, networkID, containerID string, config *network.EndpointSettings) error
+
+	VolumeList(ctx context.Context, options volume.ListOptions) (volume.ListResponse, error)
+	VolumeInspect(ctx context.Context, id string) (volume.Volume, error)
+	VolumeCreate(ctx context.Context, options volume.CreateOptions) (volume.Volume, error)
+	VolumeRemove(ctx context.Context, id string, force bool) error
+
+	ImageList(ctx context.Context, options image.ListOptions) ([]image.Summary, error)
+	ImageInspect(ctx context.Context, ref string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
+	ImagePull(ctx context.Context, ref string, options image.PullOptions) (io.ReadCloser, error)
+	ImagePush(ctx context.Context, ref string, options image.PushOptions) (io.ReadCloser, error)
+	ImageRemove(ctx context.Context, ref string, options image.RemoveOptions) ([]image.DeleteResponse, error)
+	ImageBuild(ctx context.Context, buildContext io.Reader, options build.ImageBuildOptions) (build.ImageBuildResponse, error)
+}
+
+var _ dockerAPI = (*client.Client)(nil)
+
+// Backend is the Docker Engine implementation of engine.Backend and of the
+// optional Builder, Execer, Killer, ImageRemover, Pusher and Toper.
+type Backend struct {
+	api dockerAPI
+}
+
+var (
+	_ engine.Backend      = (*Backend)(nil)
+	_ engine.Builder      = (*Backend)(nil)
+	_ engine.Execer       = (*Backend)(nil)
+	_ engine.Killer       = (*Backend)(nil)
+	_ engine.ImageRemover = (*Backend)(nil)
+	_ engine.Pusher       = (*Backend)(nil)
+	_ engine.Toper        = (*Backend)(nil)
+)
+
+// New connects to the Docker Engine named by the environment (DOCKER_HOST,
+// DOCKER_API_VERSION, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY) and negotiates
+// the API version, so that version-dependent requests are shaped for the
+// daemon actually running.
+func New(ctx context.Context) (*Backend, error) {
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	ping, err := cli.Ping(ctx)
+	if err != nil {
+		host := cli.DaemonHost()
+		cli.Close()
+		return nil, fmt.Errorf("cannot reach the Docker Engine at %s: is dockerd running?: %w", host, err)
+	}
+	cli.NegotiateAPIVersionPing(ping)
+	return &Backend{api: cli}, nil
+}
+
+// Name returns "docker".
+func (b *Backend) Name() string { return "docker" }
+
+// Close releases the client's connections.
+func (b *Backend) Close() error { return b.api.Close() }

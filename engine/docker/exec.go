@@ -1,0 +1,67 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/hoist-dev/hoist/engine"
+)
+
+// Exec runs spec.Cmd in a running container, wiring the given streams, and
+// returns the command's exit code.
+func (b *Backend) Exec(ctx context.Context, id string, spec engine.ExecSpec) (int, error) {
+	created, err := b.api.ContainerExecCreate(ctx, id, container.ExecOptions{
+		User:         spec.User,
+		Tty:          spec.TTY,
+		AttachStdin:  spec.Stdin != nil,
+		AttachStdout: true,
+		AttachStderr: true,
+		Env:          spec.Env,
+		WorkingDir:   spec.WorkDir,
+		Cmd:          spec.Cmd,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("exec in container %q: %w", id, mapErr(err))
+	}
+	// Attaching starts the exec and hijacks the connection for its streams.
+	hj, err := b.api.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{Tty: spec.TTY})
+	if err != nil {
+		return 0, fmt.Errorf("exec in container %q: %w", id, mapErr(err))
+	}
+	defer hj.Close()
+	stop := context.AfterFunc(ctx, hj.Close) // unblock the copies on cancel
+	defer stop()
+	if spec.Stdin != nil {
+		go func() {
+			_, _ = io.Copy(hj.Conn, spec.Stdin)
+			_ = hj.CloseWrite() // EOF for the command's stdin
+		}()
+	}
+	stdout, stderr := spec.Stdout, spec.Stderr
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	if spec.TTY {
+		_, err = io.Copy(stdout, hj.Reader)
+	} else {
+		_, err = stdcopy.StdCopy(stdout, stderr, hj.Reader)
+	}
+	if ctx.Err() != nil {
+		return 0, fmt.Errorf("exec in container %q: %w", id, ctx.Err())
+	}
+	if err != nil {
+		return 0, fmt.Errorf("exec in container %q: read output: %w", id, err)
+	}
+	res, err := b.api.ContainerExecInspect(ctx, created.ID)
+	if err != nil {
+		return 0, fmt.Errorf("exec in container %q: %w", id, mapErr(err))
+	}
+	return res.ExitCode, nil
+}
