@@ -1,0 +1,85 @@
+// Package compose loads compose files the way docker compose does (through
+// compose-go), validates what can be known before anything is created, and
+// turns loader errors into one-line messages that name the file, line and
+// service. It never talks to an engine.
+package compose
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// Options select the compose files and environment, as docker compose's
+// global flags do.
+type Options struct {
+	Files      []string // -f, in order; empty means discovery
+	Name       string   // -p
+	ProjectDir string   // --project-directory
+	Profiles   []string // --profile
+	EnvFiles   []string // --env-file
+	// Environ is the process environment (os.Environ()), passed in so the
+	// loader never reads globals.
+	Environ []string
+}
+
+// Load reads, interpolates, merges and validates the project. Errors are
+// *Error values carrying file, line and service where they are known.
+func Load(ctx context.Context, o Options) (*types.Project, error) {
+	popts, err := projectOptions(o)
+	if err != nil {
+		return nil, err
+	}
+	files := popts.ConfigPaths
+	// A syntax pre-pass per file: compose-go's YAML errors do not say which
+	// file they come from, and the parsed nodes let later errors find lines.
+	docs, err := parseFiles(files)
+	if err != nil {
+		return nil, err
+	}
+	p, err := popts.LoadProject(ctx)
+	if err != nil {
+		return nil, explain(err, docs)
+	}
+	// Services disabled by profiles are gone from p.Services; dependencies on
+	// them that are optional must not fail planning.
+	p = p.WithoutUnresolvedOptionalDependencies()
+	p, err = p.WithServicesEnvironmentResolved(false)
+	if err != nil {
+		return nil, explain(err, docs)
+	}
+	if err := Validate(p, docs); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+func projectOptions(o Options) (*cli.ProjectOptions, error) {
+	opts := []cli.ProjectOptionsFn{
+		cli.WithEnv(o.Environ),
+		cli.WithWorkingDirectory(o.ProjectDir),
+		cli.WithEnvFiles(o.EnvFiles...),
+		cli.WithDotEnv,
+		cli.WithConfigFileEnv,
+		cli.WithDefaultConfigPath,
+		cli.WithDefaultProfiles(o.Profiles...),
+		cli.WithName(o.Name),
+		cli.WithResolvedPaths(true),
+		cli.WithDiscardEnvFile,
+	}
+	popts, err := cli.NewProjectOptions(o.Files, opts...)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, &Error{Msg: err.Error(), Hint: "check the paths given with -f or COMPOSE_FILE"}
+		}
+		return nil, fmt.Errorf("compose options: %w", err)
+	}
+	if len(popts.ConfigPaths) == 0 {
+		return nil, &Error{Msg: "no compose file found (compose.yaml, compose.yml, docker-compose.yaml, docker-compose.yml) in this directory or any parent", Hint: "run hoist in a project directory or pass -f FILE"}
+	}
+	return popts, nil
+}

@@ -1,0 +1,132 @@
+package compose
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func loadString(t *testing.T, yaml string) error {
+	t.Helper()
+	dir := t.TempDir()
+	f := filepath.Join(dir, "compose.yaml")
+	if err := os.WriteFile(f, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(context.Background(), Options{Files: []string{f}, Name: "t"})
+	if err != nil {
+		// Paths outside the cwd are printed absolute; compare from the base name.
+		return &shortErr{strings.ReplaceAll(err.Error(), f, "compose.yaml")}
+	}
+	return nil
+}
+
+type shortErr struct{ s string }
+
+func (e *shortErr) Error() string { return e.s }
+
+func TestLoadErrors(t *testing.T) {
+	cases := []struct{ name, yaml, want string }{
+		{"broken yaml", "services:\n  web:\n    image: x\n  bad: [\n",
+			`compose.yaml:4: invalid YAML: while parsing a flow node: did not find expected node content; fix the syntax (indentation, a missing ':' or an unclosed bracket)`},
+		{"unknown dependency", "services:\n  web:\n    image: x\n    depends_on: [api]\n",
+			`compose.yaml:4: service "web": depends_on names "api", which is not a service of this project; define service "api", enable its profile, or remove it from depends_on`},
+		{"cycle", "services:\n  web:\n    image: x\n    depends_on: [api]\n  api:\n    image: y\n    depends_on: [web]\n",
+			`compose.yaml:7: service "api": dependency cycle: api -> web -> api; remove one of these depends_on entries`},
+		{"restart", "services:\n  web:\n    image: x\n    restart: sometimes\n",
+			`compose.yaml:4: service "web": restart "sometimes" is not a restart policy; use "no", "always", "on-failure[:N]" or "unless-stopped"`},
+		{"unknown key", "services:\n  web:\n    image: x\n    imagee: y\n",
+			`compose.yaml:4: service "web": imagee is not allowed here; it is not part of the compose specification: check its spelling and indentation`},
+		{"bad port", "services:\n  web:\n    image: x\n    ports: [\"99999:80\"]\n",
+			`compose.yaml:4: service "web": ports: invalid hostPort "99999"; use "[HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO]" with ports from 1 to 65535`},
+		{"missing context", "services:\n  web:\n    build: ./nope\n",
+			`compose.yaml:3: service "web": build context CTX/nope does not exist or is not a directory; fix build.context (it is relative to the compose file)`},
+		{"undefined network", "services:\n  web:\n    image: x\n    networks: [back]\n",
+			`compose.yaml:4: service "web": uses network "back", which is not declared; declare it under top-level networks: or fix the name`},
+		{"required variable", "services:\n  web:\n    image: ${IMG:?set IMG}\n",
+			`compose.yaml:3: service "web": services.web.image: required variable IMG is missing a value: set IMG; set it in the environment or in .env`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := loadString(t, c.yaml)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			got := err.Error()
+			if strings.Contains(c.want, "CTX") {
+				if i := strings.Index(got, "build context "); i >= 0 {
+					j := strings.Index(got[i:], "/nope")
+					got = got[:i] + "build context CTX" + got[i+j:]
+				}
+			}
+			if got != c.want {
+				t.Errorf("got  %s\nwant %s", got, c.want)
+			}
+			if strings.Contains(got, "\n") {
+				t.Errorf("error is not one line: %q", got)
+			}
+		})
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("compose.yaml", "services:\n  web:\n    image: ${IMG:-busybox}\n  dbg:\n    image: x\n    profiles: [debug]\n")
+	write("compose.override.yaml", "services:\n  web:\n    environment: [A=1]\n")
+	write(".env", "IMG=fromdotenv\nCOMPOSE_PROJECT_NAME=fromenv\n")
+	t.Chdir(dir)
+	p, err := Load(context.Background(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Name != "fromenv" {
+		t.Errorf("name %q", p.Name)
+	}
+	web := p.Services["web"]
+	if web.Image != "fromdotenv" || web.Environment["A"] == nil {
+		t.Errorf("web %+v", web)
+	}
+	if _, ok := p.Services["dbg"]; ok {
+		t.Error("profile service enabled")
+	}
+	p, err = Load(context.Background(), Options{Environ: []string{"COMPOSE_PROFILES=debug"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.Services["dbg"]; !ok {
+		t.Error("COMPOSE_PROFILES ignored")
+	}
+}
+
+func TestHashStable(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "compose.yaml")
+	os.WriteFile(f, []byte("services:\n  a:\n    image: x\n    scale: 1\n"), 0o644)
+	p1, err := Load(context.Background(), Options{Files: []string{f}, Name: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(f, []byte("services:\n  a:\n    image: x\n    scale: 3\n    depends_on: []\n"), 0o644)
+	p2, err := Load(context.Background(), Options{Files: []string{f}, Name: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1, _ := ServiceHash(p1.Services["a"])
+	h2, _ := ServiceHash(p2.Services["a"])
+	if h1 != h2 {
+		t.Error("scale changes the hash")
+	}
+	s := p1.Services["a"]
+	s.Environment = map[string]*string{"X": nil}
+	h3, _ := ServiceHash(s)
+	if h3 == h1 {
+		t.Error("environment does not change the hash")
+	}
+}

@@ -1,0 +1,149 @@
+package compose
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+var reRestart = regexp.MustCompile(`^(no|always|unless-stopped|on-failure(:[0-9]+)?)$`)
+
+// Validate checks what compose-go accepts but an engine would reject late,
+// so that hoist fails before the first pull, build or create. All problems
+// are returned, joined, one line each.
+func Validate(p *types.Project, docs sourceDocs) error {
+	var errs []error
+	names := make([]string, 0, len(p.Services))
+	for name := range p.Services {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		s := p.Services[name]
+		for _, e := range validateService(p, s) {
+			e.Service = name
+			e.File, e.Line = docs.locate(append([]string{"services", name}, e.path...))
+			errs = append(errs, e.Error)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type problem struct {
+	*Error
+	path []string
+}
+
+func newProblem(path []string, msg, hint string) problem {
+	return problem{Error: &Error{Msg: msg, Hint: hint}, path: path}
+}
+
+func validateService(p *types.Project, s types.ServiceConfig) []problem {
+	var out []problem
+	if s.Restart != "" && !reRestart.MatchString(s.Restart) {
+		out = append(out, newProblem([]string{"restart"}, fmt.Sprintf("restart %q is not a restart policy", s.Restart), `use "no", "always", "on-failure[:N]" or "unless-stopped"`))
+	}
+	if s.Image == "" && s.Build == nil {
+		out = append(out, newProblem(nil, "has neither image nor build", "add image: or build:"))
+	}
+	if s.Build != nil {
+		out = append(out, validateBuild(s.Build)...)
+	}
+	if s.ContainerName != "" && s.GetScale() > 1 {
+		out = append(out, newProblem([]string{"container_name"}, fmt.Sprintf("container_name %q cannot be used with %d replicas", s.ContainerName, s.GetScale()), "remove container_name or scale to 1"))
+	}
+	switch s.PullPolicy {
+	case "", types.PullPolicyAlways, types.PullPolicyNever, types.PullPolicyMissing, types.PullPolicyIfNotPresent, types.PullPolicyBuild, types.PullPolicyRefresh, "daily", "weekly":
+	default:
+		if !strings.HasPrefix(s.PullPolicy, "every_") {
+			out = append(out, newProblem([]string{"pull_policy"}, fmt.Sprintf("pull_policy %q is not valid", s.PullPolicy), "use always, never, missing, build or every_<duration>"))
+		}
+	}
+	if s.StopSignal != "" && !validSignal(s.StopSignal) {
+		out = append(out, newProblem([]string{"stop_signal"}, fmt.Sprintf("stop_signal %q is not a signal", s.StopSignal), "use a name such as SIGTERM, SIGINT or SIGQUIT"))
+	}
+	if hc := s.HealthCheck; hc != nil && !hc.Disable && len(hc.Test) > 0 {
+		switch hc.Test[0] {
+		case "CMD", "CMD-SHELL", "NONE":
+		default:
+			out = append(out, newProblem([]string{"healthcheck", "test"}, fmt.Sprintf("healthcheck test starts with %q", hc.Test[0]), `start it with "CMD" or "CMD-SHELL", or give a string`))
+		}
+	}
+	for i, v := range s.Volumes {
+		if v.Type == types.VolumeTypeBind && v.Source == "" {
+			out = append(out, newProblem([]string{"volumes", fmt.Sprint(i)}, "bind mount has no source", "use SOURCE:TARGET"))
+		}
+		if v.Target == "" && v.Type != types.VolumeTypeNamedPipe {
+			out = append(out, newProblem([]string{"volumes", fmt.Sprint(i)}, "volume has no target path", "use SOURCE:TARGET with an absolute TARGET"))
+		}
+	}
+	for i, port := range s.Ports {
+		if port.Target == 0 {
+			out = append(out, newProblem([]string{"ports", fmt.Sprint(i)}, "port has no container port", `use "HOST:CONTAINER"`))
+		}
+		if port.Protocol != "" && port.Protocol != "tcp" && port.Protocol != "udp" && port.Protocol != "sctp" {
+			out = append(out, newProblem([]string{"ports", fmt.Sprint(i)}, fmt.Sprintf("protocol %q is not supported", port.Protocol), "use tcp or udp"))
+		}
+	}
+	if mode := s.NetworkMode; strings.HasPrefix(mode, "service:") {
+		dep := strings.TrimPrefix(mode, "service:")
+		if _, ok := p.Services[dep]; !ok {
+			out = append(out, newProblem([]string{"network_mode"}, fmt.Sprintf("network_mode names service %q, which does not exist", dep), "define it or change network_mode"))
+		}
+	}
+	return out
+}
+
+func validateBuild(b *types.BuildConfig) []problem {
+	ctx := b.Context
+	if ctx == "" || isRemoteContext(ctx) {
+		return nil
+	}
+	st, err := os.Stat(ctx)
+	if err != nil || !st.IsDir() {
+		return []problem{newProblem([]string{"build"}, fmt.Sprintf("build context %s does not exist or is not a directory", ctx), "fix build.context (it is relative to the compose file)")}
+	}
+	if b.DockerfileInline != "" {
+		return nil
+	}
+	df := b.Dockerfile
+	if df == "" {
+		df = "Dockerfile"
+	}
+	if !filepath.IsAbs(df) {
+		df = filepath.Join(ctx, df)
+	}
+	if _, err := os.Stat(df); err != nil {
+		return []problem{newProblem([]string{"build"}, fmt.Sprintf("Dockerfile %s does not exist", df), "fix build.dockerfile (it is relative to the build context)")}
+	}
+	return nil
+}
+
+func isRemoteContext(c string) bool {
+	for _, p := range []string{"http://", "https://", "git://", "git@", "github.com/"} {
+		if strings.HasPrefix(c, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func validSignal(s string) bool {
+	s = strings.TrimPrefix(strings.ToUpper(s), "SIG")
+	switch s {
+	case "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "PWR", "SYS":
+		return true
+	}
+	if strings.HasPrefix(s, "RTMIN") || strings.HasPrefix(s, "RTMAX") {
+		return true
+	}
+	var n int
+	_, err := fmt.Sscanf(s, "%d", &n)
+	return err == nil && n > 0 && n < 65
+}
