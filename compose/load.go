@@ -9,7 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	
+
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
 )
