@@ -1,0 +1,205 @@
+// Package enginetest is the conformance suite every engine.Backend runs,
+// so that the docker and native engines behave the same for hoist.
+//
+// Each subtest uses its own project name and removes, in t.Cleanup, every
+// container, network and volume labelled with it, even when it fails.
+// Tests synchronise only through Backend.Wait and deadlines, never sleeps,
+// and only ever connect to 127.0.0.1.
+//
+// Wait errors are checked for content: they name the container, and an
+// exit while waiting says "code N"; an unhealthy container's error carries
+// the last probe's output.
+package enginetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/hoist-dev/hoist/engine"
+)
+
+// Options configures the suite.
+type Options struct {
+	// Image is the reference of a busybox-like image present in the engine
+	// (sh, sleep, touch, test, cat, echo, httpd, wget).
+	Image string
+}
+
+// timeout bounds each engine call sequence; the machine may be busy, so it
+// is generous, and it is a deadline, not a sleep.
+const timeout = 60 * time.Second
+
+// Run runs every conformance test against backends made by newBackend,
+// which is called once per subtest.
+func Run(t *testing.T, newBackend func(t *testing.T) engine.Backend, opts Options) {
+	if opts.Image == "" {
+		t.Fatal("enginetest: Options.Image is required")
+	}
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, h *harness)
+	}{
+		{"Network", testNetwork},
+		{"Volume", testVolume},
+		{"ContainerObserve", testContainerObserve},
+		{"ExitCodeAndLogs", testExitCodeAndLogs},
+		{"Healthy", testHealthy},
+		{"Unhealthy", testUnhealthy},
+		{"ExitWhileWaitingHealthy", testExitWhileWaitingHealthy},
+		{"Stop", testStop},
+		{"RemoveUnknown", testRemoveUnknown},
+		{"Exec", testExec},
+		{"PublishedPort", testPublishedPort},
+		{"Mounts", testMounts},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBackend(t)
+			h := &harness{t: t, b: b, image: opts.Image, project: uniqueProject()}
+			t.Cleanup(h.cleanup)
+			tc.fn(t, h)
+		})
+	}
+}
+
+// harness holds one subtest's backend and project.
+type harness struct {
+	t       *testing.T
+	b       engine.Backend
+	image   string
+	project string
+}
+
+func uniqueProject() string {
+	var buf [5]byte
+	if _, err := rand.Read(buf[:]); err != nil {
+		panic(err)
+	}
+	return "hoisttest" + hex.EncodeToString(buf[:])
+}
+
+func (h *harness) ctx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	h.t.Cleanup(cancel)
+	return ctx
+}
+
+// cleanup removes everything labelled with the project. It uses its own
+// context so that it runs even after the test's deadline.
+func (h *harness) cleanup() {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	st, err := h.b.Observe(ctx, h.project, nil)
+	if err != nil {
+		h.t.Errorf("cleanup: observe %s: %v", h.project, err)
+		return
+	}
+	for _, c := range st.Containers {
+		if err := h.b.RemoveContainer(ctx, c.ID, engine.RemoveOptions{Force: true, Volumes: true}); err != nil {
+			h.t.Errorf("cleanup: %v", err)
+		}
+	}
+	for _, n := range st.Networks {
+		if err := h.b.RemoveNetwork(ctx, n.Name); err != nil {
+			h.t.Errorf("cleanup: %v", err)
+		}
+	}
+	for _, v := range st.Volumes {
+		if err := h.b.RemoveVolume(ctx, v.Name); err != nil {
+			h.t.Errorf("cleanup: %v", err)
+		}
+	}
+}
+
+// service returns a minimal service running cmd in the test image.
+func (h *harness) service(name string, cmd ...string) types.ServiceConfig {
+	svc := types.ServiceConfig{Name: name}
+	svc.Image = h.image
+	svc.Command = cmd
+	return svc
+}
+
+// spec wraps svc as container number 1 of the project, with the compose
+// labels and the given networks.
+func (h *harness) spec(svc types.ServiceConfig, networks ...engine.NetworkAttachment) engine.ContainerSpec {
+	name := fmt.Sprintf("%s-%s-1", h.project, svc.Name)
+	return engine.ContainerSpec{
+		Project: h.project,
+		Name:    name,
+		Number:  1,
+		Image:   h.image,
+		Service: svc,
+		Labels: map[string]string{
+			engine.LabelProject:    h.project,
+			engine.LabelService:    svc.Name,
+			engine.LabelNumber:     "1",
+			engine.LabelOneOff:     "False",
+			engine.LabelConfigHash: "hash-" + svc.Name,
+			engine.LabelImage:      h.image,
+		},
+		Networks: networks,
+	}
+}
+
+// create creates the container or fails the test.
+func (h *harness) create(spec engine.ContainerSpec) string {
+	h.t.Helper()
+	id, err := h.b.CreateContainer(h.ctx(), spec)
+	if err != nil {
+		h.t.Fatalf("CreateContainer: %v", err)
+	}
+	if id == "" {
+		h.t.Fatal("CreateContainer returned an empty ID")
+	}
+	return id
+}
+
+// run creates and starts the container.
+func (h *harness) run(spec engine.ContainerSpec) string {
+	h.t.Helper()
+	id := h.create(spec)
+	if err := h.b.StartContainer(h.ctx(), id); err != nil {
+		h.t.Fatalf("StartContainer: %v", err)
+	}
+	return id
+}
+
+func (h *harness) wait(id string, cond engine.WaitCondition) engine.Container {
+	h.t.Helper()
+	c, err := h.b.Wait(h.ctx(), id, cond)
+	if err != nil {
+		h.t.Fatalf("Wait %s: %v", cond, err)
+	}
+	return c
+}
+
+func (h *harness) find(id string) engine.Container {
+	h.t.Helper()
+	st, err := h.b.Observe(h.ctx(), h.project, nil)
+	if err != nil {
+		h.t.Fatalf("Observe: %v", err)
+	}
+	for _, c := range st.Containers {
+		if c.ID == id {
+			return c
+		}
+	}
+	h.t.Fatalf("Observe: container %s not listed in %+v", id, st.Containers)
+	return engine.Container{}
+}
+
+func durationPtr(d time.Duration) *types.Duration {
+	v := types.Duration(d)
+	return &v
+}
+
+func uint64Ptr(n uint64) *uint64 { return &n }
+
+func itoa(n int) string { return strconv.Itoa(n) }
