@@ -1,0 +1,247 @@
+package runtime
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// cgroupRoot is where cgroup hierarchies are mounted.
+const cgroupRoot = "/sys/fs/cgroup"
+
+// v1Controllers are the hierarchies a container gets a directory in.
+var v1Controllers = []string{"memory", "cpu", "pids"}
+
+// cgroup is one container's cgroup directories: one per v1 controller, or
+// one in the v2 unified hierarchy. See the package doc for the layout.
+type cgroup struct {
+	v2   bool
+	dirs map[string]string // controller ("" for v2) → directory
+}
+
+// isCgroup2 reports whether the unified hierarchy has controllers; a v2
+// mount without them (as beside v1 here) does not count.
+func isCgroup2() bool {
+	b, err := os.ReadFile(filepath.Join(cgroupRoot, "cgroup.controllers"))
+	return err == nil && strings.TrimSpace(string(b)) != ""
+}
+
+// ownCgroups parses /proc/self/cgroup: controller → path ("" for v2).
+func ownCgroups() (map[string]string, error) {
+	f, err := os.Open("/proc/self/cgroup")
+	if err != nil {
+		return nil, fmt.Errorf("read own cgroup: %w", err)
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[1] == "" {
+			out[""] = parts[2]
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			out[c] = parts[2]
+		}
+	}
+	return out, sc.Err()
+}
+
+// v1Mounts maps each v1 controller to its mount point and the mount's
+// root (not "/" when hoist itself runs in a container).
+func v1Mounts() (map[string][2]string, error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("read mountinfo: %w", err)
+	}
+	defer f.Close()
+	out := map[string][2]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		if !ok {
+			continue
+		}
+		pf, qf := strings.Fields(pre), strings.Fields(post)
+		if len(pf) < 5 || len(qf) < 3 || qf[0] != "cgroup" {
+			continue
+		}
+		for _, opt := range strings.Split(qf[2], ",") {
+			if _, seen := out[opt]; !seen {
+				out[opt] = [2]string{pf[4], pf[3]}
+			}
+		}
+	}
+	return out, sc.Err()
+}
+
+func newCgroup(id string) (*cgroup, error) {
+	own, err := ownCgroups()
+	if err != nil {
+		return nil, err
+	}
+	if isCgroup2() {
+		return &cgroup{v2: true, dirs: map[string]string{"": filepath.Join(cgroupRoot, own[""], "hoist", id)}}, nil
+	}
+	mounts, err := v1Mounts()
+	if err != nil {
+		return nil, err
+	}
+	cg := &cgroup{dirs: map[string]string{}}
+	for _, c := range v1Controllers {
+		m, ok := mounts[c]
+		if !ok {
+			return nil, fmt.Errorf("cgroup v1 controller %s is not mounted", c)
+		}
+		rel := strings.TrimPrefix(own[c], m[1])
+		cg.dirs[c] = filepath.Join(m[0], rel, "hoist", id)
+	}
+	return cg, nil
+}
+
+func writeCgroupFile(dir, name, value string) error {
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(value), 0); err != nil {
+		return fmt.Errorf("cgroup %s=%s: %w", name, value, err)
+	}
+	return nil
+}
+
+// create makes the directories and writes the limits.
+func (c *cgroup) create(r Resources) error {
+	if c.v2 {
+		return c.createV2(r)
+	}
+	for ctrl, dir := range c.dirs {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("create cgroup: %w", err)
+		}
+		switch {
+		case ctrl == "memory" && r.MemoryBytes > 0:
+			if err := writeCgroupFile(dir, "memory.limit_in_bytes", strconv.FormatInt(r.MemoryBytes, 10)); err != nil {
+				return err
+			}
+		case ctrl == "cpu" && r.NanoCPUs > 0:
+			const period = 100000
+			if err := writeCgroupFile(dir, "cpu.cfs_period_us", strconv.Itoa(period)); err != nil {
+				return err
+			}
+			if err := writeCgroupFile(dir, "cpu.cfs_quota_us", strconv.FormatInt(r.NanoCPUs*period/1e9, 10)); err != nil {
+				return err
+			}
+		case ctrl == "pids" && r.PidsLimit > 0:
+			if err := writeCgroupFile(dir, "pids.max", strconv.FormatInt(r.PidsLimit, 10)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// createV2 enables the controllers on the way down. This needs hoist's
+// own cgroup to delegate them; a non-root cgroup that holds processes
+// cannot (the "no internal processes" rule), so then the error says so.
+func (c *cgroup) createV2(r Resources) error {
+	dir := c.dirs[""]
+	parent := filepath.Dir(dir)
+	for _, d := range []string{filepath.Dir(parent), parent} {
+		if d == parent {
+			if err := os.MkdirAll(parent, 0o755); err != nil {
+				return fmt.Errorf("create cgroup: %w", err)
+			}
+		}
+		for _, ctrl := range []string{"memory", "cpu", "pids"} {
+			if err := writeCgroupFile(d, "cgroup.subtree_control", "+"+ctrl); err != nil {
+				return fmt.Errorf("enable %s for containers (hoist's cgroup must delegate it): %w", ctrl, err)
+			}
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("create cgroup: %w", err)
+	}
+	if r.MemoryBytes > 0 {
+		if err := writeCgroupFile(dir, "memory.max", strconv.FormatInt(r.MemoryBytes, 10)); err != nil {
+			return err
+		}
+	}
+	if r.NanoCPUs > 0 {
+		const period = 100000
+		if err := writeCgroupFile(dir, "cpu.max", fmt.Sprintf("%d %d", r.NanoCPUs*period/1e9, period)); err != nil {
+			return err
+		}
+	}
+	if r.PidsLimit > 0 {
+		if err := writeCgroupFile(dir, "pids.max", strconv.FormatInt(r.PidsLimit, 10)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// add moves pid into every directory of the container.
+func (c *cgroup) add(pid int) error {
+	for _, dir := range c.dirs {
+		if err := writeCgroupFile(dir, "cgroup.procs", strconv.Itoa(pid)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func cgroupPids(dir string) ([]int, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, n)
+		}
+	}
+	return pids, nil
+}
+
+// destroy kills whatever is left, waits until each directory is empty,
+// removes it, and removes the shared "hoist" parent when it is unused.
+// A killed process leaves the cgroup only once it has been reaped, so the
+// wait is bounded (10 s) rather than assumed.
+func (c *cgroup) destroy() error {
+	var errs []error
+	for _, dir := range c.dirs {
+		deadline := time.Now().Add(10 * time.Second)
+		for delay := time.Millisecond; ; delay = min(delay*2, 100*time.Millisecond) {
+			pids, err := cgroupPids(dir)
+			if errors.Is(err, os.ErrNotExist) {
+				break
+			}
+			if err == nil && len(pids) == 0 {
+				err = unix.Rmdir(dir)
+				if err == nil || errors.Is(err, unix.ENOENT) {
+					break
+				}
+			}
+			for _, pid := range pids {
+				_ = unix.Kill(pid, unix.SIGKILL)
+			}
+			if time.Now().After(deadline) {
+				errs = append(errs, fmt.Errorf("remove cgroup %s: still busy: %v", dir, err))
+				break
+			}
+			time.Sleep(delay)
+		}
+		// Other containers may still use the parent; then it stays.
+		_ = unix.Rmdir(filepath.Dir(dir))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,139 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// runInit is the container's init: pid 1 of the new namespaces, still
+// hoist. It waits for the parent's configuration (sent only after the
+// cgroup and network are ready), builds the root filesystem and then
+// either becomes the command or, with Spec.Init, stays as a reaper.
+func runInit() error {
+	var s Spec
+	if err := readConfig(&s); err != nil {
+		return err
+	}
+	switch s.Network.Mode {
+	case NetworkJoin:
+		if err := joinNetns(s.Network.Path); err != nil {
+			return err
+		}
+	case NetworkNew:
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+	}
+	if err := setupRootfs(&s); err != nil {
+		return err
+	}
+	if s.Hostname != "" {
+		if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+			return fmt.Errorf("sethostname: %w", err)
+		}
+	}
+	if err := applyUlimits(s.Ulimits); err != nil {
+		return err
+	}
+	if s.Init {
+		return reap(s.final())
+	}
+	return execFinal(s.final())
+}
+
+// joinNetns moves this thread (the one that will exec, or start the
+// command with Init) into the network namespace at path.
+func joinNetns(path string) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open network namespace: %w", err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("join network namespace %s: %w", path, err)
+	}
+	return nil
+}
+
+// loopbackUp brings lo up in the new network namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("socket for lo: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("get lo flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring lo up: %w", err)
+	}
+	return nil
+}
+
+// reap runs the command as a child and stays pid 1: it forwards every
+// signal to the command, reaps every orphan, and exits with the command's
+// status. It is still hoist, but runs from the sealed memfd and is
+// non-dumpable, so the container cannot reach the host binary through it.
+func reap(fc finalConfig) error {
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	errPipe := os.NewFile(fdError, "error-pipe")
+	attr := &os.ProcAttr{
+		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr, cfgR, errPipe},
+	}
+	// /proc/self/exe is the sealed memfd this init runs from.
+	child, err := os.StartProcess("/proc/self/exe", []string{roleFinal}, attr)
+	cfgR.Close()
+	if err != nil {
+		cfgW.Close()
+		return fmt.Errorf("start command: %w", err)
+	}
+	errPipe.Close()
+	sigs := make(chan os.Signal, 32)
+	signal.Notify(sigs)
+	go func() {
+		for sig := range sigs {
+			switch sig {
+			case syscall.SIGCHLD, syscall.SIGURG, syscall.SIGPIPE:
+				// SIGURG is the Go runtime's own preemption signal.
+				continue
+			}
+			_ = child.Signal(sig)
+		}
+	}()
+	if err := writeJSON(cfgW, fc); err != nil {
+		_ = child.Kill()
+	}
+	cfgW.Close()
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			os.Exit(255)
+		}
+		if pid != child.Pid {
+			continue
+		}
+		switch {
+		case ws.Exited():
+			os.Exit(ws.ExitStatus())
+		case ws.Signaled():
+			os.Exit(128 + int(ws.Signal()))
+		}
+	}
+}

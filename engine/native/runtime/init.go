@@ -1,0 +1,105 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	goruntime "runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Roles of a re-executed hoist, carried in argv[0] so nothing leaks into
+// the container's environment.
+const (
+	rolePrefix  = "hoist-runtime:"
+	roleInit    = rolePrefix + "init"    // container init (pid 1 of the new namespaces)
+	roleFinal   = rolePrefix + "final"   // applies user, caps and seccomp, then execs
+	roleMonitor = rolePrefix + "monitor" // detached shim that owns one container
+)
+
+// File descriptors every re-executed role receives.
+const (
+	fdConfig = 3 // JSON configuration, read to EOF
+	fdError  = 4 // one JSON line on failure; close-on-exec, so EOF means success
+	fdSelf   = 5 // the sealed hoist binary (init and monitor only)
+)
+
+// MaybeInit runs the role of a re-executed hoist and never returns in that
+// case. It returns false in an ordinary hoist process. main, and TestMain
+// of every package that starts containers, must call it first.
+func MaybeInit() bool {
+	if !strings.HasPrefix(os.Args[0], rolePrefix) {
+		return false
+	}
+	// Credentials, capabilities, seccomp and no_new_privs are per thread:
+	// everything up to execve happens on this one.
+	goruntime.LockOSThread()
+	// Non-dumpable: container processes cannot ptrace us or open our
+	// /proc/<pid>/exe (see memfd.go). execve resets it for the command.
+	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	var err error
+	switch os.Args[0] {
+	case roleInit:
+		err = runInit()
+	case roleFinal:
+		err = runFinal()
+	case roleMonitor:
+		os.Exit(runMonitor())
+	default:
+		err = fmt.Errorf("unknown hoist runtime role %q", os.Args[0])
+	}
+	reportError(err)
+	os.Exit(127)
+	return true
+}
+
+// childError is what a role writes on fdError.
+type childError struct {
+	Error string `json:"error"`
+}
+
+func reportError(err error) {
+	if err == nil {
+		return
+	}
+	f := os.NewFile(fdError, "error-pipe")
+	_ = json.NewEncoder(f).Encode(childError{Error: err.Error()})
+	f.Close()
+}
+
+// readConfig decodes the JSON configuration from fdConfig.
+func readConfig(v any) error {
+	f := os.NewFile(fdConfig, "config-pipe")
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	if len(b) == 0 {
+		// The parent gave up before sending anything.
+		os.Exit(1)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode config: %w", err)
+	}
+	return nil
+}
+
+// readChildError reads r until EOF; a JSON line there is the child's error.
+func readChildError(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("read container setup status: %w", err)
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	var ce childError
+	if err := json.Unmarshal(b, &ce); err != nil {
+		return fmt.Errorf("container setup failed: %s", strings.TrimSpace(string(b)))
+	}
+	return fmt.Errorf("container setup: %s", ce.Error)
+}

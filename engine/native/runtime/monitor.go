@@ -1,0 +1,3 @@
+package runtime
+
+func runMonitor() int { return 1 }

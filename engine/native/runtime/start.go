@@ -1,0 +1,165 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Process is a running container: its init process and its cgroup.
+type Process struct {
+	cmd *exec.Cmd
+	cg  *cgroup
+
+	waitOnce sync.Once
+	code     int
+	waitErr  error
+}
+
+// Pid is the container init's pid in hoist's pid namespace.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Signal sends sig to the container's init. Note that, as pid 1, a command
+// without a handler for SIGTERM ignores it (use Spec.Init or SIGKILL).
+func (p *Process) Signal(sig os.Signal) error {
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("signal container: %w", err)
+	}
+	return nil
+}
+
+// Wait waits for the container's init to exit and returns its exit code,
+// 128+n when killed by signal n. It may be called more than once.
+func (p *Process) Wait() (int, error) {
+	p.waitOnce.Do(func() {
+		err := p.cmd.Wait()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			p.code, p.waitErr = -1, fmt.Errorf("wait for container: %w", err)
+			return
+		}
+		p.code = exitCode(p.cmd.ProcessState)
+	})
+	return p.code, p.waitErr
+}
+
+func exitCode(ps *os.ProcessState) int {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
+
+// Cleanup removes the container's cgroups, killing anything still in them.
+// The namespaces vanish with their last process; there is nothing else to
+// remove, because every mount lives in the container's mount namespace.
+func (p *Process) Cleanup() error {
+	if p.cg == nil {
+		return nil
+	}
+	return p.cg.destroy()
+}
+
+// Start starts a container and returns once its command is executing (or
+// its Init is running the command). ctx bounds the start only.
+func Start(ctx context.Context, spec Spec) (*Process, error) {
+	if err := spec.validate(); err != nil {
+		return nil, err
+	}
+	cg, err := newCgroup(spec.ID)
+	if err != nil {
+		return nil, err
+	}
+	self, err := sealedSelf()
+	if err != nil {
+		return nil, err
+	}
+	defer self.Close()
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer cfgW.Close()
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		cfgR.Close()
+		return nil, err
+	}
+	defer errR.Close()
+
+	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
+	if spec.Network.Mode == NetworkNew {
+		flags |= unix.CLONE_NEWNET
+	}
+	cmd := &exec.Cmd{
+		Path:        fmt.Sprintf("/proc/self/fd/%d", fdSelf),
+		Args:        []string{roleInit},
+		Env:         []string{},
+		Stdin:       spec.Stdin,
+		Stdout:      spec.Stdout,
+		Stderr:      spec.Stderr,
+		ExtraFiles:  []*os.File{cfgR, errW, self},
+		SysProcAttr: &syscall.SysProcAttr{Cloneflags: flags},
+	}
+	err = cmd.Start()
+	cfgR.Close()
+	errW.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	p := &Process{cmd: cmd, cg: cg}
+	fail := func(err error) (*Process, error) {
+		_ = cmd.Process.Kill()
+		_, _ = p.Wait()
+		return nil, errors.Join(err, p.Cleanup())
+	}
+	if err := cg.create(spec.Resources); err != nil {
+		return fail(err)
+	}
+	if err := cg.add(cmd.Process.Pid); err != nil {
+		return fail(err)
+	}
+	if spec.Prestart != nil {
+		if err := spec.Prestart(ctx, cmd.Process.Pid); err != nil {
+			return fail(fmt.Errorf("prestart: %w", err))
+		}
+	}
+	if err := writeJSON(cfgW, spec); err != nil {
+		return fail(fmt.Errorf("send container config: %w", err))
+	}
+	cfgW.Close()
+	if err := waitSetup(ctx, errR); err != nil {
+		return fail(err)
+	}
+	return p, nil
+}
+
+// waitSetup waits for the child's verdict on its error pipe, or ctx.
+func waitSetup(ctx context.Context, r *os.File) error {
+	done := make(chan error, 1)
+	go func() { done <- readChildError(r) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		r.Close()
+		return fmt.Errorf("start container: %w", ctx.Err())
+	}
+}
+
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
