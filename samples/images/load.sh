@@ -40,14 +40,6 @@ redis_changes=(
 	'CMD ["redis-server", "--protected-mode", "no"]'
 )
 
-tar=$("$here/build.sh" | tail -n 1)
-[[ -f $tar ]] || {
-	log "build.sh gave no tarball ($tar)"
-	exit 1
-}
-tar=$(realpath "$tar")
-digest=$(cat "$tar.sha256" 2>/dev/null || sha256sum "$tar" | cut -d' ' -f1)
-
 # image_key CHANGE...: what an image is made of: the tarball and its config.
 image_key() {
 	{
@@ -105,12 +97,25 @@ load() {
 		"$bin" image import "${args[@]}" "$tar" "$ref" >/dev/null
 		log "imported $ref in $((SECONDS - start))s"
 		;;
-	*)
-		log "unknown HOIST_ENGINE=$ENGINE (want docker or native)"
-		exit 2
-		;;
 	esac
 }
+
+case $ENGINE in
+docker) ;;
+native) hoist_bin >/dev/null ;; # fail before the build, not after
+*)
+	log "unknown HOIST_ENGINE=$ENGINE (want docker or native)"
+	exit 2
+	;;
+esac
+
+tar=$("$here/build.sh" | tail -n 1)
+[[ -f $tar ]] || {
+	log "build.sh gave no tarball ($tar)"
+	exit 1
+}
+tar=$(realpath "$tar")
+digest=$(cat "$tar.sha256" 2>/dev/null || sha256sum "$tar" | cut -d' ' -f1)
 
 load "$PYTHON_REF" "${python_changes[@]}"
 load "$REDIS_REF" "${redis_changes[@]}"
