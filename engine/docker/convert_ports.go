@@ -30,7 +30,7 @@ func ports(published []types.ServicePortConfig, expose types.StringOrNumberList)
 		bindings[port] = append(bindings[port], nat.PortBinding{HostIP: p.HostIP, HostPort: p.Published})
 	}
 	for _, e := range expose {
-		portRange, proto := nat.SplitProtoPort(e)
+		proto, portRange := nat.SplitProtoPort(e)
 		if portRange == "" {
 			return nil, nil, fmt.Errorf("invalid expose %q", e)
 		}
