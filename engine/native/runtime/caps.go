@@ -149,3 +149,14 @@ func applyCapabilities(set capSet, uid int) error {
 	}
 	return nil
 }
+
+// boundingSet is the calling thread's bounding set.
+func boundingSet() capSet {
+	var c capSet
+	for n := uint(0); n <= lastCap(); n++ {
+		if r, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(n), 0, 0, 0); err == nil && r == 1 {
+			c |= 1 << n
+		}
+	}
+	return c
+}

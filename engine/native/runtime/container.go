@@ -28,6 +28,16 @@ func runInit() error {
 			return err
 		}
 	}
+	// The reaper's child must be started before pivot_root: hoist may be
+	// dynamically linked, and its loader is not in the container. It waits
+	// for its configuration; pivot_root moves its root along with ours.
+	var child *finalChild
+	if s.Init {
+		var err error
+		if child, err = startFinalChild(); err != nil {
+			return err
+		}
+	}
 	if err := setupRootfs(&s); err != nil {
 		return err
 	}
@@ -36,11 +46,8 @@ func runInit() error {
 			return fmt.Errorf("sethostname: %w", err)
 		}
 	}
-	if err := applyUlimits(s.Ulimits); err != nil {
-		return err
-	}
-	if s.Init {
-		return reap(s.final())
+	if child != nil {
+		return child.reap(s.final())
 	}
 	return execFinal(s.final())
 }
@@ -80,27 +87,38 @@ func loopbackUp() error {
 	return nil
 }
 
-// reap runs the command as a child and stays pid 1: it forwards every
-// signal to the command, reaps every orphan, and exits with the command's
-// status. It is still hoist, but runs from the sealed memfd and is
-// non-dumpable, so the container cannot reach the host binary through it.
-func reap(fc finalConfig) error {
+// finalChild is the command's process under an Init reaper, still hoist
+// (from the sealed memfd) until it receives its configuration.
+type finalChild struct {
+	proc *os.Process
+	cfg  *os.File
+}
+
+func startFinalChild() (*finalChild, error) {
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	errPipe := os.NewFile(fdError, "error-pipe")
+	defer cfgR.Close()
 	attr := &os.ProcAttr{
-		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr, cfgR, errPipe},
+		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr, cfgR, os.NewFile(fdError, "error-pipe")},
 	}
-	// /proc/self/exe is the sealed memfd this init runs from.
-	child, err := os.StartProcess("/proc/self/exe", []string{roleFinal}, attr)
-	cfgR.Close()
+	proc, err := os.StartProcess(fmt.Sprintf("/proc/self/fd/%d", fdSelf), []string{roleFinal}, attr)
 	if err != nil {
 		cfgW.Close()
-		return fmt.Errorf("start command: %w", err)
+		return nil, fmt.Errorf("start command: %w", err)
 	}
-	errPipe.Close()
+	return &finalChild{proc: proc, cfg: cfgW}, nil
+}
+
+// reap sends the child its configuration and stays pid 1: it forwards
+// every signal to the command, reaps every orphan, and exits with the
+// command's status. It is still hoist, but runs from the sealed memfd and
+// is non-dumpable, so the container cannot reach the host binary through
+// it.
+func (c *finalChild) reap(fc finalConfig) error {
+	// Only the child reports errors from now on.
+	_ = unix.Close(fdError)
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs)
 	go func() {
@@ -110,13 +128,13 @@ func reap(fc finalConfig) error {
 				// SIGURG is the Go runtime's own preemption signal.
 				continue
 			}
-			_ = child.Signal(sig)
+			_ = c.proc.Signal(sig)
 		}
 	}()
-	if err := writeJSON(cfgW, fc); err != nil {
-		_ = child.Kill()
+	if err := writeJSON(c.cfg, fc); err != nil {
+		_ = c.proc.Kill()
 	}
-	cfgW.Close()
+	c.cfg.Close()
 	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, 0, nil)
@@ -126,7 +144,7 @@ func reap(fc finalConfig) error {
 		if err != nil {
 			os.Exit(255)
 		}
-		if pid != child.Pid {
+		if pid != c.proc.Pid {
 			continue
 		}
 		switch {

@@ -21,10 +21,11 @@ type finalConfig struct {
 	User     string   `json:"user,omitempty"`
 	GroupAdd []string `json:"group_add,omitempty"`
 	Security Security `json:"security"`
+	Ulimits  []Ulimit `json:"ulimits,omitempty"`
 }
 
 func (s *Spec) final() finalConfig {
-	return finalConfig{Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User, GroupAdd: s.GroupAdd, Security: s.Security}
+	return finalConfig{Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User, GroupAdd: s.GroupAdd, Security: s.Security, Ulimits: s.Ulimits}
 }
 
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -49,6 +50,9 @@ func runFinal() error {
 // execve; without it only setgroups/setresgid/setresuid/capset/prctl and
 // execve run under it.
 func execFinal(fc finalConfig) error {
+	if err := applyUlimits(fc.Ulimits); err != nil {
+		return err
+	}
 	u, err := resolveUser("/", fc.User, fc.GroupAdd)
 	if err != nil {
 		return err
@@ -70,6 +74,9 @@ func execFinal(fc finalConfig) error {
 	if err != nil {
 		return err
 	}
+	// hoist may itself lack capabilities (a VM or container withholding
+	// some); asking for them would make capset fail.
+	caps &= boundingSet()
 	var prog *seccompProgram
 	if !fc.Security.Privileged && !fc.Security.SeccompUnconfined {
 		if prog, err = compileDefaultSeccomp(caps); err != nil {

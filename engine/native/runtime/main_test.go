@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -51,7 +50,13 @@ func newRootfs(t *testing.T) string {
 }
 
 func testID(t *testing.T) string {
-	return strings.NewReplacer("/", "-", "#", "-").Replace(t.Name())
+	id := []byte(t.Name())
+	for i, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			id[i] = '-'
+		}
+	}
+	return string(id)
 }
 
 // run starts spec, waits for it and returns its exit code and output.

@@ -1,0 +1,278 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// addProbe builds testdata/probe statically into rootfs/probe.
+func addProbe(t *testing.T, rootfs string) {
+	t.Helper()
+	cmd := exec.Command("go", "build", "-o", filepath.Join(rootfs, "probe"), "./testdata/probe")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build probe: %v: %s", err, out)
+	}
+}
+
+// field returns the value of "key:" in /proc/<pid>/status-like text.
+func field(t *testing.T, text, key string) string {
+	t.Helper()
+	for _, line := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatalf("no %s in %q", key, text)
+	return ""
+}
+
+const dockerDefaultCaps = "00000000a80425fb"
+
+func TestDefaultContainerSecurity(t *testing.T) {
+	needRoot(t)
+	rootfs := newRootfs(t)
+	addProbe(t, rootfs)
+
+	t.Run("capabilities and seccomp", func(t *testing.T) {
+		code, out, errOut := sh(t, rootfs, "cat /proc/self/status")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		for key, want := range map[string]string{
+			"CapEff": dockerDefaultCaps, "CapPrm": dockerDefaultCaps, "CapBnd": dockerDefaultCaps,
+			"CapInh": "0000000000000000", "CapAmb": "0000000000000000", "Seccomp": "2",
+			"NoNewPrivs": "0",
+		} {
+			if got := field(t, out, key); got != want {
+				t.Errorf("%s = %s, want %s", key, got, want)
+			}
+		}
+	})
+	t.Run("privileged operations fail", func(t *testing.T) {
+		code, out, _ := sh(t, rootfs, `
+			mount -t tmpfs x /mnt 2>/dev/null && echo mount-ok
+			unshare -m true 2>/dev/null && echo unshare-ok
+			/probe keyctl`)
+		if code != 0 || strings.Contains(out, "-ok") {
+			t.Fatalf("exit %d, output %q", code, out)
+		}
+		if !strings.Contains(out, "add_key: operation not permitted") || !strings.Contains(out, "keyctl: operation not permitted") {
+			t.Fatalf("keyring calls not blocked: %q", out)
+		}
+	})
+	t.Run("masked and read-only paths", func(t *testing.T) {
+		// This kernel may lack some paths (kcore, sysrq-trigger); the
+		// expectation follows the host, which has the same kernel.
+		var script, want strings.Builder
+		for _, p := range DefaultMaskedPaths() {
+			script.WriteString("p=" + p + `; if [ -d $p ]; then echo "$p $(ls -A $p | wc -l)"; elif [ -e $p ]; then echo "$p $(wc -c < $p)"; else echo "$p absent"; fi` + "\n")
+			if _, err := os.Stat(p); err != nil {
+				want.WriteString(p + " absent\n")
+			} else {
+				want.WriteString(p + " 0\n")
+			}
+		}
+		script.WriteString(`echo h > /proc/sysrq-trigger 2>/dev/null && echo sysrq-ok
+			echo 1 > /proc/sys/kernel/core_uses_pid 2>/dev/null && echo procsys-ok
+			touch /sys/kernel/x 2>/dev/null && echo sys-ok
+			for p in /sys /proc/bus /proc/fs /proc/irq /proc/sys /proc/sysrq-trigger; do
+				[ -e $p ] || { echo "$p ro"; continue; }
+				echo "$p $(awk -v p=$p '$2==p {print $4}' /proc/mounts | tail -1 | cut -d, -f1)"
+			done`)
+		for _, p := range []string{"/sys", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"} {
+			want.WriteString(p + " ro\n")
+		}
+		code, out, errOut := sh(t, rootfs, script.String())
+		if code != 0 || out != want.String() {
+			t.Fatalf("exit %d output\n%s\nwant\n%s\nstderr %s", code, out, want.String(), errOut)
+		}
+	})
+	t.Run("pid namespace", func(t *testing.T) {
+		code, out, _ := sh(t, rootfs, `tr '\0' ' ' < /proc/1/cmdline; echo; ls /proc | grep -E '^[0-9]+$' | tr '\n' ' '`)
+		lines := strings.Split(out, "\n")
+		if code != 0 || len(lines) < 2 {
+			t.Fatalf("exit %d output %q", code, out)
+		}
+		if !strings.HasPrefix(lines[0], "sh -c ") {
+			t.Errorf("pid 1 is %q, want the command", lines[0])
+		}
+		// Only pid 1 (sh), its subshells and ls can exist.
+		if n := len(strings.Fields(lines[1])); n > 4 {
+			t.Errorf("container sees %d processes: %s", n, lines[1])
+		}
+	})
+	t.Run("no leaked fds", func(t *testing.T) {
+		code, out, _ := sh(t, rootfs, "ls /proc/self/fd | tr '\n' ' '")
+		// 0-2 and the directory ls is reading.
+		if code != 0 || out != "0 1 2 3 " {
+			t.Fatalf("exit %d fds %q", code, out)
+		}
+	})
+	t.Run("writes stay in the rootfs", func(t *testing.T) {
+		name := "hoist-write-test-" + testID(t)
+		code, _, _ := sh(t, rootfs, "echo x > /"+name)
+		if code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		if _, err := os.Stat(filepath.Join(rootfs, name)); err != nil {
+			t.Errorf("write not in rootfs: %v", err)
+		}
+		if _, err := os.Stat("/" + name); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("write reached the host: %v", err)
+		}
+	})
+	t.Run("network namespace has only lo, up", func(t *testing.T) {
+		code, out, _ := sh(t, rootfs, "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; cat /sys/class/net/lo/flags")
+		if code != 0 || out != "lo\n0x9\n" {
+			t.Fatalf("exit %d output %q", code, out)
+		}
+	})
+	t.Run("devices", func(t *testing.T) {
+		code, out, errOut := sh(t, rootfs, "ls /dev | tr '\n' ' '; head -c 4 /dev/zero | wc -c; echo x > /dev/null && echo null-ok; grep -E ' /dev/(shm|pts|mqueue) ' /proc/mounts | cut -d' ' -f3 | tr '\n' ' '")
+		want := "core fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero 4\nnull-ok\ndevpts tmpfs mqueue "
+		if code != 0 || out != want {
+			t.Fatalf("exit %d output %q want %q stderr %q", code, out, want, errOut)
+		}
+	})
+}
+
+func TestNonRootUser(t *testing.T) {
+	needRoot(t)
+	code, out, errOut := run(t, Spec{Rootfs: newRootfs(t), User: "nobody", Args: []string{"sh", "-c", "id -u; id -g; cat /proc/self/status"}})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.HasPrefix(out, "65534\n65534\n") {
+		t.Fatalf("ids %q", out)
+	}
+	if got := field(t, out, "CapEff"); got != "0000000000000000" {
+		t.Errorf("CapEff %s", got)
+	}
+	if got := field(t, out, "CapPrm"); got != "0000000000000000" {
+		t.Errorf("CapPrm %s", got)
+	}
+	if got := field(t, out, "CapBnd"); got != dockerDefaultCaps {
+		t.Errorf("CapBnd %s", got)
+	}
+}
+
+func TestCapAddDropPrivileged(t *testing.T) {
+	needRoot(t)
+	rootfs := newRootfs(t)
+	capEff := func(sec Security) string {
+		code, out, errOut := run(t, Spec{Rootfs: rootfs, Security: sec, Args: []string{"cat", "/proc/self/status"}})
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		return field(t, out, "CapEff") + " seccomp " + field(t, out, "Seccomp") + " nnp " + field(t, out, "NoNewPrivs")
+	}
+	// +NET_ADMIN (bit 12) -CHOWN (bit 0)
+	if got := capEff(Security{CapAdd: []string{"NET_ADMIN"}, CapDrop: []string{"chown"}}); got != "00000000a80435fa seccomp 2 nnp 0" {
+		t.Errorf("add/drop: %s", got)
+	}
+	if got := capEff(Security{CapDrop: []string{"ALL"}, CapAdd: []string{"CAP_KILL"}, NoNewPrivileges: true}); got != "0000000000000020 seccomp 2 nnp 1" {
+		t.Errorf("drop all: %s", got)
+	}
+	if got := capEff(Security{Privileged: true}); !strings.HasSuffix(got, " seccomp 0 nnp 0") || strings.HasPrefix(got, "00000000a8") {
+		t.Errorf("privileged: %s", got)
+	}
+}
+
+func TestMountTargetSymlinkStaysInRootfs(t *testing.T) {
+	needRoot(t)
+	rootfs := newRootfs(t)
+	if err := os.Symlink("/", filepath.Join(rootfs, "evil")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../../../../../../..", filepath.Join(rootfs, "tmp", "evil2")); err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "marker"), []byte("inside\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	name := "hoist-escape-" + testID(t)
+	code, out, errOut := run(t, Spec{
+		Rootfs: rootfs,
+		Mounts: []Mount{
+			{Type: MountBind, Source: src, Target: "/evil/" + name, ReadOnly: true},
+			{Type: MountTmpfs, Target: "/tmp/evil2/" + name + "-tmpfs"},
+		},
+		Args: []string{"sh", "-c", "cat /" + name + "/marker; echo x > /" + name + "/w 2>/dev/null && echo rw; ls -d /" + name + "-tmpfs"},
+	})
+	if code != 0 || out != "inside\n/"+name+"-tmpfs\n" {
+		t.Fatalf("exit %d output %q stderr %q", code, out, errOut)
+	}
+	for _, p := range []string{"/" + name, "/" + name + "-tmpfs"} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("mount target escaped to the host: %s: %v", p, err)
+		}
+		if _, err := os.Stat(filepath.Join(rootfs, p)); err != nil {
+			t.Errorf("mount target not created in rootfs: %v", err)
+		}
+	}
+}
+
+func TestInitReapsForwardsAndHidesBinary(t *testing.T) {
+	needRoot(t)
+	rootfs := newRootfs(t)
+	addProbe(t, rootfs)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := func() [32]byte {
+		b, err := os.ReadFile(exe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sha256.Sum256(b)
+	}
+	before := sum()
+	code, out, errOut := run(t, Spec{Rootfs: rootfs, Init: true, Args: []string{"sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; echo; readlink /proc/1/exe || echo no-readlink; /probe write-exe /proc/1/exe"}})
+	if code != 0 {
+		t.Fatalf("exit %d stderr %q", code, errOut)
+	}
+	if !strings.HasPrefix(out, roleInit+" \n") {
+		t.Errorf("pid 1 is not hoist's init: %q", out)
+	}
+	if !strings.Contains(out, "no-readlink") || strings.Contains(out, ": ok") {
+		t.Errorf("hoist's binary is reachable through /proc/1/exe: %q", out)
+	}
+	if sum() != before {
+		t.Fatal("hoist binary changed")
+	}
+
+	// Signals reach the command through the init.
+	var stdout bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := Start(ctx, Spec{ID: testID(t) + "-sig", Rootfs: rootfs, Init: true, Stdout: &stdout,
+		Args: []string{"sh", "-c", "trap 'exit 7' TERM; echo ready; while :; do sleep 0.05; done"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Cleanup()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stdout.String(), "ready"); {
+		if time.Now().After(deadline) {
+			t.Fatal("container never became ready")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := p.Wait(); err != nil || code != 7 {
+		t.Fatalf("exit %d, %v; want 7", code, err)
+	}
+}
