@@ -13,6 +13,8 @@ type DownOptions struct {
 	Services map[string]bool
 	Volumes  bool     // -v: remove the project's named volumes
 	Images   []string // --rmi: image references to remove
+	// StopOnly plans `stop`: the same order, nothing removed.
+	StopOnly bool
 }
 
 // Down plans the removal of the project from the observed state alone, so it
@@ -35,6 +37,9 @@ func Down(observed *engine.State, o DownOptions) *Plan {
 			stopID = pl.add(&Op{Kind: Stop, Target: c.Name, Service: c.Service, Number: c.Number, ContainerID: c.ID}).ID()
 			stopOf[c.Service] = append(stopOf[c.Service], stopID)
 		}
+		if o.StopOnly {
+			continue
+		}
 		rm := pl.add(&Op{Kind: Remove, Target: c.Name, Service: c.Service, Number: c.Number, ContainerID: c.ID})
 		pl.dep(rm, stopID)
 		removes = append(removes, rm.ID())
@@ -53,6 +58,9 @@ func Down(observed *engine.State, o DownOptions) *Plan {
 				pl.dep(stop, stopOf[other.Service]...)
 			}
 		}
+	}
+	if o.StopOnly {
+		return pl
 	}
 	if o.Services == nil {
 		for _, n := range observed.Networks {

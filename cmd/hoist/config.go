@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+	"sort"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hoist-dev/hoist/compose"
+)
+
+func newConfig(a *app) *cobra.Command {
+	var format string
+	var services, volumes, networks, quiet bool
+	c := &cobra.Command{
+		Use:   "config",
+		Short: "Validate and print the normalized compose model",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.load(cmd.Context())
+			if err != nil {
+				return err
+			}
+			switch {
+			case quiet:
+				return nil
+			case services:
+				names := p.ServiceNames()
+				sort.Strings(names)
+				for _, n := range names {
+					fmt.Fprintln(a.stdout, n)
+				}
+				return nil
+			case volumes:
+				for _, n := range sortedKeysOf(p.Volumes) {
+					fmt.Fprintln(a.stdout, n)
+				}
+				return nil
+			case networks:
+				for _, n := range sortedKeysOf(p.Networks) {
+					fmt.Fprintln(a.stdout, n)
+				}
+				return nil
+			}
+			var out []byte
+			switch format {
+			case "yaml", "":
+				out, err = p.MarshalYAML()
+			case "json":
+				out, err = p.MarshalJSON()
+				out = append(out, '\n')
+			default:
+				return fmt.Errorf("--format %q: use yaml or json", format)
+			}
+			if err != nil {
+				return fmt.Errorf("render config: %w", err)
+			}
+			_, err = a.stdout.Write(out)
+			return err
+		},
+	}
+	fl := c.Flags()
+	fl.StringVar(&format, "format", "yaml", "yaml or json")
+	fl.BoolVar(&services, "services", false, "print the service names")
+	fl.BoolVar(&volumes, "volumes", false, "print the volume names")
+	fl.BoolVar(&networks, "networks", false, "print the network names")
+	fl.BoolVarP(&quiet, "quiet", "q", false, "only validate")
+	return c
+}
+
+func sortedKeysOf[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func newGraph(a *app) *cobra.Command {
+	var format string
+	c := &cobra.Command{
+		Use:   "graph",
+		Short: "Print the dependency graph (DOT or Mermaid)",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := a.load(cmd.Context())
+			if err != nil {
+				return err
+			}
+			switch format {
+			case "dot", "":
+				fmt.Fprint(a.stdout, compose.DOT(p))
+			case "mermaid":
+				fmt.Fprint(a.stdout, compose.Mermaid(p))
+			default:
+				return fmt.Errorf("--format %q: use dot or mermaid", format)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&format, "format", "dot", "dot or mermaid")
+	return c
+}
+
+func newVersion(a *app) *cobra.Command {
+	var short bool
+	c := &cobra.Command{
+		Use:   "version",
+		Short: "Print hoist's version",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if short {
+				fmt.Fprintln(a.stdout, version)
+				return nil
+			}
+			fmt.Fprintf(a.stdout, "hoist version %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&short, "short", false, "only the version number")
+	return c
+}

@@ -1,0 +1,62 @@
+// Command hoist runs compose projects on Docker Engine or on its own
+// daemonless runtime.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func main() {
+	os.Exit(run())
+}
+
+func run() int {
+	// The first interrupt cancels ctx (graceful stop); the second cancels
+	// killCtx (kill what is left).
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	killCtx, kill := context.WithCancel(context.Background())
+	defer kill()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	interrupted := false
+	go func() {
+		<-sigs
+		interrupted = true
+		fmt.Fprintln(os.Stderr, "Gracefully stopping... (press Ctrl+C again to force)")
+		cancel()
+		<-sigs
+		kill()
+	}()
+	app := &app{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, environ: os.Environ(), killCtx: killCtx}
+	err := newRoot(app).ExecuteContext(ctx)
+	var ec exitCode
+	switch {
+	case interrupted || errors.Is(err, context.Canceled):
+		if err != nil && !errors.Is(err, context.Canceled) {
+			fmt.Fprintln(os.Stderr, "hoist:", err)
+		}
+		return 130
+	case errors.As(err, &ec):
+		return int(ec)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "hoist:", err)
+		return 1
+	}
+	return 0
+}
+
+// exitCode is returned by commands that pass an exit status through
+// (exec, up --exit-code-from) without printing an error.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/spf13/cobra"
+
+	"github.com/hoist-dev/hoist/compose"
+	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/engine/docker"
+	"github.com/hoist-dev/hoist/orchestrate"
+)
+
+// app carries the process's streams and global flags; no globals.
+type app struct {
+	stdout, stderr io.Writer
+	stdin          io.Reader
+	environ        []string
+	killCtx        context.Context
+
+	files      []string
+	project    string
+	profiles   []string
+	envFiles   []string
+	projectDir string
+	parallel   int
+	progress   string
+	engineName string
+}
+
+func newRoot(a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "hoist",
+		Short:         "Run compose projects, with or without a Docker daemon",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	f := root.PersistentFlags()
+	f.StringArrayVarP(&a.files, "file", "f", nil, "compose configuration files")
+	f.StringVarP(&a.project, "project-name", "p", "", "project name")
+	f.StringArrayVar(&a.profiles, "profile", nil, "profiles to enable")
+	f.StringArrayVar(&a.envFiles, "env-file", nil, "alternate environment files")
+	f.StringVar(&a.projectDir, "project-directory", "", "alternate working directory (default: the first file's directory)")
+	f.IntVar(&a.parallel, "parallel", orchestrate.DefaultParallel, "maximum operations at once")
+	f.StringVar(&a.progress, "progress", "auto", "progress output: auto, tty, plain, json or quiet")
+	f.StringVar(&a.engineName, "engine", a.getenv("HOIST_ENGINE"), "engine: docker, native or auto (env HOIST_ENGINE)")
+	root.AddCommand(
+		newUp(a), newDown(a), newPs(a), newLogs(a), newConfig(a), newGraph(a), newVersion(a),
+		newExec(a), newLifecycle(a, "start"), newLifecycle(a, "stop"), newLifecycle(a, "restart"), newLifecycle(a, "kill"),
+		newLs(a),
+	)
+	return root
+}
+
+func (a *app) getenv(k string) string {
+	for _, kv := range a.environ {
+		if v, ok := strings.CutPrefix(kv, k+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func (a *app) loadOptions() compose.Options {
+	return compose.Options{Files: a.files, Name: a.project, ProjectDir: a.projectDir, Profiles: a.profiles, EnvFiles: a.envFiles, Environ: a.environ}
+}
+
+func (a *app) load(ctx context.Context) (*types.Project, error) {
+	return compose.Load(ctx, a.loadOptions())
+}
+
+// projectName resolves the project for commands that work without a compose
+// file (down, ps, logs): -p, COMPOSE_PROJECT_NAME, the compose file, then
+// the directory name, as docker compose does.
+func (a *app) projectName(ctx context.Context) (string, *types.Project, error) {
+	p, err := a.load(ctx)
+	if err == nil {
+		return p.Name, p, nil
+	}
+	var ce *compose.Error
+	noFile := errors.As(err, &ce) && strings.HasPrefix(ce.Msg, "no compose file found")
+	if !noFile {
+		return "", nil, err
+	}
+	if a.project != "" {
+		return a.project, nil, nil
+	}
+	if n := a.getenv("COMPOSE_PROJECT_NAME"); n != "" {
+		return n, nil, nil
+	}
+	dir := a.projectDir
+	if dir == "" {
+		dir, _ = os.Getwd()
+	}
+	return normalizeName(filepath.Base(dir)), nil, nil
+}
+
+var reNameChars = regexp.MustCompile(`[^a-z0-9_-]+`)
+
+func normalizeName(s string) string {
+	return strings.TrimLeft(reNameChars.ReplaceAllString(strings.ToLower(s), ""), "_-")
+}
+
+// backend opens the selected engine.
+func (a *app) backend(ctx context.Context) (engine.Backend, error) {
+	name := a.engineName
+	switch name {
+	case "", "auto", "docker":
+		b, err := docker.New(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
+	case "native":
+		return nil, fmt.Errorf("the native engine is not wired in yet: use --engine docker")
+	}
+	return nil, fmt.Errorf("unknown engine %q: use docker, native or auto", name)
+}
+
+// orchestrator opens the engine and a progress renderer.
+func (a *app) orchestrator(ctx context.Context) (*orchestrate.Orchestrator, *renderer, error) {
+	b, err := a.backend(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	r := newRenderer(a.stderr, a.progress)
+	return &orchestrate.Orchestrator{Backend: b, Parallel: a.parallel, Report: r.event}, r, nil
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/orchestrate"
+)
+
+type upFlags struct {
+	detach, wait, build, noBuild, force, noRecreate, removeOrphans, noDeps bool
+	abortOnExit, dryRun, noLogPrefix, noColor                               bool
+	waitTimeout                                                             int
+	exitCodeFrom, pull                                                      string
+}
+
+func newUp(a *app) *cobra.Command {
+	var f upFlags
+	c := &cobra.Command{
+		Use:   "up [SERVICE...]",
+		Short: "Create and start the project's containers",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.up(cmd.Context(), f, args)
+		},
+	}
+	fl := c.Flags()
+	fl.BoolVarP(&f.detach, "detach", "d", false, "run in the background")
+	fl.BoolVar(&f.wait, "wait", false, "wait until services are running or healthy (implies -d)")
+	fl.IntVar(&f.waitTimeout, "wait-timeout", 0, "seconds to wait with --wait (0: no limit)")
+	fl.BoolVar(&f.build, "build", false, "build images before starting")
+	fl.BoolVar(&f.noBuild, "no-build", false, "do not build missing images")
+	fl.StringVar(&f.pull, "pull", "", "pull policy: always, missing or never")
+	fl.BoolVar(&f.force, "force-recreate", false, "recreate containers even if unchanged")
+	fl.BoolVar(&f.noRecreate, "no-recreate", false, "never recreate existing containers")
+	fl.BoolVar(&f.removeOrphans, "remove-orphans", false, "remove containers of services not in the compose file")
+	fl.BoolVar(&f.noDeps, "no-deps", false, "do not start linked services")
+	fl.BoolVar(&f.abortOnExit, "abort-on-container-exit", false, "stop all containers when one stops")
+	fl.StringVar(&f.exitCodeFrom, "exit-code-from", "", "return this service's exit code (implies --abort-on-container-exit)")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan and do nothing")
+	fl.BoolVar(&f.noLogPrefix, "no-log-prefix", false, "do not prefix log lines")
+	fl.BoolVar(&f.noColor, "no-color", false, "monochrome output")
+	return c
+}
+
+func (a *app) up(ctx context.Context, f upFlags, services []string) error {
+	if f.build && f.noBuild {
+		return errors.New("--build and --no-build cannot be used together")
+	}
+	if f.force && f.noRecreate {
+		return errors.New("--force-recreate and --no-recreate cannot be used together")
+	}
+	if f.exitCodeFrom != "" {
+		f.abortOnExit = true
+	}
+	if f.wait {
+		f.detach = true
+	}
+	if f.detach && f.abortOnExit {
+		return errors.New("--abort-on-container-exit and --exit-code-from need an attached up (no -d or --wait)")
+	}
+	p, err := a.load(ctx)
+	if err != nil {
+		return err
+	}
+	if f.exitCodeFrom != "" {
+		if _, ok := p.Services[f.exitCodeFrom]; !ok {
+			return fmt.Errorf("--exit-code-from: no such service %q", f.exitCodeFrom)
+		}
+	}
+	o, _, err := a.orchestrator(ctx)
+	if err != nil {
+		return err
+	}
+	defer o.Backend.Close()
+	opts := orchestrate.UpOptions{
+		Services: services, NoDeps: f.noDeps, Build: f.build, NoBuild: f.noBuild, Pull: f.pull,
+		ForceRecreate: f.force, NoRecreate: f.noRecreate, RemoveOrphans: f.removeOrphans,
+		Wait: f.wait, WaitTimeout: time.Duration(f.waitTimeout) * time.Second,
+		DryRun: f.dryRun, KillCtx: a.killCtx,
+	}
+	res, err := o.Up(ctx, p, opts)
+	if f.dryRun && err == nil {
+		fmt.Fprint(a.stdout, "# images\n"+res.ImagePlan.String()+"# containers (assuming images are unchanged)\n"+res.Plan.String())
+		return nil
+	}
+	if err != nil || f.detach {
+		return err
+	}
+	return a.attach(ctx, o, res, f)
+}
+
+// attach streams logs until every container has stopped or the user
+// interrupts; then it stops the project's containers like docker compose.
+func (a *app) attach(ctx context.Context, o *orchestrate.Orchestrator, res *orchestrate.UpResult, f upFlags) error {
+	p := res.Project
+	cs, err := o.Containers(ctx, p.Name, p.ServiceNames(), false)
+	if err != nil {
+		return err
+	}
+	printer := newLogPrinter(a.stdout, cs, !f.noColor && isTerminal(a.stdout), f.noLogPrefix, false)
+	logCtx, stopLogs := context.WithCancel(ctx)
+	defer stopLogs()
+	logsDone := make(chan error, 1)
+	go func() {
+		logsDone <- o.Logs(logCtx, cs, engine.LogOptions{Follow: true, Tail: "all"}, printer.print)
+	}()
+	code := 0
+	exited := make(chan engine.Container, len(cs))
+	for _, c := range cs {
+		go func(c engine.Container) {
+			got, err := o.Backend.Wait(logCtx, c.ID, engine.WaitExited)
+			if err == nil {
+				exited <- got
+			}
+		}(c)
+	}
+	remaining := len(cs)
+	abort := false
+	for remaining > 0 && !abort {
+		select {
+		case <-ctx.Done():
+			abort = true
+		case c := <-exited:
+			remaining--
+			if f.abortOnExit {
+				abort = true
+			}
+			if f.exitCodeFrom == c.Service || (f.exitCodeFrom == "" && c.ExitCode != 0 && f.abortOnExit) {
+				code = c.ExitCode
+			}
+		}
+	}
+	if !abort {
+		<-logsDone
+		return exitOrNil(code)
+	}
+	fmt.Fprintln(a.stderr, "Stopping...")
+	stopCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := a.stopAll(stopCtx, o, p.Name); err != nil {
+		return err
+	}
+	stopLogs()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if f.exitCodeFrom != "" {
+		for _, c := range cs {
+			if c.Service == f.exitCodeFrom {
+				if got, err := o.Backend.Wait(stopCtx, c.ID, engine.WaitExited); err == nil {
+					code = got.ExitCode
+				}
+			}
+		}
+	}
+	return exitOrNil(code)
+}
+
+func exitOrNil(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return exitCode(code)
+}
+
+// stopAll stops the project's running containers in reverse dependency order.
+func (a *app) stopAll(ctx context.Context, o *orchestrate.Orchestrator, name string) error {
+	return o.Stop(ctx, name, nil, nil, a.killCtx)
+}
+

@@ -1,0 +1,270 @@
+package orchestrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/hoist-dev/hoist/dag"
+	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/plan"
+)
+
+// DownOptions are `down`'s flags.
+type DownOptions struct {
+	Volumes       bool
+	RemoveOrphans bool
+	Rmi           string // "", "local" or "all"
+	Timeout       *time.Duration
+	DryRun        bool
+	KillCtx       context.Context
+}
+
+// Down removes the project's containers, networks and (with Volumes) named
+// volumes. p may be nil: everything is found by label.
+func (o *Orchestrator) Down(ctx context.Context, name string, p *types.Project, opts DownOptions) (*plan.Plan, error) {
+	observed, err := o.Backend.Observe(ctx, name, nil)
+	if err != nil {
+		return nil, fmt.Errorf("observe project %q: %w", name, err)
+	}
+	var filter map[string]bool
+	if p != nil && !opts.RemoveOrphans {
+		filter = map[string]bool{}
+		for n := range p.Services {
+			filter[n] = true
+		}
+		for n := range p.DisabledServices {
+			filter[n] = true
+		}
+		var orphans []string
+		for _, c := range observed.Containers {
+			if !filter[c.Service] && !c.OneOff {
+				orphans = append(orphans, c.Name)
+			}
+			if c.OneOff {
+				filter[c.Service] = true
+			}
+		}
+		if len(orphans) > 0 {
+			sort.Strings(orphans)
+			o.warn(fmt.Sprintf("found orphan containers (%s) for this project; remove them with --remove-orphans", strings.Join(orphans, ", ")))
+		} else {
+			filter = nil
+		}
+	}
+	pl := plan.Down(observed, plan.DownOptions{Services: filter, Volumes: opts.Volumes, Images: rmiRefs(name, observed, opts.Rmi)})
+	for _, w := range pl.Warnings {
+		o.warn(w)
+	}
+	if opts.DryRun {
+		return pl, nil
+	}
+	st := newRunState(observed)
+	return pl, o.runDown(ctx, p, pl, st, opts.Timeout, opts.KillCtx)
+}
+
+// runDown executes a removal plan; once killCtx ends, stops become kills.
+func (o *Orchestrator) runDown(ctx context.Context, p *types.Project, pl *plan.Plan, st *runState, timeout *time.Duration, killCtx context.Context) error {
+	if killCtx == nil {
+		killCtx = context.Background()
+	}
+	d := &downer{o: o, p: p, st: st, timeout: timeout, killCtx: killCtx}
+	return d.execute(ctx, pl)
+}
+
+type downer struct {
+	o       *Orchestrator
+	p       *types.Project
+	st      *runState
+	timeout *time.Duration
+	killCtx context.Context
+}
+
+func (d *downer) execute(ctx context.Context, pl *plan.Plan) error {
+	parallel := d.o.parallel()
+	if parallel > removeParallel {
+		parallel = removeParallel
+	}
+	orig := d.o.Backend
+	// Stops and removals need the grace period and retries; everything else
+	// is the shared op runner.
+	return d.o.executeWith(ctx, d.p, pl, d.st, parallel, func(ctx context.Context, op *plan.Op) (bool, error) {
+		switch op.Kind {
+		case plan.Stop:
+			t := stopTimeout(d.p, op.Service)
+			if d.timeout != nil {
+				t = *d.timeout
+			}
+			if d.killCtx.Err() != nil {
+				t = 0
+			}
+			err := orig.StopContainer(ctx, d.st.id(op.Target), t)
+			if errors.Is(err, engine.ErrNotFound) {
+				err = nil
+			}
+			return true, err
+		case plan.RemoveNetwork:
+			return true, d.removeNetwork(ctx, op.Target)
+		case plan.RemoveVolume:
+			err := orig.RemoveVolume(ctx, op.Target)
+			if errors.Is(err, engine.ErrNotFound) {
+				err = nil
+			}
+			return true, err
+		case plan.RemoveImage:
+			rm, ok := orig.(engine.ImageRemover)
+			if !ok {
+				return true, fmt.Errorf("the %s engine cannot remove images: %w", orig.Name(), engine.ErrNotImplemented)
+			}
+			err := rm.RemoveImage(ctx, op.Target, false)
+			if errors.Is(err, engine.ErrNotFound) {
+				err = nil
+			}
+			return true, err
+		}
+		return false, nil
+	})
+}
+
+// removeNetwork retries briefly: right after its last container goes, Engine
+// 20.10 may still count an endpoint (moby#42119).
+func (d *downer) removeNetwork(ctx context.Context, name string) error {
+	backoff := 50 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		err := d.o.Backend.RemoveNetwork(ctx, name)
+		if err == nil || errors.Is(err, engine.ErrNotFound) {
+			return nil
+		}
+		if attempt >= 6 || !errors.Is(err, engine.ErrConflict) && !strings.Contains(err.Error(), "active endpoints") {
+			return err
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		backoff *= 2
+	}
+}
+
+// rollback removes what a failed up created, in reverse dependency order.
+func (o *Orchestrator) rollback(killCtx context.Context, p *types.Project, st *runState) error {
+	st.mu.Lock()
+	state := &engine.State{Containers: append([]engine.Container(nil), st.created...), Networks: st.networks, Volumes: st.volumes}
+	st.mu.Unlock()
+	if len(state.Containers)+len(state.Networks)+len(state.Volumes) == 0 {
+		return nil
+	}
+	o.emit(Event{Status: StatusInfo, Message: "rolling back what this up created"})
+	pl := plan.Down(state, plan.DownOptions{Volumes: true})
+	// A fresh context: the caller's is usually the one that was cancelled.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return o.runDown(ctx, p, pl, st, nil, killCtx)
+}
+
+func rmiRefs(project string, st *engine.State, mode string) []string {
+	if mode == "" {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range st.Containers {
+		ref := c.Image
+		if ref == "" || seen[ref] {
+			continue
+		}
+		if mode == "local" && ref != project+"-"+c.Service {
+			continue
+		}
+		seen[ref] = true
+		out = append(out, ref)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Stop stops running containers (of services, or all) in reverse dependency
+// order; once killCtx ends the stops become kills.
+func (o *Orchestrator) Stop(ctx context.Context, name string, p *types.Project, services []string, killCtx context.Context) error {
+	observed, err := o.Backend.Observe(ctx, name, nil)
+	if err != nil {
+		return fmt.Errorf("observe project %q: %w", name, err)
+	}
+	var filter map[string]bool
+	if len(services) > 0 {
+		filter = map[string]bool{}
+		for _, s := range services {
+			filter[s] = true
+		}
+	}
+	pl := plan.Down(observed, plan.DownOptions{Services: filter, StopOnly: true})
+	return o.runDown(ctx, p, pl, newRunState(observed), nil, killCtx)
+}
+
+// Start starts the project's stopped containers (of services, or all) in
+// dependency order: the reverse of the stop order.
+func (o *Orchestrator) Start(ctx context.Context, name string, services []string) error {
+	cs, err := o.Containers(ctx, name, services, false)
+	if err != nil {
+		return err
+	}
+	// Dependencies first: a container waits for those its labels name.
+	byService := map[string][]engine.Container{}
+	for _, c := range cs {
+		byService[c.Service] = append(byService[c.Service], c)
+	}
+	var tasks []dag.Task
+	for _, c := range cs {
+		if c.State == engine.StateRunning {
+			continue
+		}
+		c := c
+		var deps []string
+		for _, entry := range strings.Split(c.Labels[engine.LabelDependsOn], ",") {
+			dep, _, _ := strings.Cut(entry, ":")
+			for _, d := range byService[dep] {
+				if d.State != engine.StateRunning {
+					deps = append(deps, d.Name)
+				}
+			}
+		}
+		tasks = append(tasks, dag.Task{ID: c.Name, Deps: deps, Run: func(ctx context.Context) error {
+			o.emit(Event{Op: string(plan.Start), Target: c.Name, Status: "started"})
+			err := o.Backend.StartContainer(ctx, c.ID)
+			if err == nil {
+				o.emit(Event{Op: string(plan.Start), Target: c.Name, Status: "done"})
+			}
+			return err
+		}})
+	}
+	return dag.Run(ctx, tasks, dag.Options{Parallel: o.parallel()})
+}
+
+// Kill sends signal to the running containers of services (or all).
+func (o *Orchestrator) Kill(ctx context.Context, name string, services []string, signal string) error {
+	k, ok := o.Backend.(engine.Killer)
+	if !ok {
+		return fmt.Errorf("the %s engine cannot send signals: %w", o.Backend.Name(), engine.ErrNotImplemented)
+	}
+	cs, err := o.Containers(ctx, name, services, false)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, c := range cs {
+		if c.State == engine.StateRunning {
+			if err := k.Kill(ctx, c.ID, signal); err != nil {
+				errs = append(errs, fmt.Errorf("kill %s: %w", c.Name, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

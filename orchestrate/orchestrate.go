@@ -1,0 +1,78 @@
+// Package orchestrate runs plans against an engine: it turns plan operations
+// into DAG tasks, reports progress as events, and undoes what a failed or
+// interrupted `up` created. It prints nothing; the CLI renders the events.
+package orchestrate
+
+import (
+	"sync"
+	"time"
+
+	"github.com/hoist-dev/hoist/engine"
+)
+
+// Event is one progress report.
+type Event struct {
+	Time    time.Time
+	Op      string // "create container", "pull", ... (plan.Kind)
+	Target  string
+	Status  string // "started", "done", "failed", "skipped", "info", "warning"
+	Message string
+	Elapsed time.Duration
+}
+
+// Status values of events that are not task transitions.
+const (
+	StatusInfo    = "info"
+	StatusWarning = "warning"
+)
+
+// Orchestrator drives one backend.
+type Orchestrator struct {
+	Backend engine.Backend
+	// Parallel bounds concurrent operations; <= 0 means the default.
+	Parallel int
+	// Report receives events; nil discards them. Calls are serialized.
+	Report func(Event)
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+
+	mu sync.Mutex
+}
+
+// DefaultParallel is enough to overlap engine round trips without
+// overwhelming a 2-core machine's dockerd.
+const DefaultParallel = 16
+
+// removeParallel caps concurrent removals: removing ~50 containers at once
+// can leave phantom endpoints on a network in Engine 20.10 (moby#42119).
+const removeParallel = 8
+
+func (o *Orchestrator) parallel() int {
+	if o.Parallel > 0 {
+		return o.Parallel
+	}
+	return DefaultParallel
+}
+
+func (o *Orchestrator) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
+
+func (o *Orchestrator) emit(e Event) {
+	if o.Report == nil {
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = o.now()
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.Report(e)
+}
+
+func (o *Orchestrator) warn(msg string) {
+	o.emit(Event{Status: StatusWarning, Message: msg})
+}

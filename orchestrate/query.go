@@ -1,0 +1,144 @@
+package orchestrate
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hoist-dev/hoist/engine"
+)
+
+// Containers lists the project's containers sorted by service and number;
+// one-off containers only when oneOff is set.
+func (o *Orchestrator) Containers(ctx context.Context, project string, services []string, oneOff bool) ([]engine.Container, error) {
+	st, err := o.Backend.Observe(ctx, project, nil)
+	if err != nil {
+		return nil, fmt.Errorf("observe project %q: %w", project, err)
+	}
+	want := map[string]bool{}
+	for _, s := range services {
+		want[s] = true
+	}
+	var out []engine.Container
+	for _, c := range st.Containers {
+		if c.OneOff && !oneOff {
+			continue
+		}
+		if len(want) > 0 && !want[c.Service] {
+			continue
+		}
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Service != out[j].Service {
+			return out[i].Service < out[j].Service
+		}
+		if out[i].Number != out[j].Number {
+			return out[i].Number < out[j].Number
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out, nil
+}
+
+// LogLine is one line of a container's output.
+type LogLine struct {
+	Container engine.Container
+	Stderr    bool
+	Text      string
+}
+
+// Logs streams the containers' output line by line to sink (calls are
+// serialized). With Follow it re-attaches to a container that restarts, so
+// no restart ends the stream, and returns when all have stopped for good or
+// ctx ends.
+func (o *Orchestrator) Logs(ctx context.Context, cs []engine.Container, opts engine.LogOptions, sink func(LogLine)) error {
+	var mu sync.Mutex
+	emit := func(l LogLine) {
+		mu.Lock()
+		defer mu.Unlock()
+		sink(l)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, len(cs))
+	for _, c := range cs {
+		wg.Add(1)
+		go func(c engine.Container) {
+			defer wg.Done()
+			errs <- o.follow(ctx, c, opts, emit)
+		}(c)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil && ctx.Err() == nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *Orchestrator) follow(ctx context.Context, c engine.Container, opts engine.LogOptions, emit func(LogLine)) error {
+	for {
+		started := o.now()
+		out, errw := &lines{c: c, emit: emit}, &lines{c: c, stderr: true, emit: emit}
+		err := o.Backend.Logs(ctx, c.ID, opts, out, errw)
+		out.flush()
+		errw.flush()
+		if err != nil || !opts.Follow || ctx.Err() != nil {
+			return err
+		}
+		// The stream ended because the container stopped; a restart policy
+		// may bring it back, so keep following while the engine restarts it.
+		st, err := o.Backend.Observe(ctx, c.Project, nil)
+		if err != nil {
+			return err
+		}
+		again := false
+		for _, cur := range st.Containers {
+			if cur.ID == c.ID && (cur.State == engine.StateRestarting || cur.State == engine.StateRunning) {
+				again = true
+			}
+		}
+		if !again {
+			return nil
+		}
+		if _, err := o.Backend.Wait(ctx, c.ID, engine.WaitRunning); err != nil {
+			return nil
+		}
+		opts.Tail = "all"
+		opts.Since = started.UTC().Format(time.RFC3339Nano)
+	}
+}
+
+// lines splits a byte stream into lines; flush emits a final partial line.
+type lines struct {
+	c      engine.Container
+	stderr bool
+	emit   func(LogLine)
+	buf    []byte
+}
+
+func (l *lines) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			break
+		}
+		l.emit(LogLine{Container: l.c, Stderr: l.stderr, Text: strings.TrimSuffix(string(l.buf[:i]), "\r")})
+		l.buf = l.buf[i+1:]
+	}
+	return len(p), nil
+}
+
+func (l *lines) flush() {
+	if len(l.buf) > 0 {
+		l.emit(LogLine{Container: l.c, Stderr: l.stderr, Text: string(l.buf)})
+		l.buf = nil
+	}
+}

@@ -1,0 +1,194 @@
+package orchestrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/hoist-dev/hoist/compose"
+	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/netplan"
+	"github.com/hoist-dev/hoist/plan"
+)
+
+// UpOptions are `up`'s flags.
+type UpOptions struct {
+	Services      []string
+	NoDeps        bool
+	Build         bool
+	NoBuild       bool
+	Pull          string
+	ForceRecreate bool
+	NoRecreate    bool
+	RemoveOrphans bool
+	Wait          bool
+	WaitTimeout   time.Duration
+	DryRun        bool
+	// KillCtx ends when the user insists (second Ctrl-C): the rollback of
+	// an interrupted or failed up then kills instead of stopping gracefully.
+	KillCtx context.Context
+	// Probe checks host ports; nil means netplan.HostProbe.
+	Probe netplan.Probe
+}
+
+// UpResult tells what was planned.
+type UpResult struct {
+	Project   *types.Project
+	ImagePlan *plan.Plan
+	Plan      *plan.Plan
+}
+
+// Up converges the project. On failure or cancellation it removes what this
+// call created, so a failed up leaves nothing half-made behind.
+func (o *Orchestrator) Up(ctx context.Context, p *types.Project, opts UpOptions) (*UpResult, error) {
+	p, err := selectServices(p, opts.Services, opts.NoDeps)
+	if err != nil {
+		return nil, err
+	}
+	res := &UpResult{Project: p}
+	bindings, err := netplan.Ports(p)
+	if err != nil {
+		return res, err
+	}
+	refs := imageRefs(p)
+	observed, err := o.Backend.Observe(ctx, p.Name, refs)
+	if err != nil {
+		return res, fmt.Errorf("observe project %q: %w", p.Name, err)
+	}
+	probe := opts.Probe
+	if probe == nil {
+		probe = netplan.HostProbe
+	}
+	if !opts.DryRun {
+		if _, err := netplan.Resolve(bindings, netplan.CheckOptions{Probe: probe, Held: heldPorts(observed)}); err != nil {
+			return res, err
+		}
+	}
+	res.ImagePlan = plan.Images(p, observed, plan.ImageOptions{Build: opts.Build, NoBuild: opts.NoBuild, Pull: opts.Pull})
+	if opts.DryRun {
+		res.Plan, err = plan.Up(p, observed, planOptions(opts))
+		return res, err
+	}
+	if !res.ImagePlan.Empty() {
+		if err := o.execute(ctx, p, res.ImagePlan, newRunState(observed), o.parallel()); err != nil {
+			return res, err
+		}
+		for _, ref := range refs {
+			id, err := o.Backend.ImageID(ctx, ref)
+			if err == nil {
+				observed.ImageIDs[ref] = id
+			}
+		}
+	}
+	res.Plan, err = plan.Up(p, observed, planOptions(opts))
+	if err != nil {
+		return res, err
+	}
+	for _, w := range res.Plan.Warnings {
+		o.warn(w)
+	}
+	st := newRunState(observed)
+	st.waitTimeout = opts.WaitTimeout
+	err = o.execute(ctx, p, res.Plan, st, o.parallel())
+	if err == nil {
+		return res, nil
+	}
+	killCtx := opts.KillCtx
+	if killCtx == nil {
+		killCtx = context.Background()
+	}
+	if rerr := o.rollback(killCtx, p, st); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("clean up after failed up: %w", rerr))
+	}
+	return res, err
+}
+
+func planOptions(o UpOptions) plan.UpOptions {
+	return plan.UpOptions{ForceRecreate: o.ForceRecreate, NoRecreate: o.NoRecreate, RemoveOrphans: o.RemoveOrphans, Wait: o.Wait}
+}
+
+func selectServices(p *types.Project, names []string, noDeps bool) (*types.Project, error) {
+	if len(names) == 0 {
+		return p, nil
+	}
+	for _, n := range names {
+		if _, ok := p.Services[n]; !ok {
+			return nil, fmt.Errorf("no such service: %q (services: %s)", n, strings.Join(p.ServiceNames(), ", "))
+		}
+	}
+	dep := types.IncludeDependencies
+	if noDeps {
+		dep = types.IgnoreDependencies
+	}
+	return p.WithSelectedServices(names, dep)
+}
+
+func imageRefs(p *types.Project) []string {
+	seen := map[string]bool{}
+	var refs []string
+	for _, s := range p.Services {
+		r := compose.ImageRef(p, s)
+		if !seen[r] {
+			seen[r] = true
+			refs = append(refs, r)
+		}
+	}
+	sort.Strings(refs)
+	return refs
+}
+
+// heldPorts are published by the project's own running containers; they are
+// either kept or released by a recreate, so they are not "in use".
+func heldPorts(st *engine.State) []netplan.Binding {
+	var out []netplan.Binding
+	for _, c := range st.Containers {
+		if c.State != engine.StateRunning && c.State != engine.StateRestarting {
+			continue
+		}
+		for _, pb := range c.Ports {
+			if pb.HostPort == 0 {
+				continue
+			}
+			ip, err := netip.ParseAddr(pb.HostIP)
+			if err != nil {
+				ip = netip.IPv4Unspecified()
+			}
+			out = append(out, netplan.Binding{Service: c.Service, HostIP: ip, HostPort: pb.HostPort, ContainerPort: pb.ContainerPort, Protocol: pb.Protocol})
+		}
+	}
+	return out
+}
+
+// runState is what one execution learns and creates.
+type runState struct {
+	mu          sync.Mutex
+	ids         map[string]string // container name -> ID
+	created     []engine.Container
+	networks    []engine.Network
+	volumes     []engine.Volume
+	waitTimeout time.Duration
+}
+
+func newRunState(obs *engine.State) *runState {
+	st := &runState{ids: map[string]string{}}
+	for _, c := range obs.Containers {
+		st.ids[c.Name] = c.ID
+	}
+	return st
+}
+
+func (s *runState) id(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if id, ok := s.ids[name]; ok {
+		return id
+	}
+	return name
+}
