@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"strings"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 

@@ -14,9 +14,9 @@ import (
 
 type upFlags struct {
 	detach, wait, build, noBuild, force, noRecreate, removeOrphans, noDeps bool
-	abortOnExit, dryRun, noLogPrefix, noColor                               bool
-	waitTimeout                                                             int
-	exitCodeFrom, pull                                                      string
+	abortOnExit, dryRun, noLogPrefix, noColor                              bool
+	waitTimeout                                                            int
+	exitCodeFrom, pull                                                     string
 }
 
 func newUp(a *app) *cobra.Command {
@@ -172,4 +172,3 @@ func exitOrNil(code int) error {
 func (a *app) stopAll(ctx context.Context, o *orchestrate.Orchestrator, name string) error {
 	return o.Stop(ctx, name, nil, nil, a.killCtx)
 }
-
