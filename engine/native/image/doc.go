@@ -8,7 +8,7 @@
 //	blobs/sha256/<hex>        manifests, configs and layer blobs as fetched
 //	layers/sha256/<hex>/      each layer unpacked once, keyed by diff_id;
 //	                          an overlayfs lower dir (whiteouts in overlay form)
-//	layers/sha256/<hex>.json  the layer's uncompressed size
+//	layers/sha256/<hex>.size  the layer's uncompressed tar size
 //	index.json                references -> manifest and config digests
 //	index.lock                flock: exclusive while index.json changes
 //	gc.lock                   flock: shared by writers, exclusive for GC

@@ -450,3 +450,38 @@ func tarDir(t *testing.T, dir string) []byte {
 	}
 	return buf.Bytes()
 }
+
+func TestRegistryErrors(t *testing.T) {
+	ctx := context.Background()
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	dead := strings.TrimPrefix(srv.URL, "http://")
+	srv.Close()
+	s := openStore(t)
+	if err := s.Pull(ctx, dead+"/x/y:1", nil); err == nil {
+		t.Error("pull from a closed registry succeeded")
+	}
+	if _, err := s.Import(ctx, bytes.NewReader(busyboxTar(t)), dead+"/x/y:1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Push(ctx, dead+"/x/y:1", nil); err == nil {
+		t.Error("push to a closed registry succeeded")
+	}
+	if err := s.Push(ctx, "nope:1", nil); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("push of a missing image = %v, want ErrNotFound", err)
+	}
+}
+
+func TestResolveIncompleteImageIsNotFound(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	if _, err := s.Import(ctx, bytes.NewReader(busyboxTar(t)), "broken:1", nil); err != nil {
+		t.Fatal(err)
+	}
+	img := checkResolved(t, s, "broken:1", "")
+	if err := os.RemoveAll(img.Layers[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Resolve(ctx, "broken:1"); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("Resolve with a missing layer = %v, want ErrNotFound", err)
+	}
+}
