@@ -1,0 +1,125 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func TestCgroupLimitsAndCleanup(t *testing.T) {
+	needRoot(t)
+	if isCgroup2() {
+		t.Skip("layout checked here is cgroup v1")
+	}
+	var stdout bytes.Buffer
+	spec := Spec{
+		ID: testID(t), Rootfs: newRootfs(t), Stdout: &stdout,
+		Resources: Resources{MemoryBytes: 64 << 20, NanoCPUs: 5e8, PidsLimit: 64},
+		Args:      []string{"sh", "-c", "sleep 1000 & echo ready; wait"},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := Start(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cg, err := newCgroup(spec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "container output", func() bool { return strings.Contains(stdout.String(), "ready") })
+	read := func(ctrl, file string) string {
+		b, err := os.ReadFile(filepath.Join(cg.dirs[ctrl], file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	own, _ := ownCgroups()
+	if !strings.Contains(cg.dirs["memory"], filepath.Join(own["memory"], "hoist", spec.ID)) {
+		t.Errorf("memory cgroup %s is not nested under hoist's own %s", cg.dirs["memory"], own["memory"])
+	}
+	for _, c := range []struct{ ctrl, file, want string }{
+		{"memory", "memory.limit_in_bytes", "67108864"},
+		{"cpu", "cpu.cfs_quota_us", "50000"},
+		{"pids", "pids.max", "64"},
+	} {
+		if got := read(c.ctrl, c.file); got != c.want {
+			t.Errorf("%s = %s, want %s", c.file, got, c.want)
+		}
+	}
+	pids, _ := cgroupPids(cg.dirs["memory"])
+	if len(pids) != 2 {
+		t.Errorf("cgroup holds %v, want init and sleep", pids)
+	}
+	// Cleanup of a running container kills everything in it.
+	if err := p.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := p.Wait(); err != nil || code != 128+int(syscall.SIGKILL) {
+		t.Errorf("exit %d, %v", code, err)
+	}
+	for _, dir := range cg.dirs {
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("cgroup %s left behind", dir)
+		}
+	}
+	for _, pid := range append(pids, p.Pid()) {
+		if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("process %d left behind: %v", pid, err)
+		}
+	}
+}
+
+func TestSpecOptions(t *testing.T) {
+	needRoot(t)
+	rootfs := newRootfs(t)
+	hosts := filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(hosts, []byte("127.0.0.1 hoist-test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := run(t, Spec{
+		Rootfs: rootfs, Hostname: "box", ReadonlyRootfs: true, Hosts: hosts, Cwd: "/tmp/work",
+		Env:     []string{"FOO=bar"},
+		Ulimits: []Ulimit{{Name: "nofile", Soft: 1000, Hard: 2000}},
+		Sysctls: map[string]string{"kernel.shmmni": "2048", "net.ipv4.ip_unprivileged_port_start": "0"},
+		Mounts:  []Mount{{Type: MountTmpfs, Target: "/tmp/work", TmpfsSize: 1 << 20, TmpfsMode: 0o700}},
+		ShmSize: 8 << 20,
+		Args: []string{"sh", "-c", `hostname; pwd; echo $FOO $HOME; ulimit -n; ulimit -Hn
+			cat /proc/sys/kernel/shmmni /proc/sys/net/ipv4/ip_unprivileged_port_start
+			cat /etc/hosts; touch /x 2>/dev/null && echo rootfs-rw; touch /tmp/work/y && echo tmpfs-rw
+			stat -c %a /tmp/work; df -k /dev/shm | tail -1 | awk '{print $2}'`},
+	})
+	want := "box\n/tmp/work\nbar /root\n1000\n2000\n2048\n0\n127.0.0.1 hoist-test\ntmpfs-rw\n700\n8192\n"
+	if code != 0 || out != want {
+		t.Fatalf("exit %d output %q want %q stderr %q", code, out, want, errOut)
+	}
+}
+
+func TestHostNetwork(t *testing.T) {
+	needRoot(t)
+	host, err := os.ReadFile("/proc/net/dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := run(t, Spec{Rootfs: newRootfs(t), Network: Network{Mode: NetworkHost}, Args: []string{"cat", "/proc/net/dev"}})
+	if code != 0 || strings.Count(out, "\n") != strings.Count(string(host), "\n") {
+		t.Fatalf("exit %d, container sees\n%s\nhost has\n%s", code, out, host)
+	}
+}
