@@ -221,18 +221,30 @@ func restartPolicy(svc types.ServiceConfig) (container.RestartPolicy, error) {
 // deploy.resources.limits where set, as compose does.
 func resources(svc types.ServiceConfig) container.Resources {
 	r := container.Resources{
-		Memory:            int64(svc.MemLimit),
-		MemoryReservation: int64(svc.MemReservation),
-		MemorySwap:        int64(svc.MemSwapLimit),
-		NanoCPUs:          nanoCPUs(svc.CPUS),
-		CPUShares:         svc.CPUShares,
-		CPUQuota:          svc.CPUQuota,
-		CPUPeriod:         svc.CPUPeriod,
-		CpusetCpus:        svc.CPUSet,
-		CgroupParent:      svc.CgroupParent,
-		Devices:           devices(svc.Devices),
-		Ulimits:           ulimits(svc.Ulimits),
-		DeviceCgroupRules: svc.DeviceCgroupRules,
+		Memory:             int64(svc.MemLimit),
+		MemoryReservation:  int64(svc.MemReservation),
+		MemorySwap:         int64(svc.MemSwapLimit),
+		NanoCPUs:           nanoCPUs(svc.CPUS),
+		CPUShares:          svc.CPUShares,
+		CPUQuota:           svc.CPUQuota,
+		CPUPeriod:          svc.CPUPeriod,
+		CpusetCpus:         svc.CPUSet,
+		CgroupParent:       svc.CgroupParent,
+		Devices:            devices(svc.Devices),
+		Ulimits:            ulimits(svc.Ulimits),
+		DeviceCgroupRules:  svc.DeviceCgroupRules,
+		CPURealtimePeriod:  svc.CPURTPeriod,
+		CPURealtimeRuntime: svc.CPURTRuntime,
+	}
+	if svc.BlkioConfig != nil {
+		r.BlkioWeight = svc.BlkioConfig.Weight
+	}
+	if svc.OomKillDisable {
+		r.OomKillDisable = &svc.OomKillDisable
+	}
+	if svc.MemSwappiness != 0 {
+		n := int64(svc.MemSwappiness)
+		r.MemorySwappiness = &n
 	}
 	if svc.PidsLimit != 0 {
 		n := svc.PidsLimit

@@ -197,6 +197,9 @@ func TestToCreateConfigOverrides(t *testing.T) {
 	spec.Service.HealthCheck = &types.HealthCheckConfig{Disable: true}
 	spec.Service.NetworkMode = "container:p-db-1"
 	spec.Service.Restart = ""
+	spec.Service.OomKillDisable = true
+	spec.Service.MemSwappiness = 10
+	spec.Service.BlkioConfig = &types.BlkioConfig{Weight: 300}
 	spec.Service.Deploy = &types.DeployConfig{
 		RestartPolicy: &types.RestartPolicy{Condition: "on-failure", MaxAttempts: ptr(uint64(2))},
 		Resources: types.Resources{
@@ -226,6 +229,9 @@ func TestToCreateConfigOverrides(t *testing.T) {
 	r := cc.Host.Resources
 	if r.NanoCPUs != 1500000000 || r.Memory != 512<<20 || *r.PidsLimit != 50 || r.MemoryReservation != 128<<20 {
 		t.Errorf("resources = cpus %d mem %d pids %d reservation %d", r.NanoCPUs, r.Memory, *r.PidsLimit, r.MemoryReservation)
+	}
+	if r.OomKillDisable == nil || !*r.OomKillDisable || r.MemorySwappiness == nil || *r.MemorySwappiness != 10 || r.BlkioWeight != 300 {
+		t.Errorf("resources oom_kill_disable %v swappiness %v blkio weight %d", r.OomKillDisable, r.MemorySwappiness, r.BlkioWeight)
 	}
 }
 
