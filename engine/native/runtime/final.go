@@ -32,11 +32,16 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 // runFinal is the role that only applies credentials and executes.
 func runFinal() error {
-	var fc finalConfig
-	if err := readConfig(&fc); err != nil {
+	var ec execConfig
+	if err := readConfig(&ec); err != nil {
 		return err
 	}
-	return execFinal(fc)
+	if ec.JoinMountNS {
+		if err := joinMountNS(); err != nil {
+			return err
+		}
+	}
+	return execFinal(ec.finalConfig)
 }
 
 // execFinal runs inside the container's namespaces with "/" already the

@@ -1,0 +1,207 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// ExecSpec is a command to run inside a running container. The engine
+// fills Security, Ulimits and the base of Env from the container's Spec,
+// so the process gets the container's capabilities and seccomp profile.
+type ExecSpec struct {
+	Args     []string
+	Env      []string
+	Cwd      string
+	User     string
+	GroupAdd []string
+	Security Security
+	Ulimits  []Ulimit
+
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// execConfig is sent to the exec helper.
+type execConfig struct {
+	finalConfig
+	// JoinMountNS: fdMountNS is the container's mount namespace, to be
+	// joined by the helper itself (see Exec).
+	JoinMountNS bool `json:"join_mount_ns"`
+}
+
+// fdMountNS is where the exec helper receives the mount namespace.
+const fdMountNS = 5
+
+// Exec runs a command in the container whose init is pid and returns its
+// exit code (128+n when killed by signal n). ctx cancellation kills it.
+//
+// How namespaces are joined without cgo: setns(CLONE_NEWNS) refuses a
+// process whose threads share their filesystem information, which every
+// Go program's threads do, and setns(CLONE_NEWPID) only affects children.
+// So a locked OS thread of this process joins the container's IPC, UTS,
+// network and PID namespaces (all per-thread) and starts the helper,
+// which is therefore born in them. The helper is hoist again, executed on
+// the host's mount namespace where its loader lives; on its locked main
+// thread it calls unshare(CLONE_FS), which gives that one thread private
+// filesystem information, then setns(CLONE_NEWNS) succeeds, and that
+// thread applies the user, capabilities and seccomp and executes the
+// command: execve keeps only the calling thread's namespaces and root.
+// The locked thread here is never unlocked, so Go discards it.
+func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
+	if len(spec.Args) == 0 {
+		return -1, fmt.Errorf("%w: no command", ErrInvalidSpec)
+	}
+	nsFiles := map[string]*os.File{}
+	defer func() {
+		for _, f := range nsFiles {
+			f.Close()
+		}
+	}()
+	for _, ns := range []string{"ipc", "uts", "net", "pid", "mnt"} {
+		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
+		if err != nil {
+			return -1, fmt.Errorf("open container namespace: %w", err)
+		}
+		nsFiles[ns] = f
+	}
+	cgDirs, err := cgroupDirsOf(pid)
+	if err != nil {
+		return -1, err
+	}
+	self, err := sealedSelf()
+	if err != nil {
+		return -1, err
+	}
+	defer self.Close()
+	cfgR, cfgW, err := os.Pipe()
+	if err != nil {
+		return -1, err
+	}
+	defer cfgW.Close()
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		cfgR.Close()
+		return -1, err
+	}
+	defer errR.Close()
+	cmd := &exec.Cmd{
+		Path:       fmt.Sprintf("/proc/self/fd/%d", fdMountNS+1),
+		Args:       []string{roleFinal},
+		Env:        []string{},
+		Stdin:      spec.Stdin,
+		Stdout:     spec.Stdout,
+		Stderr:     spec.Stderr,
+		ExtraFiles: []*os.File{cfgR, errW, nsFiles["mnt"], self},
+	}
+	started := make(chan error, 1)
+	go func() {
+		// Never unlocked: this thread ends up in the container's namespaces.
+		goruntime.LockOSThread()
+		for _, ns := range []struct {
+			name string
+			flag int
+		}{{"ipc", unix.CLONE_NEWIPC}, {"uts", unix.CLONE_NEWUTS}, {"net", unix.CLONE_NEWNET}, {"pid", unix.CLONE_NEWPID}} {
+			if err := unix.Setns(int(nsFiles[ns.name].Fd()), ns.flag); err != nil {
+				started <- fmt.Errorf("join container %s namespace: %w", ns.name, err)
+				return
+			}
+		}
+		started <- cmd.Start()
+	}()
+	err = <-started
+	cfgR.Close()
+	errW.Close()
+	if err != nil {
+		return -1, fmt.Errorf("start exec helper: %w", err)
+	}
+	fail := func(err error) (int, error) {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return -1, err
+	}
+	for _, dir := range cgDirs {
+		if err := writeCgroupFile(dir, "cgroup.procs", fmt.Sprint(cmd.Process.Pid)); err != nil {
+			return fail(fmt.Errorf("join container cgroup: %w", err))
+		}
+	}
+	fc := finalConfig{Args: spec.Args, Env: spec.Env, Cwd: spec.Cwd, User: spec.User, GroupAdd: spec.GroupAdd, Security: spec.Security, Ulimits: spec.Ulimits}
+	if err := writeJSON(cfgW, execConfig{finalConfig: fc, JoinMountNS: true}); err != nil {
+		return fail(fmt.Errorf("send exec config: %w", err))
+	}
+	cfgW.Close()
+	if err := waitSetup(ctx, errR); err != nil {
+		return fail(err)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
+	defer stop()
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		return -1, fmt.Errorf("wait for exec: %w", err)
+	}
+	if ctx.Err() != nil {
+		return exitCode(cmd.ProcessState), fmt.Errorf("exec: %w", ctx.Err())
+	}
+	return exitCode(cmd.ProcessState), nil
+}
+
+// joinMountNS is the helper's side of Exec; see there.
+func joinMountNS() error {
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fmt.Errorf("unshare filesystem info: %w", err)
+	}
+	if err := unix.Setns(fdMountNS, unix.CLONE_NEWNS); err != nil {
+		return fmt.Errorf("join container mount namespace: %w", err)
+	}
+	_ = unix.Close(fdMountNS)
+	return nil
+}
+
+// cgroupDirsOf returns the cgroup directories pid belongs to, for the
+// controllers a container uses.
+func cgroupDirsOf(pid int) ([]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return nil, fmt.Errorf("read container cgroup: %w", err)
+	}
+	paths := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[1] == "" {
+			paths[""] = parts[2]
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			paths[c] = parts[2]
+		}
+	}
+	if isCgroup2() {
+		return []string{filepath.Join(cgroupRoot, paths[""])}, nil
+	}
+	mounts, err := v1Mounts()
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
+	for _, c := range v1Controllers {
+		m, ok := mounts[c]
+		if !ok {
+			continue
+		}
+		dirs = append(dirs, filepath.Join(m[0], strings.TrimPrefix(paths[c], m[1])))
+	}
+	return dirs, nil
+}
+

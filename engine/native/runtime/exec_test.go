@@ -1,0 +1,65 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestExec(t *testing.T) {
+	needRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	spec := Spec{ID: testID(t), Rootfs: newRootfs(t), Hostname: "exec-box", Args: []string{"sleep", "1000"}}
+	p, err := Start(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := p.Cleanup(); err != nil {
+			t.Error(err)
+		}
+		_, _ = p.Wait()
+	}()
+	execOut := func(es ExecSpec) (int, string) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		es.Stdout, es.Stderr = &out, &errOut
+		code, err := Exec(ctx, p.Pid(), es)
+		if err != nil {
+			t.Fatalf("exec: %v (stderr %q)", err, errOut.String())
+		}
+		return code, out.String()
+	}
+
+	code, out := execOut(ExecSpec{Args: []string{"cat", "/proc/self/status"}, Security: spec.Security})
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for key, want := range map[string]string{"CapEff": dockerDefaultCaps, "CapBnd": dockerDefaultCaps, "Seccomp": "2"} {
+		if got := field(t, out, key); got != want {
+			t.Errorf("%s = %s, want %s", key, got, want)
+		}
+	}
+
+	code, out = execOut(ExecSpec{
+		Args: []string{"sh", "-c", `hostname; pwd; echo $V; tr '\0' ' ' < /proc/1/cmdline; echo; ls /proc/self/fd | tr '\n' ' '; echo; grep memory /proc/self/cgroup | grep -c "hoist/` + spec.ID + `$"; ls /proc | grep -cE '^[0-9]+$'; exit 5`},
+		Env:  []string{"V=from-exec"}, Cwd: "/tmp",
+	})
+	want := "exec-box\n/tmp\nfrom-exec\nsleep 1000 \n0 1 2 3 \n1\n4\n"
+	if code != 5 || out != want {
+		t.Fatalf("exit %d output %q want %q", code, out, want)
+	}
+
+	code, out = execOut(ExecSpec{Args: []string{"sh", "-c", "id -u; grep CapEff /proc/self/status"}, User: "nobody"})
+	if code != 0 || out != "65534\nCapEff:\t0000000000000000\n" {
+		t.Fatalf("exit %d output %q", code, out)
+	}
+
+	var errOut bytes.Buffer
+	if _, err := Exec(ctx, p.Pid(), ExecSpec{Args: []string{"no-such-command"}, Stderr: &errOut}); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("missing command: %v", err)
+	}
+}
