@@ -101,7 +101,7 @@ func (s *Store) loadDocker(ctx context.Context, root *os.Root, progress func(str
 			layers = append(layers, nl)
 		}
 		// The config is kept byte for byte, so the image ID is Docker's.
-		id, err := s.finish(ctx, e.RepoTags, rawCfg, types.DockerConfigJSON, nil, layers)
+		id, err := s.finish(ctx, e.RepoTags, rawCfg, types.OCIConfigJSON, nil, layers)
 		if err != nil {
 			return loaded, fmt.Errorf("load: %w", err)
 		}
