@@ -28,7 +28,7 @@ import (
 // Options configures the suite.
 type Options struct {
 	// Image is the reference of a busybox-like image present in the engine
-	// (sh, sleep, touch, test, cat, echo, httpd, wget).
+	// (sh, sleep, touch, test, cat, echo, httpd, wget, ip).
 	Image string
 }
 
@@ -48,6 +48,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) engine.Backend, opts Option
 	}{
 		{"Network", testNetwork},
 		{"Volume", testVolume},
+		{"TwoNetworks", testTwoNetworks},
 		{"ContainerObserve", testContainerObserve},
 		{"ExitCodeAndLogs", testExitCodeAndLogs},
 		{"Healthy", testHealthy},

@@ -1,7 +1,12 @@
 package enginetest
 
 import (
+	"bytes"
+	"crypto/rand"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hoist-dev/hoist/engine"
@@ -78,5 +83,44 @@ func testVolume(t *testing.T, h *harness) {
 	}
 	if err := h.b.RemoveVolume(ctx, spec.Name); !errors.Is(err, engine.ErrNotFound) {
 		t.Errorf("second RemoveVolume = %v, want ErrNotFound", err)
+	}
+}
+
+// testTwoNetworks attaches a container to two networks, one with a fixed
+// subnet and address, which exercises engines that can attach only one
+// network at creation.
+func testTwoNetworks(t *testing.T, h *harness) {
+	ctx := h.ctx()
+	var b [1]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	subnet := fmt.Sprintf("10.213.%d.0/24", b[0])
+	ip := fmt.Sprintf("10.213.%d.42", b[0])
+	front := engine.NetworkSpec{Name: h.project + "_front", Project: h.project, Key: "front"}
+	back := engine.NetworkSpec{Name: h.project + "_back", Project: h.project, Key: "back", Internal: true, Subnets: []string{subnet}}
+	for _, n := range []engine.NetworkSpec{front, back} {
+		if err := h.b.CreateNetwork(ctx, n); err != nil {
+			t.Fatalf("CreateNetwork: %v", err)
+		}
+	}
+	svc := h.service("app", "sh", "-c", "ip -4 addr; exec sleep 600")
+	svc.Init = new(true)
+	id := h.run(h.spec(svc,
+		engine.NetworkAttachment{Name: front.Name, Aliases: []string{"app"}},
+		engine.NetworkAttachment{Name: back.Name, Aliases: []string{"app"}, IPv4: ip}))
+	c := h.wait(id, engine.WaitRunning)
+	if want := []string{back.Name, front.Name}; !slices.Equal(c.Networks, want) {
+		t.Errorf("networks %v, want %v", c.Networks, want)
+	}
+	if ex, ok := h.b.(engine.Execer); ok {
+		var out bytes.Buffer
+		code, err := ex.Exec(ctx, id, engine.ExecSpec{Cmd: []string{"ip", "-4", "addr"}, Stdout: &out})
+		if err != nil || code != 0 {
+			t.Fatalf("exec ip addr: %d, %v", code, err)
+		}
+		if !strings.Contains(out.String(), "inet "+ip+"/24") {
+			t.Errorf("static address %s not assigned:\n%s", ip, out.String())
+		}
 	}
 }
