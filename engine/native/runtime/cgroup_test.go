@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -27,7 +26,7 @@ func TestCgroupLimitsAndCleanup(t *testing.T) {
 	if isCgroup2() {
 		t.Skip("layout checked here is cgroup v1")
 	}
-	var stdout bytes.Buffer
+	var stdout syncBuffer
 	spec := Spec{
 		ID: testID(t), Rootfs: newRootfs(t), Stdout: &stdout,
 		Resources: Resources{MemoryBytes: 64 << 20, NanoCPUs: 5e8, PidsLimit: 64},

@@ -100,13 +100,28 @@ func startFinalChild() (*finalChild, error) {
 		return nil, err
 	}
 	defer cfgR.Close()
-	attr := &os.ProcAttr{
-		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr, cfgR, os.NewFile(fdError, "error-pipe")},
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		cfgW.Close()
+		return nil, err
 	}
-	proc, err := os.StartProcess(fmt.Sprintf("/proc/self/fd/%d", fdSelf), []string{roleFinal}, attr)
+	defer readyR.Close()
+	attr := &os.ProcAttr{
+		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr, cfgR, os.NewFile(fdError, "error-pipe"), os.NewFile(fdSelf, "hoist-memfd"), readyW},
+	}
+	proc, err := os.StartProcess(fmt.Sprintf("/proc/self/fd/%d", fdSelf), []string{roleFinal, argReady}, attr)
+	readyW.Close()
 	if err != nil {
 		cfgW.Close()
 		return nil, fmt.Errorf("start command: %w", err)
+	}
+	// Wait until the child runs Go code, that is, until its dynamic loader
+	// (if any) has loaded everything from the host's root: after
+	// pivot_root it could not.
+	if _, err := readyR.Read(make([]byte, 1)); err != nil {
+		_ = proc.Kill()
+		cfgW.Close()
+		return nil, fmt.Errorf("start command: child did not start: %w", err)
 	}
 	return &finalChild{proc: proc, cfg: cfgW}, nil
 }

@@ -204,4 +204,3 @@ func cgroupDirsOf(pid int) ([]string, error) {
 	}
 	return dirs, nil
 }
-

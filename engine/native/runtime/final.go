@@ -28,10 +28,22 @@ func (s *Spec) final() finalConfig {
 	return finalConfig{Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User, GroupAdd: s.GroupAdd, Security: s.Security, Ulimits: s.Ulimits}
 }
 
+// argReady tells the final role that fdReady is a pipe on which to
+// announce that it is running.
+const (
+	argReady = "--ready"
+	fdReady  = 6
+)
+
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // runFinal is the role that only applies credentials and executes.
 func runFinal() error {
+	if len(os.Args) > 1 && os.Args[1] == argReady {
+		f := os.NewFile(fdReady, "ready-pipe")
+		_, _ = f.Write([]byte{1})
+		f.Close()
+	}
 	var ec execConfig
 	if err := readConfig(&ec); err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -95,4 +96,22 @@ func TestRunHello(t *testing.T) {
 	if code != 3 || out != "hello\n" {
 		t.Fatalf("code %d stdout %q stderr %q", code, out, errOut)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while os/exec writes to it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

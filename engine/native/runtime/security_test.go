@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -254,7 +253,7 @@ func TestInitReapsForwardsAndHidesBinary(t *testing.T) {
 	}
 
 	// Signals reach the command through the init.
-	var stdout bytes.Buffer
+	var stdout syncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	p, err := Start(ctx, Spec{ID: testID(t) + "-sig", Rootfs: rootfs, Init: true, Stdout: &stdout,
