@@ -16,7 +16,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"strconv"
 	"testing"
 	"time"
 
@@ -202,5 +201,3 @@ func durationPtr(d time.Duration) *types.Duration {
 }
 
 func uint64Ptr(n uint64) *uint64 { return &n }
-
-func itoa(n int) string { return strconv.Itoa(n) }
