@@ -11,6 +11,7 @@ import (
 	"os"
 
 	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
@@ -25,6 +26,9 @@ type Options struct {
 	// Environ is the process environment (os.Environ()), passed in so the
 	// loader never reads globals.
 	Environ []string
+	// CacheDir, when set, remembers inputs that validated so that the next
+	// identical load skips schema validation (see validationKey).
+	CacheDir string
 }
 
 // Load reads, interpolates, merges and validates the project. Errors are
@@ -41,6 +45,13 @@ func Load(ctx context.Context, o Options) (*types.Project, error) {
 	if err != nil {
 		return nil, err
 	}
+	key, cacheable := validationKey(o, popts, docs)
+	skip := cacheable && cachedValid(o.CacheDir, key)
+	if skip {
+		if err := cli.WithLoadOptions(func(lo *loader.Options) { lo.SkipValidation = true })(popts); err != nil {
+			return nil, fmt.Errorf("compose options: %w", err)
+		}
+	}
 	p, err := popts.LoadProject(ctx)
 	if err != nil {
 		return nil, explain(err, docs)
@@ -54,6 +65,9 @@ func Load(ctx context.Context, o Options) (*types.Project, error) {
 	}
 	if err := Validate(p, docs); err != nil {
 		return nil, err
+	}
+	if cacheable && !skip {
+		rememberValid(o.CacheDir, key)
 	}
 	return p, nil
 }

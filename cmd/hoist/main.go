@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -15,6 +16,9 @@ import (
 var version = "0.1.0-dev"
 
 func main() {
+	// hoist is short-lived and allocates mostly while loading compose files:
+	// trading memory for fewer GC cycles shortens every command.
+	debug.SetGCPercent(400)
 	os.Exit(run())
 }
 

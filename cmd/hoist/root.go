@@ -70,7 +70,25 @@ func (a *app) getenv(k string) string {
 }
 
 func (a *app) loadOptions() compose.Options {
-	return compose.Options{Files: a.files, Name: a.project, ProjectDir: a.projectDir, Profiles: a.profiles, EnvFiles: a.envFiles, Environ: a.environ}
+	return compose.Options{Files: a.files, Name: a.project, ProjectDir: a.projectDir, Profiles: a.profiles, EnvFiles: a.envFiles, Environ: a.environ, CacheDir: a.cacheDir()}
+}
+
+// cacheDir follows the XDG convention; HOIST_CACHE_DIR overrides it and
+// HOIST_CACHE_DIR=off disables caching.
+func (a *app) cacheDir() string {
+	if d := a.getenv("HOIST_CACHE_DIR"); d != "" {
+		if d == "off" {
+			return ""
+		}
+		return d
+	}
+	if d := a.getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "hoist")
+	}
+	if h := a.getenv("HOME"); h != "" {
+		return filepath.Join(h, ".cache", "hoist")
+	}
+	return ""
 }
 
 func (a *app) load(ctx context.Context) (*types.Project, error) {
