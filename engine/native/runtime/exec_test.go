@@ -3,6 +3,8 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -34,6 +36,7 @@ func TestExec(t *testing.T) {
 		return code, out.String()
 	}
 
+	var want string
 	code, out := execOut(ExecSpec{Args: []string{"cat", "/proc/self/status"}, Security: spec.Security})
 	if code != 0 {
 		t.Fatalf("exit %d", code)
@@ -48,7 +51,7 @@ func TestExec(t *testing.T) {
 		Args: []string{"sh", "-c", `hostname; pwd; echo $V; tr '\0' ' ' < /proc/1/cmdline; echo; ls /proc/self/fd | tr '\n' ' '; echo; grep memory /proc/self/cgroup | grep -c "hoist/` + spec.ID + `$"; ls /proc | grep -cE '^[0-9]+$'; exit 5`},
 		Env:  []string{"V=from-exec"}, Cwd: "/tmp",
 	})
-	want := "exec-box\n/tmp\nfrom-exec\nsleep 1000 \n0 1 2 3 \n1\n4\n"
+	want = "exec-box\n/tmp\nfrom-exec\nsleep 1000 \n0 1 2 3 \n1\n4\n"
 	if code != 5 || out != want {
 		t.Fatalf("exit %d output %q want %q", code, out, want)
 	}
@@ -56,6 +59,17 @@ func TestExec(t *testing.T) {
 	code, out = execOut(ExecSpec{Args: []string{"sh", "-c", "id -u; grep CapEff /proc/self/status"}, User: "nobody"})
 	if code != 0 || out != "65534\nCapEff:\t0000000000000000\n" {
 		t.Fatalf("exit %d output %q", code, out)
+	}
+
+	// A second container can join the first one's network namespace.
+	netns := fmt.Sprintf("/proc/%d/ns/net", p.Pid())
+	want, err = os.Readlink(netns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, got, _ := run(t, Spec{ID: spec.ID + "-join", Rootfs: spec.Rootfs, Network: Network{Mode: NetworkJoin, Path: netns}, Args: []string{"readlink", "/proc/self/ns/net"}})
+	if code != 0 || got != want+"\n" {
+		t.Fatalf("joined netns %q, want %q", got, want)
 	}
 
 	var errOut bytes.Buffer
