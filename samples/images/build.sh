@@ -98,17 +98,33 @@ done
 
 tmp=$(mktemp -d "$CACHE/.build.XXXXXX")
 trap 'remove "$tmp"' EXIT
-trap 'exit 130' INT TERM
+# debootstrap runs in the background under timeout(1), which puts it in its
+# own process group and passes a signal on to all of it; "wait" lets our trap
+# run at once on Ctrl-C or TERM, stop the whole tree, then clean up.
+child=
+on_signal() {
+	if [[ -n $child ]]; then
+		kill -TERM "$child" 2>/dev/null || true
+		wait "$child" 2>/dev/null || true
+	fi
+	exit 130
+}
+trap on_signal INT TERM HUP
 rootfs=$tmp/rootfs
 
 start=$SECONDS
 log "debootstrap $SUITE ($VARIANT, $PACKAGES) from $MIRROR; log in $tmp/debootstrap.log"
-if ! timeout "${HOIST_DEBOOTSTRAP_TIMEOUT:-20m}" debootstrap --variant="$VARIANT" --include="$PACKAGES" "$SUITE" "$rootfs" "$MIRROR" >"$tmp/debootstrap.log" 2>&1; then
+timeout "${HOIST_DEBOOTSTRAP_TIMEOUT:-20m}" \
+	debootstrap --variant="$VARIANT" --include="$PACKAGES" "$SUITE" "$rootfs" "$MIRROR" \
+	>"$tmp/debootstrap.log" 2>&1 </dev/null &
+child=$!
+if ! wait "$child"; then
 	tail -n 30 "$tmp/debootstrap.log" >&2
 	[[ -f $rootfs/debootstrap/debootstrap.log ]] && tail -n 30 "$rootfs/debootstrap/debootstrap.log" >&2
-	log "debootstrap failed"
+	log "debootstrap failed (or timed out after ${HOIST_DEBOOTSTRAP_TIMEOUT:-20m})"
 	exit 1
 fi
+child=
 log "debootstrap done in $((SECONDS - start))s"
 umount_under "$rootfs"
 
