@@ -48,12 +48,18 @@ if [[ -f $pidfile ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
 	log "dockerd (pid $(cat "$pidfile")) is running but not answering yet; waiting"
 else
 	log "starting dockerd --iptables=false (log: $logfile)"
-	# setsid + nohup: the daemon outlives this script and its session.
-	"${sudo[@]}" setsid nohup dockerd --iptables=false >>"$logfile" 2>&1 </dev/null &
+	# A subshell's background job, in its own session: the daemon is not our
+	# child (no zombie to mistake for a live daemon) and outlives this script.
+	pid=$("${sudo[@]}" bash -c 'setsid nohup dockerd --iptables=false >>"$1" 2>&1 </dev/null & echo $!' _ "$logfile")
 fi
 
 deadline=$((SECONDS + ${HOIST_DOCKER_TIMEOUT:-60}))
 until docker info >/dev/null 2>&1; do
+	if [[ -n ${pid:-} ]] && ! kill -0 "$pid" 2>/dev/null; then
+		log "dockerd exited; end of $logfile:"
+		tail -n 30 "$logfile" >&2 || true
+		exit 1
+	fi
 	if ((SECONDS >= deadline)); then
 		log "docker did not answer within ${HOIST_DOCKER_TIMEOUT:-60}s; end of $logfile:"
 		tail -n 30 "$logfile" >&2 || true
