@@ -44,7 +44,9 @@ func newLogs(a *app) *cobra.Command {
 		},
 	}
 	fl := c.Flags()
-	fl.BoolVarP(&opts.Follow, "follow", "f", false, "follow log output")
+	// No -f shorthand: the persistent -f is --file, and cobra panics on
+	// the clash as soon as logs runs.
+	fl.BoolVar(&opts.Follow, "follow", false, "follow log output")
 	fl.StringVarP(&opts.Tail, "tail", "n", "all", "number of lines to show from the end")
 	fl.StringVar(&opts.Since, "since", "", "show logs since a timestamp or relative time (42m)")
 	fl.BoolVarP(&opts.Timestamps, "timestamps", "t", false, "show timestamps")
