@@ -122,6 +122,30 @@ type Pusher interface {
 	Push(ctx context.Context, ref string, progress func(msg string)) error
 }
 
+// ImageLoader loads images from a `docker save` or OCI layout archive.
+type ImageLoader interface {
+	LoadImages(ctx context.Context, r io.Reader, progress func(msg string)) ([]string, error)
+}
+
+// ImageImporter creates an image from a root filesystem tarball, like
+// `docker import`; changes are Dockerfile instructions (CMD, ENV, ...).
+type ImageImporter interface {
+	ImportImage(ctx context.Context, r io.Reader, ref string, changes []string) (string, error)
+}
+
+// ImageLister lists local images.
+type ImageLister interface {
+	ListImages(ctx context.Context) ([]ImageSummary, error)
+}
+
+// ImageSummary describes one local image reference.
+type ImageSummary struct {
+	Ref     string
+	ID      string
+	Size    int64
+	Created time.Time
+}
+
 // Toper lists the processes of a container.
 type Toper interface {
 	Top(ctx context.Context, id string) (titles []string, rows [][]string, err error)

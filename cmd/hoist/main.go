@@ -10,12 +10,19 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/hoist-dev/hoist/engine/native/runtime"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "0.1.0-dev"
 
 func main() {
+	// The native runtime re-executes this binary as container init, exec
+	// helper and monitor; those roles never reach the CLI.
+	if runtime.MaybeInit() {
+		return
+	}
 	// hoist is short-lived and allocates mostly while loading compose files:
 	// trading memory for fewer GC cycles shortens every command.
 	debug.SetGCPercent(400)

@@ -58,6 +58,8 @@ type dockerAPI interface {
 	ImagePush(ctx context.Context, ref string, options image.PushOptions) (io.ReadCloser, error)
 	ImageRemove(ctx context.Context, ref string, options image.RemoveOptions) ([]image.DeleteResponse, error)
 	ImageBuild(ctx context.Context, buildContext io.Reader, options build.ImageBuildOptions) (build.ImageBuildResponse, error)
+	ImageLoad(ctx context.Context, input io.Reader, opts ...client.ImageLoadOption) (image.LoadResponse, error)
+	ImageImport(ctx context.Context, source image.ImportSource, ref string, options image.ImportOptions) (io.ReadCloser, error)
 }
 
 var _ dockerAPI = (*client.Client)(nil)
@@ -69,13 +71,16 @@ type Backend struct {
 }
 
 var (
-	_ engine.Backend      = (*Backend)(nil)
-	_ engine.Builder      = (*Backend)(nil)
-	_ engine.Execer       = (*Backend)(nil)
-	_ engine.Killer       = (*Backend)(nil)
-	_ engine.ImageRemover = (*Backend)(nil)
-	_ engine.Pusher       = (*Backend)(nil)
-	_ engine.Toper        = (*Backend)(nil)
+	_ engine.Backend       = (*Backend)(nil)
+	_ engine.Builder       = (*Backend)(nil)
+	_ engine.Execer        = (*Backend)(nil)
+	_ engine.Killer        = (*Backend)(nil)
+	_ engine.ImageRemover  = (*Backend)(nil)
+	_ engine.Pusher        = (*Backend)(nil)
+	_ engine.Toper         = (*Backend)(nil)
+	_ engine.ImageLoader   = (*Backend)(nil)
+	_ engine.ImageImporter = (*Backend)(nil)
+	_ engine.ImageLister   = (*Backend)(nil)
 )
 
 // New connects to the Docker Engine named by the environment (DOCKER_HOST,

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/orchestrate"
+)
+
+func newBuild(a *app) *cobra.Command {
+	var opts orchestrate.BuildOptions
+	var args []string
+	var quiet bool
+	c := &cobra.Command{
+		Use:   "build [SERVICE...]",
+		Short: "Build the services' images",
+		RunE: func(cmd *cobra.Command, services []string) error {
+			ctx := cmd.Context()
+			p, err := a.load(ctx)
+			if err != nil {
+				return err
+			}
+			if quiet {
+				a.progress = "quiet"
+			}
+			o, _, err := a.orchestrator(ctx)
+			if err != nil {
+				return err
+			}
+			defer o.Backend.Close()
+			opts.Args = map[string]*string{}
+			for _, kv := range args {
+				k, v, ok := strings.Cut(kv, "=")
+				if !ok {
+					// --build-arg NAME takes the value from the environment.
+					val, set := os.LookupEnv(k)
+					if !set {
+						continue
+					}
+					v = val
+				}
+				opts.Args[k] = &v
+			}
+			return o.Build(ctx, p, services, opts)
+		},
+	}
+	fl := c.Flags()
+	fl.BoolVar(&opts.NoCache, "no-cache", false, "do not use the build cache")
+	fl.BoolVar(&opts.Pull, "pull", false, "always pull newer base images")
+	fl.StringArrayVar(&args, "build-arg", nil, "set a build argument (NAME=VALUE)")
+	fl.BoolVarP(&quiet, "quiet", "q", false, "no progress output")
+	return c
+}
+
+func newPull(a *app) *cobra.Command {
+	var ignoreBuildable bool
+	c := &cobra.Command{
+		Use:   "pull [SERVICE...]",
+		Short: "Pull the services' images",
+		RunE: func(cmd *cobra.Command, services []string) error {
+			ctx := cmd.Context()
+			p, err := a.load(ctx)
+			if err != nil {
+				return err
+			}
+			o, _, err := a.orchestrator(ctx)
+			if err != nil {
+				return err
+			}
+			defer o.Backend.Close()
+			return o.Pull(ctx, p, services, ignoreBuildable)
+		},
+	}
+	c.Flags().BoolVar(&ignoreBuildable, "ignore-buildable", false, "skip services that have a build section")
+	return c
+}
+
+func newPush(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "push [SERVICE...]",
+		Short: "Push the services' built images to their registries",
+		RunE: func(cmd *cobra.Command, services []string) error {
+			ctx := cmd.Context()
+			p, err := a.load(ctx)
+			if err != nil {
+				return err
+			}
+			o, _, err := a.orchestrator(ctx)
+			if err != nil {
+				return err
+			}
+			defer o.Backend.Close()
+			return o.Push(ctx, p, services)
+		},
+	}
+}
+
+// newImage is `hoist image ...`: the engine's local images, which matters
+// most for the native engine where there is no docker CLI to do it.
+func newImage(a *app) *cobra.Command {
+	c := &cobra.Command{Use: "image", Short: "Manage the engine's local images"}
+	var changes []string
+	imp := &cobra.Command{
+		Use:   "import [--change INSTRUCTION...] TARBALL|- REF",
+		Short: "Create an image from a root filesystem tarball (like docker import)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			b, err := a.backend(ctx)
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			im, ok := b.(engine.ImageImporter)
+			if !ok {
+				return fmt.Errorf("the %s engine cannot import images: %w", b.Name(), engine.ErrNotImplemented)
+			}
+			r, closeFn, err := a.openInput(args[0])
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			id, err := im.ImportImage(ctx, r, args[1], changes)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stdout, id)
+			return nil
+		},
+	}
+	imp.Flags().StringArrayVarP(&changes, "change", "c", nil, "Dockerfile instruction to apply (CMD, ENV, WORKDIR, ...)")
+	load := &cobra.Command{
+		Use:   "load [-i FILE]",
+		Short: "Load images from a docker save or OCI archive",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			input, _ := cmd.Flags().GetString("input")
+			b, err := a.backend(ctx)
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			l, ok := b.(engine.ImageLoader)
+			if !ok {
+				return fmt.Errorf("the %s engine cannot load images: %w", b.Name(), engine.ErrNotImplemented)
+			}
+			r, closeFn, err := a.openInput(input)
+			if err != nil {
+				return err
+			}
+			defer closeFn()
+			refs, err := l.LoadImages(ctx, r, nil)
+			for _, ref := range refs {
+				fmt.Fprintln(a.stdout, "Loaded image:", ref)
+			}
+			return err
+		},
+	}
+	load.Flags().StringP("input", "i", "-", "archive to read (- for stdin)")
+	ls := &cobra.Command{
+		Use:     "ls",
+		Aliases: []string{"list"},
+		Short:   "List local images",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.listImages(cmd)
+		},
+	}
+	rm := &cobra.Command{
+		Use:   "rm REF...",
+		Short: "Remove local images",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			b, err := a.backend(ctx)
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			r, ok := b.(engine.ImageRemover)
+			if !ok {
+				return fmt.Errorf("the %s engine cannot remove images: %w", b.Name(), engine.ErrNotImplemented)
+			}
+			force, _ := cmd.Flags().GetBool("force")
+			for _, ref := range args {
+				if err := r.RemoveImage(ctx, ref, force); err != nil {
+					return err
+				}
+				fmt.Fprintln(a.stdout, "Deleted:", ref)
+			}
+			return nil
+		},
+	}
+	rm.Flags().BoolP("force", "f", false, "remove even if in use")
+	c.AddCommand(imp, load, ls, rm)
+	return c
+}
+
+func newImages(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "images",
+		Short: "List local images",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.listImages(cmd)
+		},
+	}
+}
+
+func (a *app) listImages(cmd *cobra.Command) error {
+	ctx := cmd.Context()
+	b, err := a.backend(ctx)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	l, ok := b.(engine.ImageLister)
+	if !ok {
+		return fmt.Errorf("the %s engine cannot list images: %w", b.Name(), engine.ErrNotImplemented)
+	}
+	list, err := l.ListImages(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 3, ' ', 0)
+	fmt.Fprintln(tw, "REFERENCE\tID\tSIZE\tCREATED")
+	for _, im := range list {
+		id := strings.TrimPrefix(im.ID, "sha256:")
+		if len(id) > 12 {
+			id = id[:12]
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.1fMB\t%s\n", im.Ref, id, float64(im.Size)/1e6, im.Created.Format("2006-01-02 15:04"))
+	}
+	return tw.Flush()
+}
+
+func (a *app) openInput(path string) (r *os.File, closeFn func(), err error) {
+	if path == "-" || path == "" {
+		if f, ok := a.stdin.(*os.File); ok {
+			return f, func() {}, nil
+		}
+		return nil, nil, fmt.Errorf("stdin is not a file")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
+}

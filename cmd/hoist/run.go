@@ -1,0 +1,56 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/hoist-dev/hoist/orchestrate"
+)
+
+func newRun(a *app) *cobra.Command {
+	var opts orchestrate.RunOptions
+	var entrypoint string
+	c := &cobra.Command{
+		Use:   "run [flags] SERVICE [COMMAND] [ARGS...]",
+		Short: "Run a one-off command in a new container of a service",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			p, err := a.load(ctx)
+			if err != nil {
+				return err
+			}
+			o, _, err := a.orchestrator(ctx)
+			if err != nil {
+				return err
+			}
+			defer o.Backend.Close()
+			if len(args) > 1 {
+				opts.Cmd = args[1:]
+			}
+			if cmd.Flags().Changed("entrypoint") {
+				opts.Entrypoint = []string{entrypoint}
+				if entrypoint == "" {
+					opts.Entrypoint = []string{}
+				}
+			}
+			opts.Stdout, opts.Stderr = a.stdout, a.stderr
+			code, err := o.Run(ctx, p, args[0], opts)
+			if err != nil {
+				return err
+			}
+			return exitOrNil(code)
+		},
+	}
+	fl := c.Flags()
+	fl.SetInterspersed(false)
+	fl.BoolVar(&opts.Rm, "rm", false, "remove the container when it exits")
+	fl.BoolVarP(&opts.Detach, "detach", "d", false, "run in the background")
+	fl.BoolVar(&opts.NoDeps, "no-deps", false, "do not start the service's dependencies")
+	fl.BoolVar(&opts.ServicePorts, "service-ports", false, "publish the service's ports")
+	fl.StringArrayVarP(&opts.Env, "env", "e", nil, "set environment variables")
+	fl.StringVarP(&opts.User, "user", "u", "", "run as this user")
+	fl.StringVarP(&opts.WorkDir, "workdir", "w", "", "working directory")
+	fl.StringVar(&opts.Name, "name", "", "container name")
+	fl.StringVar(&entrypoint, "entrypoint", "", "override the entrypoint")
+	return c
+}

@@ -1,0 +1,183 @@
+package orchestrate
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/hoist-dev/hoist/compose"
+	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/plan"
+)
+
+// RunOptions are `run`'s flags.
+type RunOptions struct {
+	Cmd          []string
+	Entrypoint   []string
+	Env          []string
+	User         string
+	WorkDir      string
+	Name         string
+	Rm           bool
+	NoDeps       bool
+	ServicePorts bool
+	Detach       bool
+	Stdout       io.Writer
+	Stderr       io.Writer
+}
+
+// Run starts a one-off container of a service (after its dependencies,
+// unless NoDeps), streams its output and returns its exit code.
+func (o *Orchestrator) Run(ctx context.Context, p *types.Project, service string, opts RunOptions) (int, error) {
+	s, ok := p.Services[service]
+	if !ok {
+		return 0, fmt.Errorf("no such service: %q", service)
+	}
+	if !opts.NoDeps && len(s.DependsOn) > 0 {
+		var deps []string
+		for d := range s.DependsOn {
+			if _, ok := p.Services[d]; ok {
+				deps = append(deps, d)
+			}
+		}
+		if len(deps) > 0 {
+			if _, err := o.Up(ctx, p, UpOptions{Services: deps}); err != nil {
+				return 0, fmt.Errorf("start dependencies of %q: %w", service, err)
+			}
+		}
+	}
+	ref := compose.ImageRef(p, s)
+	if _, err := o.Backend.ImageID(ctx, ref); err != nil {
+		if !errors.Is(err, engine.ErrNotFound) {
+			return 0, err
+		}
+		one, err := p.WithSelectedServices([]string{service}, types.IgnoreDependencies)
+		if err != nil {
+			return 0, err
+		}
+		pl := plan.Images(one, &engine.State{ImageIDs: map[string]string{}}, plan.ImageOptions{})
+		if err := o.execute(ctx, one, pl, newRunState(&engine.State{}), o.parallel()); err != nil {
+			return 0, err
+		}
+	}
+	if err := o.ensureResources(ctx, p, s); err != nil {
+		return 0, err
+	}
+	if opts.Cmd != nil {
+		s.Command = opts.Cmd
+	}
+	if opts.Entrypoint != nil {
+		s.Entrypoint = opts.Entrypoint
+	}
+	if !opts.ServicePorts {
+		s.Ports = nil
+	}
+	if opts.User != "" {
+		s.User = opts.User
+	}
+	if opts.WorkDir != "" {
+		s.WorkingDir = opts.WorkDir
+	}
+	if len(opts.Env) > 0 {
+		env := types.MappingWithEquals{}
+		for k, v := range s.Environment {
+			env[k] = v
+		}
+		for k, v := range types.NewMappingWithEquals(opts.Env) {
+			env[k] = v
+		}
+		s.Environment = env
+	}
+	// A one-off container neither restarts nor counts as a replica.
+	s.Restart = ""
+	s.ContainerName = ""
+	name := opts.Name
+	if name == "" {
+		name = fmt.Sprintf("%s-%s-run-%s", p.Name, service, randomSuffix())
+	}
+	spec, err := containerSpec(p, s, 1, name)
+	if err != nil {
+		return 0, err
+	}
+	spec.OneOff = true
+	spec.Labels[engine.LabelOneOff] = "True"
+	id, err := o.Backend.CreateContainer(ctx, spec)
+	if err != nil {
+		return 0, err
+	}
+	cleanup := func() {
+		if !opts.Rm {
+			return
+		}
+		// The caller's ctx may be cancelled; removal must still happen.
+		rctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = o.Backend.RemoveContainer(rctx, id, engine.RemoveOptions{Force: true, Volumes: true})
+	}
+	if err := o.Backend.StartContainer(ctx, id); err != nil {
+		cleanup()
+		return 0, err
+	}
+	if opts.Detach {
+		return 0, nil
+	}
+	defer cleanup()
+	logsDone := make(chan error, 1)
+	go func() {
+		logsDone <- o.Backend.Logs(ctx, id, engine.LogOptions{Follow: true, Tail: "all"}, opts.Stdout, opts.Stderr)
+	}()
+	c, err := o.Backend.Wait(ctx, id, engine.WaitExited)
+	if err != nil {
+		return 0, err
+	}
+	// The log stream ends at exit; wait for it so no output is lost.
+	select {
+	case <-logsDone:
+	case <-time.After(5 * time.Second):
+	}
+	return c.ExitCode, nil
+}
+
+func randomSuffix() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ensureResources creates the networks and volumes a service needs; they
+// may be missing when run comes before any up.
+func (o *Orchestrator) ensureResources(ctx context.Context, p *types.Project, s types.ServiceConfig) error {
+	for key := range s.Networks {
+		n, ok := p.Networks[key]
+		if !ok || bool(n.External) {
+			continue
+		}
+		spec, err := networkSpec(p, n.Name)
+		if err != nil {
+			return err
+		}
+		if err := o.Backend.CreateNetwork(ctx, spec); err != nil && !errors.Is(err, engine.ErrConflict) {
+			return err
+		}
+	}
+	for _, v := range s.Volumes {
+		vol, ok := p.Volumes[v.Source]
+		if v.Type != types.VolumeTypeVolume || !ok || bool(vol.External) {
+			continue
+		}
+		spec, err := volumeSpec(p, vol.Name)
+		if err != nil {
+			return err
+		}
+		if err := o.Backend.CreateVolume(ctx, spec); err != nil && !errors.Is(err, engine.ErrConflict) {
+			return err
+		}
+	}
+	return nil
+}
