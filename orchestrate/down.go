@@ -100,14 +100,7 @@ func (d *downer) execute(ctx context.Context, pl *plan.Plan) error {
 			if d.timeout != nil {
 				t = *d.timeout
 			}
-			if d.killCtx.Err() != nil {
-				t = 0
-			}
-			err := orig.StopContainer(ctx, d.st.id(op.Target), t)
-			if errors.Is(err, engine.ErrNotFound) {
-				err = nil
-			}
-			return true, err
+			return true, d.stop(ctx, d.st.id(op.Target), t)
 		case plan.RemoveNetwork:
 			return true, d.removeNetwork(ctx, op.Target)
 		case plan.RemoveVolume:
@@ -129,6 +122,30 @@ func (d *downer) execute(ctx context.Context, pl *plan.Plan) error {
 		}
 		return false, nil
 	})
+}
+
+// stop stops gracefully unless the user insists (killCtx ends), which
+// interrupts a stop already waiting out its grace period and kills.
+func (d *downer) stop(ctx context.Context, id string, grace time.Duration) error {
+	b := d.o.Backend
+	if d.killCtx.Err() == nil {
+		sctx, cancel := context.WithCancel(ctx)
+		unhook := context.AfterFunc(d.killCtx, cancel)
+		err := b.StopContainer(sctx, id, grace)
+		unhook()
+		cancel()
+		if d.killCtx.Err() == nil || err == nil {
+			if errors.Is(err, engine.ErrNotFound) {
+				return nil
+			}
+			return err
+		}
+	}
+	err := b.StopContainer(ctx, id, 0)
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil
+	}
+	return err
 }
 
 // removeNetwork retries briefly: right after its last container goes, Engine

@@ -94,6 +94,7 @@ func (o *Orchestrator) Up(ctx context.Context, p *types.Project, opts UpOptions)
 	for _, w := range res.Plan.Warnings {
 		o.warn(w)
 	}
+	o.warnUnsupported(p)
 	st := newRunState(observed)
 	st.waitTimeout = opts.WaitTimeout
 	err = o.execute(ctx, p, res.Plan, st, o.parallel())
@@ -191,4 +192,30 @@ func (s *runState) id(name string) string {
 		return id
 	}
 	return name
+}
+
+// unsupporter is implemented by backends that can tell which compose fields
+// they do not apply.
+type unsupporter interface {
+	Unsupported(s types.ServiceConfig) []string
+}
+
+// warnUnsupported says once per field which services use something the
+// engine ignores, instead of silently dropping it.
+func (o *Orchestrator) warnUnsupported(p *types.Project) {
+	u, ok := o.Backend.(unsupporter)
+	if !ok {
+		return
+	}
+	byField := map[string][]string{}
+	for _, name := range p.ServiceNames() {
+		for _, f := range u.Unsupported(p.Services[name]) {
+			byField[f] = append(byField[f], name)
+		}
+	}
+	for _, f := range sortedKeys(byField) {
+		svcs := byField[f]
+		sort.Strings(svcs)
+		o.warn(fmt.Sprintf("the %s engine ignores %q (services: %s)", o.Backend.Name(), f, strings.Join(svcs, ", ")))
+	}
 }
