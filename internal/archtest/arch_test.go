@@ -1,0 +1,30 @@
+// Package archtest guards the architecture: the loader, the planner, the
+// executor, the network planner and watch stay engine-agnostic.
+package archtest
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+func TestLayering(t *testing.T) {
+	forbidden := []string{
+		"github.com/docker/docker/client",
+		"github.com/hoist-dev/hoist/engine/docker",
+		"github.com/hoist-dev/hoist/engine/native",
+	}
+	for _, pkg := range []string{"compose", "plan", "dag", "netplan", "watch", "orchestrate"} {
+		out, err := exec.Command("go", "list", "-deps", "github.com/hoist-dev/hoist/"+pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", pkg, err, out)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			for _, f := range forbidden {
+				if dep == f || strings.HasPrefix(dep, f+"/") {
+					t.Errorf("%s imports %s", pkg, dep)
+				}
+			}
+		}
+	}
+}
