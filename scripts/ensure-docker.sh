@@ -50,6 +50,7 @@ else
 	log "starting dockerd --iptables=false (log: $logfile)"
 	# A subshell's background job, in its own session: the daemon is not our
 	# child (no zombie to mistake for a live daemon) and outlives this script.
+	# shellcheck disable=SC2016 # $1 and $! belong to the inner shell
 	pid=$("${sudo[@]}" bash -c 'setsid nohup dockerd --iptables=false >>"$1" 2>&1 </dev/null & echo $!' _ "$logfile")
 fi
 

@@ -49,7 +49,9 @@ func run() int {
 		kill()
 	}()
 	app := &app{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, environ: os.Environ(), killCtx: killCtx}
-	err := newRoot(app).ExecuteContext(ctx)
+	root := newRoot(app)
+	root.SetArgs(rewriteArgs(os.Args[1:]))
+	err := root.ExecuteContext(ctx)
 	var ec exitCode
 	switch {
 	case interrupted || errors.Is(err, context.Canceled):

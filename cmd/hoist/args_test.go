@@ -1,0 +1,22 @@
+package main
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestRewriteArgs(t *testing.T) {
+	cases := []struct{ in, want []string }{
+		{[]string{"logs", "-f"}, []string{"logs", "--follow"}},
+		{[]string{"-f", "c.yaml", "logs", "-f", "web"}, []string{"-f", "c.yaml", "logs", "--follow", "web"}},
+		{[]string{"-f", "logs", "up", "-f"}, []string{"-f", "logs", "up", "-f"}},
+		{[]string{"logs", "-tf"}, []string{"logs", "-t", "--follow"}},
+		{[]string{"up", "-d"}, []string{"up", "-d"}},
+		{[]string{"logs", "--", "-f"}, []string{"logs", "--", "-f"}},
+	}
+	for _, c := range cases {
+		if got := rewriteArgs(c.in); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("rewriteArgs(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
