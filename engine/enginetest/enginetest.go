@@ -16,6 +16,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -29,6 +30,10 @@ type Options struct {
 	// Image is the reference of a busybox-like image present in the engine
 	// (sh, sleep, touch, test, cat, echo, httpd, wget, ip).
 	Image string
+	// Skip names subtests the backend cannot pass yet, each with the
+	// reason, which the suite prints. Use it only for capabilities the
+	// backend lacks (published ports, healthchecks, ...).
+	Skip map[string]string
 }
 
 // timeout bounds each engine call sequence; the machine may be busy, so it
@@ -40,6 +45,11 @@ const timeout = 60 * time.Second
 func Run(t *testing.T, newBackend func(t *testing.T) engine.Backend, opts Options) {
 	if opts.Image == "" {
 		t.Fatal("enginetest: Options.Image is required")
+	}
+	for name, reason := range opts.Skip {
+		if reason == "" {
+			t.Fatalf("enginetest: Options.Skip[%q] needs a reason", name)
+		}
 	}
 	tests := []struct {
 		name string
@@ -59,8 +69,21 @@ func Run(t *testing.T, newBackend func(t *testing.T) engine.Backend, opts Option
 		{"PublishedPort", testPublishedPort},
 		{"Mounts", testMounts},
 	}
+	for name := range opts.Skip {
+		if !slices.ContainsFunc(tests, func(tc struct {
+			name string
+			fn   func(t *testing.T, h *harness)
+		}) bool {
+			return tc.name == name
+		}) {
+			t.Fatalf("enginetest: Options.Skip names no subtest %q", name)
+		}
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if reason, ok := opts.Skip[tc.name]; ok {
+				t.Skipf("skipped by the backend: %s", reason)
+			}
 			b := newBackend(t)
 			h := &harness{t: t, b: b, image: opts.Image, project: uniqueProject()}
 			t.Cleanup(h.cleanup)

@@ -1,0 +1,92 @@
+package native
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// writeEtc writes the container's /etc/hosts, /etc/hostname and
+// /etc/resolv.conf into its etc dir and returns their paths.
+func (b *Backend) writeEtc(r *record) (hosts, hostname, resolv string, err error) {
+	dir := filepath.Join(b.layerDir(r.ID), "etc")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", "", "", err
+	}
+	hosts, hostname, resolv = filepath.Join(dir, "hosts"), filepath.Join(dir, "hostname"), filepath.Join(dir, "resolv.conf")
+	var hostsData []byte
+	if r.NetworkMode == "host" {
+		hostsData, _ = os.ReadFile("/etc/hosts")
+	} else {
+		hostsData = containerHosts(r.Spec.Hostname)
+	}
+	if err := writeFileAtomic(hosts, hostsData, 0o644); err != nil {
+		return "", "", "", err
+	}
+	if err := writeFileAtomic(hostname, []byte(r.Spec.Hostname+"\n"), 0o644); err != nil {
+		return "", "", "", err
+	}
+	conf, dropped := hostResolvConf(r.NetworkMode == "host")
+	if dropped {
+		b.logf("container %s: the host's resolv.conf lists only loopback nameservers, which the container cannot reach; it gets no nameserver", r.Name)
+	}
+	if err := writeFileAtomic(resolv, conf, 0o644); err != nil {
+		return "", "", "", err
+	}
+	return hosts, hostname, resolv, nil
+}
+
+func containerHosts(hostname string) []byte {
+	var buf bytes.Buffer
+	buf.WriteString("127.0.0.1\tlocalhost\n")
+	buf.WriteString("::1\tlocalhost ip6-localhost ip6-loopback\n")
+	buf.WriteString("fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n")
+	fmt.Fprintf(&buf, "127.0.1.1\t%s\n", hostname)
+	return buf.Bytes()
+}
+
+// hostResolvConf returns the resolv.conf for a container: the host's as
+// it is for a host-network container; otherwise without loopback
+// nameservers, which are unreachable from another namespace (with
+// systemd-resolved's upstream file tried first, as Docker does). dropped
+// reports that every nameserver was loopback.
+func hostResolvConf(hostNet bool) (conf []byte, dropped bool) {
+	main, _ := os.ReadFile("/etc/resolv.conf")
+	if hostNet {
+		return main, false
+	}
+	out, had, kept := filterResolvConf(main)
+	if had && kept == 0 {
+		if up, err := os.ReadFile("/run/systemd/resolve/resolv.conf"); err == nil {
+			if o, _, k := filterResolvConf(up); k > 0 {
+				return o, false
+			}
+		}
+		return out, true
+	}
+	return out, false
+}
+
+// filterResolvConf drops loopback nameservers; had reports any nameserver
+// line, kept how many remain.
+func filterResolvConf(data []byte) (out []byte, had bool, kept int) {
+	var buf bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for sc.Scan() {
+		line := sc.Text()
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" {
+			had = true
+			if a, err := netip.ParseAddr(strings.Split(f[1], "%")[0]); err == nil && a.IsLoopback() {
+				continue
+			}
+			kept++
+		}
+		buf.WriteString(line + "\n")
+	}
+	return buf.Bytes(), had, kept
+}

@@ -1,0 +1,106 @@
+package native
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/engine/native/runtime"
+)
+
+// Observe reads the project's state files: containers with their runtime
+// state, the project's networks and volumes, and the local IDs of
+// imageRefs. It starts no process.
+func (b *Backend) Observe(ctx context.Context, project string, imageRefs []string) (*engine.State, error) {
+	out := &engine.State{ImageIDs: map[string]string{}}
+	if checkName("project", project) == nil {
+		matches, err := filepath.Glob(filepath.Join(b.stateDir(project, "*"), configFile))
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range matches {
+			var r record
+			if err := readJSON(m, &r); err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					continue
+				}
+				return nil, fmt.Errorf("observe %s: %w", project, err)
+			}
+			st, started, err := b.status(&r)
+			if err != nil {
+				return nil, fmt.Errorf("observe %s: container %s: %w", project, r.Name, err)
+			}
+			out.Containers = append(out.Containers, b.container(&r, st, started))
+		}
+	}
+	slices.SortFunc(out.Containers, func(a, b engine.Container) int { return strings.Compare(a.Name, b.Name) })
+
+	nets, _ := filepath.Glob(filepath.Join(b.runDir, "networks", "*.json"))
+	for _, p := range nets {
+		var n networkRecord
+		if err := readJSON(p, &n); err != nil {
+			continue // removed meanwhile, or a partial leftover
+		}
+		if n.Project == project || n.Labels[engine.LabelProject] == project {
+			out.Networks = append(out.Networks, engine.Network{ID: n.ID, Name: n.Name, Labels: n.Labels})
+		}
+	}
+	vols, _ := filepath.Glob(filepath.Join(b.root, "volumes", "*", "volume.json"))
+	for _, p := range vols {
+		var v volumeRecord
+		if err := readJSON(p, &v); err != nil {
+			continue
+		}
+		if v.Project == project || v.Labels[engine.LabelProject] == project {
+			out.Volumes = append(out.Volumes, engine.Volume{Name: v.Name, Labels: v.Labels})
+		}
+	}
+	for _, ref := range imageRefs {
+		if id, err := b.ImageID(ctx, ref); err == nil {
+			out.ImageIDs[ref] = id
+		}
+	}
+	return out, nil
+}
+
+// container fills an engine.Container from a record and its state.
+func (b *Backend) container(r *record, st runtime.State, started bool) engine.Container {
+	c := engine.Container{
+		ID: r.ID, Name: r.Name, Project: r.Project, Service: r.Service, Number: r.Number, OneOff: r.OneOff,
+		ConfigHash: r.Labels[engine.LabelConfigHash], Image: r.Image, ImageID: r.ImageID,
+		State: engine.StateCreated, Created: r.Created, Labels: r.Labels,
+	}
+	if started {
+		switch st.Status {
+		case runtime.StatusRunning:
+			c.State = engine.StateRunning
+		case runtime.StatusExited:
+			c.State, c.ExitCode = engine.StateExited, st.ExitCode
+		}
+	}
+	switch {
+	case r.NetworkMode == "":
+		for _, n := range r.Networks {
+			c.Networks = append(c.Networks, n.Name)
+		}
+	case strings.HasPrefix(r.NetworkMode, "container:"):
+	default:
+		c.Networks = []string{r.NetworkMode}
+	}
+	if r.Healthcheck != nil && c.State == engine.StateRunning {
+		c.Health = b.health(r, st)
+	}
+	return c
+}
+
+// statusFile reports whether the container dir has the named file.
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}

@@ -1,0 +1,310 @@
+package native
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/engine/native/runtime"
+)
+
+// record is a container's config.json: what CreateContainer decided, so
+// that start, observe and exec need neither the compose file nor the image.
+type record struct {
+	ID      string            `json:"id"`
+	Name    string            `json:"name"`
+	Project string            `json:"project"`
+	Service string            `json:"service"`
+	Number  int               `json:"number"`
+	OneOff  bool              `json:"oneoff,omitempty"`
+	Image   string            `json:"image"`
+	ImageID string            `json:"image_id"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	Created time.Time         `json:"created"`
+
+	// NetworkMode is "none", "host", "container:<name>" or "" (the
+	// compose networks in Networks).
+	NetworkMode string                     `json:"network_mode,omitempty"`
+	Networks    []engine.NetworkAttachment `json:"networks,omitempty"`
+
+	// Spec is the runtime spec without the per-start parts (rootfs, etc
+	// files, network namespace).
+	Layers      []string                 `json:"layers"`
+	Spec        runtime.Spec             `json:"spec"`
+	StopSignal  string                   `json:"stop_signal,omitempty"`
+	StopTimeout *time.Duration           `json:"stop_timeout,omitempty"`
+	Healthcheck *types.HealthCheckConfig `json:"healthcheck,omitempty"`
+	Volumes     []volumeUse              `json:"volumes,omitempty"`
+}
+
+// volumeUse is a volume mounted into the container: copied up from the
+// image on first use when empty (unless NoCopy).
+type volumeUse struct {
+	Name      string `json:"name"`
+	Target    string `json:"target"`
+	Anonymous bool   `json:"anonymous,omitempty"`
+	NoCopy    bool   `json:"nocopy,omitempty"`
+}
+
+const configFile = "config.json"
+
+// writeFileAtomic writes data to path through a temporary file, fsync and
+// rename, and syncs the directory.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(perm)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	syncDir(dir)
+	return nil
+}
+
+// createFileExclusive writes data to path atomically and fails with
+// fs.ErrExist when path exists: the complete temporary file is linked
+// into place, and link(2) never replaces.
+func createFileExclusive(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fs.ErrExist
+		}
+		return err
+	}
+	syncDir(dir)
+	return nil
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, b, 0o600)
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+func newID() string {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// validName is Docker's rule for container, network and volume names,
+// which also keeps them safe as file names.
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+
+func checkName(kind, name string) error {
+	if !validName.MatchString(name) || len(name) > 255 {
+		return fmt.Errorf("invalid %s name %q: use letters, digits, '_', '.' and '-'", kind, name)
+	}
+	return nil
+}
+
+func (b *Backend) namePath(name string) string { return filepath.Join(b.runDir, "names", name) }
+
+// reserveName claims name for project/id host-wide.
+func (b *Backend) reserveName(name, project, id string) error {
+	err := createFileExclusive(b.namePath(name), []byte(project+"/"+id))
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("container name %q is already in use: %w", name, engine.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("reserve container name %q: %w", name, err)
+	}
+	return nil
+}
+
+// releaseName removes name's index entry if it still points at id.
+func (b *Backend) releaseName(name, id string) {
+	data, err := os.ReadFile(b.namePath(name))
+	if err == nil && strings.HasSuffix(string(data), "/"+id) {
+		os.Remove(b.namePath(name))
+	}
+}
+
+// lookup finds a container by name, ID or unique ID prefix and returns its
+// project and ID.
+func (b *Backend) lookup(ref string) (project, id string, err error) {
+	if ref == "" || strings.ContainsAny(ref, "/\x00") || ref == "." || ref == ".." {
+		return "", "", fmt.Errorf("container %q: %w", ref, engine.ErrNotFound)
+	}
+	if data, err := os.ReadFile(b.namePath(ref)); err == nil {
+		if p, i, ok := strings.Cut(string(data), "/"); ok {
+			if _, err := os.Stat(filepath.Join(b.stateDir(p, i), configFile)); err == nil {
+				return p, i, nil
+			}
+		}
+	}
+	if !isHex(ref) {
+		return "", "", fmt.Errorf("container %q: %w", ref, engine.ErrNotFound)
+	}
+	matches, _ := filepath.Glob(filepath.Join(b.runDir, "*", "containers", ref+"*", configFile))
+	switch len(matches) {
+	case 0:
+		return "", "", fmt.Errorf("container %q: %w", ref, engine.ErrNotFound)
+	case 1:
+		dir := filepath.Dir(matches[0])
+		return filepath.Base(filepath.Dir(filepath.Dir(dir))), filepath.Base(dir), nil
+	}
+	for _, m := range matches {
+		if filepath.Base(filepath.Dir(m)) == ref {
+			dir := filepath.Dir(m)
+			return filepath.Base(filepath.Dir(filepath.Dir(dir))), ref, nil
+		}
+	}
+	return "", "", fmt.Errorf("container ID prefix %q is ambiguous: %w", ref, engine.ErrConflict)
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// load reads the record of the container ref names.
+func (b *Backend) load(ref string) (*record, error) {
+	project, id, err := b.lookup(ref)
+	if err != nil {
+		return nil, err
+	}
+	return b.loadRecord(project, id)
+}
+
+func (b *Backend) loadRecord(project, id string) (*record, error) {
+	var r record
+	if err := readJSON(filepath.Join(b.stateDir(project, id), configFile), &r); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("container %s: %w", id, engine.ErrNotFound)
+		}
+		return nil, fmt.Errorf("read container %s: %w", id, err)
+	}
+	return &r, nil
+}
+
+// lockContainer finds the container ref names, takes an exclusive flock
+// on its lock file (created with the container), which serialises start,
+// stop and remove across hoist processes, and reads its record under the
+// lock.
+func (b *Backend) lockContainer(ref string) (*record, func(), error) {
+	project, id, err := b.lookup(ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(b.layerDir(id), "lock"), os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("container %s: %w", ref, engine.ErrNotFound)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	r, err := b.loadRecord(project, id)
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return r, func() { f.Close() }, nil
+}
+
+// status reads the container's runtime state: created when it never
+// started.
+func (b *Backend) status(r *record) (runtime.State, bool, error) {
+	dir := b.stateDir(r.Project, r.ID)
+	if _, err := os.Stat(filepath.Join(dir, "state.json")); errors.Is(err, fs.ErrNotExist) {
+		return runtime.State{}, false, nil
+	}
+	st, err := runtime.ReadState(dir)
+	if err != nil {
+		return st, false, err
+	}
+	return st, true, nil
+}
+
+func jsonIndent(v any) ([]byte, error) { return json.MarshalIndent(v, "", "  ") }
+
+// allRecords reads every container record on the host.
+func (b *Backend) allRecords() ([]*record, error) {
+	matches, err := filepath.Glob(filepath.Join(b.runDir, "*", "containers", "*", configFile))
+	if err != nil {
+		return nil, err
+	}
+	var out []*record
+	for _, m := range matches {
+		var r record
+		if err := readJSON(m, &r); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // removed meanwhile
+			}
+			return nil, fmt.Errorf("read %s: %w", m, err)
+		}
+		out = append(out, &r)
+	}
+	return out, nil
+}

@@ -1,0 +1,81 @@
+package native
+
+import (
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// Unsupported lists the compose fields set on svc that the native engine
+// does not apply yet, so that the caller can warn once, naming them.
+// Fields the caller resolves before CreateContainer (build, depends_on,
+// scale, profiles, develop) are not listed.
+func (b *Backend) Unsupported(svc types.ServiceConfig) []string {
+	var out []string
+	add := func(set bool, name string) {
+		if set {
+			out = append(out, name)
+		}
+	}
+	add(len(svc.Ports) > 0, "ports (native part 2)")
+	add(len(svc.Expose) > 0, "expose")
+	mode := svc.NetworkMode
+	if mode == "" || mode == "bridge" || mode == "default" {
+		out = append(out, b.net.unsupported(len(svc.Networks))...)
+	}
+	add(svc.HealthCheck != nil && !svc.HealthCheck.Disable, "healthcheck (needs the native supervisor, part 3)")
+	add(svc.Restart != "" && svc.Restart != "no", "restart (needs the native supervisor, part 3)")
+	add(svc.Deploy != nil && svc.Deploy.RestartPolicy != nil, "deploy.restart_policy (needs the native supervisor, part 3)")
+	add(len(svc.ExtraHosts) > 0, "extra_hosts")
+	add(len(svc.DNS) > 0, "dns")
+	add(len(svc.DNSSearch) > 0, "dns_search")
+	add(len(svc.DNSOpts) > 0, "dns_opt")
+	add(svc.DomainName != "", "domainname")
+	add(len(svc.Secrets) > 0, "secrets")
+	add(len(svc.Configs) > 0, "configs")
+	add(len(svc.Devices) > 0, "devices")
+	add(len(svc.DeviceCgroupRules) > 0, "device_cgroup_rules")
+	add(len(svc.Gpus) > 0, "gpus")
+	add(svc.Tty, "tty")
+	add(svc.StdinOpen, "stdin_open")
+	add(svc.Logging != nil, "logging")
+	add(svc.Ipc != "", "ipc")
+	add(svc.Pid != "", "pid")
+	add(svc.Uts != "", "uts")
+	add(svc.UserNSMode != "", "userns_mode")
+	add(svc.Cgroup != "", "cgroup")
+	add(svc.CgroupParent != "", "cgroup_parent")
+	add(svc.MacAddress != "", "mac_address")
+	add(len(svc.Links) > 0, "links")
+	add(len(svc.ExternalLinks) > 0, "external_links")
+	add(svc.MemReservation != 0, "mem_reservation")
+	add(svc.MemSwapLimit != 0, "memswap_limit")
+	add(svc.MemSwappiness != 0, "mem_swappiness")
+	add(svc.OomKillDisable, "oom_kill_disable")
+	add(svc.OomScoreAdj != 0, "oom_score_adj")
+	add(svc.CPUShares != 0, "cpu_shares")
+	add(svc.CPUSet != "", "cpuset")
+	add(svc.CPUQuota != 0 || svc.CPUPeriod != 0, "cpu_quota/cpu_period")
+	add(svc.BlkioConfig != nil, "blkio_config")
+	add(svc.StorageOpt != nil, "storage_opt")
+	add(svc.Platform != "", "platform")
+	add(svc.Runtime != "", "runtime")
+	add(len(svc.PreStart) > 0 || len(svc.PostStart) > 0 || len(svc.PreStop) > 0, "lifecycle hooks")
+	for _, opt := range svc.SecurityOpt {
+		k, v, _ := strings.Cut(strings.ReplaceAll(opt, "=", ":"), ":")
+		if !(k == "no-new-privileges" && (v == "" || v == "true" || v == "false")) && !(k == "seccomp" && v == "unconfined") {
+			out = append(out, "security_opt "+opt)
+		}
+	}
+	for _, v := range svc.Volumes {
+		if v.Bind != nil && v.Bind.Propagation != "" {
+			out = append(out, "volumes bind.propagation")
+		}
+	}
+	if mode != "host" {
+		if _, dropped := hostResolvConf(false); dropped {
+			out = append(out, "dns: the host's resolv.conf lists only loopback nameservers, which a container cannot reach; it gets none")
+		}
+	}
+	return out
+}
