@@ -35,11 +35,6 @@ NAME=bookworm-sample.tar
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 log() { echo "images/build: $*" >&2; }
 
-if ((EUID != 0)); then
-	log "must run as root (debootstrap, numeric ownership); try: sudo $0"
-	exit 1
-fi
-
 recipe="suite=$SUITE variant=$VARIANT packages=$PACKAGES rev=$RECIPE_REV"
 key=$(printf '%s\n' "$recipe" | sha256sum | cut -c1-16)
 dir=$CACHE/bookworm-sample-$key
@@ -66,13 +61,18 @@ cache_valid() {
 	[[ -f $dir/$NAME && -f $dir/$NAME.sha256 && $(readlink "$link" 2>/dev/null) == "bookworm-sample-$key/$NAME" ]]
 }
 
-mkdir -p "$CACHE"
 if [[ ${HOIST_IMAGE_REBUILD:-} != 1 ]] && cache_valid; then
 	log "cached: $dir/$NAME"
 	echo "$link"
 	exit 0
 fi
 
+if ((EUID != 0)); then
+	log "building needs root (debootstrap, numeric ownership); try: sudo $0"
+	exit 1
+fi
+
+mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
 if ! flock -n 9; then
 	log "waiting for another build (lock $CACHE/.lock)"
@@ -159,7 +159,9 @@ chmod 0644 "$tmp/out/$NAME"
 printf '%s\n' "$recipe" >"$tmp/out/recipe"
 
 # Publish: rename the complete directory, then swap the symlink.
-remove "$dir"
+if [[ -e $dir ]]; then # HOIST_IMAGE_REBUILD=1: move the old one aside first
+	mv -T "$dir" "$tmp/old"
+fi
 mv -T "$tmp/out" "$dir"
 ln -sfn "bookworm-sample-$key/$NAME" "$CACHE/.$NAME.new"
 mv -Tf "$CACHE/.$NAME.new" "$link"
