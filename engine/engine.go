@@ -146,6 +146,19 @@ type ImageSummary struct {
 	Created time.Time
 }
 
+// ProjectLister lists the projects an engine holds containers for.
+type ProjectLister interface {
+	Projects(ctx context.Context) ([]ProjectSummary, error)
+}
+
+// ProjectSummary is one project seen by an engine.
+type ProjectSummary struct {
+	Name        string
+	Running     int
+	Total       int
+	ConfigFiles string
+}
+
 // Toper lists the processes of a container.
 type Toper interface {
 	Top(ctx context.Context, id string) (titles []string, rows [][]string, err error)

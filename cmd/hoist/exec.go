@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"text/tabwriter"
 	"os"
 	"strings"
 
@@ -123,11 +125,153 @@ func newLifecycle(a *app, verb string) *cobra.Command {
 }
 
 func newLs(a *app) *cobra.Command {
-	return &cobra.Command{
+	var all bool
+	var format string
+	c := &cobra.Command{
 		Use:   "ls",
-		Short: "List projects (not yet implemented)",
+		Short: "List running projects",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return fmt.Errorf("ls: %w", engine.ErrNotImplemented)
+			ctx := cmd.Context()
+			b, err := a.backend(ctx)
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			l, ok := b.(engine.ProjectLister)
+			if !ok {
+				return fmt.Errorf("the %s engine cannot list projects: %w", b.Name(), engine.ErrNotImplemented)
+			}
+			ps, err := l.Projects(ctx)
+			if err != nil {
+				return err
+			}
+			var rows []engine.ProjectSummary
+			for _, p := range ps {
+				if all || p.Running > 0 {
+					rows = append(rows, p)
+				}
+			}
+			if format == "json" {
+				out := make([]map[string]string, 0, len(rows))
+				for _, p := range rows {
+					out = append(out, map[string]string{"Name": p.Name, "Status": projectStatus(p), "ConfigFiles": p.ConfigFiles})
+				}
+				b, _ := json.Marshal(out)
+				fmt.Fprintln(a.stdout, string(b))
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 3, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tSTATUS\tCONFIG FILES")
+			for _, p := range rows {
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Name, projectStatus(p), p.ConfigFiles)
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().BoolVarP(&all, "all", "a", false, "show stopped projects too")
+	c.Flags().StringVar(&format, "format", "table", "table or json")
+	return c
+}
+
+func projectStatus(p engine.ProjectSummary) string {
+	if p.Running == p.Total {
+		return fmt.Sprintf("running(%d)", p.Running)
+	}
+	if p.Running == 0 {
+		return fmt.Sprintf("exited(%d)", p.Total)
+	}
+	return fmt.Sprintf("running(%d), exited(%d)", p.Running, p.Total-p.Running)
+}
+
+func newPort(a *app) *cobra.Command {
+	var proto string
+	var index int
+	c := &cobra.Command{
+		Use:   "port SERVICE PRIVATE_PORT",
+		Short: "Print the public address of a port binding",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			name, _, err := a.projectName(ctx)
+			if err != nil {
+				return err
+			}
+			b, err := a.backend(ctx)
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			cs, err := (&orchestrate.Orchestrator{Backend: b}).Containers(ctx, name, args[:1], false)
+			if err != nil {
+				return err
+			}
+			if proto == "" {
+				proto = "tcp"
+			}
+			for _, c := range cs {
+				if c.Number != index {
+					continue
+				}
+				for _, p := range c.Ports {
+					if fmt.Sprint(p.ContainerPort) == args[1] && p.Protocol == proto && p.HostPort != 0 {
+						host := p.HostIP
+						if host == "" {
+							host = "0.0.0.0"
+						}
+						fmt.Fprintf(a.stdout, "%s:%d\n", host, p.HostPort)
+						return nil
+					}
+				}
+			}
+			return fmt.Errorf("no port %s/%s published for service %q", args[1], proto, args[0])
+		},
+	}
+	c.Flags().StringVar(&proto, "protocol", "tcp", "tcp or udp")
+	c.Flags().IntVar(&index, "index", 1, "container number of the service")
+	return c
+}
+
+func newTop(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "top [SERVICE...]",
+		Short: "Show the running processes",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			name, _, err := a.projectName(ctx)
+			if err != nil {
+				return err
+			}
+			b, err := a.backend(ctx)
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			t, ok := b.(engine.Toper)
+			if !ok {
+				return fmt.Errorf("the %s engine cannot list processes: %w", b.Name(), engine.ErrNotImplemented)
+			}
+			cs, err := (&orchestrate.Orchestrator{Backend: b}).Containers(ctx, name, args, false)
+			if err != nil {
+				return err
+			}
+			for _, c := range cs {
+				if c.State != engine.StateRunning {
+					continue
+				}
+				titles, rows, err := t.Top(ctx, c.ID)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(a.stdout, c.Name)
+				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, strings.Join(titles, "\t"))
+				for _, r := range rows {
+					fmt.Fprintln(tw, strings.Join(r, "\t"))
+				}
+				tw.Flush()
+				fmt.Fprintln(a.stdout)
+			}
+			return nil
 		},
 	}
 }
