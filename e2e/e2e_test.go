@@ -1,0 +1,273 @@
+// Package e2e runs the real hoist binary against a real Docker Engine with
+// testscript: every testdata/*.txtar holds a compose file and the commands,
+// and asserts on state (ps --format json, HTTP, docker inspect), never on
+// progress text.
+//
+// Conditions:
+//
+//	[docker]  dockerd answers (with HOIST_REQUIRE_DOCKER=1 it must)
+//	[sample]  PYTHON_IMAGE and REDIS_IMAGE are set (samples/images/load.sh)
+//
+// Every script gets $PROJECT (its name plus a random suffix), $HOIST_REPO
+// (the repository root, for samples/) and a deferred cleanup: `hoist -p
+// $PROJECT down -v --remove-orphans -t 0`, then a check that no container,
+// network, volume or built image of the project is left.
+//
+// Custom commands (every wait has a deadline; none sleeps a fixed time):
+//
+//	waithttp URL SUBSTRING [timeout]   GET (127.0.0.0/8 only) until the body contains SUBSTRING
+//	httpget URL                        the body on stdout; ! httpget: the GET fails
+//	noleaks PROJECT                    nothing of the project is left in dockerd
+//	freeport VAR / holdport PORT       pick a free port / hold it until the script ends
+//	psjson PROJECT SERVICE FIELD WANT  a field of `hoist ps -a --format json`
+//	ids PROJECT [SERVICE...]           sorted "service id" lines, for cmp across runs
+//	waitcontainer PROJECT SERVICE [timeout]
+//	waitfor TIMEOUT REGEXP PROG [ARGS...]  rerun PROG until its stdout matches
+//	exitcode WANT PROG [ARGS...]       run PROG, require exit status WANT
+//	bgstart NAME PROG [ARGS...] / bgsignal NAME INT / bgwait NAME WANT [timeout]
+//	                                   background processes with their exit status
+//	                                   (testscript's wait only tells pass from fail)
+//	jsonvalid FILE                     FILE (or stdout) is valid JSON
+//
+// PROG "hoist" is the binary built by TestMain; KEY=VALUE arguments before
+// PROG add to its environment.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/hoist-dev/hoist/internal/testimage"
+)
+
+// testImage is the busybox image the scripts' small services run.
+const testImage = "hoist-test/busybox:latest"
+
+var (
+	hoistBin  string // the binary built by TestMain
+	repoRoot  string
+	dockerOK  bool
+	dockerErr error
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(os.Stderr, "e2e: "+format+"\n", args...)
+		return 1
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		return fail("%v", err)
+	}
+	repoRoot = root
+	tmp, err := os.MkdirTemp("", "hoist-e2e-")
+	if err != nil {
+		return fail("%v", err)
+	}
+	defer os.RemoveAll(tmp)
+	hoistBin = filepath.Join(tmp, "bin", "hoist")
+	build := exec.Command("go", "build", "-o", hoistBin, "./cmd/hoist")
+	build.Dir = repoRoot
+	if out, err := build.CombinedOutput(); err != nil {
+		return fail("go build ./cmd/hoist: %v\n%s", err, out)
+	}
+
+	require := os.Getenv("HOIST_REQUIRE_DOCKER") == "1"
+	if require {
+		ensure := exec.Command(filepath.Join(repoRoot, "scripts", "ensure-docker.sh"))
+		ensure.Stdout, ensure.Stderr = os.Stderr, os.Stderr
+		if err := ensure.Run(); err != nil {
+			return fail("HOIST_REQUIRE_DOCKER=1: scripts/ensure-docker.sh: %v", err)
+		}
+		if _, err := exec.LookPath("redis-cli"); err != nil {
+			return fail("HOIST_REQUIRE_DOCKER=1: redis-cli is missing (apt-get install -y redis-tools; .ci/run installs it): %v", err)
+		}
+		if os.Getenv("PYTHON_IMAGE") == "" || os.Getenv("REDIS_IMAGE") == "" {
+			return fail("HOIST_REQUIRE_DOCKER=1: PYTHON_IMAGE and REDIS_IMAGE must be set: eval \"$(samples/images/load.sh)\" and export them")
+		}
+	}
+	dockerErr = dockerPing()
+	dockerOK = dockerErr == nil
+	if dockerOK {
+		if err := ensureTestImage(); err != nil {
+			dockerOK, dockerErr = false, err
+		}
+	}
+	if require && !dockerOK {
+		return fail("HOIST_REQUIRE_DOCKER=1 but docker is not usable: %v", dockerErr)
+	}
+	return m.Run()
+}
+
+func dockerPing() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("docker version: %v: %s", err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// ensureTestImage imports the busybox rootfs as testImage unless present.
+func ensureTestImage() error {
+	if exec.Command("docker", "image", "inspect", testImage).Run() == nil {
+		return nil
+	}
+	if err := testimage.Available(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(testimage.WriteRootfs(pw)) }()
+	cmd := exec.CommandContext(ctx, "docker", "import", "--change", `CMD ["sh"]`, "-", testImage)
+	cmd.Stdin = pr
+	out, err := cmd.CombinedOutput()
+	pr.Close()
+	if err != nil {
+		return fmt.Errorf("docker import %s: %v: %s", testImage, err, out)
+	}
+	return nil
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata",
+		RequireExplicitExec: true,
+		Setup:               setup,
+		Condition:           condition,
+		Cmds:                commands,
+	})
+}
+
+func condition(cond string) (bool, error) {
+	switch cond {
+	case "docker":
+		return dockerOK, nil
+	case "sample":
+		return dockerOK && os.Getenv("PYTHON_IMAGE") != "" && os.Getenv("REDIS_IMAGE") != "", nil
+	}
+	return false, fmt.Errorf("unknown condition %q", cond)
+}
+
+type valueKey int
+
+const (
+	keyEnv valueKey = iota // []string: the variables Setup passed on
+	keyBG                  // *bgSet: the script's background processes
+)
+
+var reNotName = regexp.MustCompile(`[^a-z0-9]+`)
+
+func setup(env *testscript.Env) error {
+	name := reNotName.ReplaceAllString(strings.ToLower(filepath.Base(env.WorkDir)), "")
+	name = strings.TrimPrefix(name, "script")
+	if len(name) > 20 {
+		name = name[:20]
+	}
+	suffix := make([]byte, 4)
+	if _, err := rand.Read(suffix); err != nil {
+		return err
+	}
+	project := "e2e" + name + "-" + hex.EncodeToString(suffix)
+
+	env.Setenv("PATH", filepath.Dir(hoistBin)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	env.Setenv("PROJECT", project)
+	env.Setenv("HOIST_REPO", repoRoot)
+	env.Setenv("HOIST_ENGINE", "docker")
+	for _, k := range []string{"PYTHON_IMAGE", "REDIS_IMAGE", "DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"} {
+		if v := os.Getenv(k); v != "" {
+			env.Setenv(k, v)
+		}
+	}
+	env.Values[keyEnv] = append([]string(nil), env.Vars...)
+	bg := &bgSet{procs: map[string]*bgProc{}}
+	env.Values[keyBG] = bg
+
+	if !dockerOK {
+		return nil
+	}
+	errorf := func(format string, args ...any) {
+		if t, ok := env.T().(interface{ Errorf(string, ...any) }); ok {
+			t.Errorf(format, args...)
+			return
+		}
+		env.T().Log(fmt.Sprintf(format, args...))
+		env.T().FailNow()
+	}
+	// Deferred calls run last-registered first: stop background processes,
+	// then take the project down, then check nothing is left.
+	env.Defer(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		// An empty directory: down must work from the project name alone,
+		// even when the script's compose file is broken.
+		dir, err := os.MkdirTemp("", "hoist-e2e-down-")
+		if err != nil {
+			errorf("%v", err)
+			return
+		}
+		defer os.RemoveAll(dir)
+		down := exec.CommandContext(ctx, hoistBin, "-p", project, "--progress", "plain", "down", "-v", "--remove-orphans", "-t", "0")
+		down.Dir = dir
+		down.Env = append(os.Environ(), "HOIST_ENGINE=docker")
+		if out, err := down.CombinedOutput(); err != nil {
+			errorf("cleanup: hoist -p %s down: %v\n%s", project, err, out)
+		}
+		// Images built for the project (<project>-<service>).
+		if out, err := exec.CommandContext(ctx, "docker", "images", "-q", "--filter", "reference="+project+"-*").Output(); err == nil {
+			if ids := strings.Fields(string(out)); len(ids) > 0 {
+				exec.CommandContext(ctx, "docker", append([]string{"rmi", "-f"}, ids...)...).Run()
+			}
+		}
+		if left := leftovers(ctx, project); left != "" {
+			errorf("cleanup: project %s left behind after down:\n%s", project, left)
+		}
+	})
+	env.Defer(bg.stopAll)
+	return nil
+}
+
+// leftovers lists the project's containers, networks, volumes and built
+// images; empty means nothing is left.
+func leftovers(ctx context.Context, project string) string {
+	label := "label=com.docker.compose.project=" + project
+	var b strings.Builder
+	for _, q := range []struct {
+		what string
+		args []string
+	}{
+		{"containers", []string{"ps", "-a", "--filter", label, "--format", "{{.ID}} {{.Names}} {{.Status}}"}},
+		{"networks", []string{"network", "ls", "--filter", label, "--format", "{{.ID}} {{.Name}}"}},
+		{"volumes", []string{"volume", "ls", "--filter", label, "--format", "{{.Name}}"}},
+		{"images", []string{"images", "--filter", "reference=" + project + "-*", "--format", "{{.ID}} {{.Repository}}"}},
+	} {
+		out, err := exec.CommandContext(ctx, "docker", q.args...).CombinedOutput()
+		if err != nil {
+			fmt.Fprintf(&b, "%s: docker %s: %v: %s\n", q.what, strings.Join(q.args, " "), err, out)
+			continue
+		}
+		if s := strings.TrimSpace(string(out)); s != "" {
+			fmt.Fprintf(&b, "%s:\n%s\n", q.what, s)
+		}
+	}
+	return b.String()
+}
