@@ -1,0 +1,200 @@
+package build
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// entry is one cache record: the image a step (or a whole build) produced.
+// Empty means the step changed nothing on disk; the state keeps its image.
+type entry struct {
+	Image   string    `json:"image,omitempty"`
+	Empty   bool      `json:"empty,omitempty"`
+	Created time.Time `json:"created"`
+}
+
+// chainKey hashes a parent key and the parts of one step. Parts are length
+// prefixed so no two different lists hash alike.
+func chainKey(parent string, parts ...string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "hoist-build-v1\x00%s\x00", parent)
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%s\x00", len(p), p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func sortedPairs(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var sb strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&sb, "%q=%q\n", k, m[k])
+	}
+	return sb.String()
+}
+
+// lookup returns the image recorded for key, if it is still in the store.
+func (b *Builder) lookup(ctx context.Context, key string) (string, bool) {
+	e, ok := b.readEntry(key)
+	if !ok || e.Image == "" {
+		return "", false
+	}
+	if _, err := b.store.Resolve(ctx, e.Image); err != nil {
+		return "", false
+	}
+	return e.Image, true
+}
+
+func (b *Builder) readEntry(key string) (entry, bool) {
+	raw, err := os.ReadFile(filepath.Join(b.indexDir(), key))
+	if err != nil {
+		return entry{}, false
+	}
+	var e entry
+	if json.Unmarshal(raw, &e) != nil {
+		return entry{}, false
+	}
+	return e, true
+}
+
+// record writes key -> e atomically. A failure only costs a cache miss
+// later, so it is not reported.
+func (b *Builder) record(key string, e entry) {
+	if e.Created.IsZero() {
+		e.Created = time.Now().UTC()
+	}
+	raw, err := json.Marshal(e)
+	if err != nil {
+		return
+	}
+	_ = writeAtomic(filepath.Join(b.indexDir(), key), raw)
+}
+
+func writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// GC removes cache entries whose images are gone from the store and
+// leftovers of interrupted builds, and returns how many entries it removed.
+// RUN cache mounts (--mount=type=cache) are kept.
+func (b *Builder) GC(ctx context.Context) (int, error) {
+	ents, err := os.ReadDir(b.indexDir())
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("build cache gc: %w", err)
+	}
+	n := 0
+	for _, de := range ents {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		name := de.Name()
+		p := filepath.Join(b.indexDir(), name)
+		if strings.HasPrefix(name, ".tmp-") {
+			if info, err := de.Info(); err == nil && time.Since(info.ModTime()) > time.Hour {
+				os.Remove(p)
+			}
+			continue
+		}
+		e, ok := b.readEntry(name)
+		gone := !ok
+		if ok && e.Image != "" {
+			_, err := b.store.Resolve(ctx, e.Image)
+			gone = err != nil
+		}
+		if gone {
+			if err := os.Remove(p); err == nil {
+				n++
+			}
+		}
+	}
+	// Scratch dirs of builds that died; a live build's dir is younger.
+	tmps, _ := os.ReadDir(b.tmpDir())
+	for _, de := range tmps {
+		if info, err := de.Info(); err == nil && time.Since(info.ModTime()) > 24*time.Hour {
+			p := filepath.Join(b.tmpDir(), de.Name())
+			if !isMountpointBelow(p) {
+				os.RemoveAll(p)
+			}
+		}
+	}
+	return n, nil
+}
+
+// isMountpointBelow reports whether anything is mounted at or under p.
+func isMountpointBelow(p string) bool {
+	raw, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return true
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && (f[4] == p || strings.HasPrefix(f[4], p+"/")) {
+			return true
+		}
+	}
+	return false
+}
+
+// hashCache remembers file content hashes by identity and change time, so
+// a rebuild hashes only files that changed since the last build in this
+// process.
+type hashCache struct {
+	mu sync.Mutex
+	m  map[fileID]string
+}
+
+type fileID struct {
+	dev, ino    uint64
+	size        int64
+	mtime, ctim int64
+}
+
+func newHashCache() *hashCache { return &hashCache{m: map[fileID]string{}} }
+
+func (c *hashCache) get(id fileID) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h, ok := c.m[id]
+	return h, ok
+}
+
+func (c *hashCache) put(id fileID, h string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m[id] = h
+}
