@@ -47,7 +47,7 @@ type state struct {
 	cfg    v1.Config    // the config so far
 	hist   []v1.History // empty-layer history since image
 	// args are the build args declared in the stage so far, with a value.
-	args    map[string]string
+	args   map[string]string
 	cmdSet bool // CMD was set in this stage (ENTRYPOINT resets an inherited one)
 }
 
