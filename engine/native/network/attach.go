@@ -63,6 +63,9 @@ type Attachment struct {
 // meant to run before the container starts; the container's namespace
 // is then NetnsPath.
 func (m *Manager) Attach(ctx context.Context, spec AttachSpec) (Attachment, error) {
+	if err := ctx.Err(); err != nil {
+		return Attachment{}, err
+	}
 	if err := checkName("project", spec.Project); err != nil {
 		return Attachment{}, err
 	}

@@ -144,6 +144,9 @@ func (n netState) public() Network {
 // reboot, say); asking an existing network for another subnet or another
 // internal setting is an ErrConflict.
 func (m *Manager) EnsureNetwork(ctx context.Context, spec NetSpec) (Network, error) {
+	if err := ctx.Err(); err != nil {
+		return Network{}, err
+	}
 	if err := checkName("project", spec.Project); err != nil {
 		return Network{}, err
 	}
@@ -352,7 +355,8 @@ func (m *Manager) RemoveNetwork(ctx context.Context, project, name string) error
 // of the project is dead, and then sweeps links tagged with the project
 // (a crash may have lost their record). It never touches another
 // project's objects. What it could not remove is reported, after it tried
-// everything else.
+// everything else. It runs to the end even when ctx is cancelled: a half
+// teardown helps no one.
 func (m *Manager) Teardown(ctx context.Context, project string) error {
 	if err := checkName("project", project); err != nil {
 		return err

@@ -373,7 +373,7 @@ func TestNATRules(t *testing.T) {
 	n1 := e.network("p6", "p6_default", false)
 	e.network("p6", "p6_other", false)
 	rules := listRules(t, "p6")
-	if len(rules["postrouting"]) != 2 || len(rules["forward"]) != 4 {
+	if len(rules["postrouting"]) != 2 || len(rules["forward"]) != 6 {
 		t.Fatalf("rules: %d postrouting, %d forward", len(rules["postrouting"]), len(rules["forward"]))
 	}
 	masq := 0
@@ -389,7 +389,8 @@ func TestNATRules(t *testing.T) {
 	}
 	if out, err := exec.Command("nft", "list", "table", "ip", TableName("p6")).CombinedOutput(); err == nil {
 		s := string(out)
-		for _, want := range []string{"ip saddr " + n1.Subnet.String(), `oifname != "hoist-*" masquerade`, `iifname "` + n1.Bridge + `" accept`} {
+		for _, want := range []string{"ip saddr " + n1.Subnet.String(), `oifname != "hoist-*" masquerade`, `iifname "` + n1.Bridge + `" accept`,
+			`iifname "` + n1.Bridge + `" oifname "hoist-*" oifname != "` + n1.Bridge + `" drop`} {
 			if !strings.Contains(s, want) {
 				t.Errorf("nft list lacks %q:\n%s", want, s)
 			}
@@ -488,4 +489,29 @@ func checkClean(t *testing.T, e *env, project, other string) {
 	if other != "" && listRules(t, other) == nil {
 		t.Errorf("table of %s gone", other)
 	}
+}
+
+// TestTeardownAfterLostRecords: a crash lost a container's record; its
+// veth (tagged with the project) and namespace file still go.
+func TestTeardownAfterLostRecords(t *testing.T) {
+	e := newEnv(t, "p8")
+	e.network("p8", "p8_default", false)
+	a := e.attach("p8", "p8-web-1", on("p8_default"))
+	if err := os.Remove(e.m.ctrPath("p8", "p8-web-1")); err != nil {
+		t.Fatal(err)
+	}
+	veth := vethName("p8", "p8-web-1", "p8_default")
+	if _, err := netlink.LinkByName(veth); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.m.Teardown(context.Background(), "p8"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := netlink.LinkByName(veth); err == nil {
+		t.Errorf("veth %s left", veth)
+	}
+	if _, err := os.Stat(a.NetnsPath); !os.IsNotExist(err) {
+		t.Errorf("netns file: %v", err)
+	}
+	checkClean(t, e, "p8", "")
 }

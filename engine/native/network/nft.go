@@ -24,6 +24,7 @@ import (
 //	    iifname <bridge> oifname != <bridge> drop
 //	    oifname <bridge> iifname != <bridge> drop
 //	  per other network
+//	    iifname <bridge> oifname "hoist-*" oifname != <bridge> drop
 //	    iifname <bridge> accept
 //	    oifname <bridge> ct state established,related accept
 //
@@ -98,6 +99,11 @@ func netRules(n netState) []*nftables.Rule {
 	)
 	return []*nftables.Rule{
 		{Chain: &nftables.Chain{}, Exprs: masq},
+		// Networks are isolated from each other, as Docker's are.
+		{Exprs: join(ifMatch(expr.MetaKeyIIFNAME, br, true),
+			[]expr.Any{&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte(bridgePrefix)}},
+			ifMatch(expr.MetaKeyOIFNAME, br, false), verdict(expr.VerdictDrop))},
 		{Exprs: join(ifMatch(expr.MetaKeyIIFNAME, br, true), verdict(expr.VerdictAccept))},
 		{Exprs: join(ifMatch(expr.MetaKeyOIFNAME, br, true), []expr.Any{
 			&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
