@@ -21,8 +21,6 @@ type sourceDoc struct {
 
 type sourceDocs []sourceDoc
 
-var reYAMLLine = regexp.MustCompile(`line (\d+)`)
-
 func parseFiles(paths []string) (sourceDocs, error) {
 	cwd, _ := os.Getwd()
 	var docs sourceDocs
@@ -42,22 +40,46 @@ func parseFiles(paths []string) (sourceDocs, error) {
 		}
 		var root yaml.Node
 		if err := yaml.Unmarshal(data, &root); err != nil {
-			e := &Error{File: display, Msg: "invalid YAML: " + cleanYAMLError(err.Error()), Hint: "fix the syntax (indentation, a missing ':' or an unclosed bracket)", Err: err}
-			if m := reYAMLLine.FindStringSubmatch(err.Error()); m != nil {
-				e.Line, _ = strconv.Atoi(m[1])
-			}
-			return nil, e
+			return nil, &Error{File: display, Line: yamlErrorLine(err.Error(), data), Msg: "invalid YAML: " + cleanYAMLError(err.Error()), Hint: "fix the syntax (indentation, a missing ':' or an unclosed bracket)", Err: err}
 		}
 		docs = append(docs, sourceDoc{path: p, display: display, root: &root})
 	}
 	return docs, nil
 }
 
+var reYAMLPos = regexp.MustCompile(`(?:\bat )?\bline (\d+)(?:, column \d+)?:?`)
+
+// yamlErrorLine finds the line a YAML error is about. The parser reports
+// 0-based lines and the scanner 1-based ones; the problem position is the
+// last one in the message, and one past the end of the file (an unclosed
+// bracket) means the last line with content.
+func yamlErrorLine(msg string, data []byte) int {
+	m := reYAMLPos.FindAllStringSubmatch(msg, -1)
+	if len(m) == 0 {
+		return 0
+	}
+	line, _ := strconv.Atoi(m[len(m)-1][1])
+	if strings.HasPrefix(strings.TrimPrefix(msg, "yaml: "), "while parsing") {
+		line++
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if line > len(lines) {
+		line = len(lines)
+		for line > 1 && strings.TrimSpace(lines[line-1]) == "" {
+			line--
+		}
+	}
+	return line
+}
+
 func cleanYAMLError(s string) string {
 	s = strings.TrimPrefix(s, "yaml: ")
-	s = reYAMLLine.ReplaceAllString(s, "")
-	s = strings.Join(strings.Fields(strings.ReplaceAll(s, " at :", ":")), " ")
-	return strings.TrimSuffix(strings.TrimSpace(s), ":")
+	s = reYAMLPos.ReplaceAllString(s, ":")
+	s = strings.Join(strings.Fields(s), " ")
+	for strings.Contains(s, "::") || strings.Contains(s, " :") {
+		s = strings.ReplaceAll(strings.ReplaceAll(s, "::", ":"), " :", ":")
+	}
+	return strings.Trim(strings.TrimSpace(s), ": ")
 }
 
 // locate finds the deepest existing node on path, searching the last file
