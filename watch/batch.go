@@ -15,6 +15,11 @@ type batcher struct {
 	maxWait time.Duration
 	flush   func(paths []string, first time.Time)
 
+	// flushMu keeps flushes in batch order and lets stop wait for one in
+	// progress: with a real clock a slow flush may still run when the next
+	// batch's timer fires.
+	flushMu sync.Mutex
+
 	mu      sync.Mutex
 	pending map[string]struct{}
 	order   []string // arrival order, so batches are reproducible
@@ -62,6 +67,8 @@ func (b *batcher) add(paths ...string) {
 }
 
 func (b *batcher) fire(gen uint64) {
+	b.flushMu.Lock()
+	defer b.flushMu.Unlock()
 	b.mu.Lock()
 	if gen != b.gen || b.pending == nil || b.stopped {
 		b.mu.Unlock()
@@ -73,8 +80,11 @@ func (b *batcher) fire(gen uint64) {
 	b.flush(paths, first)
 }
 
-// stop discards pending paths and guarantees no flush starts afterwards.
+// stop discards pending paths; when it returns no flush is running and none
+// will start.
 func (b *batcher) stop() {
+	b.flushMu.Lock()
+	defer b.flushMu.Unlock()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.stopped = true
