@@ -149,6 +149,7 @@ func (b *Backend) killAndWait(ctx context.Context, r *record) error {
 // cgroup.
 func (b *Backend) release(ctx context.Context, r *record) error {
 	var errs []error
+	errs = append(errs, b.waitMonitorGone(ctx, r))
 	errs = append(errs, b.net.detach(ctx, r))
 	errs = append(errs, image.Unmount(filepath.Join(b.layerDir(r.ID), "rootfs")))
 	errs = append(errs, removeCgroups(r.ID))
@@ -278,4 +279,33 @@ func procStartTime(pid int) (uint64, error) {
 		return 0, errors.New("malformed stat")
 	}
 	return strconv.ParseUint(f[19], 10, 64)
+}
+
+// waitMonitorGone waits (boundedly) for the container's monitor to exit:
+// it records the exit just before it ends, and remove must leave no
+// process behind. The pid is checked to still be this container's monitor
+// (its command line names the state dir) before waiting on it.
+func (b *Backend) waitMonitorGone(ctx context.Context, r *record) error {
+	st, started, err := b.status(r)
+	if err != nil || !started || st.MonitorPid <= 0 {
+		return nil
+	}
+	fd, err := unix.PidfdOpen(st.MonitorPid, 0)
+	if err != nil {
+		return nil // gone
+	}
+	defer unix.Close(fd)
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", st.MonitorPid))
+	if err != nil || !strings.Contains(string(cmdline), b.stateDir(r.Project, r.ID)) {
+		return nil // gone (or a zombie), or the pid is someone else's
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 100)
+		if n > 0 || (err != nil && !errors.Is(err, unix.EINTR)) {
+			return nil
+		}
+	}
+	return fmt.Errorf("the monitor (pid %d) has not exited", st.MonitorPid)
 }
