@@ -283,6 +283,22 @@ func TestSeedDockerfile(t *testing.T) {
 		t.Errorf("no-change build took %v", again.took)
 	}
 
+	// The cache is on disk: a new Builder (another hoist process) hits it.
+	fresh := &fixture{store: f.store, b: New(f.store, Options{CacheDir: f.cache}), cache: f.cache}
+	if r := fresh.mustBuild(t, spec); r.id != first.id || r.count("CACHED") != 4 {
+		t.Errorf("new builder on the same cache:\n%s", strings.Join(r.lines, "\n"))
+	}
+
+	// Another tag for the same build is the same image.
+	other := spec
+	other.Tag = "hoist-test/web2:latest"
+	if r := f.mustBuild(t, other); r.id != first.id {
+		t.Errorf("second tag got %s, want %s", r.id, first.id)
+	}
+	if img, err := f.store.Resolve(context.Background(), other.Tag); err != nil || img.ID != first.id {
+		t.Errorf("second tag resolves to %v (%v)", img, err)
+	}
+
 	// Editing a file under COPY . re-runs only the last COPY.
 	writeTree(t, dir, map[string]string{"app.py": "print('edited')\n"})
 	edit := f.mustBuild(t, spec)
@@ -324,11 +340,11 @@ func TestSeedDockerfile(t *testing.T) {
 		t.Fatalf("NoCache: RUN ran %d times, want 3", n)
 	}
 
-	// GC drops the entries of the three final images that lost their tag
-	// (first, after editing app.py, after editing req.txt) and keeps the
-	// others: the next build still hits every step.
-	if n, err := f.b.GC(context.Background()); err != nil || n != 3 {
-		t.Fatalf("GC removed %d (%v), want 3", n, err)
+	// GC drops the entries of the two final images that lost their tag
+	// (after editing app.py, after editing req.txt; the first is still
+	// web2) and keeps the others: the next build still hits every step.
+	if n, err := f.b.GC(context.Background()); err != nil || n != 2 {
+		t.Fatalf("GC removed %d (%v), want 2", n, err)
 	}
 	spec.NoCache = false
 	after := f.mustBuild(t, spec)
@@ -389,7 +405,7 @@ ENTRYPOINT ["/artifact"]
 func TestHeredocAndWhiteouts(t *testing.T) {
 	f := newFixture(t)
 	dir := t.TempDir()
-	writeTree(t, dir, map[string]string{"Dockerfile": `FROM ` + baseRef + `
+	writeTree(t, dir, map[string]string{"plain.txt": "plain\n", "Dockerfile": `FROM ` + baseRef + `
 RUN <<EOF
 mkdir -p /d /keep
 echo one > /d/f
@@ -405,17 +421,23 @@ RUN cat > /h3 <<EOT
 inline
 EOT
 RUN rm /etc/doomed /etc/hostname && rm -rf /d && mkdir /d && echo new > /d/g
+RUN --mount=type=bind,source=plain.txt,target=/mnt/in/p --mount=type=tmpfs,target=/scratch \
+    cp /mnt/in/p /bound && touch /scratch/x
+RUN --network=none ls /sys/class/net > /nets
 USER nobody
 WORKDIR /home/nobody/work
 `})
 	spec := engine.BuildSpec{Tag: "hoist-test/heredoc", Context: dir}
 	f.mustBuild(t, spec)
-	for p, want := range map[string]string{"keep/k": "kept\n", "h2": "shebang\n", "h3": "inline\n", "d/g": "new\n"} {
+	for p, want := range map[string]string{"keep/k": "kept\n", "h2": "shebang\n", "h3": "inline\n", "d/g": "new\n", "bound": "plain\n"} {
 		if got, ok := f.readFile(t, spec.Tag, p); !ok || got != want {
 			t.Errorf("%s = %q (%v), want %q", p, got, ok, want)
 		}
 	}
-	for _, p := range []string{"etc/doomed", "etc/hostname", "d/f"} {
+	if got, _ := f.readFile(t, spec.Tag, "nets"); got != "lo\n" {
+		t.Errorf("--network=none sees %q", got)
+	}
+	for _, p := range []string{"etc/doomed", "etc/hostname", "d/f", "mnt", "scratch"} {
 		if _, ok := f.readFile(t, spec.Tag, p); ok {
 			t.Errorf("%s survived its deletion", p)
 		}
@@ -468,6 +490,20 @@ func TestDockerignoreAndEscapes(t *testing.T) {
 	})
 	spec := engine.BuildSpec{Tag: "hoist-test/ignore", Context: dir}
 	f.mustBuild(t, spec)
+
+	// <Dockerfile>.dockerignore wins over .dockerignore.
+	writeTree(t, dir, map[string]string{
+		"other.Dockerfile":              "FROM " + baseRef + "\nCOPY . /app\n",
+		"other.Dockerfile.dockerignore": "keep.txt\n",
+	})
+	otherSpec := engine.BuildSpec{Tag: "hoist-test/ignore2", Context: dir, Dockerfile: "other.Dockerfile"}
+	f.mustBuild(t, otherSpec)
+	if _, ok := f.readFile(t, otherSpec.Tag, "app/keep.txt"); ok {
+		t.Error("keep.txt ignored by other.Dockerfile.dockerignore is in the image")
+	}
+	if _, ok := f.readFile(t, otherSpec.Tag, "app/secret.txt"); !ok {
+		t.Error("secret.txt, ignored only by .dockerignore, is missing")
+	}
 	if _, ok := f.readFile(t, spec.Tag, "app/secret.txt"); ok {
 		t.Error("ignored secret.txt is in the image")
 	}
