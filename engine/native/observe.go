@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -97,10 +96,4 @@ func (b *Backend) container(r *record, st runtime.State, started bool) engine.Co
 		c.Health = b.health(r, st)
 	}
 	return c
-}
-
-// statusFile reports whether the container dir has the named file.
-func exists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }
