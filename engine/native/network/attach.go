@@ -200,7 +200,7 @@ func broadcast4(p netip.Prefix) [4]byte {
 
 // plug creates st's namespace and veths.
 func (m *Manager) plug(st ctrState, nets []netState, gw netip.Addr) error {
-	if err := ensureSharedDir(m.netnsDir(st.Project)); err != nil {
+	if err := os.MkdirAll(m.netnsDir(st.Project), 0o700); err != nil {
 		return err
 	}
 	if err := createNetns(st.Netns); err != nil {

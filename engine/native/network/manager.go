@@ -379,7 +379,6 @@ func (m *Manager) Teardown(ctx context.Context, project string) error {
 			errs = append(errs, removeNetns(filepath.Join(m.netnsDir(project), e.Name())))
 		}
 	}
-	errs = append(errs, unmountDir(m.netnsDir(project)))
 	nets, err := readAll[netState](filepath.Join(m.projectDir(project), "networks"))
 	errs = append(errs, err)
 	for _, n := range nets {

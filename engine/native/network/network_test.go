@@ -515,3 +515,43 @@ func TestTeardownAfterLostRecords(t *testing.T) {
 	}
 	checkClean(t, e, "p8", "")
 }
+
+// TestNetnsMountPropagates: a container's mount namespace (a copy of the
+// host's) loses its copy of the netns bind mount when Detach removes the
+// file, so the namespace is really freed.
+func TestNetnsMountPropagates(t *testing.T) {
+	e := newEnv(t, "p9")
+	e.network("p9", "p9_default", false)
+	a := e.attach("p9", "p9-web-1", on("p9_default"))
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sleep", "60")
+	if err := cmd.Start(); err != nil {
+		t.Skip("unshare:", err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	mountinfo := func() string {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", cmd.Process.Pid))
+		return string(b)
+	}
+	self, _ := os.Readlink("/proc/self/ns/mnt")
+	deadline := time.Now().Add(5 * time.Second)
+	for { // until unshare has made its mount namespace and exec'd sleep
+		ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", cmd.Process.Pid))
+		comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", cmd.Process.Pid))
+		if ns != "" && ns != self && strings.TrimSpace(string(comm)) == "sleep" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("unshare did not start")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(mountinfo(), a.NetnsPath) {
+		t.Fatalf("the copy never had the netns mount:\n%s", mountinfo())
+	}
+	if err := e.m.Detach(context.Background(), "p9", "p9-web-1"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(mountinfo(), a.NetnsPath) {
+		t.Errorf("the netns mount survives in a slave mount namespace")
+	}
+}
