@@ -16,6 +16,7 @@ import (
 	"github.com/hoist-dev/hoist/compose"
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/docker"
+	"github.com/hoist-dev/hoist/engine/native"
 	"github.com/hoist-dev/hoist/orchestrate"
 )
 
@@ -138,7 +139,15 @@ func (a *app) backend(ctx context.Context) (engine.Backend, error) {
 		}
 		return b, nil
 	case "native":
-		return nil, fmt.Errorf("the native engine is not wired in yet: use --engine docker")
+		b, err := native.New(ctx, native.Options{
+			Root:   a.getenv("HOIST_ROOT"),
+			RunDir: a.getenv("HOIST_RUN_DIR"),
+			Logf:   func(format string, args ...any) { fmt.Fprintf(a.stderr, "WARN "+format+"\n", args...) },
+		})
+		if err != nil {
+			return nil, fmt.Errorf("native engine: %w", err)
+		}
+		return b, nil
 	}
 	return nil, fmt.Errorf("unknown engine %q: use docker, native or auto", name)
 }
