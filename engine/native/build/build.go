@@ -97,6 +97,8 @@ func (b *Builder) Build(ctx context.Context, spec engine.BuildSpec, progress fun
 	if err != nil {
 		return "", err
 	}
+	b.loadHashes(bctx.root)
+	defer b.saveHashes(bctx)
 	j := &job{
 		b:        b,
 		spec:     spec,

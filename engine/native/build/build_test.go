@@ -582,3 +582,30 @@ ONBUILD RUN echo child
 		t.Errorf("Volumes %v", c.Volumes)
 	}
 }
+
+func TestCancelledRun(t *testing.T) {
+	f := newFixture(t)
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"Dockerfile": "FROM " + baseRef + "\nRUN echo started && sleep 60\n"})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	start := time.Now()
+	_, err := f.b.Build(ctx, engine.BuildSpec{Context: dir}, func(s string) {
+		if strings.HasSuffix(s, "started") {
+			cancel()
+		}
+	})
+	if err == nil || !strings.Contains(err.Error(), "context canceled") {
+		t.Fatalf("cancelled build: %v", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("cancel took %v", took)
+	}
+	// The container's cgroups are gone (mounts and scratch dirs are
+	// checked by the fixture).
+	matches, _ := filepath.Glob("/sys/fs/cgroup/*/*/hoist/hoist-build-*")
+	more, _ := filepath.Glob("/sys/fs/cgroup/*/hoist/hoist-build-*")
+	if len(matches)+len(more) > 0 {
+		t.Errorf("cgroups left: %v %v", matches, more)
+	}
+}

@@ -174,8 +174,9 @@ func isMountpointBelow(p string) bool {
 // a rebuild hashes only files that changed since the last build in this
 // process.
 type hashCache struct {
-	mu sync.Mutex
-	m  map[fileID]string
+	mu     sync.Mutex
+	m      map[fileID]string
+	loaded map[string]bool // context dirs whose saved hashes are in m
 }
 
 type fileID struct {
@@ -184,7 +185,9 @@ type fileID struct {
 	mtime, ctim int64
 }
 
-func newHashCache() *hashCache { return &hashCache{m: map[fileID]string{}} }
+func newHashCache() *hashCache {
+	return &hashCache{m: map[fileID]string{}, loaded: map[string]bool{}}
+}
 
 func (c *hashCache) get(id fileID) (string, bool) {
 	c.mu.Lock()
@@ -197,4 +200,60 @@ func (c *hashCache) put(id fileID, h string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.m[id] = h
+}
+
+// Content hashes of context files are kept on disk per context dir, so a
+// new hoist process rebuilding an unchanged context reads no file contents.
+// Each build rewrites its context's file with the files it saw.
+
+type savedHash struct {
+	Dev   uint64 `json:"dev"`
+	Ino   uint64 `json:"ino"`
+	Size  int64  `json:"size"`
+	Mtime int64  `json:"mtime"`
+	Ctime int64  `json:"ctime"`
+	Sum   string `json:"sum"`
+}
+
+func (b *Builder) hashFile(root string) string {
+	sum := sha256.Sum256([]byte(root))
+	return filepath.Join(b.dir, "hashes", hex.EncodeToString(sum[:16])+".json")
+}
+
+func (b *Builder) loadHashes(root string) {
+	b.hash.mu.Lock()
+	loaded := b.hash.loaded[root]
+	b.hash.mu.Unlock()
+	if loaded {
+		return
+	}
+	raw, err := os.ReadFile(b.hashFile(root))
+	var saved []savedHash
+	if err == nil && json.Unmarshal(raw, &saved) == nil {
+		for _, s := range saved {
+			b.hash.put(fileID{s.Dev, s.Ino, s.Size, s.Mtime, s.Ctime}, s.Sum)
+		}
+	}
+	b.hash.mu.Lock()
+	b.hash.loaded[root] = true
+	b.hash.mu.Unlock()
+}
+
+func (b *Builder) saveHashes(t *srcTree) {
+	if !t.fresh {
+		return
+	}
+	saved := make([]savedHash, 0, len(t.seen))
+	for id, sum := range t.seen {
+		saved = append(saved, savedHash{id.dev, id.ino, id.size, id.mtime, id.ctim, sum})
+	}
+	sort.Slice(saved, func(a, c int) bool { return saved[a].Ino < saved[c].Ino })
+	raw, err := json.Marshal(saved)
+	if err != nil {
+		return
+	}
+	p := b.hashFile(t.root)
+	if os.MkdirAll(filepath.Dir(p), 0o700) == nil {
+		_ = writeAtomic(p, raw)
+	}
 }

@@ -27,6 +27,10 @@ type srcTree struct {
 	pm     *patternmatcher.PatternMatcher // context only; nil: nothing ignored
 	scoped bool
 	hash   *hashCache
+	// seen holds the hashes of the files hashed in this build; fresh
+	// says some were computed rather than remembered.
+	seen  map[fileID]string
+	fresh bool
 }
 
 // openContext opens the build context dir. Its ignore file is
@@ -244,6 +248,7 @@ func (t *srcTree) fileHash(abs string, info fs.FileInfo) (string, error) {
 	if ok {
 		id = fileID{dev: st.Dev, ino: st.Ino, size: st.Size, mtime: st.Mtim.Nano(), ctim: st.Ctim.Nano()}
 		if sum, ok := t.hash.get(id); ok {
+			t.remember(id, sum, false)
 			return sum, nil
 		}
 	}
@@ -261,6 +266,15 @@ func (t *srcTree) fileHash(abs string, info fs.FileInfo) (string, error) {
 	// would look unchanged, so only files quiet for a while are remembered.
 	if ok && time.Since(info.ModTime()) > 2*time.Second {
 		t.hash.put(id, sum)
+		t.remember(id, sum, true)
 	}
 	return sum, nil
+}
+
+func (t *srcTree) remember(id fileID, sum string, fresh bool) {
+	if t.seen == nil {
+		t.seen = map[fileID]string{}
+	}
+	t.seen[id] = sum
+	t.fresh = t.fresh || fresh
 }
