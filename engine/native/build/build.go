@@ -7,9 +7,11 @@
 // # Cache
 //
 // Every instruction extends a chain of keys: a step's key hashes its
-// parent's key, the instruction text, the environment and build args in
-// scope, and for COPY/ADD (and RUN bind mounts) the content hash of the
-// sources (contents and modes, not mtimes). A filesystem-changing step
+// parent's key (the base image ID at FROM), the instruction text, and for
+// COPY/ADD (and RUN bind mounts) the content hash of the sources (contents
+// and modes, not mtimes). ARG steps put their values into the chain and
+// ENV steps their text, so everything a step's expansion and environment
+// depend on is in its key. A filesystem-changing step
 // commits an untagged image to the store and records key -> image ID in
 // CacheDir/index, one small file per key written atomically, so a later
 // build (in any process) whose prefix is unchanged only reads those files.
