@@ -165,9 +165,9 @@ type harness struct {
 	mu    sync.Mutex
 }
 
-// newHarness builds a watcher over real directories. With live set, a real
-// fsnotify watcher feeds it; otherwise the test feeds events itself.
-func newHarness(t *testing.T, services []Service, opts Options, live bool) *harness {
+// newHarness builds a watcher over real directories whose events the test
+// feeds itself; add only records the directories it would watch.
+func newHarness(t *testing.T, services []Service, opts Options) *harness {
 	t.Helper()
 	h := &harness{t: t, clock: newFakeClock(), ctrl: newFakeCtrl(), rec: newRecorder()}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -178,14 +178,6 @@ func newHarness(t *testing.T, services []Service, opts Options, live bool) *harn
 		h.mu.Unlock()
 		return nil
 	}
-	var fsw *fsnotify.Watcher
-	if live {
-		var err error
-		if fsw, err = fsnotify.NewWatcher(); err != nil {
-			t.Fatal(err)
-		}
-		add = fsw.Add
-	}
 	w, err := newWatcher(ctx, cfg, add)
 	if err != nil {
 		t.Fatal(err)
@@ -194,21 +186,9 @@ func newHarness(t *testing.T, services []Service, opts Options, live bool) *harn
 	if err := w.start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	if live {
-		go func() { done <- w.loop(fsw) }()
-	} else {
-		done <- nil
-	}
 	t.Cleanup(func() {
 		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("loop: %v", err)
-		}
 		w.shutdown()
-		if fsw != nil {
-			fsw.Close()
-		}
 	})
 	return h
 }

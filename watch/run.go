@@ -223,7 +223,7 @@ func (w *watcher) handleEvent(ev fsnotify.Event) error {
 	if editorFile(filepath.Base(p)) || ev.Op == 0 {
 		return nil
 	}
-	w.emit(Event{Stage: StageSeen, Path: p, Message: ev.Op.String()})
+	seen := w.clock.Now()
 	paths := []string{p}
 	if ev.Has(fsnotify.Create) {
 		if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
@@ -238,6 +238,9 @@ func (w *watcher) handleEvent(ev fsnotify.Event) error {
 		}
 	}
 	w.batch.add(paths...)
+	// Reported after the batch holds the paths, so that whoever waits for
+	// this event can rely on them being pending.
+	w.emit(Event{Stage: StageSeen, Time: seen, Path: p, Files: len(paths), Message: ev.Op.String()})
 	return nil
 }
 

@@ -29,7 +29,7 @@ func TestOrderWithinBatch(t *testing.T) {
 		syncRule(filepath.Join(dir, "src"), "/app"),
 		types.Trigger{Path: filepath.Join(dir, "build"), Action: types.WatchActionRebuild},
 	)
-	h := newHarness(t, []Service{web}, Options{}, false)
+	h := newHarness(t, []Service{web}, Options{})
 
 	for _, d := range []string{"hooks", "conf", "src"} {
 		h.event(filepath.Join(dir, d, "f"), fsnotify.Write)
@@ -62,7 +62,7 @@ func TestOrderWithinBatch(t *testing.T) {
 func TestRebuildCollapse(t *testing.T) {
 	dir := tempDir(t)
 	write(t, filepath.Join(dir, "a.go"), "x")
-	h := newHarness(t, []Service{svc("api", types.Trigger{Path: dir, Action: types.WatchActionRebuild})}, Options{}, false)
+	h := newHarness(t, []Service{svc("api", types.Trigger{Path: dir, Action: types.WatchActionRebuild})}, Options{})
 	gate := make(chan struct{})
 	h.ctrl.gate["rebuild"] = gate
 
@@ -96,7 +96,7 @@ func TestDeletionsAndMapping(t *testing.T) {
 		// A single-file rule maps to its target as is.
 		syncRule(filepath.Join(dir, "package.json"), "/app/package.json"),
 	)
-	h := newHarness(t, []Service{web}, Options{}, false)
+	h := newHarness(t, []Service{web}, Options{})
 
 	if err := os.RemoveAll(filepath.Join(dir, "src", "gone")); err != nil {
 		t.Fatal(err)
@@ -148,7 +148,7 @@ func TestIgnoreIncludeDockerignore(t *testing.T) {
 			Ignore: []string{"node_modules/", "*.log"}, Include: []string{"**/*.go", "*.md"}},
 		syncRule(filepath.Join(dir, "docs"), "/docs"),
 	}}
-	h := newHarness(t, []Service{web}, Options{}, false)
+	h := newHarness(t, []Service{web}, Options{})
 
 	h.mu.Lock()
 	added := slices.Clone(h.added)
@@ -188,7 +188,7 @@ func TestSymlinkOutsideIsSkipped(t *testing.T) {
 	if err := os.Symlink("../../nowhere", filepath.Join(src, "dangling")); err != nil {
 		t.Fatal(err)
 	}
-	h := newHarness(t, []Service{svc("web", syncRule(src, "/app"))}, Options{}, false)
+	h := newHarness(t, []Service{svc("web", syncRule(src, "/app"))}, Options{})
 	for _, n := range []string{"evil", "alias", "dangling"} {
 		h.event(filepath.Join(src, n), fsnotify.Create)
 	}
@@ -215,7 +215,7 @@ func TestOverflowRescansAndSyncsDifference(t *testing.T) {
 	for _, f := range []string{"keep", "edit", "remove", "sub/keep"} {
 		write(t, filepath.Join(dir, f), "v1")
 	}
-	h := newHarness(t, []Service{svc("web", syncRule(dir, "/app"))}, Options{}, false)
+	h := newHarness(t, []Service{svc("web", syncRule(dir, "/app"))}, Options{})
 
 	write(t, filepath.Join(dir, "edit"), "version 2")
 	write(t, filepath.Join(dir, "newdir", "new"), "n")
@@ -249,7 +249,7 @@ func TestOverflowRescansAndSyncsDifference(t *testing.T) {
 
 func TestOtherWatcherErrorsEndTheWatch(t *testing.T) {
 	dir := tempDir(t)
-	h := newHarness(t, []Service{svc("web", syncRule(dir, "/app"))}, Options{}, false)
+	h := newHarness(t, []Service{svc("web", syncRule(dir, "/app"))}, Options{})
 	if err := h.w.handleError(errors.New("short read")); err == nil {
 		t.Fatal("a watcher error was swallowed")
 	}
@@ -292,7 +292,7 @@ func TestInitialSync(t *testing.T) {
 	r.InitialSync = true
 	r.Ignore = []string{"*.log"}
 	other := syncRule(dir, "/other") // no initial_sync
-	h := newHarness(t, []Service{svc("web", r), svc("worker", other)}, Options{}, false)
+	h := newHarness(t, []Service{svc("web", r), svc("worker", other)}, Options{})
 	h.idle()
 	calls := h.ctrl.snapshot()
 	want := []Change{
@@ -312,7 +312,7 @@ func TestBindMountedPathsAreSkipped(t *testing.T) {
 		BindSources: []string{filepath.Join(dir, "src", "data")},
 		Rules:       []types.Trigger{{Path: filepath.Join(dir, "src"), Action: types.WatchActionSyncRestart, Target: "/app"}},
 	}
-	h := newHarness(t, []Service{web}, Options{}, false)
+	h := newHarness(t, []Service{web}, Options{})
 	if w := h.rec.stage(StageWarning); len(w) != 1 || !strings.Contains(w[0].Message, "bind-mounted") {
 		t.Fatalf("warnings = %+v", w)
 	}
@@ -338,7 +338,7 @@ func TestRestartLoopIsPaused(t *testing.T) {
 	logf := filepath.Join(dir, "app.pid")
 	write(t, logf, "1")
 	h := newHarness(t, []Service{svc("web", types.Trigger{Path: dir, Action: types.WatchActionRestart})},
-		Options{LoopLimit: 3}, false)
+		Options{LoopLimit: 3})
 	h.ctrl.hook["restart"] = func() { h.event(logf, fsnotify.Write) }
 
 	h.event(logf, fsnotify.Write)
@@ -372,7 +372,7 @@ func TestRepeatedEditsAreNotALoop(t *testing.T) {
 	f := filepath.Join(dir, "main.py")
 	write(t, f, "1")
 	h := newHarness(t, []Service{svc("web", types.Trigger{Path: dir, Action: types.WatchActionRestart})},
-		Options{LoopLimit: 2}, false)
+		Options{LoopLimit: 2})
 	for range 6 {
 		h.event(f, fsnotify.Write)
 		h.clock.Advance(quiet)
@@ -387,7 +387,7 @@ func TestRepeatedEditsAreNotALoop(t *testing.T) {
 func TestEventStages(t *testing.T) {
 	dir := tempDir(t)
 	write(t, filepath.Join(dir, "a"), "a")
-	h := newHarness(t, []Service{svc("web", syncRule(dir, "/app"))}, Options{}, false)
+	h := newHarness(t, []Service{svc("web", syncRule(dir, "/app"))}, Options{})
 	h.ctrl.hook["sync"] = func() { h.clock.Advance(12 * time.Millisecond) }
 	h.event(filepath.Join(dir, "a"), fsnotify.Write)
 	h.clock.Advance(quiet)
