@@ -122,6 +122,22 @@ type Pusher interface {
 	Push(ctx context.Context, ref string, progress func(msg string)) error
 }
 
+// Runner runs a one-off container attached to the caller in one call:
+// create, run to completion with its output streamed, and remove it when
+// Remove is set. An engine that can skip its detached machinery for this
+// (the native engine's monitor) makes `run --rm` much faster.
+type Runner interface {
+	RunContainer(ctx context.Context, spec ContainerSpec, opts RunAttach) (exitCode int, err error)
+}
+
+// RunAttach are the streams and options of Runner.RunContainer.
+type RunAttach struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Remove bool
+}
+
 // ImageLoader loads images from a `docker save` or OCI layout archive.
 type ImageLoader interface {
 	LoadImages(ctx context.Context, r io.Reader, progress func(msg string)) ([]string, error)

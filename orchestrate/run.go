@@ -107,6 +107,9 @@ func (o *Orchestrator) Run(ctx context.Context, p *types.Project, service string
 	}
 	spec.OneOff = true
 	spec.Labels[engine.LabelOneOff] = "True"
+	if runner, ok := o.Backend.(engine.Runner); ok && !opts.Detach {
+		return runner.RunContainer(ctx, spec, engine.RunAttach{Stdout: opts.Stdout, Stderr: opts.Stderr, Remove: opts.Rm})
+	}
 	id, err := o.Backend.CreateContainer(ctx, spec)
 	if err != nil {
 		return 0, err
