@@ -60,6 +60,8 @@ type Backend struct {
 	store  *image.Store
 	logf   func(string, ...any)
 	net    networker
+	// builder is made on first Build.
+	builder builderOnce
 	// onCreate, when set (by tests), is told every new container's ID.
 	onCreate func(id string)
 }

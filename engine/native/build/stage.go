@@ -228,20 +228,25 @@ func (j *job) from(ctx context.Context, i int, s *instructions.Stage, pfx string
 	return st, nil
 }
 
-// baseImage resolves ref in the store, pulling it when it is absent (or
-// always with spec.Pull).
+// baseImage resolves ref in the store, pulling it when it is absent. With
+// spec.Pull (docker's --pull: always try for a newer base) it pulls first,
+// but a failed pull of an image that is present locally (offline, a
+// registry that never had it, as with an imported image) only warns, in
+// the progress, and the local image is used.
 func (j *job) baseImage(ctx context.Context, ref string) (*image.Image, error) {
-	if !j.spec.Pull {
-		img, err := j.b.store.Resolve(ctx, ref)
-		if err == nil {
-			return img, nil
-		}
-		if !errors.Is(err, engine.ErrNotFound) {
-			return nil, err
-		}
+	local, err := j.b.store.Resolve(ctx, ref)
+	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return nil, err
+	}
+	if local != nil && !j.spec.Pull {
+		return local, nil
 	}
 	if err := j.b.store.Pull(ctx, ref, j.progress); err != nil {
-		return nil, err
+		if local == nil || ctx.Err() != nil {
+			return nil, err
+		}
+		j.progress(fmt.Sprintf("WARN pull %s failed, using the local image: %v", ref, err))
+		return local, nil
 	}
 	return j.b.store.Resolve(ctx, ref)
 }
