@@ -178,7 +178,7 @@ func newHarness(t *testing.T, services []Service, opts Options) *harness {
 		h.mu.Unlock()
 		return nil
 	}
-	w, err := newWatcher(ctx, cfg, add)
+	w, err := newWatcher(ctx, cfg, add, func(string) error { return nil })
 	if err != nil {
 		t.Fatal(err)
 	}

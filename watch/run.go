@@ -70,7 +70,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return limitError("(inotify init)", err)
 	}
 	defer fsw.Close()
-	w, err := newWatcher(ctx, cfg, fsw.Add)
+	w, err := newWatcher(ctx, cfg, fsw.Add, fsw.Remove)
 	if err != nil {
 		return err
 	}
@@ -123,9 +123,11 @@ type watcher struct {
 
 	queues map[string]*queue
 	wg     sync.WaitGroup
+	remove func(string) error
 }
 
-func newWatcher(ctx context.Context, cfg Config, add func(string) error) (*watcher, error) {
+// add and remove register and drop an inotify watch on a directory.
+func newWatcher(ctx context.Context, cfg Config, add, remove func(string) error) (*watcher, error) {
 	if cfg.Controller == nil {
 		return nil, errors.New("watch: no controller")
 	}
@@ -138,6 +140,7 @@ func newWatcher(ctx context.Context, cfg Config, add func(string) error) (*watch
 		loops:  map[int]*loopState{},
 		paused: map[int]bool{},
 		queues: map[string]*queue{},
+		remove: remove,
 	}
 	if w.clock == nil {
 		w.clock = RealClock()
@@ -225,6 +228,9 @@ func (w *watcher) handleEvent(ev fsnotify.Event) error {
 	}
 	seen := w.clock.Now()
 	paths := []string{p}
+	if ev.Has(fsnotify.Rename) {
+		w.dropMovedWatches(p)
+	}
 	if ev.Has(fsnotify.Create) {
 		if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
 			// A new directory needs its own watch, and whatever was written
@@ -242,6 +248,27 @@ func (w *watcher) handleEvent(ev fsnotify.Event) error {
 	// this event can rely on them being pending.
 	w.emit(Event{Stage: StageSeen, Time: seen, Path: p, Files: len(paths), Message: ev.Op.String()})
 	return nil
+}
+
+// dropMovedWatches removes the watches of a directory renamed away from p,
+// and of the directories below it. inotify watches follow the inode, so
+// without this, events from the moved tree would keep arriving under the old
+// names, and a re-add under the new name would be merged into the stale
+// watch. The new name, if inside the tree, arrives as a Create and gets
+// fresh watches. tree.dirs keeps the entries until the flush, which needs
+// them to know the deleted path was a directory.
+func (w *watcher) dropMovedWatches(p string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.tree.dirs[p]; !ok {
+		return
+	}
+	for d := range w.tree.dirs {
+		if within(p, d) {
+			// An error means the watch is already gone; nothing to undo.
+			_ = w.remove(d)
+		}
+	}
 }
 
 // handleError turns a queue overflow into a rescan, since events were lost

@@ -265,7 +265,7 @@ func TestLimitErrorsNameTheSysctl(t *testing.T) {
 		{syscall.EMFILE, "max_user_instances"},
 	} {
 		w, err := newWatcher(t.Context(), Config{Services: []Service{svc("web", syncRule(dir, "/app"))}, Controller: newFakeCtrl()},
-			func(string) error { return tc.errno })
+			func(string) error { return tc.errno }, func(string) error { return nil })
 		if err != nil {
 			t.Fatal(err)
 		}
