@@ -38,17 +38,21 @@ func newFakeCtrl() *fakeCtrl {
 	return &fakeCtrl{signal: make(chan struct{}, 1), gate: map[string]chan struct{}{}, hook: map[string]func(){}}
 }
 
+// The hook runs before the call is recorded, so a test that saw the call can
+// rely on the hook's effects.
 func (f *fakeCtrl) record(ctx context.Context, c call) error {
 	f.mu.Lock()
-	f.calls = append(f.calls, c)
 	gate, hook := f.gate[c.op], f.hook[c.op]
+	f.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	f.mu.Lock()
+	f.calls = append(f.calls, c)
 	f.mu.Unlock()
 	select {
 	case f.signal <- struct{}{}:
 	default:
-	}
-	if hook != nil {
-		hook()
 	}
 	if gate != nil {
 		select {
