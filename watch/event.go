@@ -6,8 +6,10 @@ import "time"
 type Stage string
 
 const (
-	// StageSeen: a raw filesystem change was noticed (Path). High volume;
-	// a CLI should count these rather than print them.
+	// StageSeen: a raw filesystem change was noticed (Path; Message is the
+	// fsnotify op; Files is how many paths it added to the batch, more than
+	// one for a new directory with contents). High volume: a CLI should count
+	// these rather than print them. Emitted once the paths are pending.
 	StageSeen Stage = "seen"
 	// StageFlushed: a batch closed (Files paths; Duration since its first
 	// change was seen).
@@ -15,7 +17,7 @@ const (
 	// StageStarted: an action started for Service (Files it carries).
 	StageStarted Stage = "started"
 	// StageDone: an action finished (Duration since StageStarted; Err if it
-	// failed).
+	// failed, after which watching goes on).
 	StageDone Stage = "done"
 	// StageSkipped: a path was deliberately not handed to the controller
 	// (Path, Message says why; e.g. a symlink leading outside the rule).
