@@ -138,6 +138,23 @@ type RunAttach struct {
 	Remove bool
 }
 
+// Syncer writes host files into a running container (develop.watch).
+type Syncer interface {
+	// Sync applies the changes in order. It never writes outside a
+	// change's ContainerPath, even through symlinks inside the container.
+	Sync(ctx context.Context, id string, changes []SyncChange) error
+}
+
+// SyncChange is one file to copy into, or delete from, a container.
+type SyncChange struct {
+	HostPath      string // absolute; ignored when Deleted
+	ContainerPath string // absolute, inside the container
+	// Root is the watch rule's target: ContainerPath is under it, and no
+	// directory between Root and ContainerPath may be a symlink.
+	Root    string
+	Deleted bool
+}
+
 // ImageLoader loads images from a `docker save` or OCI layout archive.
 type ImageLoader interface {
 	LoadImages(ctx context.Context, r io.Reader, progress func(msg string)) ([]string, error)
