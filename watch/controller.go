@@ -36,7 +36,11 @@ type Controller interface {
 type Change struct {
 	HostPath      string // absolute, host separators
 	ContainerPath string // absolute, forward slashes
-	Deleted       bool
+	// Target is the rule's target: ContainerPath is under it, and a
+	// controller must not let a symlink in the container below Target
+	// redirect the write.
+	Target  string
+	Deleted bool
 }
 
 // ExecCommand is the `exec` of a sync+exec rule.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -64,8 +65,19 @@ func (f *fakeCtrl) record(ctx context.Context, c call) error {
 	return nil
 }
 
+// Sync checks that every change carries its rule's target and lies under
+// it, then records the changes without the target so tests compare paths.
 func (f *fakeCtrl) Sync(ctx context.Context, s string, ch []Change) error {
-	return f.record(ctx, call{op: "sync", service: s, changes: ch})
+	op := "sync"
+	out := make([]Change, len(ch))
+	for i, c := range ch {
+		if c.Target == "" || (c.ContainerPath != c.Target && !strings.HasPrefix(c.ContainerPath, strings.TrimSuffix(c.Target, "/")+"/")) {
+			op = "sync-with-bad-target"
+		}
+		c.Target = ""
+		out[i] = c
+	}
+	return f.record(ctx, call{op: op, service: s, changes: out})
 }
 func (f *fakeCtrl) Rebuild(ctx context.Context, s string) error {
 	return f.record(ctx, call{op: "rebuild", service: s})

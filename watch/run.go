@@ -339,7 +339,7 @@ func (w *watcher) classify(paths []string) []*contrib {
 				}
 				c.hosts = append(c.hosts, p)
 				if r.syncs() && !w.rs.bindMounted(svc, p) {
-					c.changes = append(c.changes, Change{HostPath: p, ContainerPath: r.containerPath(p), Deleted: !exists})
+					c.changes = append(c.changes, Change{HostPath: p, ContainerPath: r.containerPath(p), Target: r.target, Deleted: !exists})
 				}
 			}
 		}

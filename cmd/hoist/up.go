@@ -14,7 +14,7 @@ import (
 
 type upFlags struct {
 	detach, wait, build, noBuild, force, noRecreate, removeOrphans, noDeps bool
-	abortOnExit, dryRun, noLogPrefix, noColor                              bool
+	abortOnExit, dryRun, noLogPrefix, noColor, watch                       bool
 	waitTimeout                                                            int
 	exitCodeFrom, pull                                                     string
 }
@@ -44,6 +44,7 @@ func newUp(a *app) *cobra.Command {
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan and do nothing")
 	fl.BoolVar(&f.noLogPrefix, "no-log-prefix", false, "do not prefix log lines")
 	fl.BoolVar(&f.noColor, "no-color", false, "monochrome output")
+	fl.BoolVar(&f.watch, "watch", false, "apply develop.watch rules while attached")
 	return c
 }
 
@@ -59,6 +60,9 @@ func (a *app) up(ctx context.Context, f upFlags, services []string) error {
 	}
 	if f.wait {
 		f.detach = true
+	}
+	if f.detach && f.watch {
+		return errors.New("--watch needs an attached up (no -d or --wait); use hoist watch for a detached project")
 	}
 	if f.detach && f.abortOnExit {
 		return errors.New("--abort-on-container-exit and --exit-code-from need an attached up (no -d or --wait)")
@@ -109,6 +113,13 @@ func (a *app) attach(ctx context.Context, o *orchestrate.Orchestrator, res *orch
 	go func() {
 		logsDone <- o.Logs(logCtx, cs, engine.LogOptions{Follow: true, Tail: "all"}, printer.print)
 	}()
+	if f.watch {
+		go func() {
+			if err := a.runWatch(logCtx, o, p, nil, false); err != nil && logCtx.Err() == nil {
+				fmt.Fprintln(a.stderr, "watch:", err)
+			}
+		}()
+	}
 	code := 0
 	exited := make(chan engine.Container, len(cs))
 	for _, c := range cs {
