@@ -14,10 +14,13 @@ import (
 // cgroup and network are ready), builds the root filesystem and then
 // either becomes the command or, with Spec.Init, stays as a reaper.
 func runInit() error {
-	var s Spec
-	if err := readConfig(&s); err != nil {
+	var cfg initConfig
+	if err := readConfig(&cfg); err != nil {
 		return err
 	}
+	s := cfg.Spec
+	fc := s.final()
+	fc.Seccomp = cfg.Seccomp
 	switch s.Network.Mode {
 	case NetworkJoin:
 		if err := joinNetns(s.Network.Path); err != nil {
@@ -47,9 +50,16 @@ func runInit() error {
 		}
 	}
 	if child != nil {
-		return child.reap(s.final())
+		return child.reap(fc)
 	}
-	return execFinal(s.final())
+	return execFinal(fc)
+}
+
+// initConfig is what Start sends to the init: the spec and the seccomp
+// filter compiled for it.
+type initConfig struct {
+	Spec
+	Seccomp *seccompProgram `json:"seccomp,omitempty"`
 }
 
 // joinNetns moves this thread (the one that will exec, or start the

@@ -78,6 +78,10 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	prog, err := seccompFor(spec.Security)
+	if err != nil {
+		return -1, err
+	}
 	self, err := sealedSelf()
 	if err != nil {
 		return -1, err
@@ -134,7 +138,7 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 			return fail(fmt.Errorf("join container cgroup: %w", err))
 		}
 	}
-	fc := finalConfig{Args: spec.Args, Env: spec.Env, Cwd: spec.Cwd, User: spec.User, GroupAdd: spec.GroupAdd, Security: spec.Security, Ulimits: spec.Ulimits}
+	fc := finalConfig{Args: spec.Args, Env: spec.Env, Cwd: spec.Cwd, User: spec.User, GroupAdd: spec.GroupAdd, Security: spec.Security, Ulimits: spec.Ulimits, Seccomp: prog}
 	if err := writeJSON(cfgW, execConfig{finalConfig: fc, JoinMountNS: true}); err != nil {
 		return fail(fmt.Errorf("send exec config: %w", err))
 	}

@@ -22,6 +22,9 @@ type finalConfig struct {
 	GroupAdd []string `json:"group_add,omitempty"`
 	Security Security `json:"security"`
 	Ulimits  []Ulimit `json:"ulimits,omitempty"`
+	// Seccomp is the compiled filter (seccompFor), set unless Security
+	// runs the process without seccomp.
+	Seccomp *seccompProgram `json:"seccomp,omitempty"`
 }
 
 func (s *Spec) final() finalConfig {
@@ -96,8 +99,9 @@ func execFinal(fc finalConfig) error {
 	caps &= boundingSet()
 	var prog *seccompProgram
 	if !fc.Security.Privileged && !fc.Security.SeccompUnconfined {
-		if prog, err = compileDefaultSeccomp(caps); err != nil {
-			return err
+		// Compiled by the parent; never run without the filter.
+		if prog = fc.Seccomp; prog == nil || len(prog.filter) == 0 {
+			return errors.New("seccomp: the configuration has no compiled filter")
 		}
 	}
 	if err := markFDsCloexec(); err != nil {

@@ -1,7 +1,11 @@
 package runtime
 
 import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -35,8 +39,74 @@ import (
 //   - Rules are tried in order with errno rules first; the profile never
 //     gives one syscall two overlapping rules with different actions, so the
 //     order only matters for custom profiles.
+//
+// The program is compiled by the process that starts the container (Start,
+// Exec), once per capability set in that process, and travels to the init
+// in its configuration, so the init only installs it.
 type seccompProgram struct {
 	filter []syscall.SockFilter
+}
+
+var seccompCache struct {
+	sync.Mutex
+	progs map[capSet]*seccompProgram
+}
+
+// seccompFor returns the program a process with sec gets, nil when it runs
+// without seccomp. The bounding set is hoist's own (the container's
+// starts as a copy of it), as in execFinal.
+func seccompFor(sec Security) (*seccompProgram, error) {
+	if sec.Privileged || sec.SeccompUnconfined {
+		return nil, nil
+	}
+	caps, err := sec.capabilities()
+	if err != nil {
+		return nil, err
+	}
+	caps &= boundingSet()
+	seccompCache.Lock()
+	defer seccompCache.Unlock()
+	if p, ok := seccompCache.progs[caps]; ok {
+		return p, nil
+	}
+	p, err := compileDefaultSeccomp(caps)
+	if err != nil {
+		return nil, err
+	}
+	if seccompCache.progs == nil {
+		seccompCache.progs = map[capSet]*seccompProgram{}
+	}
+	seccompCache.progs[caps] = p
+	return p, nil
+}
+
+// MarshalJSON encodes the program as its raw instructions (8 bytes each,
+// as the kernel reads them), base64 in JSON.
+func (p *seccompProgram) MarshalJSON() ([]byte, error) {
+	raw := make([]byte, 0, 8*len(p.filter))
+	for _, f := range p.filter {
+		raw = binary.NativeEndian.AppendUint16(raw, f.Code)
+		raw = append(raw, f.Jt, f.Jf)
+		raw = binary.NativeEndian.AppendUint32(raw, f.K)
+	}
+	return json.Marshal(raw)
+}
+
+// UnmarshalJSON decodes what MarshalJSON wrote.
+func (p *seccompProgram) UnmarshalJSON(b []byte) error {
+	var raw []byte
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	if len(raw) == 0 || len(raw)%8 != 0 || len(raw)/8 > unix.BPF_MAXINSNS {
+		return errors.New("seccomp program: bad length")
+	}
+	p.filter = make([]syscall.SockFilter, len(raw)/8)
+	for i := range p.filter {
+		r := raw[8*i:]
+		p.filter[i] = syscall.SockFilter{Code: binary.NativeEndian.Uint16(r), Jt: r[2], Jf: r[3], K: binary.NativeEndian.Uint32(r[4:])}
+	}
+	return nil
 }
 
 // compileDefaultSeccomp compiles Docker's default profile for a container

@@ -74,6 +74,10 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 	if err := spec.validate(); err != nil {
 		return nil, err
 	}
+	prog, err := seccompFor(spec.Security)
+	if err != nil {
+		return nil, err
+	}
 	cg, err := newCgroup(spec.ID)
 	if err != nil {
 		return nil, err
@@ -132,7 +136,7 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 			return fail(fmt.Errorf("prestart: %w", err))
 		}
 	}
-	if err := writeJSON(cfgW, spec); err != nil {
+	if err := writeJSON(cfgW, initConfig{Spec: spec, Seccomp: prog}); err != nil {
 		return fail(fmt.Errorf("send container config: %w", err))
 	}
 	cfgW.Close()
