@@ -48,10 +48,11 @@ func TestExec(t *testing.T) {
 	}
 
 	code, out = execOut(ExecSpec{
-		Args: []string{"sh", "-c", `hostname; pwd; echo $V; tr '\0' ' ' < /proc/1/cmdline; echo; ls /proc/self/fd | tr '\n' ' '; echo; grep memory /proc/self/cgroup | grep -c "hoist/` + spec.ID + `$"; ls /proc | grep -cE '^[0-9]+$'; exit 5`},
+		Args: []string{"sh", "-c", `hostname; pwd; echo $V; tr '\0' ' ' < /proc/1/cmdline; echo; ls /proc/self/fd | tr '\n' ' '; echo; grep memory /proc/self/cgroup | grep -c "hoist/` + spec.ID + `$"; set -- /proc/[0-9]*; echo $#; exit 5`},
 		Env:  []string{"V=from-exec"}, Cwd: "/tmp",
 	})
-	want = "exec-box\n/tmp\nfrom-exec\nsleep 1000 \n0 1 2 3 \n1\n4\n"
+	// Only the container's sleep and this shell (no fork for the count).
+	want = "exec-box\n/tmp\nfrom-exec\nsleep 1000 \n0 1 2 3 \n1\n2\n"
 	if code != 5 || out != want {
 		t.Fatalf("exit %d output %q want %q", code, out, want)
 	}
