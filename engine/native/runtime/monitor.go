@@ -19,6 +19,10 @@ import (
 // so one process (a per-project supervisor) can run many Monitors.
 type Monitor struct {
 	StateDir string
+	// Attach keeps the Spec's own Stdin, Stdout and Stderr instead of the
+	// log files: the caller is the container's parent and monitor (an
+	// attached one-off run), and no log is written.
+	Attach bool
 
 	proc  *Process
 	state State
@@ -31,21 +35,23 @@ const (
 	StderrLog = "stderr.log"
 )
 
-// Start starts spec with stdout and stderr appended to the log files and
-// records it as running.
+// Start starts spec with stdout and stderr appended to the log files
+// (unless Attach) and records it as running.
 func (m *Monitor) Start(ctx context.Context, spec Spec) (int, error) {
 	if err := os.MkdirAll(m.StateDir, 0o700); err != nil {
 		return 0, fmt.Errorf("create state dir: %w", err)
 	}
-	for _, name := range []string{StdoutLog, StderrLog} {
-		f, err := os.OpenFile(filepath.Join(m.StateDir, name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
-		if err != nil {
-			m.closeLogs()
-			return 0, fmt.Errorf("open log: %w", err)
+	if !m.Attach {
+		for _, name := range []string{StdoutLog, StderrLog} {
+			f, err := os.OpenFile(filepath.Join(m.StateDir, name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+			if err != nil {
+				m.closeLogs()
+				return 0, fmt.Errorf("open log: %w", err)
+			}
+			m.logs = append(m.logs, f)
 		}
-		m.logs = append(m.logs, f)
+		spec.Stdin, spec.Stdout, spec.Stderr = nil, m.logs[0], m.logs[1]
 	}
-	spec.Stdin, spec.Stdout, spec.Stderr = nil, m.logs[0], m.logs[1]
 	p, err := Start(ctx, spec)
 	if err != nil {
 		m.closeLogs()
