@@ -155,6 +155,32 @@ type SyncChange struct {
 	Deleted bool
 }
 
+// ImageInspector describes a local image.
+type ImageInspector interface {
+	InspectImage(ctx context.Context, ref string) (ImageDetail, error)
+}
+
+// ImageDetail is an image's identity and run configuration, the same fields
+// on every engine.
+type ImageDetail struct {
+	ID           string            `json:"Id"`
+	Ref          string            `json:"Ref"`
+	Created      time.Time         `json:"Created"`
+	Size         int64             `json:"Size"`
+	Env          []string          `json:"Env"`
+	Entrypoint   []string          `json:"Entrypoint"`
+	Cmd          []string          `json:"Cmd"`
+	WorkingDir   string            `json:"WorkingDir"`
+	User         string            `json:"User"`
+	ExposedPorts []string          `json:"ExposedPorts"`
+	Volumes      []string          `json:"Volumes"`
+	Labels       map[string]string `json:"Labels"`
+	StopSignal   string            `json:"StopSignal"`
+	Healthcheck  []string          `json:"Healthcheck"`
+	DiffIDs      []string          `json:"DiffIDs"`
+	History      []string          `json:"History"` // created_by of each step
+}
+
 // ImageLoader loads images from a `docker save` or OCI layout archive.
 type ImageLoader interface {
 	LoadImages(ctx context.Context, r io.Reader, progress func(msg string)) ([]string, error)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -196,7 +197,35 @@ func newImage(a *app) *cobra.Command {
 		},
 	}
 	rm.Flags().BoolP("force", "f", false, "remove even if in use")
-	c.AddCommand(imp, load, ls, rm)
+	inspect := &cobra.Command{
+		Use:   "inspect REF...",
+		Short: "Show images' configuration as JSON",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			b, err := a.backend(ctx)
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			in, ok := b.(engine.ImageInspector)
+			if !ok {
+				return fmt.Errorf("the %s engine cannot inspect images: %w", b.Name(), engine.ErrNotImplemented)
+			}
+			var out []engine.ImageDetail
+			for _, ref := range args {
+				d, err := in.InspectImage(ctx, ref)
+				if err != nil {
+					return err
+				}
+				out = append(out, d)
+			}
+			enc := json.NewEncoder(a.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(out)
+		},
+	}
+	c.AddCommand(imp, load, ls, rm, inspect)
 	return c
 }
 
