@@ -37,8 +37,8 @@ type Options struct {
 	RunDir string
 	// AllocFile records every hoist network's subnet on the host.
 	AllocFile string
-	// HostRoutes lists prefixes a new subnet must avoid; netplan.HostRoutes
-	// when nil.
+	// HostRoutes lists prefixes a new subnet must avoid; when nil, the
+	// IPv4 routes of the host's namespace (see hostRoutes).
 	HostRoutes func() ([]netip.Prefix, error)
 	// Logf, when set, hears about what is cleaned up along the way.
 	Logf func(format string, args ...any)
@@ -74,7 +74,7 @@ func New(opts Options) (*Manager, error) {
 	}
 	m := &Manager{runDir: runDir, allocFile: alloc, hostRoutes: opts.HostRoutes, logf: opts.Logf}
 	if m.hostRoutes == nil {
-		m.hostRoutes = netplan.HostRoutes
+		m.hostRoutes = hostRoutes
 	}
 	if m.logf == nil {
 		m.logf = func(string, ...any) {}

@@ -29,7 +29,11 @@ import (
 
 // createNetns creates a new network namespace bind-mounted at path, which
 // must not exist. The calling thread's namespace is untouched: the work is
-// done on a locked thread that is thrown away afterwards.
+// done on a locked thread that returns to its namespace afterwards (or, if
+// it cannot, is thrown away). Returning matters: a goroutine that ends
+// locked on the main thread wedges that thread instead of ending it, and
+// the main thread's namespace is what /proc/self/net shows, so the host's
+// routes (netplan.HostRoutes) would be read from the new namespace.
 func createNetns(path string) error {
 	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
 	if err != nil {
@@ -38,16 +42,25 @@ func createNetns(path string) error {
 	f.Close()
 	errc := make(chan error, 1)
 	go func() {
-		// Never unlocked: the goroutine ends with the thread in the new
-		// namespace, so the runtime terminates the thread instead of
-		// reusing it.
 		runtime.LockOSThread()
+		orig, err := unix.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("open own network namespace: %w", err)
+			return
+		}
+		defer unix.Close(orig)
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			errc <- fmt.Errorf("unshare network namespace: %w", err)
 			return
 		}
 		src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
-		if err := unix.Mount(src, path, "none", unix.MS_BIND, ""); err != nil {
+		err = unix.Mount(src, path, "none", unix.MS_BIND, "")
+		if unix.Setns(orig, unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		} // else the goroutine ends locked and the thread goes with it
+		if err != nil {
 			errc <- fmt.Errorf("bind-mount network namespace on %s: %w", path, err)
 			return
 		}
