@@ -49,6 +49,9 @@ func MaybeInit() bool {
 	case roleMonitor:
 		os.Exit(runMonitor())
 	default:
+		if run := extraRoles[os.Args[0]]; run != nil {
+			os.Exit(run())
+		}
 		err = fmt.Errorf("unknown hoist runtime role %q", os.Args[0])
 	}
 	reportError(err)
