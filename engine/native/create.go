@@ -18,7 +18,9 @@ import (
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/native/image"
+	"github.com/hoist-dev/hoist/engine/native/network"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/netplan"
 )
 
 // CreateContainer resolves the image, merges its config with the service
@@ -205,7 +207,37 @@ func buildSpec(r *record, spec engine.ContainerSpec, img *image.Image) error {
 	default:
 		return fmt.Errorf("network_mode %q: %w by the native engine", mode, engine.ErrNotImplemented)
 	}
+	r.ExtraHosts = svc.ExtraHosts.AsList("=")
+	slices.Sort(r.ExtraHosts)
+	r.DNS = network.ResolvOptions{Nameservers: svc.DNS, Search: svc.DNSSearch, Options: svc.DNSOpts}
+	if len(svc.Ports) > 0 && bridged(r) {
+		ports, err := containerPorts(svc)
+		if err != nil {
+			return err
+		}
+		r.Ports = ports
+	}
 	return nil
+}
+
+// containerPorts are the published ports of one container of svc, checked
+// and sorted by netplan; a host port range stays a range, resolved at
+// start. Ports of a container not on a compose network (host, none,
+// container:<x>) are not published, as Docker ignores them.
+func containerPorts(svc types.ServiceConfig) ([]netplan.Binding, error) {
+	one := svc
+	n := 1
+	one.Scale, one.Deploy = &n, nil
+	bs, err := netplan.Ports(&types.Project{Services: types.Services{svc.Name: one}})
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range bs {
+		if b.Protocol != "tcp" && b.Protocol != "udp" {
+			return nil, fmt.Errorf("port %s: protocol %s: %w by the native engine (tcp, udp)", b, b.Protocol, engine.ErrNotImplemented)
+		}
+	}
+	return bs, nil
 }
 
 func firstNonEmpty(s ...string) string {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/hoist-dev/hoist/engine/native/network"
 )
 
 // writeEtc writes the container's /etc/hosts, /etc/hostname and
@@ -24,20 +26,60 @@ func (b *Backend) writeEtc(r *record) (hosts, hostname, resolv string, err error
 	} else {
 		hostsData = containerHosts(r.Spec.Hostname)
 	}
+	// A container on compose networks gets the network manager's hosts
+	// file at attach (with extra_hosts); the others get theirs here.
+	if !bridged(r) {
+		hostsData = b.appendExtraHosts(r, hostsData)
+	}
 	if err := writeFileAtomic(hosts, hostsData, 0o644); err != nil {
 		return "", "", "", err
 	}
 	if err := writeFileAtomic(hostname, []byte(r.Spec.Hostname+"\n"), 0o644); err != nil {
 		return "", "", "", err
 	}
-	conf, dropped := hostResolvConf(r.NetworkMode == "host")
-	if dropped {
-		b.logf("container %s: the host's resolv.conf lists only loopback nameservers, which the container cannot reach; it gets no nameserver", r.Name)
+	var conf []byte
+	if r.NetworkMode == "host" {
+		conf, _ = os.ReadFile("/etc/resolv.conf")
+	} else {
+		host, err := network.HostResolvConf()
+		if err != nil {
+			b.logf("container %s: %v", r.Name, err)
+		}
+		var dropped []string
+		conf, dropped = network.ResolvConf(host, r.DNS)
+		if len(dropped) > 0 {
+			msg := "left out"
+			if !bytes.Contains(conf, []byte("nameserver ")) {
+				msg = "it gets no nameserver, so names outside the project do not resolve"
+			}
+			b.logf("container %s: loopback nameservers %s cannot be reached from the container's network namespace: %s", r.Name, strings.Join(dropped, ", "), msg)
+		}
 	}
 	if err := writeFileAtomic(resolv, conf, 0o644); err != nil {
 		return "", "", "", err
 	}
 	return hosts, hostname, resolv, nil
+}
+
+// appendExtraHosts adds r's extra_hosts to a hosts file of a container
+// that is not on a compose network; "host-gateway" has no meaning there
+// and is left out, with a warning.
+func (b *Backend) appendExtraHosts(r *record, data []byte) []byte {
+	var buf bytes.Buffer
+	buf.Write(data)
+	for _, e := range r.ExtraHosts {
+		name, ip, ok := strings.Cut(e, "=")
+		if !ok {
+			name, ip, _ = strings.Cut(e, ":")
+		}
+		ip = strings.TrimSuffix(strings.TrimPrefix(ip, "["), "]")
+		if _, err := netip.ParseAddr(ip); err != nil {
+			b.logf("container %s: extra_hosts %q: left out (%s needs a compose network)", r.Name, e, ip)
+			continue
+		}
+		fmt.Fprintf(&buf, "%s\t%s\n", ip, name)
+	}
+	return buf.Bytes()
 }
 
 func containerHosts(hostname string) []byte {

@@ -74,14 +74,36 @@ func (b *Backend) start(ctx context.Context, r *record) error {
 	if spec.Hosts, spec.HostnameFile, spec.ResolvConf, err = b.writeEtc(r); err != nil {
 		return err
 	}
-	if spec.Network, err = b.net.attach(ctx, r); err != nil {
+	att, err := b.net.attach(ctx, r)
+	if err != nil {
 		return err
 	}
+	spec.Network = att.Network
+	if att.Hosts != "" {
+		spec.Hosts = att.Hosts
+	}
+	var proxy *proxyHandle
+	if len(r.Ports) > 0 && att.IP.IsValid() {
+		if proxy, err = b.startProxy(ctx, r, att.IP); err != nil {
+			_ = b.net.detach(ctx, r)
+			return err
+		}
+	}
 	if _, err := runtime.StartDetached(ctx, spec, b.stateDir(r.Project, r.ID)); err != nil {
+		proxy.abort(ctx, r)
 		_ = b.net.detach(ctx, r)
 		return err
 	}
 	ok = true
+	if proxy != nil {
+		st, _, err := b.status(r)
+		if err == nil {
+			err = proxy.commit(st)
+		}
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -150,6 +172,7 @@ func (b *Backend) killAndWait(ctx context.Context, r *record) error {
 func (b *Backend) release(ctx context.Context, r *record) error {
 	var errs []error
 	errs = append(errs, b.waitMonitorGone(ctx, r))
+	errs = append(errs, b.killProxy(ctx, r))
 	errs = append(errs, b.net.detach(ctx, r))
 	errs = append(errs, image.Unmount(filepath.Join(b.layerDir(r.ID), "rootfs")))
 	errs = append(errs, removeCgroups(r.ID))
@@ -182,7 +205,7 @@ func (b *Backend) RemoveContainer(ctx context.Context, id string, opts engine.Re
 			return fmt.Errorf("remove container %s: %w", r.Name, err)
 		}
 	}
-	if err := b.release(ctx, r); err != nil {
+	if err := errors.Join(b.release(ctx, r), b.net.release(ctx, r)); err != nil {
 		return fmt.Errorf("remove container %s: %w", r.Name, err)
 	}
 	dir := b.layerDir(r.ID)
@@ -200,6 +223,7 @@ func (b *Backend) RemoveContainer(ctx context.Context, id string, opts engine.Re
 	}
 	b.releaseName(r.Name, r.ID)
 	_ = os.RemoveAll(dir)
+	b.maybeTeardown(ctx, r.Project)
 	return nil
 }
 

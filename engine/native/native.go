@@ -9,6 +9,8 @@
 //	<RunDir>/<project>/containers/<id>/config.json the container's record
 //	<RunDir>/<project>/containers/<id>/state.json  the runtime monitor's state,
 //	                              with spec.json, stdout.log and stderr.log
+//	<RunDir>/<project>/containers/<id>/proxy.json  the port proxy's pid and ports
+//	<RunDir>/<project>/net/                       engine/native/network's state
 //	<Root>/containers/<id>/{upper,work,rootfs}    writable layer and mountpoint
 //	<Root>/containers/<id>/etc/                   hosts, hostname, resolv.conf
 //	<Root>/volumes/<name>/{_data,volume.json}     named and anonymous volumes
@@ -19,11 +21,13 @@
 //
 // # Seams for later parts
 //
-// Network setup goes through the networker interface (networks.go): part 1
-// gives containers on a compose network a namespace with lo only; part 2
-// plugs bridges in there. Processes are started detached, one runtime
-// monitor per container; the per-project supervisor of part 3 replaces
-// StartDetached and runs healthchecks and restarts.
+// Network setup goes through the networker interface (netattach.go),
+// implemented with engine/native/network: a bridge per compose network, a
+// veth per container and network, names through a managed /etc/hosts.
+// Published ports are served by a detached userland proxy per container
+// (proxy.go). Processes are started detached, one runtime monitor per
+// container; the per-project supervisor of part 3 replaces StartDetached
+// and runs healthchecks and restarts.
 package native
 
 import (
@@ -34,6 +38,7 @@ import (
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/native/image"
+	"github.com/hoist-dev/hoist/engine/native/network"
 )
 
 // Defaults for Options.
@@ -60,6 +65,7 @@ type Backend struct {
 	store  *image.Store
 	logf   func(string, ...any)
 	net    networker
+	netm   *network.Manager
 	// builder is made on first Build.
 	builder builderOnce
 	// onCreate, when set (by tests), is told every new container's ID.
@@ -110,7 +116,12 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if b.logf == nil {
 		b.logf = func(string, ...any) {}
 	}
-	b.net = loopbackNetworker{b: b}
+	netm, err := network.New(network.Options{RunDir: runDir, AllocFile: filepath.Join(root, "network", "subnets.json"), Logf: b.logf})
+	if err != nil {
+		return nil, fmt.Errorf("native engine: %w", err)
+	}
+	b.netm = netm
+	b.net = bridgeNetworker{b: b, m: netm}
 	return b, nil
 }
 

@@ -105,10 +105,6 @@ func TestConformance(t *testing.T) {
 	needRoot(t)
 	enginetest.Run(t, func(t *testing.T) engine.Backend { return newBackend(t) }, enginetest.Options{
 		Image: testImage,
-		Skip: map[string]string{
-			"TwoNetworks":   "native part 2: no bridges or static addresses yet",
-			"PublishedPort": "native part 2: no port publishing yet",
-		},
 	})
 }
 

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/hoist-dev/hoist/engine"
-	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/engine/native/network"
 )
 
 // networkRecord is a network's <RunDir>/networks/<name>.json.
@@ -32,11 +32,22 @@ func (b *Backend) networkPath(name string) string {
 	return filepath.Join(b.runDir, "networks", name+".json")
 }
 
-// CreateNetwork records the network. Part 1 of the native engine has no
-// bridges: containers on it get a network namespace with lo only.
+// CreateNetwork records the network and makes it exist on the host: a
+// bridge with a subnet (the first IPv4 one of spec.Subnets, else a free
+// one), NAT out unless internal, the project's forward rules.
 func (b *Backend) CreateNetwork(ctx context.Context, spec engine.NetworkSpec) error {
 	if err := checkName("network", spec.Name); err != nil {
 		return err
+	}
+	if spec.Project == "" || checkName("project", spec.Project) != nil {
+		return fmt.Errorf("create network %q: invalid project name %q", spec.Name, spec.Project)
+	}
+	if spec.Driver != "" && spec.Driver != "bridge" {
+		return fmt.Errorf("create network %q: driver %q: %w by the native engine (bridge only)", spec.Name, spec.Driver, engine.ErrNotImplemented)
+	}
+	subnet, err := firstSubnet(spec.Subnets)
+	if err != nil {
+		return fmt.Errorf("create network %q: %w", spec.Name, err)
 	}
 	n := networkRecord{ID: newID(), Name: spec.Name, Project: spec.Project, Key: spec.Key, Driver: spec.Driver,
 		Internal: spec.Internal, Subnets: spec.Subnets, Options: spec.Options, Created: time.Now().UTC()}
@@ -61,17 +72,43 @@ func (b *Backend) CreateNetwork(ctx context.Context, spec engine.NetworkSpec) er
 	if err != nil {
 		return fmt.Errorf("create network %q: %w", spec.Name, err)
 	}
+	if _, err := b.netm.EnsureNetwork(ctx, network.NetSpec{Name: spec.Name, Project: spec.Project, Internal: spec.Internal, Subnet: subnet}); err != nil {
+		err = fmt.Errorf("create network %q: %w", spec.Name, err)
+		if rerr := b.netm.RemoveNetwork(context.WithoutCancel(ctx), spec.Project, spec.Name); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		os.Remove(b.networkPath(spec.Name))
+		b.maybeTeardown(ctx, spec.Project)
+		return err
+	}
 	return nil
 }
 
-// RemoveNetwork removes the network's record; a network a container is
-// attached to is an ErrConflict.
+// firstSubnet is the first IPv4 subnet of a network spec, or the zero
+// Prefix; IPv6 subnets are ignored (the native engine is IPv4 only).
+func firstSubnet(subnets []string) (netip.Prefix, error) {
+	for _, s := range subnets {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("subnet %q: %w", s, err)
+		}
+		if p.Addr().Is4() {
+			return p.Masked(), nil
+		}
+	}
+	return netip.Prefix{}, nil
+}
+
+// RemoveNetwork removes the network's bridge, rules and record; a network
+// a container is attached to is an ErrConflict. The project's network
+// state goes with its last network and container (maybeTeardown).
 func (b *Backend) RemoveNetwork(ctx context.Context, name string) error {
 	if checkName("network", name) != nil {
 		return fmt.Errorf("network %q: %w", name, engine.ErrNotFound)
 	}
-	if _, err := os.Stat(b.networkPath(name)); errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("remove network %q: %w", name, engine.ErrNotFound)
+	n, err := b.readNetwork(name)
+	if err != nil {
+		return fmt.Errorf("remove network %q: %w", name, err)
 	}
 	recs, err := b.allRecords()
 	if err != nil {
@@ -84,13 +121,51 @@ func (b *Backend) RemoveNetwork(ctx context.Context, name string) error {
 			}
 		}
 	}
+	if n.Project != "" {
+		if err := b.netm.RemoveNetwork(ctx, n.Project, name); err != nil {
+			if errors.Is(err, network.ErrInUse) {
+				err = fmt.Errorf("%w: %w", err, engine.ErrConflict)
+			}
+			return fmt.Errorf("remove network %q: %w", name, err)
+		}
+	}
 	if err := os.Remove(b.networkPath(name)); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove network %q: %w", name, engine.ErrNotFound)
 		}
 		return fmt.Errorf("remove network %q: %w", name, err)
 	}
+	if n.Project != "" {
+		b.maybeTeardown(ctx, n.Project)
+	}
 	return nil
+}
+
+// maybeTeardown removes what is left of project on the host once it has
+// no container and no network: the network manager's state (nftables
+// table, stray links) and <RunDir>/<project>. Failures are reported
+// through Logf: the caller's work is done, and a later down retries.
+func (b *Backend) maybeTeardown(ctx context.Context, project string) {
+	if checkName("project", project) != nil {
+		return
+	}
+	if m, _ := filepath.Glob(filepath.Join(b.stateDir(project, "*"), configFile)); len(m) > 0 {
+		return
+	}
+	nets, _ := filepath.Glob(filepath.Join(b.runDir, "networks", "*.json"))
+	for _, p := range nets {
+		var n networkRecord
+		if readJSON(p, &n) == nil && n.Project == project {
+			return
+		}
+	}
+	if err := b.netm.Teardown(context.WithoutCancel(ctx), project); err != nil {
+		b.logf("project %s: %v", project, err)
+		return
+	}
+	if err := os.RemoveAll(b.projectDir(project)); err != nil {
+		b.logf("project %s: %v", project, err)
+	}
 }
 
 func (b *Backend) readNetwork(name string) (networkRecord, error) {
@@ -100,62 +175,4 @@ func (b *Backend) readNetwork(name string) (networkRecord, error) {
 		return n, fmt.Errorf("network %q: %w", name, engine.ErrNotFound)
 	}
 	return n, err
-}
-
-// networker connects containers to their networks. Part 1's is
-// loopbackNetworker; part 2 plugs bridges, veths, addresses and DNS in
-// here, preparing a named namespace in attach that the container joins.
-type networker interface {
-	// check validates r's network settings at create.
-	check(r *record) error
-	// attach prepares the network before the container starts and says
-	// which namespace it uses.
-	attach(ctx context.Context, r *record) (runtime.Network, error)
-	// detach releases what attach prepared, after the container exited.
-	// It must be idempotent.
-	detach(ctx context.Context, r *record) error
-	// unsupported lists, for the Unsupported warning, what this networker
-	// does not apply of the settings in r.
-	unsupported(networks int) []string
-}
-
-// loopbackNetworker is part 1: none and compose networks get a new
-// namespace with lo only, host the host's, container:<x> x's.
-type loopbackNetworker struct{ b *Backend }
-
-func (l loopbackNetworker) check(r *record) error {
-	for _, a := range r.Networks {
-		if _, err := l.b.readNetwork(a.Name); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (l loopbackNetworker) attach(ctx context.Context, r *record) (runtime.Network, error) {
-	switch {
-	case r.NetworkMode == "host":
-		return runtime.Network{Mode: runtime.NetworkHost}, nil
-	case strings.HasPrefix(r.NetworkMode, "container:"):
-		ref := strings.TrimPrefix(r.NetworkMode, "container:")
-		other, err := l.b.load(ref)
-		if err != nil {
-			return runtime.Network{}, fmt.Errorf("network_mode %s: %w", r.NetworkMode, err)
-		}
-		st, started, err := l.b.status(other)
-		if err != nil || !started || st.Status != runtime.StatusRunning {
-			return runtime.Network{}, fmt.Errorf("network_mode %s: container is not running: %w", r.NetworkMode, engine.ErrConflict)
-		}
-		return runtime.Network{Mode: runtime.NetworkJoin, Path: fmt.Sprintf("/proc/%d/ns/net", st.Pid)}, nil
-	}
-	return runtime.Network{Mode: runtime.NetworkNew}, nil
-}
-
-func (l loopbackNetworker) detach(ctx context.Context, r *record) error { return nil }
-
-func (l loopbackNetworker) unsupported(networks int) []string {
-	if networks == 0 {
-		return nil
-	}
-	return []string{"networks (native part 1: containers get a network namespace with loopback only, no bridge or DNS yet)"}
 }

@@ -92,6 +92,9 @@ func (b *Backend) container(r *record, st runtime.State, started bool) engine.Co
 	default:
 		c.Networks = []string{r.NetworkMode}
 	}
+	if c.State == engine.StateRunning && len(r.Ports) > 0 {
+		c.Ports = b.publishedPorts(r)
+	}
 	if r.Healthcheck != nil && c.State == engine.StateRunning {
 		c.Health = b.health(r, st)
 	}

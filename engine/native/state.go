@@ -17,7 +17,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/engine/native/network"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/netplan"
 )
 
 // record is a container's config.json: what CreateContainer decided, so
@@ -38,6 +40,13 @@ type record struct {
 	// compose networks in Networks).
 	NetworkMode string                     `json:"network_mode,omitempty"`
 	Networks    []engine.NetworkAttachment `json:"networks,omitempty"`
+	// ExtraHosts are compose extra_hosts as "name:ip" ("host-gateway"
+	// allowed); DNS the dns, dns_search and dns_opt settings.
+	ExtraHosts []string              `json:"extra_hosts,omitempty"`
+	DNS        network.ResolvOptions `json:"dns,omitzero"`
+	// Ports are the published ports; host port ranges and random ports
+	// are chosen at each start (proxy.json records the choice).
+	Ports []netplan.Binding `json:"ports,omitempty"`
 
 	// Spec is the runtime spec without the per-start parts (rootfs, etc
 	// files, network namespace).

@@ -17,8 +17,8 @@ func (b *Backend) Unsupported(svc types.ServiceConfig) []string {
 			out = append(out, name)
 		}
 	}
-	add(len(svc.Ports) > 0, "ports (native part 2)")
-	add(len(svc.Expose) > 0, "expose")
+	add(len(svc.Ports) > 0 && (svc.NetworkMode == "host" || svc.NetworkMode == "none" || strings.HasPrefix(svc.NetworkMode, "container:") || strings.HasPrefix(svc.NetworkMode, "service:")),
+		"ports with network_mode "+svc.NetworkMode+" (not published, as with Docker)")
 	mode := svc.NetworkMode
 	if mode == "" || mode == "bridge" || mode == "default" {
 		out = append(out, b.net.unsupported(len(svc.Networks))...)
@@ -26,10 +26,6 @@ func (b *Backend) Unsupported(svc types.ServiceConfig) []string {
 	add(svc.HealthCheck != nil && !svc.HealthCheck.Disable, "healthcheck (probed only while hoist waits for the service to be healthy; continuous checks need the native supervisor, part 3)")
 	add(svc.Restart != "" && svc.Restart != "no", "restart (needs the native supervisor, part 3)")
 	add(svc.Deploy != nil && svc.Deploy.RestartPolicy != nil, "deploy.restart_policy (needs the native supervisor, part 3)")
-	add(len(svc.ExtraHosts) > 0, "extra_hosts")
-	add(len(svc.DNS) > 0, "dns")
-	add(len(svc.DNSSearch) > 0, "dns_search")
-	add(len(svc.DNSOpts) > 0, "dns_opt")
 	add(svc.DomainName != "", "domainname")
 	add(len(svc.Secrets) > 0, "secrets")
 	add(len(svc.Configs) > 0, "configs")
