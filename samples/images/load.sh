@@ -87,7 +87,8 @@ load() {
 	native)
 		local bin
 		bin=$(hoist_bin)
-		have=$("$bin" image inspect --format "{{index .Config.Labels \"$LABEL\"}}" "$ref" 2>/dev/null || true)
+		# hoist image inspect prints JSON (no --format): pick the label.
+		have=$("$bin" image inspect "$ref" 2>/dev/null | sed -n "s/.*\"$LABEL\": *\"\([^\"]*\)\".*/\1/p" | head -n 1 || true)
 		if [[ $have == "$key" ]]; then
 			log "$ref is up to date (native)"
 			return
