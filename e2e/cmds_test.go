@@ -355,11 +355,12 @@ func exitStatus(err error) int {
 type bgSet struct {
 	mu    sync.Mutex
 	procs map[string]*bgProc
+	marks bgMarks // bgmark offsets into stderr
 }
 
 type bgProc struct {
 	cmd            *exec.Cmd
-	stdout, stderr bytes.Buffer
+	stdout, stderr syncBuffer // read while the process runs (bgwaitout)
 	done           chan struct{}
 	err            error
 }

@@ -7,6 +7,7 @@
 //
 //	[docker]  dockerd answers (with HOIST_REQUIRE_DOCKER=1 it must)
 //	[sample]  PYTHON_IMAGE and REDIS_IMAGE are set (samples/images/load.sh)
+//	[native], [nativesample]  the native engine; see native_test.go
 //
 // Every script gets $PROJECT (its name plus a random suffix), $HOIST_REPO
 // (the repository root, for samples/) and a deferred cleanup: `hoist -p
@@ -28,6 +29,10 @@
 //	                                   background processes with their exit status
 //	                                   (testscript's wait only tells pass from fail)
 //	jsonvalid FILE                     FILE (or stdout) is valid JSON
+//	bgmark NAME / bgwaitout NAME REGEXP [timeout]
+//	                                   wait for a background process's stderr since
+//	                                   the mark to match (hoist watch's action lines)
+//	waitchange TIMEOUT FILE PROG [ARGS...]  rerun PROG until its stdout differs from FILE
 //
 // PROG "hoist" is the binary built by TestMain; KEY=VALUE arguments before
 // PROG add to its environment.
@@ -113,6 +118,9 @@ func testMain(m *testing.M) int {
 	if require && !dockerOK {
 		return fail("HOIST_REQUIRE_DOCKER=1 but docker is not usable: %v", dockerErr)
 	}
+	if err := setupNative(); err != nil {
+		return fail("%v", err)
+	}
 	return m.Run()
 }
 
@@ -164,6 +172,10 @@ func condition(cond string) (bool, error) {
 		return dockerOK, nil
 	case "sample":
 		return dockerOK && os.Getenv("PYTHON_IMAGE") != "" && os.Getenv("REDIS_IMAGE") != "", nil
+	case "native":
+		return nativeOK, nil
+	case "nativesample":
+		return nativeOK && nativeSampleOK, nil
 	}
 	return false, fmt.Errorf("unknown condition %q", cond)
 }
@@ -202,9 +214,6 @@ func setup(env *testscript.Env) error {
 	bg := &bgSet{procs: map[string]*bgProc{}}
 	env.Values[keyBG] = bg
 
-	if !dockerOK {
-		return nil
-	}
 	errorf := func(format string, args ...any) {
 		if t, ok := env.T().(interface{ Errorf(string, ...any) }); ok {
 			t.Errorf(format, args...)
@@ -212,6 +221,13 @@ func setup(env *testscript.Env) error {
 		}
 		env.T().Log(fmt.Sprintf(format, args...))
 		env.T().FailNow()
+	}
+	if nativeOK {
+		env.Defer(func() { nativeCleanup(project, errorf) })
+	}
+	if !dockerOK {
+		env.Defer(bg.stopAll)
+		return nil
 	}
 	// Deferred calls run last-registered first: stop background processes,
 	// then take the project down, then check nothing is left.
