@@ -1,0 +1,282 @@
+package supervisor
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Log capture. A container's stdout and stderr are FIFOs in its state
+// dir (stdout.fifo, stderr.fifo), which the container holds open for
+// reading and writing: a write never fails for want of a reader, so a
+// container survives the supervisor's death (its writes block once the
+// 64 KiB pipe buffer is full, until a new supervisor adopts it and
+// drains the FIFOs again). The supervisor reads them through Go's poller
+// (no thread per stream) into a bounded queue; one writer per container
+// drains the queue into LogFile. When the writer falls behind and the
+// queue holds logQueueBytes, further output is dropped and counted
+// (ContainerState.DroppedLogBytes) and a "hoist" line in the log says how
+// much was lost, so a chatty container never blocks.
+//
+// # Log format
+//
+// LogFile has one entry per line, as in Kubernetes' CRI log format:
+//
+//	2025-01-02T15:04:05.000000123Z stdout F hello world
+//
+// a fixed-width UTC timestamp with nanoseconds (LogTimeFormat, so that
+// the lines of all files sort as text and --since compares as text too),
+// the stream (stdout, stderr, or hoist for the supervisor's own notes),
+// a tag, F for a full line or P for a part of a line (a line longer than
+// logMaxLine is cut into P parts ended by an F part; output that ends
+// without a newline is one P entry), and the text without its newline.
+// Lines are never escaped: the text runs to the end of the line.
+//
+// The file rotates when it would exceed the size cap: container.log
+// becomes container.log.1, .1 becomes .2, and so on; LogMaxFiles files
+// are kept, the live one included. A reader reads the highest number
+// first and the live file last.
+const (
+	LogFile       = "container.log"
+	LogTimeFormat = "2006-01-02T15:04:05.000000000Z"
+
+	stdoutFifo = "stdout.fifo"
+	stderrFifo = "stderr.fifo"
+
+	defaultLogMaxSize  = 10 << 20
+	defaultLogMaxFiles = 3
+	logMaxLine         = 16 << 10
+	logQueueBytes      = 1 << 20
+	logQueueEntries    = 1024
+)
+
+// makeFifo creates the FIFO at path unless one is there.
+func makeFifo(path string) error {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&os.ModeNamedPipe != 0 {
+			return nil
+		}
+		os.Remove(path)
+	}
+	if err := unix.Mkfifo(path, 0o600); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("create log fifo: %w", err)
+	}
+	return nil
+}
+
+// openFifoReader opens a FIFO for reading without blocking, so the file
+// is served by Go's poller. It reads EOF once no writer is left, so a
+// writer must exist first.
+func openFifoReader(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open log fifo: %w", err)
+	}
+	return f, nil
+}
+
+type logEntry struct {
+	t       time.Time
+	stream  string
+	partial bool
+	text    []byte
+}
+
+// logger is one container's log: a bounded queue and its writer.
+type logger struct {
+	clock   Clock
+	ch      chan logEntry
+	queued  atomic.Int64
+	dropped atomic.Int64 // since the last note in the file
+	total   atomic.Int64 // ever
+	done    chan struct{}
+	closeMu sync.Mutex
+	closed  bool
+	w       *rotator
+}
+
+func newLogger(dir string, maxSize int64, maxFiles int, clock Clock) (*logger, error) {
+	if maxSize <= 0 {
+		maxSize = defaultLogMaxSize
+	}
+	if maxFiles <= 0 {
+		maxFiles = defaultLogMaxFiles
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create log dir: %w", err)
+	}
+	w := &rotator{path: filepath.Join(dir, LogFile), maxSize: maxSize, maxFiles: maxFiles}
+	if err := w.open(); err != nil {
+		return nil, err
+	}
+	l := &logger{clock: clock, ch: make(chan logEntry, logQueueEntries), done: make(chan struct{}), w: w}
+	go l.write()
+	return l, nil
+}
+
+// push queues an entry, or drops it when the queue is full.
+func (l *logger) push(e logEntry) {
+	n := int64(len(e.text))
+	l.closeMu.Lock()
+	defer l.closeMu.Unlock()
+	if l.closed {
+		return
+	}
+	if l.queued.Load()+n > logQueueBytes {
+		l.drop(n)
+		return
+	}
+	select {
+	case l.ch <- e:
+		l.queued.Add(n)
+	default:
+		l.drop(n)
+	}
+}
+
+func (l *logger) drop(n int64) {
+	l.dropped.Add(n)
+	l.total.Add(n)
+}
+
+// read copies one stream into the queue until EOF.
+func (l *logger) read(stream string, r io.Reader) {
+	br := bufio.NewReaderSize(r, 4096)
+	var part []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(chunk) > 0 {
+			full := chunk[len(chunk)-1] == '\n'
+			if full {
+				chunk = chunk[:len(chunk)-1]
+			}
+			part = append(part, chunk...)
+			for len(part) > logMaxLine {
+				l.push(logEntry{t: l.clock.Now(), stream: stream, partial: true, text: part[:logMaxLine:logMaxLine]})
+				part = append([]byte(nil), part[logMaxLine:]...)
+			}
+			if full {
+				l.push(logEntry{t: l.clock.Now(), stream: stream, text: part})
+				part = nil
+			}
+		}
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			if len(part) > 0 {
+				l.push(logEntry{t: l.clock.Now(), stream: stream, partial: true, text: part})
+			}
+			return
+		}
+	}
+}
+
+func (l *logger) write() {
+	defer close(l.done)
+	var buf []byte
+	for e := range l.ch {
+		l.queued.Add(-int64(len(e.text)))
+		if d := l.dropped.Swap(0); d > 0 {
+			buf = appendEntry(buf[:0], logEntry{t: e.t, stream: "hoist", text: []byte("dropped " + strconv.FormatInt(d, 10) + " bytes of output: the log writer fell behind")})
+			_ = l.w.write(buf)
+		}
+		buf = appendEntry(buf[:0], e)
+		_ = l.w.write(buf)
+		if cap(buf) > 64<<10 {
+			buf = nil
+		}
+	}
+	l.w.close()
+}
+
+// close stops queueing, writes what is queued and closes the file.
+func (l *logger) close() {
+	l.closeMu.Lock()
+	if !l.closed {
+		l.closed = true
+		close(l.ch)
+	}
+	l.closeMu.Unlock()
+	<-l.done
+}
+
+func appendEntry(b []byte, e logEntry) []byte {
+	b = e.t.UTC().AppendFormat(b, LogTimeFormat)
+	b = append(b, ' ')
+	b = append(b, e.stream...)
+	if e.partial {
+		b = append(b, " P "...)
+	} else {
+		b = append(b, " F "...)
+	}
+	b = append(b, e.text...)
+	return append(b, '\n')
+}
+
+// rotator is a size-capped file with numbered predecessors.
+type rotator struct {
+	path     string
+	maxSize  int64
+	maxFiles int
+	f        *os.File
+	size     int64
+}
+
+func (r *rotator) open() error {
+	f, err := os.OpenFile(r.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("open log: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("open log: %w", err)
+	}
+	r.f, r.size = f, fi.Size()
+	return nil
+}
+
+func (r *rotator) write(b []byte) error {
+	if r.f == nil {
+		if err := r.open(); err != nil {
+			return err
+		}
+	}
+	if r.size > 0 && r.size+int64(len(b)) > r.maxSize {
+		if err := r.rotate(); err != nil {
+			return err
+		}
+	}
+	n, err := r.f.Write(b)
+	r.size += int64(n)
+	return err
+}
+
+func (r *rotator) rotate() error {
+	r.f.Close()
+	r.f = nil
+	if r.maxFiles <= 1 {
+		os.Remove(r.path)
+	} else {
+		os.Remove(fmt.Sprintf("%s.%d", r.path, r.maxFiles-1))
+		for i := r.maxFiles - 2; i >= 1; i-- {
+			_ = os.Rename(fmt.Sprintf("%s.%d", r.path, i), fmt.Sprintf("%s.%d", r.path, i+1))
+		}
+		_ = os.Rename(r.path, r.path+".1")
+	}
+	return r.open()
+}
+
+func (r *rotator) close() {
+	if r.f != nil {
+		r.f.Close()
+		r.f = nil
+	}
+}

@@ -1,0 +1,366 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/engine/native/runtime"
+)
+
+// task is one run of a container: started here, or adopted from a dead
+// supervisor.
+type task interface {
+	Pid() int
+	// Wait returns the exit code (-1 when unknown) once the container
+	// exited and its cgroup and state were cleaned up and recorded.
+	Wait() int
+	Signal(sig syscall.Signal) error
+}
+
+// startTask starts cfg's container with its output on the FIFOs.
+func startTask(ctx context.Context, cfg *ContainerConfig, log *logger) (task, error) {
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	t := &runTask{m: &runtime.Monitor{StateDir: cfg.StateDir, Attach: true}}
+	var writers []*os.File
+	defer func() {
+		for _, w := range writers {
+			w.Close()
+		}
+	}()
+	_, err := t.openLogs(cfg.StateDir, log, func(w *os.File) { writers = append(writers, w) })
+	if err != nil {
+		return nil, err
+	}
+	spec := cfg.Spec
+	spec.ID = cfg.ID
+	spec.Stdin, spec.Stdout, spec.Stderr = nil, writers[0], writers[1]
+	spec.Prestart = nil
+	if _, err := t.m.Start(ctx, spec); err != nil {
+		// The readers end at EOF once the deferred close drops the
+		// last write ends.
+		return nil, err
+	}
+	// Only the container holds the write ends now: the readers see EOF
+	// when its last process is gone.
+	return t, nil
+}
+
+type runTask struct {
+	m     *runtime.Monitor
+	logWG sync.WaitGroup
+}
+
+// openLogs opens both FIFOs: the read-write end for the container (given
+// to keep), then the reader, which a goroutine copies into log.
+func (t *runTask) openLogs(dir string, log *logger, keep func(*os.File)) ([]*os.File, error) {
+	var readers []*os.File
+	for _, s := range []struct{ name, stream string }{{stdoutFifo, "stdout"}, {stderrFifo, "stderr"}} {
+		path := filepath.Join(dir, s.name)
+		if err := makeFifo(path); err != nil {
+			return readers, err
+		}
+		w, err := os.OpenFile(path, os.O_RDWR, 0)
+		if err != nil {
+			return readers, fmt.Errorf("open log fifo: %w", err)
+		}
+		keep(w)
+		r, err := openFifoReader(path)
+		if err != nil {
+			return readers, err
+		}
+		readers = append(readers, r)
+		t.logWG.Add(1)
+		go func(stream string) {
+			defer t.logWG.Done()
+			defer r.Close()
+			log.read(stream, r)
+		}(s.stream)
+	}
+	return readers, nil
+}
+
+func (t *runTask) Pid() int { return t.m.Process().Pid() }
+
+func (t *runTask) Signal(sig syscall.Signal) error { return t.m.Process().Signal(sig) }
+
+func (t *runTask) Wait() int {
+	code, _ := t.m.Wait()
+	waitLogs(&t.logWG)
+	return code
+}
+
+// waitLogs waits for the readers to drain: they end when the container's
+// last process closed the FIFO, which its cgroup's removal guarantees.
+func waitLogs(wg *sync.WaitGroup) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+// adoptedTask is a container started by a supervisor that died: not our
+// child, so its exit is seen through a pidfd and its code is lost.
+type adoptedTask struct {
+	pid      int
+	pidfd    *os.File
+	stateDir string
+	cgroups  []string
+	logWG    sync.WaitGroup
+}
+
+// adopt takes over a running container from its state dir, or returns
+// nil when it is not running.
+func adopt(cfg *ContainerConfig, cgroups []string, log *logger) (*adoptedTask, error) {
+	st, err := runtime.ReadState(cfg.StateDir)
+	if err != nil || st.Status != runtime.StatusRunning {
+		return nil, err
+	}
+	fd, err := pidfdOf(st.Pid, st.StartTime)
+	if err != nil {
+		return nil, nil // gone meanwhile
+	}
+	t := &adoptedTask{pid: st.Pid, pidfd: fd, stateDir: cfg.StateDir, cgroups: cgroups}
+	for _, s := range []struct{ name, stream string }{{stdoutFifo, "stdout"}, {stderrFifo, "stderr"}} {
+		r, err := openFifoReader(filepath.Join(cfg.StateDir, s.name))
+		if err != nil {
+			continue // output is lost, the container is still ours
+		}
+		t.logWG.Add(1)
+		go func(stream string) {
+			defer t.logWG.Done()
+			defer r.Close()
+			log.read(stream, r)
+		}(s.stream)
+	}
+	return t, nil
+}
+
+// pidfdOf opens a pidfd for pid if it still is the process that started
+// at start (clock ticks, /proc/<pid>/stat field 22). The pidfd is
+// non-blocking, so Go's poller reports the exit.
+func pidfdOf(pid int, start uint64) (*os.File, error) {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("pidfd_open %d: %w", pid, err)
+	}
+	// Checked after opening: the pidfd pins the process, so a match now
+	// cannot be a reused pid later.
+	if t, err := procStartTime(pid); err != nil || t != start {
+		unix.Close(fd)
+		return nil, fmt.Errorf("process %d is gone", pid)
+	}
+	return os.NewFile(uintptr(fd), "pidfd"), nil
+}
+
+// waitPidfd blocks until the process of the pidfd exited.
+func waitPidfd(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return rc.Read(func(fd uintptr) bool {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, _ := unix.Poll(fds, 0)
+		return n > 0
+	})
+}
+
+func (t *adoptedTask) Pid() int { return t.pid }
+
+func (t *adoptedTask) Signal(sig syscall.Signal) error {
+	if err := unix.PidfdSendSignal(int(t.pidfd.Fd()), sig, nil, 0); err != nil {
+		return fmt.Errorf("signal container: %w", err)
+	}
+	return nil
+}
+
+func (t *adoptedTask) Wait() int {
+	_ = waitPidfd(t.pidfd)
+	t.pidfd.Close()
+	err := destroyCgroups(t.cgroups)
+	waitLogs(&t.logWG)
+	st, rerr := runtime.ReadState(t.stateDir)
+	if rerr == nil && st.Status == runtime.StatusRunning {
+		st.Status, st.ExitCode, st.FinishedAt = runtime.StatusExited, -1, time.Now().UTC()
+		st.Error = "exit code unknown: the container was adopted after its supervisor died"
+		if err != nil {
+			st.Error += "; " + err.Error()
+		}
+		_ = writeJSONAtomic(filepath.Join(t.stateDir, "state.json"), st)
+	}
+	return -1
+}
+
+// procStartTime reads field 22 of /proc/<pid>/stat.
+func procStartTime(pid int) (uint64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, errors.New("malformed stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0, errors.New("malformed stat")
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}
+
+func alive(pid int, start uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	t, err := procStartTime(pid)
+	return err == nil && t == start
+}
+
+// cgroupDirsOf lists the cgroup directories of pid that end in
+// "hoist/<id>": the container's own, as the runtime made them.
+func cgroupDirsOf(pid int, id string) ([]string, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return nil, fmt.Errorf("read container cgroup: %w", err)
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	// mount point and root of each cgroup hierarchy, by its options
+	// (controllers) or "" for v2.
+	type mnt struct{ point, root string }
+	mounts := map[string]mnt{}
+	for _, line := range strings.Split(string(mi), "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		if !ok {
+			continue
+		}
+		pf, qf := strings.Fields(pre), strings.Fields(post)
+		if len(pf) < 5 || len(qf) < 3 {
+			continue
+		}
+		switch qf[0] {
+		case "cgroup2":
+			if _, ok := mounts[""]; !ok {
+				mounts[""] = mnt{pf[4], pf[3]}
+			}
+		case "cgroup":
+			for _, o := range strings.Split(qf[2], ",") {
+				if _, ok := mounts[o]; !ok {
+					mounts[o] = mnt{pf[4], pf[3]}
+				}
+			}
+		}
+	}
+	suffix := "/hoist/" + id
+	seen := map[string]bool{}
+	var dirs []string
+	for _, line := range strings.Split(string(b), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 || !strings.HasSuffix(parts[2], suffix) {
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			m, ok := mounts[c]
+			if !ok {
+				continue
+			}
+			d := filepath.Join(m.point, strings.TrimPrefix(parts[2], m.root))
+			if !seen[d] {
+				seen[d] = true
+				dirs = append(dirs, d)
+			}
+		}
+	}
+	return dirs, nil
+}
+
+// destroyCgroups kills what is left in dirs, waits for them to empty
+// (bounded) and removes them, and their "hoist" parent when unused.
+func destroyCgroups(dirs []string) error {
+	var errs []error
+	for _, dir := range dirs {
+		deadline := time.Now().Add(10 * time.Second)
+		for delay := time.Millisecond; ; delay = min(2*delay, 100*time.Millisecond) {
+			b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+			if errors.Is(err, os.ErrNotExist) {
+				break
+			}
+			pids := strings.Fields(string(b))
+			if err == nil && len(pids) == 0 {
+				if err = unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {
+					break
+				}
+			}
+			for _, p := range pids {
+				if n, perr := strconv.Atoi(p); perr == nil {
+					_ = unix.Kill(n, unix.SIGKILL)
+				}
+			}
+			if time.Now().After(deadline) {
+				errs = append(errs, fmt.Errorf("remove cgroup %s: still busy: %v", dir, err))
+				break
+			}
+			time.Sleep(delay)
+		}
+		_ = unix.Rmdir(filepath.Dir(dir))
+	}
+	return errors.Join(errs...)
+}
+
+// writeJSONAtomic writes v to path via a temporary file, fsync and
+// rename, then syncs the directory.
+func writeJSONAtomic(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	_, err = tmp.Write(b)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
