@@ -406,6 +406,12 @@ type loopState struct {
 // the rule's previous action. Caller holds w.mu.
 func (w *watcher) loopDetected(c *contrib, first time.Time) bool {
 	r := c.rule
+	if r.action == types.WatchActionSync {
+		// A plain sync writes only into the container (a bind-mounted path
+		// is not synced), so it cannot re-trigger itself; quick repeated
+		// saves of one file must not pause it.
+		return false
+	}
 	ls := w.loops[r.id]
 	if ls == nil {
 		ls = &loopState{}

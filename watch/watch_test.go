@@ -384,6 +384,27 @@ func TestRepeatedEditsAreNotALoop(t *testing.T) {
 	}
 }
 
+// A plain sync cannot re-trigger itself: saving one file many times in
+// quick succession keeps syncing it.
+func TestQuickRepeatedSyncsAreNotALoop(t *testing.T) {
+	dir := tempDir(t)
+	f := filepath.Join(dir, "a.txt")
+	write(t, f, "1")
+	h := newHarness(t, []Service{svc("web", syncRule(dir, "/app"))}, Options{LoopLimit: 2})
+	for range 6 {
+		h.event(f, fsnotify.Write)
+		h.clock.Advance(quiet)
+		h.idle()
+		h.clock.Advance(10 * time.Millisecond)
+	}
+	if n := len(h.ctrl.snapshot()); n != 6 {
+		t.Fatalf("%d syncs, want 6", n)
+	}
+	if p := h.rec.stage(StagePaused); len(p) != 0 {
+		t.Fatalf("paused: %+v", p)
+	}
+}
+
 func TestEventStages(t *testing.T) {
 	dir := tempDir(t)
 	write(t, filepath.Join(dir, "a"), "a")
