@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -61,7 +62,10 @@ func (c capSet) names() []string {
 }
 
 // lastCap is the highest capability the running kernel knows.
-func lastCap() uint {
+//
+// It is read once per process: the loops over capabilities call it for
+// every bit.
+var lastCap = sync.OnceValue(func() uint {
 	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
 	if err == nil {
 		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n >= 0 && n < 64 {
@@ -69,7 +73,7 @@ func lastCap() uint {
 		}
 	}
 	return unix.CAP_LAST_CAP
-}
+})
 
 func allCaps() capSet {
 	var c capSet
