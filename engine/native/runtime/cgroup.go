@@ -1,3 +1,5 @@
+//go:build !hoistinit
+
 package runtime
 
 import (

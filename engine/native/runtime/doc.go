@@ -4,14 +4,20 @@
 //
 // # Processes
 //
-// Start re-executes hoist from a sealed memfd copy of its binary (see
-// memfd.go) with a marker in argv[0] and clone flags for new mount, PID, UTS,
-// IPC and (unless the host's or another network namespace is used) network
-// namespaces. The parent sends the configuration as JSON over an inherited
-// pipe only after it has placed the child in its cgroup and run the Prestart
-// hook, so the child never runs unconfined. The child reports a setup error
-// as one JSON line on a second pipe; that pipe is close-on-exec, so EOF
-// without data means the user's command was executed.
+// Start executes the init binary from a sealed memfd (see memfd.go) with a
+// marker in argv[0] and clone flags for new mount, PID, UTS, IPC and
+// (unless the host's or another network namespace is used) network
+// namespaces. The init binary is initshim, a small build of this
+// package's container side only (the hoistinit build tag) that
+// `go generate` puts in initbin/ for hoist to embed; without it, hoist's
+// own binary plays the part, just slower to start. The parent sends the
+// configuration as JSON over an inherited pipe only after it has placed
+// the child in its cgroup and run the Prestart hook, so the child never
+// runs unconfined; the seccomp filter is compiled by the parent and sent
+// with it, and a field the init does not know is refused. The child
+// reports a setup error as one JSON line on a second pipe; that pipe is
+// close-on-exec, so EOF without data means the user's command was
+// executed.
 //
 // Every binary that embeds this package must call MaybeInit first thing in
 // main (and in TestMain), because the re-executed binary is how the init,
@@ -38,6 +44,6 @@
 // mount targets are resolved inside the rootfs (securejoin.go), Docker's
 // masked and read-only paths are applied, capabilities are reduced to
 // Docker's 14 defaults, and Docker's default seccomp profile is compiled to
-// BPF (seccomp.go documents what is approximated). File descriptors above 2
+// BPF (seccomp_compile.go documents what is approximated). File descriptors above 2
 // are marked close-on-exec before the command is executed.
 package runtime

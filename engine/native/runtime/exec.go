@@ -1,3 +1,5 @@
+//go:build !hoistinit
+
 package runtime
 
 import (
@@ -30,17 +32,6 @@ type ExecSpec struct {
 	Stdout io.Writer
 	Stderr io.Writer
 }
-
-// execConfig is sent to the exec helper.
-type execConfig struct {
-	finalConfig
-	// JoinMountNS: fdMountNS is the container's mount namespace, to be
-	// joined by the helper itself (see Exec).
-	JoinMountNS bool `json:"join_mount_ns"`
-}
-
-// fdMountNS is where the exec helper receives the mount namespace.
-const fdMountNS = 5
 
 // Exec runs a command in the container whose init is pid and returns its
 // exit code (128+n when killed by signal n). ctx cancellation kills it.
@@ -82,11 +73,10 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	self, err := sealedSelf()
+	self, err := initExecutable()
 	if err != nil {
 		return -1, err
 	}
-	defer self.Close()
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		return -1, err
@@ -157,18 +147,6 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 		return exitCode(cmd.ProcessState), fmt.Errorf("exec: %w", ctx.Err())
 	}
 	return exitCode(cmd.ProcessState), nil
-}
-
-// joinMountNS is the helper's side of Exec; see there.
-func joinMountNS() error {
-	if err := unix.Unshare(unix.CLONE_FS); err != nil {
-		return fmt.Errorf("unshare filesystem info: %w", err)
-	}
-	if err := unix.Setns(fdMountNS, unix.CLONE_NEWNS); err != nil {
-		return fmt.Errorf("join container mount namespace: %w", err)
-	}
-	_ = unix.Close(fdMountNS)
-	return nil
 }
 
 // cgroupDirsOf returns the cgroup directories pid belongs to, for the

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -85,7 +86,15 @@ func readConfig(v any) error {
 		// The parent gave up before sending anything.
 		os.Exit(1)
 	}
-	if err := json.Unmarshal(b, v); err != nil {
+	return decodeConfig(b, v)
+}
+
+// decodeConfig refuses a field this binary does not know (an init binary
+// older than hoist) instead of ignoring it: it may be a security setting.
+func decodeConfig(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("decode config: %w", err)
 	}
 	return nil

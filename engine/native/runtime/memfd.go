@@ -1,6 +1,9 @@
+//go:build !hoistinit
+
 package runtime
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -9,24 +12,34 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sealedSelf returns a sealed memfd copy of the running hoist binary.
+// sealedSelf returns a sealed memfd copy of the running hoist binary, and
+// sealedBytes one of an init binary image (initbin.go).
 //
 // Why (CVE-2019-5736): every hoist process that runs inside a container
 // (the init before it execs the command, the pid 1 reaper of Init, the
-// helper of Exec) is started from this copy, so its /proc/<pid>/exe is the
-// memfd and never the host's hoist binary. The seals forbid writing,
+// helper of Exec) is started from such a copy, so its /proc/<pid>/exe is
+// the memfd and never a binary on the host. The seals forbid writing,
 // growing and shrinking it, and it is executing, so opening it for writing
 // fails too; even a successful open would only reach this private copy.
 // These processes also make themselves non-dumpable first thing, so the
 // container's processes (without CAP_SYS_PTRACE) cannot open
-// /proc/<pid>/exe at all. The copy costs one binary's size of memory per
-// start, the price runc pays too.
+// /proc/<pid>/exe at all. The seals make one copy safe to share, so a
+// process makes one (initExecutable) for all the containers it starts:
+// about 2 MB for the embedded init binary, hoist's size without it.
 func sealedSelf() (*os.File, error) {
 	src, err := os.Open("/proc/self/exe")
 	if err != nil {
 		return nil, fmt.Errorf("open own binary: %w", err)
 	}
 	defer src.Close()
+	return sealedCopy(src)
+}
+
+func sealedBytes(b []byte) (*os.File, error) {
+	return sealedCopy(bytes.NewReader(b))
+}
+
+func sealedCopy(src io.Reader) (*os.File, error) {
 	fd, err := unix.MemfdCreate("hoist", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING|unix.MFD_EXEC)
 	if errors.Is(err, unix.EINVAL) {
 		// Kernels before 6.3 do not know MFD_EXEC; their memfds are executable.
@@ -38,12 +51,12 @@ func sealedSelf() (*os.File, error) {
 	mem := os.NewFile(uintptr(fd), "hoist-memfd")
 	if _, err := io.Copy(mem, src); err != nil {
 		mem.Close()
-		return nil, fmt.Errorf("copy own binary: %w", err)
+		return nil, fmt.Errorf("copy binary: %w", err)
 	}
 	seals := unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
 	if _, err := unix.FcntlInt(mem.Fd(), unix.F_ADD_SEALS, seals); err != nil {
 		mem.Close()
-		return nil, fmt.Errorf("seal own binary copy: %w", err)
+		return nil, fmt.Errorf("seal binary copy: %w", err)
 	}
 	return mem, nil
 }

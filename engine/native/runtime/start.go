@@ -1,11 +1,11 @@
+//go:build !hoistinit
+
 package runtime
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"sync"
@@ -82,11 +82,10 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	self, err := sealedSelf()
+	self, err := initExecutable()
 	if err != nil {
 		return nil, err
 	}
-	defer self.Close()
 	cfgR, cfgW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -157,13 +156,4 @@ func waitSetup(ctx context.Context, r *os.File) error {
 		r.Close()
 		return fmt.Errorf("start container: %w", ctx.Err())
 	}
-}
-
-func writeJSON(w io.Writer, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(b)
-	return err
 }

@@ -1,0 +1,97 @@
+package runtime
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// buildInitShim builds initshim exactly as the go:generate line in
+// initbin.go does.
+func buildInitShim(t *testing.T) []byte {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "hoist-init")
+	cmd := exec.Command("go", "build", "-tags", "hoistinit", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, "./initshim")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build initshim: %v: %s", err, b)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// useInit makes the containers started until the test ends run their
+// container-side roles from image (nil: from the test binary itself).
+func useInit(t *testing.T, image []byte) {
+	t.Helper()
+	reset := func(image []byte) {
+		initExec.Lock()
+		if initExec.f != nil {
+			initExec.f.Close()
+			initExec.f = nil
+		}
+		initImage = image
+		initExec.Unlock()
+	}
+	old := initImage
+	reset(image)
+	t.Cleanup(func() { reset(old) })
+}
+
+// An embedded init binary older than the sources would run containers
+// with yesterday's init: go generate must be rerun.
+func TestEmbeddedInitIsCurrent(t *testing.T) {
+	emb := embeddedInit()
+	if emb == nil {
+		t.Skip("no embedded init binary (go generate ./engine/native/runtime builds it)")
+	}
+	if !bytes.Equal(emb, buildInitShim(t)) {
+		t.Fatal("initbin/hoist-init is stale or built differently: run go generate ./engine/native/runtime")
+	}
+}
+
+// The container tests ran with one init binary (the embedded one when
+// present); they run here again with the other one.
+func TestOtherInitBinary(t *testing.T) {
+	needRoot(t)
+	if initImage != nil {
+		useInit(t, nil)
+	} else {
+		useInit(t, buildInitShim(t))
+	}
+	t.Logf("init binary: embedded shim %v", initImage != nil)
+	for _, tc := range []struct {
+		name string
+		f    func(*testing.T)
+	}{
+		{"RunHello", TestRunHello},
+		{"DefaultContainerSecurity", TestDefaultContainerSecurity},
+		{"NonRootUser", TestNonRootUser},
+		{"CapAddDropPrivileged", TestCapAddDropPrivileged},
+		{"MountTargetSymlinkStaysInRootfs", TestMountTargetSymlinkStaysInRootfs},
+		{"InitReapsForwardsAndHidesBinary", TestInitReapsForwardsAndHidesBinary},
+		{"Exec", TestExec},
+		{"SpecOptions", TestSpecOptions},
+		{"CgroupLimitsAndCleanup", TestCgroupLimitsAndCleanup},
+	} {
+		t.Run(tc.name, tc.f)
+	}
+}
+
+// A configuration field the init does not know is refused, not ignored:
+// it may be a security setting newer than the init binary.
+func TestInitRefusesUnknownConfig(t *testing.T) {
+	var cfg initConfig
+	dec := []byte(`{"id":"x","rootfs":"/r","args":["true"],"security":{},"resources":{},"network":{},"masked_paths":null,"readonly_paths":null,"new_setting":true}`)
+	if err := decodeConfig(dec, &cfg); err == nil {
+		t.Fatal("unknown field accepted")
+	}
+	if err := decodeConfig(bytes.Replace(dec, []byte(`,"new_setting":true`), nil, 1), &cfg); err != nil {
+		t.Fatal(err)
+	}
+}
