@@ -1,0 +1,144 @@
+package native
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/engine/native/image"
+	"github.com/hoist-dev/hoist/engine/native/runtime"
+)
+
+var _ engine.Runner = (*Backend)(nil)
+
+// RunContainer creates a container and runs it attached: this process is
+// the container's parent and monitor, so there is no detached monitor and
+// no log file, and its output goes straight to opts' writers. With
+// Remove the container is removed once it exits, also when ctx ends,
+// which kills it first.
+//
+// While it runs the container is recorded as any other (config.json and
+// a running state.json naming this process as the monitor), so `ps` shows
+// it, and if this process dies the container is left like one whose
+// monitor died: `down` or `rm -f` kills it, detaches it and removes it.
+func (b *Backend) RunContainer(ctx context.Context, spec engine.ContainerSpec, opts engine.RunAttach) (int, error) {
+	id, err := b.CreateContainer(ctx, spec)
+	if err != nil {
+		return 0, err
+	}
+	code, err := b.runAttached(ctx, id, opts)
+	if opts.Remove {
+		// ctx may be cancelled: removal must still happen.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		rerr := b.RemoveContainer(rctx, id, engine.RemoveOptions{Force: true, Volumes: true})
+		if rerr != nil && !errors.Is(rerr, engine.ErrNotFound) {
+			err = errors.Join(err, rerr)
+		}
+	}
+	return code, err
+}
+
+// runAttached starts the created container id, waits for it and, without
+// Remove, releases its mounts and network as stop does.
+func (b *Backend) runAttached(ctx context.Context, id string, opts engine.RunAttach) (int, error) {
+	r, unlock, err := b.lockContainer(id)
+	if err != nil {
+		return 0, fmt.Errorf("run container: %w", err)
+	}
+	m, err := b.startAttached(ctx, r, opts)
+	unlock()
+	if err != nil {
+		return 0, fmt.Errorf("run container %s: %w", r.Name, err)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = m.Process().Signal(syscall.SIGKILL) })
+	code, err := m.Wait()
+	stop()
+	if err != nil {
+		err = fmt.Errorf("run container %s: %w", r.Name, err)
+	}
+	if !opts.Remove {
+		// As stop: unmount and detach now, keep the writable layer.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if r, unlock, lerr := b.lockContainer(id); lerr == nil {
+			err = errors.Join(err, b.release(rctx, r))
+			unlock()
+		}
+	}
+	if ctx.Err() != nil {
+		return code, errors.Join(err, fmt.Errorf("run container %s: %w", r.Name, ctx.Err()))
+	}
+	return code, err
+}
+
+// startAttached does what start (lifecycle.go) does, with a
+// runtime.Monitor in this process in place of a detached one.
+func (b *Backend) startAttached(ctx context.Context, r *record, opts engine.RunAttach) (*runtime.Monitor, error) {
+	for _, l := range r.Layers {
+		if _, err := os.Stat(l); err != nil {
+			return nil, fmt.Errorf("image %s (%s) is gone from the native store: %w", r.Image, r.ImageID, engine.ErrNotFound)
+		}
+	}
+	dir := b.layerDir(r.ID)
+	rootfs := filepath.Join(dir, "rootfs")
+	if err := image.MountRootfs(r.Layers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"), rootfs); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = image.Unmount(rootfs)
+		}
+	}()
+	if err := b.copyUp(r, rootfs); err != nil {
+		return nil, err
+	}
+	spec := r.Spec
+	spec.Rootfs = rootfs
+	var err error
+	if spec.Hosts, spec.HostnameFile, spec.ResolvConf, err = b.writeEtc(r); err != nil {
+		return nil, err
+	}
+	att, err := b.net.attach(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	spec.Network = att.Network
+	if att.Hosts != "" {
+		spec.Hosts = att.Hosts
+	}
+	var proxy *proxyHandle
+	if len(r.Ports) > 0 && att.IP.IsValid() {
+		if proxy, err = b.startProxy(ctx, r, att.IP); err != nil {
+			_ = b.net.detach(ctx, r)
+			return nil, err
+		}
+	}
+	spec.Stdin, spec.Stdout, spec.Stderr = opts.Stdin, opts.Stdout, opts.Stderr
+	m := &runtime.Monitor{StateDir: b.stateDir(r.Project, r.ID), Attach: true}
+	if _, err := m.Start(ctx, spec); err != nil {
+		proxy.abort(ctx, r)
+		_ = b.net.detach(ctx, r)
+		return nil, err
+	}
+	if proxy != nil {
+		st, _, err := b.status(r)
+		if err == nil {
+			err = proxy.commit(st)
+		}
+		if err != nil {
+			_ = m.Process().Signal(syscall.SIGKILL)
+			_, _ = m.Wait()
+			_ = b.release(ctx, r)
+			return nil, err
+		}
+	}
+	ok = true
+	return m, nil
+}
