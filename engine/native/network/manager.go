@@ -185,6 +185,9 @@ func (m *Manager) EnsureNetwork(ctx context.Context, spec NetSpec) (Network, err
 	if err := m.applyRules(spec.Project); err != nil {
 		return Network{}, fmt.Errorf("create network %q: %w", spec.Name, err)
 	}
+	if err := allowForward(st); err != nil {
+		return Network{}, fmt.Errorf("create network %q: %w", spec.Name, err)
+	}
 	if !st.Internal {
 		if err := enableForwarding(); err != nil {
 			return Network{}, fmt.Errorf("create network %q: %w", spec.Name, err)
@@ -343,6 +346,9 @@ func (m *Manager) RemoveNetwork(ctx context.Context, project, name string) error
 	if err := deleteLink(st.Bridge); err != nil {
 		return fmt.Errorf("remove network %q: %w", name, err)
 	}
+	if err := removeForward(project, st.Bridge); err != nil {
+		return fmt.Errorf("remove network %q: %w", name, err)
+	}
 	if err := os.Remove(m.netPath(project, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
@@ -386,6 +392,7 @@ func (m *Manager) Teardown(ctx context.Context, project string) error {
 	}
 	errs = append(errs, sweepLinks(project, m.logf))
 	errs = append(errs, deleteTable(project))
+	errs = append(errs, removeForward(project, ""))
 	errs = append(errs, m.releaseSubnets(project))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("tear down network of project %q: %w", project, err)

@@ -555,3 +555,32 @@ func TestNetnsMountPropagates(t *testing.T) {
 		t.Errorf("the netns mount survives in a slave mount namespace")
 	}
 }
+
+// Docker's FORWARD DROP (in this test's own network namespace): bridged
+// traffic between containers still flows, through the accept rules
+// allowForward adds, and Teardown removes them.
+func TestForwardDropPolicy(t *testing.T) {
+	if iptablesMissing() {
+		t.Skip("no iptables")
+	}
+	e := newEnv(t, "fw")
+	if out, err := iptablesCmd("-P", "FORWARD", "DROP"); err != nil {
+		t.Skipf("iptables -P FORWARD DROP: %v: %s", err, out)
+	}
+	t.Cleanup(func() { iptablesCmd("-P", "FORWARD", "ACCEPT") })
+	e.network("fw", "fw_default", false)
+	a := e.attach("fw", "fw-a-1", on("fw_default", "a"))
+	b := e.attach("fw", "fw-b-1", on("fw_default", "b"))
+	tcpRoundTrip(t, a.NetnsPath, b.NetnsPath, b.IPs["fw_default"])
+	out, _ := iptablesCmd("-S", "FORWARD")
+	if n := strings.Count(string(out), "hoist:fw"); n != 2 {
+		t.Errorf("FORWARD has %d hoist rules, want 2:\n%s", n, out)
+	}
+	if err := e.m.Teardown(context.Background(), "fw"); err != nil {
+		t.Fatal(err)
+	}
+	out, _ = iptablesCmd("-S", "FORWARD")
+	if strings.Contains(string(out), "hoist:fw") {
+		t.Errorf("rules left after Teardown:\n%s", out)
+	}
+}
