@@ -18,7 +18,7 @@ package e2e
 //
 //	nativeleaks PROJECT [IDFILE]  nothing of PROJECT is left on the host:
 //	    no link tagged hoist:PROJECT/ (bridges, veths), no nftables table
-//	    hoist-PROJECT, no mount or process under /run/hoist/PROJECT, no
+//	    hoist-PROJECT, no iptables rule commented hoist:PROJECT, no mount or process under /run/hoist/PROJECT, no
 //	    /run/hoist/PROJECT, no network record; with IDFILE (`ps -a -q`
 //	    output saved before down) no mount, cgroup or process naming those
 //	    container IDs.
@@ -167,6 +167,15 @@ func nativeLeftovers(project string, ids []string) string {
 	}
 	if out, err := exec.Command("nft", "list", "table", "ip", "hoist-"+project).CombinedOutput(); err == nil {
 		fmt.Fprintf(&b, "nftables table ip hoist-%s:\n%s\n", project, out)
+	}
+	for _, chain := range []string{"FORWARD", "DOCKER-USER"} {
+		if out, err := exec.Command("iptables", "-w", "-S", chain).Output(); err == nil {
+			for _, line := range strings.Split(string(out), "\n") {
+				if strings.Contains(line, "hoist:"+project+" ") || strings.Contains(line, `"hoist:`+project+`"`) || strings.HasSuffix(line, "hoist:"+project) {
+					fmt.Fprintf(&b, "iptables rule: %s\n", line)
+				}
+			}
+		}
 	}
 	if data, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
 		for _, line := range strings.Split(string(data), "\n") {
