@@ -13,6 +13,8 @@ func TestRewriteArgs(t *testing.T) {
 		{[]string{"logs", "-tf"}, []string{"logs", "-t", "--follow"}},
 		{[]string{"up", "-d"}, []string{"up", "-d"}},
 		{[]string{"logs", "--", "-f"}, []string{"logs", "--", "-f"}},
+		{[]string{"image", "rm", "-f", "x"}, []string{"image", "rm", "--force", "x"}},
+		{[]string{"-f", "c.yaml", "image", "ls"}, []string{"-f", "c.yaml", "image", "ls"}},
 	}
 	for _, c := range cases {
 		if got := rewriteArgs(c.in); !reflect.DeepEqual(got, c.want) {

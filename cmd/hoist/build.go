@@ -196,7 +196,7 @@ func newImage(a *app) *cobra.Command {
 			return nil
 		},
 	}
-	rm.Flags().BoolP("force", "f", false, "remove even if in use")
+	rm.Flags().Bool("force", false, "remove even if in use (-f works too)")
 	inspect := &cobra.Command{
 		Use:   "inspect REF...",
 		Short: "Show images' configuration as JSON",
