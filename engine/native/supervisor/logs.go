@@ -102,6 +102,7 @@ type logger struct {
 	closeMu sync.Mutex
 	closed  bool
 	w       *rotator
+	scratch []byte
 }
 
 func newLogger(dir string, maxSize int64, maxFiles int, clock Clock) (*logger, error) {
@@ -180,20 +181,37 @@ func (l *logger) read(stream string, r io.Reader) {
 
 func (l *logger) write() {
 	defer close(l.done)
-	var buf []byte
 	for e := range l.ch {
-		l.queued.Add(-int64(len(e.text)))
-		if d := l.dropped.Swap(0); d > 0 {
-			buf = appendEntry(buf[:0], logEntry{t: e.t, stream: "hoist", text: []byte("dropped " + strconv.FormatInt(d, 10) + " bytes of output: the log writer fell behind")})
-			_ = l.w.write(buf)
+		// Take what is queued, then write it in one go.
+		for {
+			l.add(e)
+			if len(l.w.pending) >= 64<<10 {
+				break
+			}
+			var ok bool
+			select {
+			case e, ok = <-l.ch:
+			default:
+			}
+			if !ok {
+				break
+			}
 		}
-		buf = appendEntry(buf[:0], e)
-		_ = l.w.write(buf)
-		if cap(buf) > 64<<10 {
-			buf = nil
-		}
+		_ = l.w.flush()
 	}
 	l.w.close()
+}
+
+func (l *logger) add(e logEntry) {
+	l.queued.Add(-int64(len(e.text)))
+	if d := l.dropped.Swap(0); d > 0 {
+		l.w.add(appendEntry(l.scratch[:0], logEntry{t: e.t, stream: "hoist", text: []byte("dropped " + strconv.FormatInt(d, 10) + " bytes of output: the log writer fell behind")}))
+	}
+	l.scratch = appendEntry(l.scratch[:0], e)
+	l.w.add(l.scratch)
+	if cap(l.scratch) > 64<<10 {
+		l.scratch = nil
+	}
 }
 
 // close stops queueing, writes what is queued and closes the file.
@@ -227,6 +245,7 @@ type rotator struct {
 	maxFiles int
 	f        *os.File
 	size     int64
+	pending  []byte
 }
 
 func (r *rotator) open() error {
@@ -243,19 +262,33 @@ func (r *rotator) open() error {
 	return nil
 }
 
-func (r *rotator) write(b []byte) error {
+// add buffers one entry, writing out and rotating first when the entry
+// would take the file past its cap.
+func (r *rotator) add(entry []byte) {
+	if r.size+int64(len(r.pending)) > 0 && r.size+int64(len(r.pending)+len(entry)) > r.maxSize {
+		_ = r.flush()
+		_ = r.rotate()
+	}
+	r.pending = append(r.pending, entry...)
+}
+
+// flush writes the buffered entries.
+func (r *rotator) flush() error {
+	if len(r.pending) == 0 {
+		return nil
+	}
 	if r.f == nil {
 		if err := r.open(); err != nil {
+			r.pending = r.pending[:0]
 			return err
 		}
 	}
-	if r.size > 0 && r.size+int64(len(b)) > r.maxSize {
-		if err := r.rotate(); err != nil {
-			return err
-		}
-	}
-	n, err := r.f.Write(b)
+	n, err := r.f.Write(r.pending)
 	r.size += int64(n)
+	r.pending = r.pending[:0]
+	if cap(r.pending) > 256<<10 {
+		r.pending = nil
+	}
 	return err
 }
 
@@ -275,6 +308,7 @@ func (r *rotator) rotate() error {
 }
 
 func (r *rotator) close() {
+	_ = r.flush()
 	if r.f != nil {
 		r.f.Close()
 		r.f = nil

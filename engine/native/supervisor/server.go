@@ -106,7 +106,14 @@ func (s *server) persist(c *ctr) {
 	if s.dir == "" {
 		return
 	}
-	if err := writeJSONAtomic(s.recordPath(c.rec.Config.ID), c.rec); err != nil {
+	s.mu.Lock()
+	rec := c.rec
+	s.mu.Unlock()
+	path := s.recordPath(rec.Config.ID)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		s.logf("supervisor: %v", err)
+	}
+	if err := writeJSONAtomic(path, rec); err != nil {
 		s.logf("supervisor: %v", err)
 	}
 }
