@@ -199,14 +199,21 @@ func (l *logger) write() {
 		}
 		_ = l.w.flush()
 	}
+	l.noteDrops(l.clock.Now())
 	l.w.close()
+}
+
+// noteDrops writes how much was dropped since the last note, if any.
+func (l *logger) noteDrops(t time.Time) {
+	if d := l.dropped.Swap(0); d > 0 {
+		msg := "dropped " + strconv.FormatInt(d, 10) + " bytes of output: the log writer fell behind"
+		l.w.add(appendEntry(nil, logEntry{t: t, stream: "hoist", text: []byte(msg)}))
+	}
 }
 
 func (l *logger) add(e logEntry) {
 	l.queued.Add(-int64(len(e.text)))
-	if d := l.dropped.Swap(0); d > 0 {
-		l.w.add(appendEntry(l.scratch[:0], logEntry{t: e.t, stream: "hoist", text: []byte("dropped " + strconv.FormatInt(d, 10) + " bytes of output: the log writer fell behind")}))
-	}
+	l.noteDrops(e.t)
 	l.scratch = appendEntry(l.scratch[:0], e)
 	l.w.add(l.scratch)
 	if cap(l.scratch) > 64<<10 {

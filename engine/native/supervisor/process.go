@@ -289,7 +289,7 @@ func (s *server) adoptRun(c *ctr, t *adoptedTask) {
 	}
 	stopProxy, ports := serveBound(bound)
 	s.mu.Lock()
-	c.cur, c.exit, c.ports = t, make(chan struct{}), ports
+	c.cur, c.exit, c.ports, c.runStart = t, make(chan struct{}), ports, s.clock.Now()
 	c.st.Status, c.st.Pid, c.st.Adopted = StatusRunning, t.Pid(), true
 	if st, err := runtime.ReadState(c.rec.Config.StateDir); err == nil {
 		c.st.StartedAt = st.StartedAt

@@ -57,6 +57,8 @@ type ctr struct {
 	done  chan struct{} // closed when the supervision loop ended
 	exit  chan struct{} // closed when the current run ended
 	ports []string
+	// runStart is when the current run started, by the server's clock.
+	runStart time.Time
 }
 
 func newServer(dir string, clock Clock) *server {
@@ -211,7 +213,8 @@ func (s *server) startRun(ctx context.Context, c *ctr) (task, context.CancelFunc
 	c.ports = ports
 	c.cur = t
 	c.exit = make(chan struct{})
-	c.st.Status, c.st.Pid, c.st.StartedAt, c.st.Error = StatusRunning, t.Pid(), s.clock.Now().UTC(), ""
+	c.runStart = s.clock.Now()
+	c.st.Status, c.st.Pid, c.st.StartedAt, c.st.Error = StatusRunning, t.Pid(), c.runStart.UTC(), ""
 	c.st.FinishedAt = time.Time{}
 	c.st.Health = ""
 	if cfg.Healthcheck != nil && probeArgs(cfg.Healthcheck.Test) != nil {
@@ -236,7 +239,9 @@ func (s *server) loop(c *ctr, t task, stopProxy context.CancelFunc) {
 	defer close(c.done)
 	id := c.rec.Config.ID
 	for {
-		startedAt := s.clock.Now()
+		s.mu.Lock()
+		startedAt := c.runStart
+		s.mu.Unlock()
 		hctx, stopHealth := context.WithCancel(context.Background())
 		hdone := make(chan struct{})
 		go func() { defer close(hdone); s.health(hctx, c, t) }()
