@@ -212,6 +212,12 @@ func (b *bench) prepare(ctx context.Context, scs []scenario) error {
 	// images and compose files
 	b.files = map[string]string{}
 	for _, sc := range scs {
+		if sc.kind == "watch" { // bench/watch.go prepares its own copy
+			if err := b.checkSampleImages(ctx); err != nil {
+				return err
+			}
+			continue
+		}
 		dir := filepath.Join(b.tmp, sc.name)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
@@ -368,6 +374,10 @@ func (b *bench) runs(sc scenario) int {
 
 func (b *bench) runAll(ctx context.Context, scs []scenario) {
 	for _, sc := range scs {
+		if sc.kind == "watch" {
+			b.runWatchScenario(ctx, sc)
+			continue
+		}
 		n := b.runs(sc)
 		for i := 0; i < n; i++ {
 			// Alternate who goes first, so drift in the engine's state
@@ -593,6 +603,7 @@ func (b *bench) report() string {
 		runtime.NumCPU(), b.loadStart(), loadAvg(), time.Since(b.started).Round(time.Second))
 	fmt.Fprintf(&s, "- wall time of each command process, median of n runs; ratio < 1 means hoist is faster\n\n")
 	s.WriteString(b.res.table())
+	s.WriteString(b.watchReport())
 	if len(b.res.errors) > 0 {
 		s.WriteString("\n## Errors\n\n")
 		for _, e := range b.res.errors {
