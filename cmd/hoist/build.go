@@ -112,26 +112,23 @@ func newImage(a *app) *cobra.Command {
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			b, err := a.backend(ctx)
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			im, ok := b.(engine.ImageImporter)
-			if !ok {
-				return fmt.Errorf("the %s engine cannot import images: %w", b.Name(), engine.ErrNotImplemented)
-			}
-			r, closeFn, err := a.openInput(args[0])
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			id, err := im.ImportImage(ctx, r, args[1], changes)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(a.stdout, id)
-			return nil
+			return a.withBackend(ctx, func(b engine.Backend) error {
+				im, err := need[engine.ImageImporter](b, "import images")
+				if err != nil {
+					return err
+				}
+				r, closeFn, err := a.openInput(args[0])
+				if err != nil {
+					return err
+				}
+				defer closeFn()
+				id, err := im.ImportImage(ctx, r, args[1], changes)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(a.stdout, id)
+				return nil
+			})
 		},
 	}
 	imp.Flags().StringArrayVarP(&changes, "change", "c", nil, "Dockerfile instruction to apply (CMD, ENV, WORKDIR, ...)")
@@ -141,25 +138,22 @@ func newImage(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			input, _ := cmd.Flags().GetString("input")
-			b, err := a.backend(ctx)
-			if err != nil {
+			return a.withBackend(ctx, func(b engine.Backend) error {
+				l, err := need[engine.ImageLoader](b, "load images")
+				if err != nil {
+					return err
+				}
+				r, closeFn, err := a.openInput(input)
+				if err != nil {
+					return err
+				}
+				defer closeFn()
+				refs, err := l.LoadImages(ctx, r, nil)
+				for _, ref := range refs {
+					fmt.Fprintln(a.stdout, "Loaded image:", ref)
+				}
 				return err
-			}
-			defer b.Close()
-			l, ok := b.(engine.ImageLoader)
-			if !ok {
-				return fmt.Errorf("the %s engine cannot load images: %w", b.Name(), engine.ErrNotImplemented)
-			}
-			r, closeFn, err := a.openInput(input)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
-			refs, err := l.LoadImages(ctx, r, nil)
-			for _, ref := range refs {
-				fmt.Fprintln(a.stdout, "Loaded image:", ref)
-			}
-			return err
+			})
 		},
 	}
 	load.Flags().StringP("input", "i", "-", "archive to read (- for stdin)")
@@ -177,23 +171,20 @@ func newImage(a *app) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			b, err := a.backend(ctx)
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			r, ok := b.(engine.ImageRemover)
-			if !ok {
-				return fmt.Errorf("the %s engine cannot remove images: %w", b.Name(), engine.ErrNotImplemented)
-			}
 			force, _ := cmd.Flags().GetBool("force")
-			for _, ref := range args {
-				if err := r.RemoveImage(ctx, ref, force); err != nil {
+			return a.withBackend(ctx, func(b engine.Backend) error {
+				r, err := need[engine.ImageRemover](b, "remove images")
+				if err != nil {
 					return err
 				}
-				fmt.Fprintln(a.stdout, "Deleted:", ref)
-			}
-			return nil
+				for _, ref := range args {
+					if err := r.RemoveImage(ctx, ref, force); err != nil {
+						return err
+					}
+					fmt.Fprintln(a.stdout, "Deleted:", ref)
+				}
+				return nil
+			})
 		},
 	}
 	rm.Flags().Bool("force", false, "remove even if in use (-f works too)")
@@ -203,26 +194,23 @@ func newImage(a *app) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			b, err := a.backend(ctx)
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			in, ok := b.(engine.ImageInspector)
-			if !ok {
-				return fmt.Errorf("the %s engine cannot inspect images: %w", b.Name(), engine.ErrNotImplemented)
-			}
-			var out []engine.ImageDetail
-			for _, ref := range args {
-				d, err := in.InspectImage(ctx, ref)
+			return a.withBackend(ctx, func(b engine.Backend) error {
+				in, err := need[engine.ImageInspector](b, "inspect images")
 				if err != nil {
 					return err
 				}
-				out = append(out, d)
-			}
-			enc := json.NewEncoder(a.stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(out)
+				var out []engine.ImageDetail
+				for _, ref := range args {
+					d, err := in.InspectImage(ctx, ref)
+					if err != nil {
+						return err
+					}
+					out = append(out, d)
+				}
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(out)
+			})
 		},
 	}
 	c.AddCommand(imp, load, ls, rm, inspect)
@@ -241,16 +229,14 @@ func newImages(a *app) *cobra.Command {
 
 func (a *app) listImages(cmd *cobra.Command) error {
 	ctx := cmd.Context()
-	b, err := a.backend(ctx)
-	if err != nil {
+	var list []engine.ImageSummary
+	err := a.withBackend(ctx, func(b engine.Backend) error {
+		l, err := need[engine.ImageLister](b, "list images")
+		if err == nil {
+			list, err = l.ListImages(ctx)
+		}
 		return err
-	}
-	defer b.Close()
-	l, ok := b.(engine.ImageLister)
-	if !ok {
-		return fmt.Errorf("the %s engine cannot list images: %w", b.Name(), engine.ErrNotImplemented)
-	}
-	list, err := l.ListImages(ctx)
+	})
 	if err != nil {
 		return err
 	}

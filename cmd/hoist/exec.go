@@ -11,7 +11,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/hoist-dev/hoist/engine"
-	"github.com/hoist-dev/hoist/orchestrate"
 )
 
 func newExec(a *app) *cobra.Command {
@@ -25,50 +24,39 @@ func newExec(a *app) *cobra.Command {
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			name, _, err := a.projectName(ctx)
-			if err != nil {
-				return err
-			}
-			b, err := a.backend(ctx)
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			ex, ok := b.(engine.Execer)
-			if !ok {
-				return fmt.Errorf("the %s engine cannot exec: %w", b.Name(), engine.ErrNotImplemented)
-			}
-			cs, err := (&orchestrate.Orchestrator{Backend: b}).Containers(ctx, name, args[:1], false)
-			if err != nil {
-				return err
-			}
-			var target *engine.Container
-			for i := range cs {
-				if cs[i].Number == index && cs[i].State == engine.StateRunning {
-					target = &cs[i]
+			return a.withContainers(ctx, args[:1], false, func(b engine.Backend, _ string, cs []engine.Container) error {
+				ex, err := need[engine.Execer](b, "exec")
+				if err != nil {
+					return err
 				}
-			}
-			if target == nil {
-				return fmt.Errorf("service %q has no running container number %d: start it with hoist up", args[0], index)
-			}
-			tty := !noTTY && isTerminal(a.stdout)
-			if f, ok := a.stdin.(*os.File); tty && ok && term.IsTerminal(int(f.Fd())) {
-				old, err := term.MakeRaw(int(f.Fd()))
-				if err == nil {
-					defer term.Restore(int(f.Fd()), old)
+				var target *engine.Container
+				for i := range cs {
+					if cs[i].Number == index && cs[i].State == engine.StateRunning {
+						target = &cs[i]
+					}
 				}
-			} else {
-				tty = false
-			}
-			spec := engine.ExecSpec{Cmd: args[1:], User: user, WorkDir: workdir, Env: env, TTY: tty, Stdout: a.stdout, Stderr: a.stderr}
-			if !detach {
-				spec.Stdin = a.stdin
-			}
-			code, err := ex.Exec(ctx, target.ID, spec)
-			if err != nil {
-				return fmt.Errorf("exec in %s: %w", target.Name, err)
-			}
-			return exitOrNil(code)
+				if target == nil {
+					return fmt.Errorf("service %q has no running container number %d: start it with hoist up", args[0], index)
+				}
+				tty := !noTTY && isTerminal(a.stdout)
+				if f, ok := a.stdin.(*os.File); tty && ok && term.IsTerminal(int(f.Fd())) {
+					old, err := term.MakeRaw(int(f.Fd()))
+					if err == nil {
+						defer term.Restore(int(f.Fd()), old)
+					}
+				} else {
+					tty = false
+				}
+				spec := engine.ExecSpec{Cmd: args[1:], User: user, WorkDir: workdir, Env: env, TTY: tty, Stdout: a.stdout, Stderr: a.stderr}
+				if !detach {
+					spec.Stdin = a.stdin
+				}
+				code, err := ex.Exec(ctx, target.ID, spec)
+				if err != nil {
+					return fmt.Errorf("exec in %s: %w", target.Name, err)
+				}
+				return exitOrNil(code)
+			})
 		},
 	}
 	fl := c.Flags()
@@ -132,16 +120,14 @@ func newLs(a *app) *cobra.Command {
 		Short: "List running projects",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			b, err := a.backend(ctx)
-			if err != nil {
+			var ps []engine.ProjectSummary
+			err := a.withBackend(ctx, func(b engine.Backend) error {
+				l, err := need[engine.ProjectLister](b, "list projects")
+				if err == nil {
+					ps, err = l.Projects(ctx)
+				}
 				return err
-			}
-			defer b.Close()
-			l, ok := b.(engine.ProjectLister)
-			if !ok {
-				return fmt.Errorf("the %s engine cannot list projects: %w", b.Name(), engine.ErrNotImplemented)
-			}
-			ps, err := l.Projects(ctx)
+			})
 			if err != nil {
 				return err
 			}
@@ -192,38 +178,27 @@ func newPort(a *app) *cobra.Command {
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			name, _, err := a.projectName(ctx)
-			if err != nil {
-				return err
-			}
-			b, err := a.backend(ctx)
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			cs, err := (&orchestrate.Orchestrator{Backend: b}).Containers(ctx, name, args[:1], false)
-			if err != nil {
-				return err
-			}
-			if proto == "" {
-				proto = "tcp"
-			}
-			for _, c := range cs {
-				if c.Number != index {
-					continue
+			return a.withContainers(ctx, args[:1], false, func(_ engine.Backend, _ string, cs []engine.Container) error {
+				if proto == "" {
+					proto = "tcp"
 				}
-				for _, p := range c.Ports {
-					if fmt.Sprint(p.ContainerPort) == args[1] && p.Protocol == proto && p.HostPort != 0 {
-						host := p.HostIP
-						if host == "" {
-							host = "0.0.0.0"
+				for _, c := range cs {
+					if c.Number != index {
+						continue
+					}
+					for _, p := range c.Ports {
+						if fmt.Sprint(p.ContainerPort) == args[1] && p.Protocol == proto && p.HostPort != 0 {
+							host := p.HostIP
+							if host == "" {
+								host = "0.0.0.0"
+							}
+							fmt.Fprintf(a.stdout, "%s:%d\n", host, p.HostPort)
+							return nil
 						}
-						fmt.Fprintf(a.stdout, "%s:%d\n", host, p.HostPort)
-						return nil
 					}
 				}
-			}
-			return fmt.Errorf("no port %s/%s published for service %q", args[1], proto, args[0])
+				return fmt.Errorf("no port %s/%s published for service %q", args[1], proto, args[0])
+			})
 		},
 	}
 	c.Flags().StringVar(&proto, "protocol", "tcp", "tcp or udp")
@@ -237,41 +212,30 @@ func newTop(a *app) *cobra.Command {
 		Short: "Show the running processes",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			name, _, err := a.projectName(ctx)
-			if err != nil {
-				return err
-			}
-			b, err := a.backend(ctx)
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			t, ok := b.(engine.Toper)
-			if !ok {
-				return fmt.Errorf("the %s engine cannot list processes: %w", b.Name(), engine.ErrNotImplemented)
-			}
-			cs, err := (&orchestrate.Orchestrator{Backend: b}).Containers(ctx, name, args, false)
-			if err != nil {
-				return err
-			}
-			for _, c := range cs {
-				if c.State != engine.StateRunning {
-					continue
-				}
-				titles, rows, err := t.Top(ctx, c.ID)
+			return a.withContainers(ctx, args, false, func(b engine.Backend, _ string, cs []engine.Container) error {
+				t, err := need[engine.Toper](b, "list processes")
 				if err != nil {
 					return err
 				}
-				fmt.Fprintln(a.stdout, c.Name)
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, strings.Join(titles, "\t"))
-				for _, r := range rows {
-					fmt.Fprintln(tw, strings.Join(r, "\t"))
+				for _, c := range cs {
+					if c.State != engine.StateRunning {
+						continue
+					}
+					titles, rows, err := t.Top(ctx, c.ID)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(a.stdout, c.Name)
+					tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, strings.Join(titles, "\t"))
+					for _, r := range rows {
+						fmt.Fprintln(tw, strings.Join(r, "\t"))
+					}
+					tw.Flush()
+					fmt.Fprintln(a.stdout)
 				}
-				tw.Flush()
-				fmt.Fprintln(a.stdout)
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 }

@@ -21,26 +21,14 @@ func newLogs(a *app) *cobra.Command {
 		Short: "Show the containers' output",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			name, _, err := a.projectName(ctx)
-			if err != nil {
+			return a.withContainers(ctx, args, false, func(b engine.Backend, _ string, cs []engine.Container) error {
+				p := newLogPrinter(a.stdout, cs, !noColor && isTerminal(a.stdout), noPrefix, opts.Timestamps)
+				err := (&orchestrate.Orchestrator{Backend: b}).Logs(ctx, cs, opts, p.print)
+				if ctx.Err() != nil {
+					return nil
+				}
 				return err
-			}
-			b, err := a.backend(ctx)
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			o := &orchestrate.Orchestrator{Backend: b}
-			cs, err := o.Containers(ctx, name, args, false)
-			if err != nil {
-				return err
-			}
-			p := newLogPrinter(a.stdout, cs, !noColor && isTerminal(a.stdout), noPrefix, opts.Timestamps)
-			err = o.Logs(ctx, cs, opts, p.print)
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
+			})
 		},
 	}
 	fl := c.Flags()

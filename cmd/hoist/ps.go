@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hoist-dev/hoist/engine"
-	"github.com/hoist-dev/hoist/orchestrate"
 )
 
 // psEntry mirrors docker compose's `ps --format json` fields.
@@ -41,17 +40,11 @@ func newPs(a *app) *cobra.Command {
 		Use:   "ps [SERVICE...]",
 		Short: "List the project's containers",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			name, _, err := a.projectName(ctx)
-			if err != nil {
-				return err
-			}
-			b, err := a.backend(ctx)
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			cs, err := (&orchestrate.Orchestrator{Backend: b}).Containers(ctx, name, args, all)
+			var cs []engine.Container
+			err := a.withContainers(cmd.Context(), args, all, func(_ engine.Backend, _ string, got []engine.Container) error {
+				cs = got
+				return nil
+			})
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/orchestrate"
+)
+
+// need returns b's optional ability T, or an error saying the engine cannot
+// do what (for example "list images").
+func need[T any](b engine.Backend, what string) (T, error) {
+	v, ok := b.(T)
+	if !ok {
+		var zero T
+		return zero, fmt.Errorf("the %s engine cannot %s: %w", b.Name(), what, engine.ErrNotImplemented)
+	}
+	return v, nil
+}
+
+// withBackend opens the selected engine for fn and closes it afterwards.
+func (a *app) withBackend(ctx context.Context, fn func(engine.Backend) error) error {
+	b, err := a.backend(ctx)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	return fn(b)
+}
+
+// withContainers resolves the project (with or without a compose file) and
+// hands fn its containers of services (all services when empty), one-off
+// containers included when oneOff is set.
+func (a *app) withContainers(ctx context.Context, services []string, oneOff bool, fn func(b engine.Backend, project string, cs []engine.Container) error) error {
+	name, _, err := a.projectName(ctx)
+	if err != nil {
+		return err
+	}
+	return a.withBackend(ctx, func(b engine.Backend) error {
+		cs, err := (&orchestrate.Orchestrator{Backend: b}).Containers(ctx, name, services, oneOff)
+		if err != nil {
+			return err
+		}
+		return fn(b, name, cs)
+	})
+}
