@@ -45,6 +45,12 @@ type UpResult struct {
 	Plan      *plan.Plan
 }
 
+// projectLocker is a backend that serialises concurrent ups of a project
+// (across processes): Up holds the lock throughout.
+type projectLocker interface {
+	LockProject(ctx context.Context, project string) (unlock func(), err error)
+}
+
 // Up converges the project. On failure or cancellation it removes what this
 // call created, so a failed up leaves nothing half-made behind.
 func (o *Orchestrator) Up(ctx context.Context, p *types.Project, opts UpOptions) (*UpResult, error) {
@@ -53,6 +59,13 @@ func (o *Orchestrator) Up(ctx context.Context, p *types.Project, opts UpOptions)
 		return nil, err
 	}
 	res := &UpResult{Project: p}
+	if l, ok := o.Backend.(projectLocker); ok && !opts.DryRun {
+		unlock, err := l.LockProject(ctx, p.Name)
+		if err != nil {
+			return res, err
+		}
+		defer unlock()
+	}
 	bindings, err := netplan.Ports(p)
 	if err != nil {
 		return res, err

@@ -189,6 +189,16 @@ func buildSpec(r *record, spec engine.ContainerSpec, img *image.Image) error {
 		r.StopTimeout = &d
 	}
 	r.Healthcheck = mergeHealthcheck(svc.HealthCheck, cfg.Healthcheck)
+	if spec.OneOff {
+		// As docker compose run, a one-off container is never restarted.
+		r.Restart = ""
+	} else {
+		pol, err := restartPolicy(svc)
+		if err != nil {
+			return err
+		}
+		r.Restart = pol
+	}
 
 	switch mode := svc.NetworkMode; {
 	case mode == "" || mode == "bridge" || mode == "default":

@@ -15,13 +15,17 @@ import (
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/native/image"
+	"github.com/hoist-dev/hoist/engine/native/portproxy"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/engine/native/supervisor"
+	"github.com/hoist-dev/hoist/netplan"
 )
 
 // StartContainer mounts the container's overlay rootfs (its writable layer
-// kept from earlier runs), prepares its etc files and network, and starts
-// it under a detached monitor, so it outlives this process. Starting a
-// running container does nothing.
+// kept from earlier runs), prepares its etc files and network, and hands
+// it to the project's supervisor (started if need be), which binds its
+// published ports, starts it and owns it from then on, so it outlives
+// this process. Starting a running (or restarting) container does nothing.
 func (b *Backend) StartContainer(ctx context.Context, id string) error {
 	r, unlock, err := b.lockContainer(id)
 	if err != nil {
@@ -39,7 +43,14 @@ func (b *Backend) start(ctx context.Context, r *record) error {
 	if err != nil {
 		return err
 	}
+	sup, err := b.ensureSupervisor(ctx, r.Project)
+	if err != nil {
+		return err
+	}
 	if started && st.Status == runtime.StatusRunning {
+		return nil
+	}
+	if s, err := sup.State(ctx, r.ID); err == nil && (s.Status == supervisor.StatusRunning || s.Status == supervisor.StatusRestarting) {
 		return nil
 	}
 	layers := r.Layers
@@ -74,6 +85,10 @@ func (b *Backend) start(ctx context.Context, r *record) error {
 	if spec.Hosts, spec.HostnameFile, spec.ResolvConf, err = b.writeEtc(r); err != nil {
 		return err
 	}
+	// A proxy process of an earlier version of hoist goes first.
+	if err := b.killProxy(ctx, r); err != nil {
+		return err
+	}
 	att, err := b.net.attach(ctx, r)
 	if err != nil {
 		return err
@@ -82,23 +97,32 @@ func (b *Backend) start(ctx context.Context, r *record) error {
 	if att.Hosts != "" {
 		spec.Hosts = att.Hosts
 	}
-	var proxy *proxyHandle
+	var ports []portproxy.Binding
+	var resolved []netplan.Binding
 	if len(r.Ports) > 0 && att.IP.IsValid() {
-		if proxy, err = b.startProxy(ctx, r, att.IP); err != nil {
+		if ports, resolved, err = resolvePorts(r, att.IP); err != nil {
 			_ = b.net.detach(ctx, r)
 			return err
 		}
 	}
-	if _, err := runtime.StartDetached(ctx, spec, b.stateDir(r.Project, r.ID)); err != nil {
-		proxy.abort(ctx, r)
+	cfg, err := b.supConfig(r, spec, ports)
+	if err != nil {
+		_ = b.net.detach(ctx, r)
+		return err
+	}
+	if err := sup.Run(ctx, cfg); err != nil {
+		if errors.Is(err, supervisor.ErrExists) {
+			ok = true
+			return nil
+		}
 		_ = b.net.detach(ctx, r)
 		return err
 	}
 	ok = true
-	if proxy != nil {
-		st, _, err := b.status(r)
+	if len(ports) > 0 {
+		s, err := sup.State(ctx, r.ID)
 		if err == nil {
-			err = proxy.commit(st)
+			err = b.recordPorts(r, resolved, s.Ports)
 		}
 		if err != nil {
 			return err
@@ -107,9 +131,11 @@ func (b *Backend) start(ctx context.Context, r *record) error {
 	return nil
 }
 
-// StopContainer sends the stop signal (the service's, else the image's,
-// else SIGTERM), kills after timeout, waits for the monitor to record the
-// exit and unmounts the rootfs. The writable layer stays.
+// StopContainer has the supervisor send the stop signal (the service's,
+// else the image's, else SIGTERM) and kill after timeout; no restart
+// policy restarts it then. It waits for the exit and unmounts the rootfs.
+// The writable layer stays. Without a supervisor it stops the container
+// from its state files.
 func (b *Backend) StopContainer(ctx context.Context, id string, timeout time.Duration) error {
 	r, unlock, err := b.lockContainer(id)
 	if err != nil {
@@ -123,47 +149,21 @@ func (b *Backend) StopContainer(ctx context.Context, id string, timeout time.Dur
 }
 
 func (b *Backend) stop(ctx context.Context, r *record, timeout time.Duration) error {
-	sig := syscall.SIGTERM
-	if r.StopSignal != "" {
-		s, err := parseSignal(r.StopSignal)
-		if err != nil {
-			return err
-		}
-		sig = s
-	}
-	st, started, err := b.status(r)
-	if err != nil {
+	if _, started, err := b.status(r); err != nil {
 		return err
+	} else if !started {
+		return nil
 	}
-	if started && st.Status == runtime.StatusRunning {
-		if err := signalInit(st, sig); err != nil {
-			return err
-		}
-		tctx, cancel := context.WithTimeout(ctx, timeout)
-		_, _, err := b.waitState(tctx, r, exited)
-		cancel()
-		if err != nil && ctx.Err() == nil {
-			if err := b.killAndWait(ctx, r); err != nil {
-				return err
-			}
-		} else if err != nil {
-			return err
-		}
+	if err := b.stopContainer(ctx, r, timeout); err != nil {
+		return err
 	}
 	return b.release(ctx, r)
 }
 
-// killAndWait sends SIGKILL and waits for the recorded exit.
+// killAndWait stops the container at once (SIGKILL) and waits for the
+// recorded exit.
 func (b *Backend) killAndWait(ctx context.Context, r *record) error {
-	st, started, err := b.status(r)
-	if err != nil || !started || st.Status != runtime.StatusRunning {
-		return err
-	}
-	if err := signalInit(st, syscall.SIGKILL); err != nil {
-		return err
-	}
-	_, _, err = b.waitState(ctx, r, exited)
-	return err
+	return b.stopContainer(ctx, r, 0)
 }
 
 // release undoes what start did, after the container exited: the network,
@@ -197,11 +197,18 @@ func (b *Backend) RemoveContainer(ctx context.Context, id string, opts engine.Re
 	if err != nil {
 		return fmt.Errorf("remove container %s: %w", r.Name, err)
 	}
-	if started && st.Status == runtime.StatusRunning {
-		if !opts.Force {
-			return fmt.Errorf("remove container %s: it is running; stop it first or force: %w", r.Name, engine.ErrConflict)
-		}
+	supStatus := b.supervisedStatus(ctx, r)
+	active := (started && st.Status == runtime.StatusRunning) || supStatus == supervisor.StatusRunning || supStatus == supervisor.StatusRestarting
+	if active && !opts.Force {
+		return fmt.Errorf("remove container %s: it is running; stop it first or force: %w", r.Name, engine.ErrConflict)
+	}
+	if started {
 		if err := b.killAndWait(ctx, r); err != nil {
+			return fmt.Errorf("remove container %s: %w", r.Name, err)
+		}
+	}
+	if c := b.liveSupervisor(ctx, r.Project); c != nil {
+		if err := c.Remove(ctx, r.ID); err != nil && !errors.Is(err, supervisor.ErrNotFound) {
 			return fmt.Errorf("remove container %s: %w", r.Name, err)
 		}
 	}
@@ -238,6 +245,15 @@ func (b *Backend) Kill(ctx context.Context, id string, signal string) error {
 	if signal != "" {
 		if sig, err = parseSignal(signal); err != nil {
 			return err
+		}
+	}
+	if c := b.liveSupervisor(ctx, r.Project); c != nil {
+		err := c.Kill(ctx, r.ID, sig)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, supervisor.ErrNotFound) {
+			return fmt.Errorf("kill container %s: %w: %w", r.Name, err, engine.ErrConflict)
 		}
 	}
 	st, started, err := b.status(r)

@@ -17,16 +17,11 @@ import (
 	"github.com/hoist-dev/hoist/engine/native/runtime"
 )
 
-// Logs copies the container's output from the monitor's log files. The
-// monitor writes the raw streams, so Tail applies to each stream, and
-// Since and Timestamps, which need a time per line, are not available
-// yet (an error wrapping ErrNotImplemented). With Follow it streams new
-// output, driven by file events, until the container exits or ctx ends.
-func (b *Backend) Logs(ctx context.Context, id string, opts engine.LogOptions, stdout, stderr io.Writer) error {
-	r, err := b.load(id)
-	if err != nil {
-		return fmt.Errorf("logs: %w", err)
-	}
+// legacyLogs copies the output of a container started by an earlier
+// version of hoist, from its monitor's raw log files: Tail applies to
+// each stream, and Since and Timestamps are not available.
+func (b *Backend) legacyLogs(ctx context.Context, r *record, opts engine.LogOptions, stdout, stderr io.Writer) error {
+	var err error
 	if opts.Since != "" || opts.Timestamps {
 		return fmt.Errorf("logs of %s: --since and --timestamps need per-line times, which the native runtime's log files do not record yet: %w", r.Name, engine.ErrNotImplemented)
 	}

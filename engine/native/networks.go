@@ -159,6 +159,10 @@ func (b *Backend) maybeTeardown(ctx context.Context, project string) {
 			return
 		}
 	}
+	if err := b.teardownSupervisor(context.WithoutCancel(ctx), project); err != nil {
+		b.logf("project %s: %v", project, err)
+		return
+	}
 	if err := b.netm.Teardown(context.WithoutCancel(ctx), project); err != nil {
 		b.logf("project %s: %v", project, err)
 		return

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/engine/native/supervisor"
 )
 
 // Observe reads the project's state files: containers with their runtime
@@ -37,6 +38,7 @@ func (b *Backend) Observe(ctx context.Context, project string, imageRefs []strin
 			}
 			out.Containers = append(out.Containers, b.container(&r, st, started))
 		}
+		b.markRestarting(ctx, project, out.Containers)
 	}
 	slices.SortFunc(out.Containers, func(a, b engine.Container) int { return strings.Compare(a.Name, b.Name) })
 
@@ -99,4 +101,33 @@ func (b *Backend) container(r *record, st runtime.State, started bool) engine.Co
 		c.Health = b.health(r, st)
 	}
 	return c
+}
+
+// markRestarting reports the containers the supervisor is restarting (in
+// their backoff wait) as restarting, and warns when running containers
+// have no supervisor.
+func (b *Backend) markRestarting(ctx context.Context, project string, cs []engine.Container) {
+	if len(cs) == 0 {
+		return
+	}
+	c := b.liveSupervisor(ctx, project)
+	if c == nil {
+		b.warnUnsupervised(project, cs)
+		return
+	}
+	list, err := c.List(ctx)
+	if err != nil {
+		return
+	}
+	restarting := map[string]bool{}
+	for _, s := range list {
+		if s.Status == supervisor.StatusRestarting {
+			restarting[s.ID] = true
+		}
+	}
+	for i := range cs {
+		if restarting[cs[i].ID] && cs[i].State != engine.StateRunning {
+			cs[i].State = engine.StateRestarting
+		}
+	}
 }

@@ -75,8 +75,10 @@ func TestPublishedPortStopFreesIt(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	dir := b.stateDir(project, id)
-	if len(proxyPids(dir)) != 1 {
-		t.Fatalf("proxy processes %v, want one", proxyPids(dir))
+	if sup := b.liveSupervisor(ctx, project); sup == nil {
+		t.Fatal("no supervisor serves the port")
+	} else if st, err := sup.State(ctx, id); err != nil || len(st.Ports) != 1 {
+		t.Fatalf("supervisor ports %v %v, want one", st.Ports, err)
 	}
 	if err := b.StopContainer(ctx, id, 5*time.Second); err != nil {
 		t.Fatal(err)

@@ -50,9 +50,11 @@ type record struct {
 
 	// Spec is the runtime spec without the per-start parts (rootfs, etc
 	// files, network namespace).
-	Layers      []string                 `json:"layers"`
-	Spec        runtime.Spec             `json:"spec"`
-	StopSignal  string                   `json:"stop_signal,omitempty"`
+	Layers     []string     `json:"layers"`
+	Spec       runtime.Spec `json:"spec"`
+	StopSignal string       `json:"stop_signal,omitempty"`
+	// Restart is the restart policy (supervisor.ParseRestartPolicy).
+	Restart     string                   `json:"restart,omitempty"`
 	StopTimeout *time.Duration           `json:"stop_timeout,omitempty"`
 	Healthcheck *types.HealthCheckConfig `json:"healthcheck,omitempty"`
 	Volumes     []volumeUse              `json:"volumes,omitempty"`

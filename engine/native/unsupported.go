@@ -23,9 +23,6 @@ func (b *Backend) Unsupported(svc types.ServiceConfig) []string {
 	if mode == "" || mode == "bridge" || mode == "default" {
 		out = append(out, b.net.unsupported(len(svc.Networks))...)
 	}
-	add(svc.HealthCheck != nil && !svc.HealthCheck.Disable, "healthcheck (probed only while hoist waits for the service to be healthy; continuous checks need the native supervisor, part 3)")
-	add(svc.Restart != "" && svc.Restart != "no", "restart (needs the native supervisor, part 3)")
-	add(svc.Deploy != nil && svc.Deploy.RestartPolicy != nil, "deploy.restart_policy (needs the native supervisor, part 3)")
 	add(svc.DomainName != "", "domainname")
 	add(len(svc.Secrets) > 0, "secrets")
 	add(len(svc.Configs) > 0, "configs")

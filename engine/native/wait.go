@@ -2,6 +2,7 @@ package native
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/engine/native/supervisor"
 )
 
 // recheck bounds how long a wait goes without re-reading the state when
@@ -69,36 +71,148 @@ func (b *Backend) waitState(ctx context.Context, r *record, done func(st runtime
 	}
 }
 
-// Wait blocks until the container reaches cond, driven by changes of its
-// state file. A container with a healthcheck is probed by this process
-// while it waits (see health.go).
+// Wait blocks until the container reaches cond, driven by the events of
+// the project's supervisor (which runs the healthchecks). When no
+// supervisor runs, or it goes away meanwhile, it falls back to watching
+// the state files.
 func (b *Backend) Wait(ctx context.Context, id string, cond engine.WaitCondition) (engine.Container, error) {
 	r, err := b.load(id)
 	if err != nil {
 		return engine.Container{}, fmt.Errorf("wait for container %q to be %s: %w", id, cond, err)
 	}
-	if cond == engine.WaitHealthy && r.Healthcheck != nil {
-		return b.waitHealthy(ctx, r)
+	if cond == engine.WaitHealthy && r.Healthcheck == nil {
+		cond = engine.WaitRunning
+	}
+	if c := b.liveSupervisor(ctx, r.Project); c != nil {
+		cont, err, ok := b.waitSupervised(ctx, c, r, cond)
+		if ok {
+			if err != nil {
+				return cont, fmt.Errorf("wait for container %q to be %s: %w", r.Name, cond, err)
+			}
+			return cont, nil
+		}
 	}
 	st, started, err := b.waitState(ctx, r, func(st runtime.State, started bool) (bool, error) {
-		if !started {
-			return false, nil
-		}
-		stopped := st.Status == runtime.StatusExited
-		switch cond {
-		case engine.WaitExited:
-			return stopped, nil
-		case engine.WaitRunning, engine.WaitHealthy:
-			if stopped {
-				return false, fmt.Errorf("container %q exited with code %d while waiting for it to be %s", r.Name, st.ExitCode, cond)
-			}
-			return true, nil
-		}
-		return false, fmt.Errorf("unknown wait condition %d", cond)
+		return b.reached(r, cond, st, started)
 	})
 	c := b.container(r, st, started)
 	if err != nil {
 		return c, fmt.Errorf("wait for container %q to be %s: %w", r.Name, cond, err)
 	}
 	return c, nil
+}
+
+// reached tells from the state files whether cond holds, or can no
+// longer hold (an error naming the container).
+func (b *Backend) reached(r *record, cond engine.WaitCondition, st runtime.State, started bool) (bool, error) {
+	if !started {
+		return false, nil
+	}
+	stopped := st.Status == runtime.StatusExited
+	switch cond {
+	case engine.WaitExited:
+		return stopped, nil
+	case engine.WaitRunning:
+		if stopped {
+			return false, fmt.Errorf("container %q exited with code %d while waiting for it to be running", r.Name, st.ExitCode)
+		}
+		return true, nil
+	case engine.WaitHealthy:
+		h := b.healthOf(r, st)
+		if stopped {
+			return false, exitedUnhealthy(r, st.ExitCode, h)
+		}
+		switch h.Status {
+		case engine.HealthHealthy:
+			return true, nil
+		case engine.HealthUnhealthy:
+			return false, unhealthy(r, h)
+		}
+		return false, nil
+	}
+	return false, fmt.Errorf("unknown wait condition %d", cond)
+}
+
+func unhealthy(r *record, h healthRecord) error {
+	last := h.Output
+	if last == "" {
+		last = fmt.Sprintf("exit code %d", h.ExitCode)
+	}
+	return fmt.Errorf("service %q (container %s) is unhealthy: last healthcheck: %s", r.Service, r.Name, last)
+}
+
+func exitedUnhealthy(r *record, code int, h healthRecord) error {
+	msg := fmt.Sprintf("container %q exited with code %d while waiting for it to be healthy", r.Name, code)
+	if h.Output != "" {
+		msg += ": last healthcheck: " + h.Output
+	}
+	return errors.New(msg)
+}
+
+// waitSupervised waits on the supervisor's events: it subscribes first
+// and reads the state after, so no change is missed, and re-reads on
+// each event of the container. ok is false when the supervisor does not
+// know the container or went away: the caller falls back to the files.
+func (b *Backend) waitSupervised(ctx context.Context, c *supervisor.Client, r *record, cond engine.WaitCondition) (engine.Container, error, bool) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events, err := c.Subscribe(sctx)
+	if err != nil {
+		return engine.Container{}, nil, false
+	}
+	for {
+		s, err := c.State(ctx, r.ID)
+		if err != nil {
+			if ctx.Err() != nil {
+				return engine.Container{}, ctx.Err(), true
+			}
+			return engine.Container{}, nil, false
+		}
+		st, started, ferr := b.status(r)
+		cont := b.container(r, st, started)
+		if ferr != nil {
+			return cont, ferr, true
+		}
+		if s.Status == supervisor.StatusRestarting {
+			cont.State = engine.StateRestarting
+		}
+		switch s.Status {
+		case supervisor.StatusExited, supervisor.StatusStopped:
+			cont.State, cont.ExitCode = engine.StateExited, s.ExitCode
+			switch cond {
+			case engine.WaitExited:
+				return cont, nil, true
+			case engine.WaitHealthy:
+				return cont, exitedUnhealthy(r, s.ExitCode, b.healthOf(r, st)), true
+			}
+			return cont, fmt.Errorf("container %q exited with code %d while waiting for it to be %s", r.Name, s.ExitCode, cond), true
+		case supervisor.StatusRunning:
+			switch cond {
+			case engine.WaitRunning:
+				return cont, nil, true
+			case engine.WaitHealthy:
+				switch s.Health {
+				case engine.HealthHealthy:
+					cont.Health = engine.HealthHealthy
+					return cont, nil, true
+				case engine.HealthUnhealthy:
+					return cont, unhealthy(r, b.healthOf(r, st)), true
+				}
+			}
+		}
+	next:
+		for {
+			select {
+			case <-ctx.Done():
+				return cont, ctx.Err(), true
+			case e, ok := <-events:
+				if !ok {
+					return cont, nil, false // the supervisor went away
+				}
+				if e.ID == r.ID {
+					break next
+				}
+			}
+		}
+	}
 }

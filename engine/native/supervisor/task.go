@@ -223,12 +223,23 @@ func procStartTime(pid int) (uint64, error) {
 	return strconv.ParseUint(f[19], 10, 64)
 }
 
+// alive reports whether pid still runs the process started at start; a
+// zombie (dead, not reaped yet: an init that does not reap keeps it) is
+// not alive.
 func alive(pid int, start uint64) bool {
 	if pid <= 0 {
 		return false
 	}
 	t, err := procStartTime(pid)
-	return err == nil && t == start
+	if err != nil || t != start {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
 }
 
 // cgroupDirsOf lists the cgroup directories of pid that end in

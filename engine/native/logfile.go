@@ -1,0 +1,383 @@
+package native
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/engine/native/supervisor"
+)
+
+// Logs copies the container's output from the log files its supervisor
+// writes (supervisor.LogFile and its rotations, oldest first), one entry
+// per line with its time and stream: Tail counts entries from the end,
+// Since drops older ones, Timestamps prefixes each line with its time.
+// With Follow it streams new output, through rotations and restarts,
+// until the container exited for good (stopped, or ended with no restart
+// to come) or was removed, or ctx ends.
+func (b *Backend) Logs(ctx context.Context, id string, opts engine.LogOptions, stdout, stderr io.Writer) error {
+	r, err := b.load(id)
+	if err != nil {
+		return fmt.Errorf("logs: %w", err)
+	}
+	dir := b.stateDir(r.Project, r.ID)
+	if _, err := os.Stat(filepath.Join(dir, supervisor.LogFile)); errors.Is(err, fs.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(dir, runtime.StdoutLog)); err == nil {
+			return b.legacyLogs(ctx, r, opts, stdout, stderr)
+		}
+	}
+	tail := -1
+	if opts.Tail != "" && opts.Tail != "all" {
+		if tail, err = strconv.Atoi(opts.Tail); err != nil || tail < 0 {
+			return fmt.Errorf("logs: invalid tail %q", opts.Tail)
+		}
+	}
+	since := ""
+	if opts.Since != "" {
+		t, err := parseSince(opts.Since, time.Now())
+		if err != nil {
+			return fmt.Errorf("logs: %w", err)
+		}
+		since = t.UTC().Format(supervisor.LogTimeFormat)
+	}
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	p := &logPrinter{stdout: stdout, stderr: stderr, since: since, timestamps: opts.Timestamps}
+	var w *fsnotify.Watcher
+	if opts.Follow {
+		// Watch before the first read, so no write is missed.
+		if w, err = fsnotify.NewWatcher(); err != nil {
+			return err
+		}
+		defer w.Close()
+		if err := w.Add(dir); err != nil {
+			return fmt.Errorf("logs of %s: watch: %w", r.Name, err)
+		}
+	}
+	f := &logFollower{dir: dir, p: p}
+	defer f.close()
+	if err := f.dump(tail); err != nil {
+		return fmt.Errorf("logs of %s: %w", r.Name, err)
+	}
+	if !opts.Follow {
+		return nil
+	}
+	lastCheck := time.Time{}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if err := f.follow(); err != nil {
+			return fmt.Errorf("logs of %s: %w", r.Name, err)
+		}
+		if time.Since(lastCheck) >= 200*time.Millisecond {
+			lastCheck = time.Now()
+			if b.logsEnded(ctx, r) {
+				// One last read, once the writer had time to flush.
+				t := time.NewTimer(200 * time.Millisecond)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+				}
+				return f.follow()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-w.Errors:
+			return fmt.Errorf("logs of %s: watch: %w", r.Name, err)
+		case ev, ok := <-w.Events:
+			if !ok {
+				return nil
+			}
+			if ev.Name == dir && ev.Has(fsnotify.Remove) {
+				return nil // the container was removed
+			}
+		case <-tick.C:
+		}
+	}
+}
+
+// logsEnded tells whether no more output will come: the container was
+// removed, or it exited and is not restarting.
+func (b *Backend) logsEnded(ctx context.Context, r *record) bool {
+	if _, err := os.Stat(filepath.Join(b.stateDir(r.Project, r.ID), configFile)); err != nil {
+		return true
+	}
+	if c := b.liveSupervisor(ctx, r.Project); c != nil {
+		s, err := c.State(ctx, r.ID)
+		if err == nil {
+			return s.Status == supervisor.StatusExited || s.Status == supervisor.StatusStopped
+		}
+	}
+	st, started, err := b.status(r)
+	return err != nil || (started && st.Status == runtime.StatusExited)
+}
+
+// parseSince parses docker's --since: a duration before now ("10m"), an
+// RFC 3339 time or date, or Unix seconds.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return now.Add(-d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		sec := int64(f)
+		return time.Unix(sec, int64((f-float64(sec))*1e9)), nil
+	}
+	return time.Time{}, fmt.Errorf("invalid --since %q: use a duration (10m), an RFC 3339 time or Unix seconds", s)
+}
+
+// logPrinter writes log entries to the streams.
+type logPrinter struct {
+	stdout, stderr io.Writer
+	since          string
+	timestamps     bool
+	// midLine: the last entry of the stream was a part (P).
+	midLine map[string]bool
+}
+
+// entry writes one line of a log file (without its newline).
+func (p *logPrinter) entry(line []byte) error {
+	// <time> <stream> <F|P> <text>
+	ts, rest, ok := bytes.Cut(line, []byte{' '})
+	if !ok {
+		return nil
+	}
+	stream, rest, ok := bytes.Cut(rest, []byte{' '})
+	if !ok {
+		return nil
+	}
+	tag, text, _ := bytes.Cut(rest, []byte{' '})
+	if p.since != "" && string(ts) < p.since {
+		return nil
+	}
+	out := p.stdout
+	prefix := ""
+	switch string(stream) {
+	case "stdout":
+	case "stderr":
+		out = p.stderr
+	default:
+		out, prefix = p.stderr, "["+string(stream)+"] "
+	}
+	if p.midLine == nil {
+		p.midLine = map[string]bool{}
+	}
+	var b []byte
+	if p.timestamps && !p.midLine[string(stream)] {
+		b = append(b, ts...)
+		b = append(b, ' ')
+	}
+	b = append(b, prefix...)
+	b = append(b, text...)
+	partial := string(tag) == "P"
+	if !partial {
+		b = append(b, '\n')
+	}
+	p.midLine[string(stream)] = partial
+	_, err := out.Write(b)
+	return err
+}
+
+// logFollower reads a container's log files in order and follows the
+// live one through rotations.
+type logFollower struct {
+	dir  string
+	p    *logPrinter
+	f    *os.File // the file being read
+	rd   *bufio.Reader
+	part []byte // an incomplete last line
+}
+
+// logFiles are the container's log files, oldest first.
+func (l *logFollower) logFiles() []string {
+	base := filepath.Join(l.dir, supervisor.LogFile)
+	var rotated []string
+	for i := 1; ; i++ {
+		p := fmt.Sprintf("%s.%d", base, i)
+		if _, err := os.Stat(p); err != nil {
+			break
+		}
+		rotated = append(rotated, p)
+	}
+	out := make([]string, 0, len(rotated)+1)
+	for i := len(rotated) - 1; i >= 0; i-- {
+		out = append(out, rotated[i])
+	}
+	return append(out, base)
+}
+
+// dump prints the last tail entries (tail < 0: all) and leaves the live
+// file open at its end.
+func (l *logFollower) dump(tail int) error {
+	files := l.logFiles()
+	start, offset := 0, int64(0)
+	if tail >= 0 {
+		start = len(files)
+		remaining := tail
+		for i := len(files) - 1; i >= 0 && remaining > 0; i-- {
+			data, err := os.ReadFile(files[i])
+			if err != nil {
+				continue
+			}
+			n := bytes.Count(data, []byte{'\n'})
+			start = i
+			if n >= remaining {
+				f, err := os.Open(files[i])
+				if err != nil {
+					return err
+				}
+				offset, err = tailOffset(f, remaining)
+				f.Close()
+				if err != nil {
+					return err
+				}
+				break
+			}
+			remaining -= n
+		}
+		if start == len(files) {
+			// Nothing to print: follow from the live file's end.
+			start = len(files) - 1
+			if fi, err := os.Stat(files[start]); err == nil {
+				offset = fi.Size()
+			}
+		}
+	}
+	for i := start; i < len(files); i++ {
+		f, err := os.Open(files[i])
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if i == start && offset > 0 {
+			if _, err := f.Seek(offset, io.SeekStart); err != nil {
+				f.Close()
+				return err
+			}
+		}
+		l.setFile(f)
+		if err := l.drain(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *logFollower) setFile(f *os.File) {
+	if l.f != nil {
+		l.f.Close()
+	}
+	l.f, l.part = f, nil
+	l.rd = bufio.NewReaderSize(f, 64<<10)
+}
+
+// drain prints the complete lines of the current file up to its end.
+func (l *logFollower) drain() error {
+	if l.f == nil {
+		return nil
+	}
+	for {
+		line, err := l.rd.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			l.part = append(l.part, line...)
+			continue
+		}
+		if err == io.EOF {
+			l.part = append(l.part, line...)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if len(l.part) > 0 {
+			line = append(l.part, line...)
+			l.part = nil
+		}
+		if err := l.p.entry(line[:len(line)-1]); err != nil {
+			return err
+		}
+	}
+}
+
+// follow prints what was written since, moving on to the next file
+// when the current one was rotated away.
+func (l *logFollower) follow() error {
+	for {
+		if l.f == nil {
+			f, err := os.Open(filepath.Join(l.dir, supervisor.LogFile))
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			l.setFile(f)
+		}
+		if err := l.drain(); err != nil {
+			return err
+		}
+		cur, err := l.f.Stat()
+		if err != nil {
+			return err
+		}
+		live, err := os.Stat(filepath.Join(l.dir, supervisor.LogFile))
+		if err != nil || os.SameFile(cur, live) {
+			return nil
+		}
+		// Rotated: what was written before the rotation is all there.
+		if err := l.drain(); err != nil {
+			return err
+		}
+		next := ""
+		files := l.logFiles()
+		for i, p := range files {
+			if fi, err := os.Stat(p); err == nil && os.SameFile(fi, cur) && i+1 < len(files) {
+				next = files[i+1]
+			}
+		}
+		if next == "" {
+			next = files[0] // ours was deleted: lines were lost
+		}
+		f, err := os.Open(next)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOENT) {
+				l.f = nil
+				continue
+			}
+			return err
+		}
+		l.setFile(f)
+	}
+}
+
+func (l *logFollower) close() {
+	if l.f != nil {
+		l.f.Close()
+	}
+}
