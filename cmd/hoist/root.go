@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	goruntime "runtime"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -128,28 +129,45 @@ func normalizeName(s string) string {
 	return strings.TrimLeft(reNameChars.ReplaceAllString(strings.ToLower(s), ""), "_-")
 }
 
-// backend opens the selected engine.
+// backend opens the selected engine. auto (the default) is native when
+// running as root on Linux and the native engine opens its store, docker
+// otherwise.
 func (a *app) backend(ctx context.Context) (engine.Backend, error) {
 	name := a.engineName
 	switch name {
-	case "", "auto", "docker":
-		b, err := docker.New(ctx)
-		if err != nil {
-			return nil, err
+	case "", "auto":
+		if goruntime.GOOS == "linux" && os.Geteuid() == 0 {
+			if b, err := a.nativeBackend(ctx); err == nil {
+				return b, nil
+			}
 		}
-		return b, nil
+		return a.dockerBackend(ctx)
+	case "docker":
+		return a.dockerBackend(ctx)
 	case "native":
-		b, err := native.New(ctx, native.Options{
-			Root:   a.getenv("HOIST_ROOT"),
-			RunDir: a.getenv("HOIST_RUN_DIR"),
-			Logf:   func(format string, args ...any) { fmt.Fprintf(a.stderr, "WARN "+format+"\n", args...) },
-		})
+		b, err := a.nativeBackend(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("native engine: %w", err)
 		}
 		return b, nil
 	}
 	return nil, fmt.Errorf("unknown engine %q: use docker, native or auto", name)
+}
+
+func (a *app) dockerBackend(ctx context.Context) (engine.Backend, error) {
+	b, err := docker.New(ctx)
+	if err != nil {
+		return nil, err // not a typed nil in the interface
+	}
+	return b, nil
+}
+
+func (a *app) nativeBackend(ctx context.Context) (*native.Backend, error) {
+	return native.New(ctx, native.Options{
+		Root:   a.getenv("HOIST_ROOT"),
+		RunDir: a.getenv("HOIST_RUN_DIR"),
+		Logf:   func(format string, args ...any) { fmt.Fprintf(a.stderr, "WARN "+format+"\n", args...) },
+	})
 }
 
 // orchestrator opens the engine and a progress renderer.
