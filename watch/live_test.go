@@ -52,6 +52,15 @@ func (l *live) waitSeen(t *testing.T, p string) {
 	l.rec.waitFor(t, "event for "+p, func(e Event) bool { return e.Stage == StageSeen && e.Path == p })
 }
 
+// waitSeenOp waits for an event of op (fsnotify's name, e.g. "REMOVE") on
+// p: waitSeen alone would match an earlier event for the same path.
+func (l *live) waitSeenOp(t *testing.T, p, op string) {
+	t.Helper()
+	l.rec.waitFor(t, op+" event for "+p, func(e Event) bool {
+		return e.Stage == StageSeen && e.Path == p && strings.Contains(e.Message, op)
+	})
+}
+
 func hasChange(want Change) func([]call) bool {
 	return func(c []call) bool {
 		for _, ch := range changesOf(c) {
@@ -93,7 +102,7 @@ func TestLiveNewDirectoriesArePickedUp(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(dir, "pkg")); err != nil {
 		t.Fatal(err)
 	}
-	l.waitSeen(t, filepath.Join(dir, "pkg"))
+	l.waitSeenOp(t, filepath.Join(dir, "pkg"), "REMOVE")
 	l.clock.Advance(quiet)
 	l.ctrl.waitFor(t, "deletion of the tree",
 		hasChange(Change{HostPath: filepath.Join(dir, "pkg"), ContainerPath: "/app/pkg", Deleted: true}))
@@ -284,4 +293,29 @@ func memDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// Saving through a temporary file renamed over the target (sed -i, many
+// editors) syncs the target only: the temporary file never reached the
+// container, so no deletion is sent for it.
+func TestLiveRenameOverSyncsOnlyTheTarget(t *testing.T) {
+	dir := tempDir(t)
+	target := filepath.Join(dir, "app.py")
+	write(t, target, "v1")
+	l := startRun(t, []Service{svc("web", syncRule(dir, "/app"))}, newFakeClock())
+	tmp := filepath.Join(dir, "sedAbc123")
+	write(t, tmp, "v2")
+	if err := os.Rename(tmp, target); err != nil {
+		t.Fatal(err)
+	}
+	l.waitSeen(t, target)
+	l.clock.Advance(quiet)
+	l.ctrl.waitFor(t, "sync of the target", hasChange(Change{HostPath: target, ContainerPath: "/app/app.py"}))
+	for _, c := range l.ctrl.snapshot() {
+		for _, ch := range c.changes {
+			if ch.HostPath == tmp {
+				t.Errorf("the temporary file was synced: %+v", ch)
+			}
+		}
+	}
 }

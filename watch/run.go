@@ -232,7 +232,19 @@ func (w *watcher) handleEvent(ev fsnotify.Event) error {
 		w.dropMovedWatches(p)
 	}
 	if ev.Has(fsnotify.Create) {
-		if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
+		fi, err := os.Lstat(p)
+		// Only files are candidates: a directory's deletion must always
+		// reach the container.
+		if err != nil || !fi.IsDir() {
+			w.mu.Lock()
+			_, known := w.tree.snap[p]
+			_, dir := w.tree.dirs[p]
+			if !known && !dir {
+				w.tree.born[p] = true
+			}
+			w.mu.Unlock()
+		}
+		if err == nil && fi.IsDir() {
 			// A new directory needs its own watch, and whatever was written
 			// into it before the watch existed produced no event.
 			w.mu.Lock()
@@ -304,6 +316,7 @@ type contrib struct {
 // classify stats each path and maps it onto the deciding rules. Caller
 // holds w.mu.
 func (w *watcher) classify(paths []string) []*contrib {
+	never := w.bornAndGone(paths)
 	byRule := map[int]*contrib{}
 	skipped := map[string]bool{}
 	for _, p := range paths {
@@ -315,6 +328,11 @@ func (w *watcher) classify(paths []string) []*contrib {
 		}
 		if exists && isDir {
 			continue // its files arrive as paths of their own
+		}
+		if never[p] {
+			// Created and deleted within one batch (an editor's or sed's
+			// temporary file): the container never had it.
+			continue
 		}
 		if exists && !fi.Mode().IsRegular() && fi.Mode()&fs.ModeSymlink == 0 {
 			continue
@@ -354,6 +372,23 @@ func (w *watcher) classify(paths []string) []*contrib {
 		out = append(out, c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].rule.id < out[j].rule.id })
+	return out
+}
+
+// bornAndGone finds the paths created since the last flush that are gone
+// again before this one: the container never had them. A path seen to
+// exist by a flush is in the snapshot and is not in born any more.
+func (w *watcher) bornAndGone(paths []string) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range paths {
+		if !w.tree.born[p] {
+			continue
+		}
+		delete(w.tree.born, p)
+		if _, err := os.Lstat(p); err != nil {
+			out[p] = true
+		}
+	}
 	return out
 }
 

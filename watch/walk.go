@@ -32,10 +32,12 @@ type tree struct {
 	add  func(dir string) error // registers an inotify watch
 	dirs map[string]struct{}
 	snap map[string]fileState
+	// born holds paths created since the flush that last saw them.
+	born map[string]bool
 }
 
 func newTree(rs *ruleSet, add func(string) error) *tree {
-	return &tree{rs: rs, add: add, dirs: map[string]struct{}{}, snap: map[string]fileState{}}
+	return &tree{rs: rs, add: add, dirs: map[string]struct{}{}, snap: map[string]fileState{}, born: map[string]bool{}}
 }
 
 // scanAll registers every root and returns a fresh snapshot of the files
