@@ -84,6 +84,7 @@ func run() int {
 		return 1
 	}
 	b.runAll(ctx, scs)
+	b.runSupervisor(ctx)
 	if ctx.Err() != nil {
 		fmt.Fprintln(os.Stderr, "bench: interrupted; cleaning up")
 		return 130
@@ -604,6 +605,7 @@ func (b *bench) report() string {
 	fmt.Fprintf(&s, "- wall time of each command process, median of n runs; ratio < 1 means hoist is faster\n\n")
 	s.WriteString(b.res.table())
 	s.WriteString(b.watchReport())
+	s.WriteString(supReport())
 	if len(b.res.errors) > 0 {
 		s.WriteString("\n## Errors\n\n")
 		for _, e := range b.res.errors {
