@@ -24,10 +24,10 @@
 // Network setup goes through the networker interface (netattach.go),
 // implemented with engine/native/network: a bridge per compose network, a
 // veth per container and network, names through a managed /etc/hosts.
-// Published ports are served by a detached userland proxy per container
-// (proxy.go). Processes are started detached, one runtime monitor per
-// container; the per-project supervisor of part 3 replaces StartDetached
-// and runs healthchecks and restarts.
+// Started containers belong to the project's supervisor
+// (engine/native/supervisor, see supervise.go): it is their parent, serves
+// their published ports, applies restart policies, runs healthchecks and
+// writes their logs; its socket and records are in <RunDir>/<project>.
 package native
 
 import (
