@@ -79,6 +79,11 @@ func (b *Backend) CreateContainer(ctx context.Context, spec engine.ContainerSpec
 			return fail(err)
 		}
 	}
+	// The overlay's root directory takes its mode from the upper dir: 0700
+	// would lock every non-root user out of "/" in the container.
+	if err := os.Chmod(filepath.Join(b.layerDir(id), "upper"), 0o755); err != nil {
+		return fail(err)
+	}
 	if err := os.WriteFile(filepath.Join(b.layerDir(id), "lock"), nil, 0o600); err != nil {
 		return fail(err)
 	}

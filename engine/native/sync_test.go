@@ -77,3 +77,22 @@ func TestSyncWritesIntoRootfs(t *testing.T) {
 		t.Error("a path outside the root was accepted")
 	}
 }
+
+// A non-root user must be able to use the container's root: overlayfs
+// takes "/"'s mode from the writable layer.
+func TestNonRootUserCanTraverseRoot(t *testing.T) {
+	b := newBackend(t)
+	ctx := testCtx(t)
+	spec := testSpec("usertest", "app", "sh", "-c", "id -u > /tmp/uid; exec sleep 600")
+	spec.Service.NetworkMode = "none"
+	spec.Service.User = "nobody"
+	id, _ := run(t, b, spec, engine.WaitRunning)
+	var out bytes.Buffer
+	code, err := b.Exec(ctx, id, engine.ExecSpec{Cmd: []string{"sh", "-c", "stat -c %a /; id -u"}, User: "nobody", Stdout: &out, Stderr: &out})
+	if err != nil || code != 0 {
+		t.Fatalf("exec as nobody: code %d, err %v, output %q", code, err, out.String())
+	}
+	if got := out.String(); got != "755\n65534\n" {
+		t.Errorf("output %q", got)
+	}
+}
