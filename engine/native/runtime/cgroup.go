@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -246,4 +247,33 @@ func (c *cgroup) destroy() error {
 		_ = unix.Rmdir(filepath.Dir(dir))
 	}
 	return errors.Join(errs...)
+}
+
+// RemoveCgroups kills whatever is left in container id's cgroups, as a
+// process in this one's cgroup creates them, and removes them. It is the
+// cleanup for a container whose monitor or supervisor died; removing what
+// is already gone is not an error.
+func RemoveCgroups(id string) error {
+	cg, err := newCgroup(id)
+	if err != nil {
+		return err
+	}
+	return cg.destroy()
+}
+
+// CgroupDirs lists the existing cgroup directories of container id, for
+// leak checks.
+func CgroupDirs(id string) []string {
+	cg, err := newCgroup(id)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, d := range cg.dirs {
+		if _, err := os.Stat(d); err == nil {
+			out = append(out, d)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
