@@ -56,28 +56,56 @@ func TestParseScenarios(t *testing.T) {
 }
 
 func TestTable(t *testing.T) {
-	r := newResults([]string{"hoist", "docker-compose"})
+	r := newResults([]string{toolNative, toolDocker}, []string{peerDC})
 	for _, d := range []float64{7, 6, 8} {
-		r.add("fan20", opUp, "hoist", time.Duration(d*float64(time.Second)))
+		r.add("fan20", opUp, toolDocker, time.Duration(d*float64(time.Second)))
+	}
+	for _, d := range []float64{0.9, 0.8} {
+		r.add("fan20", opUp, toolNative, time.Duration(d*float64(time.Second)))
 	}
 	for _, d := range []float64{10, 12, 9} {
-		r.add("fan20", opUp, "docker-compose", time.Duration(d*float64(time.Second)))
+		r.add("fan20", opUp, peerDC, time.Duration(d*float64(time.Second)))
 	}
-	r.add("fan20", opNoop, "hoist", 120*time.Millisecond)
-	r.add("fan50", opNoop, "hoist", 200*time.Millisecond)
-	r.add("fan50", opNoop, "docker-compose", 2*time.Second)
+	r.add("fan20", opNoop, toolDocker, 120*time.Millisecond)
+	r.add("fan20", opDown, toolNative, 600*time.Millisecond)
+	r.add("fan50", opNoop, toolDocker, 200*time.Millisecond)
+	r.add("fan50", opNoop, peerDC, 2*time.Second)
 	got := r.table()
-	want := `| scenario | operation   |   n | hoist (s) | docker-compose (s) | ratio hoist/docker-compose | goal                                 |
-| -------- | ----------- | --: | --------: | -----------------: | -------------------------: | ------------------------------------ |
-| fan20    | up -d       |   3 |      7.00 |               10.0 |                       0.70 | ratio ≤ 0.70: met (0.70)             |
-| fan20    | no-op up -d |   1 |     0.120 |                  – |                          – |                                      |
-| fan50    | no-op up -d |   1 |     0.200 |               2.00 |                       0.10 | hoist < 0.15 s: **missed** (0.200 s) |
+	want := `| scenario | operation   |   n | hoist native (s) | hoist docker (s) | docker-compose (s) | ratio native/docker-compose | ratio docker/docker-compose | goal                                                         |
+| -------- | ----------- | --: | ---------------: | ---------------: | -----------------: | --------------------------: | --------------------------: | ------------------------------------------------------------ |
+| fan20    | up -d       |   3 |            0.850 |             7.00 |               10.0 |                        0.09 |                        0.70 | docker ratio ≤ 0.70: met (0.70); native < 1 s: met (0.850 s) |
+| fan20    | no-op up -d |   1 |                – |            0.120 |                  – |                           – |                           – |                                                              |
+| fan20    | down        |   1 |            0.600 |                – |                  – |                           – |                           – | native < 0.5 s: **missed** (0.600 s)                         |
+| fan50    | no-op up -d |   1 |                – |            0.200 |               2.00 |                           – |                        0.10 | docker < 0.15 s: **missed** (0.200 s)                        |
 `
 	if got != want {
 		t.Errorf("table:\n%s\nwant:\n%s", got, want)
 	}
-	if raw := r.raw(); !strings.Contains(raw, "- fan20 / up -d / hoist: 7.00, 6.00, 8.00\n") {
+	if raw := r.raw(); !strings.Contains(raw, "- fan20 / up -d / hoist docker: 7.00, 6.00, 8.00\n") {
 		t.Errorf("raw samples:\n%s", raw)
+	}
+}
+
+func TestBuildTable(t *testing.T) {
+	r := newResults([]string{toolNative}, []string{toolDocker})
+	r.ops = buildOps
+	r.add("build", opRebuild, toolNative, 300*time.Millisecond)
+	r.add("build", opRebuild, toolDocker, 2*time.Second)
+	r.add("build", opNoChange, toolNative, 250*time.Millisecond)
+	got := r.table()
+	for _, w := range []string{"ratio native/hoist docker", "native ≤ 0.5× docker: met (0.15)", "native < 0.2 s: **missed** (0.250 s)"} {
+		if !strings.Contains(got, w) {
+			t.Errorf("build table lacks %q:\n%s", w, got)
+		}
+	}
+}
+
+func TestBuildCompose(t *testing.T) {
+	got := buildCompose("py:1")
+	for _, w := range []string{"image: \"" + buildImage + "\"", "PYTHON_IMAGE: \"py:1\"", "context: ."} {
+		if !strings.Contains(got, w) {
+			t.Errorf("buildCompose lacks %q:\n%s", w, got)
+		}
 	}
 }
 

@@ -37,13 +37,17 @@ func parseScenarios(list string) ([]scenario, error) {
 			out = append(out, scenario{name: s, kind: "watch"})
 			continue
 		}
+		if s == "build" || s == "run" { // bench/build.go, bench/run.go
+			out = append(out, scenario{name: s, kind: s})
+			continue
+		}
 		if s == "sample" {
 			out = append(out, scenario{name: s, kind: "sample"})
 			continue
 		}
 		m := reScenario.FindStringSubmatch(s)
 		if m == nil {
-			return nil, fmt.Errorf("unknown scenario %q: use sample, watch, fanN or chainN", s)
+			return nil, fmt.Errorf("unknown scenario %q: use sample, watch, build, run, fanN or chainN", s)
 		}
 		n, err := strconv.Atoi(m[2])
 		if err != nil || n < 2 || n > 500 {

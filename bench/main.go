@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -37,6 +38,9 @@ import (
 
 const defaultScenarios = "sample,fan20,fan50,chain20,chain50"
 
+// quickScenarios is the set documented to finish within 10 minutes.
+const quickScenarios = "sample,fan20,build,run"
+
 type options struct {
 	scenarios string
 	n         int
@@ -45,6 +49,7 @@ type options struct {
 	peers     string
 	out       string
 	api       string
+	engines   string
 	cmdTO     time.Duration
 }
 
@@ -52,7 +57,8 @@ func main() { os.Exit(run()) }
 
 func run() int {
 	var o options
-	flag.StringVar(&o.scenarios, "scenarios", defaultScenarios, "comma list of scenarios: sample, fanN, chainN")
+	flag.StringVar(&o.scenarios, "scenarios", defaultScenarios, "comma list of scenarios: sample, fanN, chainN, build, run, watch (under 10 minutes: "+quickScenarios+")")
+	flag.StringVar(&o.engines, "hoist-engines", "native,docker", "hoist's engines, one column each: native, docker")
 	flag.IntVar(&o.n, "n", 3, "runs per scenario (the table shows the median)")
 	flag.IntVar(&o.nLarge, "n-large", 1, "runs for scenarios of more than 20 services (0: same as -n); keeps the default bench near 6 minutes")
 	flag.StringVar(&o.hoist, "hoist", "", "hoist binary (default: build ./cmd/hoist into a temporary directory)")
@@ -77,7 +83,7 @@ func run() int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	b := &bench{opts: o, projects: map[string]bool{}}
+	b := &bench{opts: o, projects: map[string]string{}}
 	defer b.cleanup()
 	if err := b.prepare(ctx, scs); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -110,10 +116,11 @@ func run() int {
 
 // tool is one compose implementation under test.
 type tool struct {
-	name  string   // column name
-	short string   // in project names
-	argv  []string // command prefix
-	quiet []string // global flags that silence progress output
+	name   string   // column name
+	engine string   // hoist: native or docker; peers: empty (they use dockerd)
+	short  string   // in project names
+	argv   []string // command prefix
+	quiet  []string // global flags that silence progress output
 }
 
 func (t tool) command(ctx context.Context, env []string, file, project string, args ...string) *exec.Cmd {
@@ -139,9 +146,12 @@ type bench struct {
 	info    []string // report header lines
 	api     *apiSummary
 	apiErr  error
+	hoist   string // hoist binary
+	build   *results
+	runRes  *runBench
 
 	mu       sync.Mutex
-	projects map[string]bool
+	projects map[string]string // project -> engine it lives on (native or docker)
 }
 
 func (b *bench) logf(format string, a ...any) {
@@ -196,7 +206,28 @@ func (b *bench) prepare(ctx context.Context, scs []scenario) error {
 		return fmt.Errorf("%s version: %v: %s", hoistBin, err, hv)
 	}
 	b.info = append(b.info, "hoist: "+firstLine(string(hv))+" ("+gitRev(root)+")")
-	b.tools = []tool{{name: "hoist", short: "h", argv: []string{hoistBin}, quiet: []string{"--progress", "quiet"}}}
+	b.hoist = hoistBin
+	var hoists []string
+	for _, e := range strings.Split(b.opts.engines, ",") {
+		e = strings.TrimSpace(e)
+		switch {
+		case e == "":
+			continue
+		case e != "native" && e != "docker":
+			return fmt.Errorf("-hoist-engines: unknown engine %q (native, docker)", e)
+		case slices.Contains(hoists, "hoist "+e):
+			continue
+		case e == "native" && os.Geteuid() != 0:
+			b.logf("not root: leaving the native engine out")
+			continue
+		}
+		b.tools = append(b.tools, tool{name: "hoist " + e, short: "h" + e[:1], engine: e,
+			argv: []string{hoistBin, "--engine", e}, quiet: []string{"--progress", "quiet"}})
+		hoists = append(hoists, "hoist "+e)
+	}
+	if len(hoists) == 0 {
+		return errors.New("-hoist-engines: no engine to run hoist on")
+	}
 
 	// peers
 	peers, err := b.findPeers(ctx)
@@ -204,19 +235,27 @@ func (b *bench) prepare(ctx context.Context, scs []scenario) error {
 		return err
 	}
 	b.tools = append(b.tools, peers...)
-	names := make([]string, len(b.tools))
-	for i, t := range b.tools {
-		names[i] = t.name
+	var peerNames []string
+	for _, p := range peers {
+		peerNames = append(peerNames, p.name)
 	}
-	b.res = newResults(names)
+	b.res = newResults(hoists, peerNames)
 
 	// images and compose files
 	b.files = map[string]string{}
 	for _, sc := range scs {
-		if sc.kind == "watch" { // bench/watch.go prepares its own copy
+		switch sc.kind {
+		case "watch": // bench/watch.go prepares its own copy
 			if err := b.checkSampleImages(ctx); err != nil {
 				return err
 			}
+			continue
+		case "build": // bench/build.go
+			if err := b.checkSampleImages(ctx); err != nil {
+				return err
+			}
+			continue
+		case "run": // bench/run.go has its own native root
 			continue
 		}
 		dir := filepath.Join(b.tmp, sc.name)
@@ -239,7 +278,7 @@ func (b *bench) prepare(ctx context.Context, scs []scenario) error {
 				return err
 			}
 		default:
-			if err := ensureBusybox(ctx); err != nil {
+			if err := b.ensureBusybox(ctx); err != nil {
 				return err
 			}
 			data = graphCompose(sc.kind, sc.services, busyboxImage)
@@ -250,7 +289,7 @@ func (b *bench) prepare(ctx context.Context, scs []scenario) error {
 		b.files[sc.name] = file
 		// Leftovers of an earlier, killed bench would skew the first run.
 		for _, t := range b.tools {
-			b.forceClean(b.project(sc, t))
+			b.clean(t.dockerd(), b.project(sc, t))
 		}
 	}
 	if slices.ContainsFunc(scs, func(s scenario) bool { return s.kind == "sample" }) {
@@ -314,12 +353,40 @@ func (b *bench) checkSampleImages(ctx context.Context) error {
 		if exec.CommandContext(ctx, "docker", "image", "inspect", ref).Run() != nil {
 			return fmt.Errorf("sample image %s (%s) is missing: run samples/images/load.sh (go tool task images), or leave sample out of -scenarios", ref, k)
 		}
+		if b.hasNative() && !b.nativeHasImage(ctx, ref) {
+			return fmt.Errorf("sample image %s (%s) is missing from the native engine: run HOIST_ENGINE=native HOIST_BIN=%s samples/images/load.sh, or leave the sample out of -scenarios (or native out of -hoist-engines)", ref, k, b.hoist)
+		}
 	}
 	return nil
 }
 
-// ensureBusybox imports the busybox test image when the engine lacks it.
-func ensureBusybox(ctx context.Context) error {
+func (b *bench) hasNative() bool {
+	return slices.ContainsFunc(b.tools, func(t tool) bool { return t.engine == "native" })
+}
+
+// hasTool reports whether name is one of the columns.
+func (b *bench) hasTool(name string) bool {
+	return slices.ContainsFunc(b.tools, func(t tool) bool { return t.name == name })
+}
+
+func (b *bench) nativeHasImage(ctx context.Context, ref string) bool {
+	return exec.CommandContext(ctx, b.hoist, "--engine", "native", "image", "inspect", ref).Run() == nil
+}
+
+// ensureBusybox imports the busybox test image into dockerd and, when hoist
+// runs on it, the native engine, where they lack it.
+func (b *bench) ensureBusybox(ctx context.Context) error {
+	if b.hasNative() && !b.nativeHasImage(ctx, busyboxImage) {
+		fmt.Fprintln(os.Stderr, "bench: importing", busyboxImage, "into the native engine")
+		tar := filepath.Join(b.tmp, "busybox.tar")
+		if err := writeBusyboxTar(tar); err != nil {
+			return err
+		}
+		c := exec.CommandContext(ctx, b.hoist, "--engine", "native", "image", "import", "--change", `CMD ["sh"]`, tar, busyboxImage)
+		if out, err := c.CombinedOutput(); err != nil {
+			return fmt.Errorf("native image import %s: %v: %s", busyboxImage, err, out)
+		}
+	}
 	if exec.CommandContext(ctx, "docker", "image", "inspect", busyboxImage).Run() == nil {
 		return nil
 	}
@@ -342,27 +409,41 @@ func (b *bench) buildSample(ctx context.Context) error {
 	if err := portsFree(); err != nil {
 		return err
 	}
-	h := b.tools[0]
-	project := "hbench-sample-build"
-	b.track(project)
-	defer b.forceClean(project)
-	start := time.Now()
-	b.logf("building %s with hoist (up -d --build, then down)", sampleWebImage)
-	if _, err := b.timed(ctx, h, b.files["sample"], project, "up", "-d", "--build"); err != nil {
-		return fmt.Errorf("build the sample with hoist: %w", err)
+	for _, h := range b.tools {
+		if h.engine == "" {
+			continue
+		}
+		project := "hbench-sample-build-" + h.short
+		b.track(project, h.engine)
+		start := time.Now()
+		b.logf("building %s with %s (up -d --build, then down)", sampleWebImage, h.name)
+		if _, err := b.timed(ctx, h, b.files["sample"], project, "up", "-d", "--build"); err != nil {
+			b.clean(h.engine, project)
+			return fmt.Errorf("build the sample with %s: %w", h.name, err)
+		}
+		if _, err := b.timed(ctx, h, b.files["sample"], project, "down"); err != nil {
+			b.clean(h.engine, project)
+			return fmt.Errorf("sample build project: %w", err)
+		}
+		b.clean(h.engine, project)
+		b.logf("sample image ready in %.1fs", time.Since(start).Seconds())
 	}
-	if _, err := b.timed(ctx, h, b.files["sample"], project, "down"); err != nil {
-		return fmt.Errorf("sample build project: %w", err)
-	}
-	b.logf("sample image ready in %.1fs", time.Since(start).Seconds())
 	return nil
+}
+
+// dockerd is the engine the tool's containers live on.
+func (t tool) dockerd() string {
+	if t.engine == "native" {
+		return "native"
+	}
+	return "docker"
 }
 
 func (b *bench) project(sc scenario, t tool) string { return "hbench-" + sc.name + "-" + t.short }
 
-func (b *bench) track(p string) {
+func (b *bench) track(p, engine string) {
 	b.mu.Lock()
-	b.projects[p] = true
+	b.projects[p] = engine
 	b.mu.Unlock()
 }
 
@@ -375,8 +456,23 @@ func (b *bench) runs(sc scenario) int {
 
 func (b *bench) runAll(ctx context.Context, scs []scenario) {
 	for _, sc := range scs {
-		if sc.kind == "watch" {
+		if ctx.Err() != nil {
+			return
+		}
+		switch sc.kind {
+		case "watch":
 			b.runWatchScenario(ctx, sc)
+			continue
+		case "build":
+			b.runBuildScenario(ctx)
+			continue
+		case "run":
+			b.runRes = b.runRunScenario(ctx, b.hoist)
+			if b.runRes.err != nil {
+				msg := fmt.Sprintf("run: %v", b.runRes.err)
+				b.logf("ERROR %s", msg)
+				b.res.errors = append(b.res.errors, msg)
+			}
 			continue
 		}
 		n := b.runs(sc)
@@ -415,11 +511,11 @@ func (b *bench) runAll(ctx context.Context, scs []scenario) {
 func (b *bench) runOnce(ctx context.Context, sc scenario, t tool, i, n int) error {
 	project := b.project(sc, t)
 	file := b.files[sc.name]
-	b.track(project)
+	b.track(project, t.dockerd())
 	defer func() {
 		// A failed run must not leak into the next one.
-		if left := b.leftovers(project); left > 0 {
-			b.forceClean(project)
+		if b.leftoversOn(t.dockerd(), project) > 0 {
+			b.clean(t.dockerd(), project)
 		}
 	}()
 	sample := sc.kind == "sample"
@@ -462,6 +558,12 @@ func (b *bench) runOnce(ctx context.Context, sc scenario, t tool, i, n int) erro
 	}
 	b.res.add(sc.name, opDown, t.name, down)
 	b.logf("%s, no-op %s, down %s", line, fmtSecs(noop.Seconds()), fmtSecs(down.Seconds()))
+	if t.engine == "native" {
+		if left := b.nativeLeftovers(project); left > 0 {
+			return fmt.Errorf("down left %d containers (or %s)", left, nativeRunDir(project))
+		}
+		return nil
+	}
 	if left := b.leftovers(project); left > 0 {
 		return fmt.Errorf("down left %d containers", left)
 	}
@@ -517,9 +619,13 @@ func (b *bench) apiBreakdown(ctx context.Context, sc scenario) (apiSummary, erro
 	}
 	defer p.close()
 	env := append(withoutEnv(b.env, "DOCKER_HOST"), "DOCKER_HOST=unix://"+sock)
-	h := b.tools[0]
+	i := slices.IndexFunc(b.tools, func(t tool) bool { return t.engine == "docker" })
+	if i < 0 {
+		return apiSummary{}, errors.New("hoist does not run on the docker engine (-hoist-engines)")
+	}
+	h := b.tools[i]
 	project := b.project(sc, h)
-	b.track(project)
+	b.track(project, "docker")
 	defer func() {
 		if b.leftovers(project) > 0 {
 			b.forceClean(project)
@@ -581,14 +687,17 @@ func (b *bench) cleanup() {
 	for p := range b.projects {
 		ps = append(ps, p)
 	}
+	engines := maps.Clone(b.projects)
 	b.mu.Unlock()
 	sort.Strings(ps)
 	for _, p := range ps {
-		if b.leftovers(p) > 0 || len(b.networks(p)) > 0 {
-			b.logf("removing leftovers of %s", p)
-			b.forceClean(p)
+		if b.leftoversOn(engines[p], p) > 0 || (engines[p] == "docker" && len(b.networks(p)) > 0) {
+			b.logf("removing leftovers of %s (%s engine)", p, engines[p])
+			b.clean(engines[p], p)
 		}
 	}
+	b.cleanBuilds()
+	b.cleanRun()
 	if b.tmp != "" {
 		_ = os.RemoveAll(b.tmp)
 	}
@@ -604,6 +713,8 @@ func (b *bench) report() string {
 		runtime.NumCPU(), b.loadStart(), loadAvg(), time.Since(b.started).Round(time.Second))
 	fmt.Fprintf(&s, "- wall time of each command process, median of n runs; ratio < 1 means hoist is faster\n\n")
 	s.WriteString(b.res.table())
+	s.WriteString(b.buildReport())
+	s.WriteString(b.runRes.report())
 	s.WriteString(b.watchReport())
 	s.WriteString(supReport())
 	if len(b.res.errors) > 0 {
@@ -620,6 +731,10 @@ func (b *bench) report() string {
 	}
 	s.WriteString("\n## Raw samples (s)\n\n")
 	s.WriteString(b.res.raw())
+	if b.build != nil {
+		s.WriteString(b.build.raw())
+	}
+	s.WriteString(b.runRes.raw())
 	return s.String()
 }
 

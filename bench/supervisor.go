@@ -89,7 +89,7 @@ func (b *bench) runSupervisor(ctx context.Context) {
 	}
 	for _, eng := range []string{"native", "docker"} {
 		project := "hbench-sup-" + eng
-		b.projects[project] = true
+		b.track(project, eng)
 		start := time.Now()
 		if err := hoist(ctx, eng, project, "up", "-d", "--wait"); err != nil {
 			fail("%v", err)

@@ -132,8 +132,8 @@ type watchEvent struct {
 func (b *bench) watchOnce(ctx context.Context, eng string) (res watchResult) {
 	res.engine = eng
 	project := "hbench-watch-" + eng
-	b.track(project)
-	b.forceClean(project)
+	b.track(project, eng)
+	b.clean(eng, project)
 	dir := filepath.Join(b.tmp, "watch-"+eng)
 	if err := os.MkdirAll(filepath.Join(dir, "static"), 0o755); err != nil {
 		res.err = err
