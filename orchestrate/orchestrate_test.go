@@ -146,3 +146,22 @@ func TestSecondUpIsNoop(t *testing.T) {
 		t.Errorf("second up planned:\n%s%s", res.ImagePlan, res.Plan)
 	}
 }
+
+// up --no-deps of one service keeps its depends_on label, which orders down.
+func TestNoDepsKeepsDependsOnLabel(t *testing.T) {
+	f := newFake()
+	o := &Orchestrator{Backend: f}
+	p := load(t, twoServices)
+	if _, err := o.Up(context.Background(), p, UpOptions{Probe: freeProbe}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Up(context.Background(), p, UpOptions{Probe: freeProbe, Services: []string{"web"}, NoDeps: true, ForceRecreate: true}); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := f.Observe(context.Background(), "demo", nil)
+	for _, c := range st.Containers {
+		if c.Service == "web" && c.Labels["com.docker.compose.depends_on"] != "db:service_healthy:false" {
+			t.Errorf("web's depends_on label = %q", c.Labels["com.docker.compose.depends_on"])
+		}
+	}
+}

@@ -141,7 +141,18 @@ func selectServices(p *types.Project, names []string, noDeps bool) (*types.Proje
 	if noDeps {
 		dep = types.IgnoreDependencies
 	}
-	return p.WithSelectedServices(names, dep)
+	sel, err := p.WithSelectedServices(names, dep)
+	if err != nil || !noDeps {
+		return sel, err
+	}
+	// compose-go drops depends_on entries naming unselected services; the
+	// containers must still carry them (their label orders `down`), and the
+	// planner skips dependencies that are not in the project.
+	for name, s := range sel.Services {
+		s.DependsOn = p.Services[name].DependsOn
+		sel.Services[name] = s
+	}
+	return sel, nil
 }
 
 func imageRefs(p *types.Project) []string {
