@@ -188,31 +188,27 @@ func (b *bench) recordBuilt(ctx context.Context, t tool) {
 	}
 }
 
-// cleanBuilds removes the bench tag and every image the build runs made.
+// cleanBuilds removes the bench tag and every image the build runs made,
+// one by one (removing the tag may already have removed the newest ID).
 func (b *bench) cleanBuilds() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	for eng, ids := range builtIDs {
-		var c *exec.Cmd
-		if eng == "native" {
-			c = exec.CommandContext(ctx, b.hoist, append([]string{"--engine", "native", "image", "rm", "--force", buildImage}, ids...)...)
-		} else {
-			c = exec.CommandContext(ctx, "docker", append([]string{"rmi", "-f", buildImage}, ids...)...)
-		}
-		if out, err := c.CombinedOutput(); err != nil {
-			// Older IDs may already be gone with the tag: retry one by one.
-			for _, ref := range append([]string{buildImage}, ids...) {
-				var c *exec.Cmd
-				if eng == "native" {
-					c = exec.CommandContext(ctx, b.hoist, "--engine", "native", "image", "rm", "--force", ref)
-				} else {
-					c = exec.CommandContext(ctx, "docker", "rmi", "-f", ref)
-				}
-				_ = c.Run()
+		left := 0
+		for _, ref := range append([]string{buildImage}, ids...) {
+			rm := exec.CommandContext(ctx, "docker", "rmi", "-f", ref)
+			exists := exec.CommandContext(ctx, "docker", "image", "inspect", ref)
+			if eng == "native" {
+				rm = exec.CommandContext(ctx, b.hoist, "--engine", "native", "image", "rm", "--force", ref)
+				exists = exec.CommandContext(ctx, b.hoist, "--engine", "native", "image", "inspect", ref)
 			}
-			b.logf("removing the build images (%s): %v: %s", eng, err, tail(string(out), 3))
+			_ = rm.Run()
+			if exists.Run() == nil {
+				left++
+				b.logf("could not remove build image %s from %s", ref, eng)
+			}
 		}
-		b.logf("removed %d build images from %s", len(ids), eng)
+		b.logf("removed the %d build images from %s (%d left)", len(ids), eng, left)
 	}
 }
 
