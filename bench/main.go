@@ -1,14 +1,18 @@
-// Command bench times hoist against docker-compose (and docker compose v2
-// when present) on the same compose files, in the same run, and prints the
-// medians and their ratios as a markdown table. It is not a test: nothing is
-// asserted, the goals are only reported.
+// Command bench times hoist, on each of its engines (native and docker),
+// against docker-compose (and docker compose v2 when present) on the same
+// compose files, in the same run, and prints the medians and their ratios as
+// a markdown table. It is not a test: nothing is asserted, the goals are only
+// reported.
 //
 //	go run ./bench [-scenarios sample,fan20,fan50,chain20,chain50] [-n 3]
-//	               [-hoist PATH] [-peers auto] [-out bench/results/latest.md]
+//	               [-hoist PATH] [-hoist-engines native,docker] [-peers auto]
+//	               [-out bench/results/latest.md]
+//	go run ./bench -scenarios sample,fan20,build,run   # under 10 minutes
 //
 // Every scenario has its own project names (hbench-<scenario>-<tool>) and is
 // torn down after each run; whatever is left (failure, Ctrl-C) is removed
-// with docker rm -f before the bench exits.
+// before the bench exits: docker rm -f on dockerd, hoist down on the native
+// engine.
 package main
 
 import (
