@@ -87,8 +87,8 @@ type downer struct {
 
 func (d *downer) execute(ctx context.Context, pl *plan.Plan) error {
 	parallel := d.o.parallel()
-	if parallel > removeParallel {
-		parallel = removeParallel
+	if l, ok := d.o.Backend.(removalLimiter); ok && parallel > l.MaxParallelRemovals() {
+		parallel = l.MaxParallelRemovals()
 	}
 	orig := d.o.Backend
 	// Stops and removals need the grace period and retries; everything else

@@ -43,9 +43,12 @@ type Orchestrator struct {
 // overwhelming a 2-core machine's dockerd.
 const DefaultParallel = 16
 
-// removeParallel caps concurrent removals: removing ~50 containers at once
-// can leave phantom endpoints on a network in Engine 20.10 (moby#42119).
-const removeParallel = 8
+// removalLimiter is a backend that cannot take many removals at once:
+// removing ~50 containers together can leave phantom endpoints on a network
+// in Docker Engine 20.10 (moby#42119).
+type removalLimiter interface {
+	MaxParallelRemovals() int
+}
 
 func (o *Orchestrator) parallel() int {
 	if o.Parallel > 0 {
