@@ -271,40 +271,58 @@ func (m *Manager) detach(project, container string, release bool) error {
 	if err := checkName("container", container); err != nil {
 		return err
 	}
+	st, found, err := m.forget(project, container, release)
+	if err != nil || !found {
+		return err
+	}
+	// Deleting veths waits for the kernel (an RCU grace period per link):
+	// done outside the project lock, a project's containers detach in
+	// parallel instead of one after another. The links keep their
+	// hoist:<project> alias, so Teardown still finds them should this
+	// process die now.
+	if err := m.unplug(st); err != nil {
+		return fmt.Errorf("detach %s: %w", container, err)
+	}
+	return nil
+}
+
+// forget drops the container from the project's state under the project
+// lock: its record, its hosts file, (with release) its addresses, and its
+// names from the other containers' hosts files.
+func (m *Manager) forget(project, container string, release bool) (ctrState, bool, error) {
 	lk, err := m.lockProject(project)
 	if err != nil {
-		return err
+		return ctrState{}, false, err
 	}
 	defer lk.unlock()
 	var st ctrState
+	found := false
 	err = readJSON(m.ctrPath(project, container), &st)
 	switch {
 	case err == nil:
-		if err := m.unplug(st); err != nil {
-			return fmt.Errorf("detach %s: %w", container, err)
-		}
+		found = true
 		if err := os.Remove(m.ctrPath(project, container)); err != nil {
-			return err
+			return st, false, err
 		}
 	case !errors.Is(err, fs.ErrNotExist):
-		return err
+		return st, false, err
 	}
 	if err := os.Remove(m.HostsFile(project, container)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+		return st, found, err
 	}
 	if release {
 		nets, err := readAll[netState](filepath.Join(m.projectDir(project), "networks"))
 		if err != nil {
-			return err
+			return st, found, err
 		}
 		for _, n := range nets {
 			if _, ok := n.IPs[container]; ok {
 				delete(n.IPs, container)
 				if err := writeJSON(m.netPath(project, n.Name), n); err != nil {
-					return err
+					return st, found, err
 				}
 			}
 		}
 	}
-	return m.writeHosts(project)
+	return st, found, m.writeHosts(project)
 }
