@@ -3,6 +3,7 @@ package native
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/hoist-dev/hoist/engine"
 )
@@ -38,9 +39,21 @@ func (b *Backend) RemoveImage(ctx context.Context, ref string, force bool) error
 	if err != nil {
 		return err
 	}
+	// As with Docker, a tag shared with other tags is only untagged: the
+	// image (which a container may use) stays under its other names.
+	shared := false
+	if list, err := b.store.List(); err == nil {
+		n := 0
+		for _, s := range list {
+			if s.ID == img.ID {
+				n++
+			}
+		}
+		shared = n > 1 && !strings.HasPrefix(strings.TrimPrefix(img.ID, "sha256:"), strings.TrimPrefix(ref, "sha256:"))
+	}
 	var inUse []string
 	for _, r := range recs {
-		if r.ImageID == img.ID && !force {
+		if r.ImageID == img.ID && !force && !shared {
 			return fmt.Errorf("remove image %s: container %s uses it: %w", ref, r.Name, engine.ErrConflict)
 		}
 		inUse = append(inUse, r.ImageID)

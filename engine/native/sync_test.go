@@ -2,6 +2,7 @@ package native
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,5 +95,37 @@ func TestNonRootUserCanTraverseRoot(t *testing.T) {
 	}
 	if got := out.String(); got != "755\n65534\n" {
 		t.Errorf("output %q", got)
+	}
+}
+
+// Removing one of two tags of an image only untags it, even while a
+// container uses the image (two projects that built the same Dockerfile
+// share one image ID); removing the last tag of a used image conflicts.
+func TestRemoveSharedTag(t *testing.T) {
+	b := newBackend(t)
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	for _, tag := range []string{"shared-a:latest", "shared-b:latest"} {
+		spec := engine.BuildSpec{Tag: tag, Context: dir, Inline: "FROM " + testImage + "\nLABEL purpose=shared-tag-test\n"}
+		if _, err := b.Build(ctx, spec, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ida, err := b.ImageID(ctx, "shared-a:latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idb, _ := b.ImageID(ctx, "shared-b:latest"); idb != ida {
+		t.Fatalf("the two builds differ: %s %s", ida, idb)
+	}
+	spec := testSpec("sharedtag", "app", "sleep", "600")
+	spec.Image, spec.Service.Image = "shared-a:latest", "shared-a:latest"
+	spec.Service.NetworkMode = "none"
+	run(t, b, spec, engine.WaitRunning)
+	if err := b.RemoveImage(ctx, "shared-b:latest", false); err != nil {
+		t.Fatalf("untag a shared tag: %v", err)
+	}
+	if err := b.RemoveImage(ctx, "shared-a:latest", false); !errors.Is(err, engine.ErrConflict) {
+		t.Fatalf("remove the last tag of a used image: err = %v, want a conflict", err)
 	}
 }
