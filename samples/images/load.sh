@@ -5,7 +5,8 @@
 #   hoist-local/python:3.11-bookworm  python3, pip, flask, redis-py; Cmd python3
 #   hoist-local/redis:7-bookworm      redis-server 7.0, redis-cli; port 6379
 #
-# HOIST_ENGINE selects the engine: docker (default) or native.
+# HOIST_ENGINE selects the engine: docker, native, or auto (the default,
+# as hoist's own): native when running as root on Linux, docker otherwise.
 # An image is imported again only when its tarball or config changed: each
 # image carries the label dev.hoist.image.key, a hash of both.
 #
@@ -18,7 +19,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 log() { echo "images/load: $*" >&2; }
 
-ENGINE=${HOIST_ENGINE:-docker}
+ENGINE=${HOIST_ENGINE:-auto}
+if [[ $ENGINE == auto ]]; then
+	if [[ $(id -u) == 0 && $(uname -s) == Linux ]]; then ENGINE=native; else ENGINE=docker; fi
+fi
 PYTHON_REF=hoist-local/python:3.11-bookworm
 REDIS_REF=hoist-local/redis:7-bookworm
 LABEL=dev.hoist.image.key
