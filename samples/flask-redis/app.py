@@ -28,5 +28,11 @@ def hello():
     return f"Hello from hoist! I have been seen {count} times.\n"
 
 
+@app.route("/healthz")
+def healthz():
+    """Health probe: answers without counting a visit."""
+    return "ok\n"
+
+
 if __name__ == "__main__":
     app.run(host="0.0.0.0", port=5001)
