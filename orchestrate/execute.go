@@ -59,7 +59,11 @@ func (o *Orchestrator) runOp(ctx context.Context, p *types.Project, op *plan.Op,
 	b := o.Backend
 	switch op.Kind {
 	case plan.Pull:
-		return b.Pull(ctx, op.Target, o.progress(op))
+		err := b.Pull(ctx, op.Target, o.progress(op))
+		if err != nil && op.Reason == "missing" {
+			return fmt.Errorf("service %q: image %s is not on the %s engine and pulling it failed: %w; load it (hoist image load or import) or point the service at an image you have", op.Service, op.Target, b.Name(), err)
+		}
+		return err
 	case plan.Build:
 		return o.build(ctx, p, op)
 	case plan.CreateNetwork:
