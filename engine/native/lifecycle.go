@@ -18,6 +18,7 @@ import (
 	"github.com/hoist-dev/hoist/engine/native/portproxy"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
 	"github.com/hoist-dev/hoist/engine/native/supervisor"
+	"github.com/hoist-dev/hoist/internal/procfs"
 	"github.com/hoist-dev/hoist/netplan"
 )
 
@@ -304,22 +305,8 @@ func signalInit(st runtime.State, sig syscall.Signal) error {
 	return nil
 }
 
-// procStartTime reads field 22 of /proc/<pid>/stat.
-func procStartTime(pid int) (uint64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, errors.New("malformed stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return 0, errors.New("malformed stat")
-	}
-	return strconv.ParseUint(f[19], 10, 64)
-}
+// procStartTime identifies a process together with its pid.
+func procStartTime(pid int) (uint64, error) { return procfs.StartTime(pid) }
 
 // waitMonitorGone waits (boundedly) for the container's monitor to exit:
 // it records the exit just before it ends, and remove must leave no

@@ -19,6 +19,7 @@ import (
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/native/network"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/internal/atomicfile"
 	"github.com/hoist-dev/hoist/netplan"
 )
 
@@ -71,33 +72,9 @@ type volumeUse struct {
 
 const configFile = "config.json"
 
-// writeFileAtomic writes data to path through a temporary file, fsync and
-// rename, and syncs the directory.
+// writeFileAtomic replaces path atomically (see internal/atomicfile).
 func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Chmod(perm)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	syncDir(dir)
-	return nil
+	return atomicfile.WriteFile(path, data, perm)
 }
 
 // createFileExclusive writes data to path atomically and fails with

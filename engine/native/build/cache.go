@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/hoist-dev/hoist/internal/atomicfile"
 )
 
 // entry is one cache record: the image a step (or a whole build) produced.
@@ -84,27 +86,8 @@ func (b *Builder) record(key string, e entry) {
 	_ = writeAtomic(filepath.Join(b.indexDir(), key), raw)
 }
 
-func writeAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
-}
+// writeAtomic replaces path atomically (see internal/atomicfile).
+func writeAtomic(path string, data []byte) error { return atomicfile.WriteFile(path, data, 0o600) }
 
 // GC removes cache entries whose images are gone from the store and
 // leftovers of interrupted builds, and returns how many entries it removed.

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/internal/atomicfile"
 )
 
 // DefaultRoot is where the native engine keeps images.
@@ -166,28 +167,8 @@ func (s *Store) updateIndex(ctx context.Context, fn func(*index) error) error {
 	return writeFileAtomic(filepath.Join(s.root, "index.json"), b)
 }
 
-func writeFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path))
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return syncDir(dir)
-}
+// writeFileAtomic replaces path atomically (see internal/atomicfile).
+func writeFileAtomic(path string, b []byte) error { return atomicfile.WriteFile(path, b, 0o600) }
 
 func syncDir(dir string) error {
 	d, err := os.Open(dir)

@@ -4,13 +4,13 @@ package runtime
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/hoist-dev/hoist/internal/atomicfile"
+	"github.com/hoist-dev/hoist/internal/procfs"
 )
 
 // Status of a detached container.
@@ -41,34 +41,9 @@ type State struct {
 
 const stateFile = "state.json"
 
-// writeFileAtomic writes data to path via a temporary file, fsync and
-// rename, then syncs the directory, so readers see the old or the new
-// content and a crash leaves one of them.
+// writeFileAtomic replaces path atomically (see internal/atomicfile).
 func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.WriteFile(path, data, 0o600)
 }
 
 func writeState(dir string, st State) error {
@@ -91,24 +66,8 @@ func readStateFile(dir string) (State, error) {
 	return st, nil
 }
 
-// procStartTime reads field 22 of /proc/<pid>/stat.
-func procStartTime(pid int) (uint64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) may contain spaces and parentheses.
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, errors.New("malformed stat")
-	}
-	fields := strings.Fields(string(b[i+1:]))
-	// fields[0] is field 3 (state), so field 22 is fields[19].
-	if len(fields) < 20 {
-		return 0, errors.New("malformed stat")
-	}
-	return strconv.ParseUint(fields[19], 10, 64)
-}
+// procStartTime identifies a process together with its pid.
+func procStartTime(pid int) (uint64, error) { return procfs.StartTime(pid) }
 
 // alive reports whether pid still runs the process that started at start.
 func alive(pid int, start uint64) bool {

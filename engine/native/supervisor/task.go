@@ -16,6 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/internal/atomicfile"
+	"github.com/hoist-dev/hoist/internal/procfs"
 )
 
 // task is one run of a container: started here, or adopted from a dead
@@ -206,22 +208,8 @@ func (t *adoptedTask) Wait() int {
 	return -1
 }
 
-// procStartTime reads field 22 of /proc/<pid>/stat.
-func procStartTime(pid int) (uint64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0, errors.New("malformed stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return 0, errors.New("malformed stat")
-	}
-	return strconv.ParseUint(f[19], 10, 64)
-}
+// procStartTime identifies a process together with its pid.
+func procStartTime(pid int) (uint64, error) { return procfs.StartTime(pid) }
 
 // alive reports whether pid still runs the process started at start; a
 // zombie (dead, not reaped yet: an init that does not reap keeps it) is
@@ -335,38 +323,8 @@ func destroyCgroups(dirs []string) error {
 	return errors.Join(errs...)
 }
 
-// writeJSONAtomic writes v to path via a temporary file, fsync and
-// rename, then syncs the directory.
-func writeJSONAtomic(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
-}
+// writeJSONAtomic replaces path atomically (see internal/atomicfile).
+func writeJSONAtomic(path string, v any) error { return atomicfile.WriteJSON(path, v, 0o600) }
 
 func readJSON(path string, v any) error {
 	b, err := os.ReadFile(path)

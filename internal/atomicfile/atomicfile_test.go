@@ -1,0 +1,33 @@
+package atomicfile
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestWriteReplacesAndLeavesNoTemporary(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "state.json")
+	if err := WriteJSON(p, map[string]int{"a": 1}, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(p, []byte("second\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil || string(b) != "second\n" {
+		t.Fatalf("content %q, err %v", b, err)
+	}
+	fi, _ := os.Stat(p)
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v", fi.Mode().Perm())
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Errorf("directory holds %d entries, want only the file", len(ents))
+	}
+	if err := WriteFile(filepath.Join(dir, "missing", "x"), nil, 0o600); err == nil {
+		t.Error("writing into a missing directory succeeded")
+	}
+}
