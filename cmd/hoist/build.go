@@ -7,6 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
 
 	"github.com/hoist-dev/hoist/engine"
@@ -21,19 +22,9 @@ func newBuild(a *app) *cobra.Command {
 		Use:   "build [SERVICE...]",
 		Short: "Build the services' images",
 		RunE: func(cmd *cobra.Command, services []string) error {
-			ctx := cmd.Context()
-			p, err := a.load(ctx)
-			if err != nil {
-				return err
-			}
 			if quiet {
 				a.progress = "quiet"
 			}
-			o, _, err := a.orchestrator(ctx)
-			if err != nil {
-				return err
-			}
-			defer o.Backend.Close()
 			opts.Args = map[string]*string{}
 			for _, kv := range args {
 				k, v, ok := strings.Cut(kv, "=")
@@ -47,7 +38,10 @@ func newBuild(a *app) *cobra.Command {
 				}
 				opts.Args[k] = &v
 			}
-			return o.Build(ctx, p, services, opts)
+			ctx := cmd.Context()
+			return a.withProject(ctx, func(p *types.Project, o *orchestrate.Orchestrator) error {
+				return o.Build(ctx, p, services, opts)
+			})
 		},
 	}
 	fl := c.Flags()
@@ -65,16 +59,9 @@ func newPull(a *app) *cobra.Command {
 		Short: "Pull the services' images",
 		RunE: func(cmd *cobra.Command, services []string) error {
 			ctx := cmd.Context()
-			p, err := a.load(ctx)
-			if err != nil {
-				return err
-			}
-			o, _, err := a.orchestrator(ctx)
-			if err != nil {
-				return err
-			}
-			defer o.Backend.Close()
-			return o.Pull(ctx, p, services, ignoreBuildable)
+			return a.withProject(ctx, func(p *types.Project, o *orchestrate.Orchestrator) error {
+				return o.Pull(ctx, p, services, ignoreBuildable)
+			})
 		},
 	}
 	c.Flags().BoolVar(&ignoreBuildable, "ignore-buildable", false, "skip services that have a build section")
@@ -87,16 +74,9 @@ func newPush(a *app) *cobra.Command {
 		Short: "Push the services' built images to their registries",
 		RunE: func(cmd *cobra.Command, services []string) error {
 			ctx := cmd.Context()
-			p, err := a.load(ctx)
-			if err != nil {
-				return err
-			}
-			o, _, err := a.orchestrator(ctx)
-			if err != nil {
-				return err
-			}
-			defer o.Backend.Close()
-			return o.Push(ctx, p, services)
+			return a.withProject(ctx, func(p *types.Project, o *orchestrate.Orchestrator) error {
+				return o.Push(ctx, p, services)
+			})
 		},
 	}
 }

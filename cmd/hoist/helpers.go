@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/compose-spec/compose-go/v2/types"
+
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/orchestrate"
 )
@@ -44,4 +46,19 @@ func (a *app) withContainers(ctx context.Context, services []string, oneOff bool
 		}
 		return fn(b, name, cs)
 	})
+}
+
+// withProject loads the compose project and opens an orchestrator on the
+// selected engine for fn, closing the engine afterwards.
+func (a *app) withProject(ctx context.Context, fn func(p *types.Project, o *orchestrate.Orchestrator) error) error {
+	p, err := a.load(ctx)
+	if err != nil {
+		return err
+	}
+	o, _, err := a.orchestrator(ctx)
+	if err != nil {
+		return err
+	}
+	defer o.Backend.Close()
+	return fn(p, o)
 }

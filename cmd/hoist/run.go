@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
 
 	"github.com/hoist-dev/hoist/orchestrate"
@@ -14,16 +15,6 @@ func newRun(a *app) *cobra.Command {
 		Short: "Run a one-off command in a new container of a service",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			p, err := a.load(ctx)
-			if err != nil {
-				return err
-			}
-			o, _, err := a.orchestrator(ctx)
-			if err != nil {
-				return err
-			}
-			defer o.Backend.Close()
 			if len(args) > 1 {
 				opts.Cmd = args[1:]
 			}
@@ -34,11 +25,14 @@ func newRun(a *app) *cobra.Command {
 				}
 			}
 			opts.Stdout, opts.Stderr = a.stdout, a.stderr
-			code, err := o.Run(ctx, p, args[0], opts)
-			if err != nil {
-				return err
-			}
-			return exitOrNil(code)
+			ctx := cmd.Context()
+			return a.withProject(ctx, func(p *types.Project, o *orchestrate.Orchestrator) error {
+				code, err := o.Run(ctx, p, args[0], opts)
+				if err != nil {
+					return err
+				}
+				return exitOrNil(code)
+			})
 		},
 	}
 	fl := c.Flags()

@@ -22,21 +22,14 @@ func newWatch(a *app) *cobra.Command {
 		Short: "Bring services up and apply develop.watch rules on every edit",
 		RunE: func(cmd *cobra.Command, services []string) error {
 			ctx := cmd.Context()
-			p, err := a.load(ctx)
-			if err != nil {
-				return err
-			}
-			o, _, err := a.orchestrator(ctx)
-			if err != nil {
-				return err
-			}
-			defer o.Backend.Close()
-			if !noUp {
-				if _, err := o.Up(ctx, p, orchestrate.UpOptions{Services: services, Wait: true, KillCtx: a.killCtx}); err != nil {
-					return err
+			return a.withProject(ctx, func(p *types.Project, o *orchestrate.Orchestrator) error {
+				if !noUp {
+					if _, err := o.Up(ctx, p, orchestrate.UpOptions{Services: services, Wait: true, KillCtx: a.killCtx}); err != nil {
+						return err
+					}
 				}
-			}
-			return a.runWatch(ctx, o, p, services, quiet)
+				return a.runWatch(ctx, o, p, services, quiet)
+			})
 		},
 	}
 	c.Flags().BoolVar(&noUp, "no-up", false, "do not bring services up first")
