@@ -12,17 +12,59 @@ import (
 	"strings"
 
 	"github.com/docker/docker/api/types/container"
+	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/internal/rootfswrite"
 )
 
 var _ engine.Syncer = (*Backend)(nil)
 
-// Sync copies files as one tar stream through the Engine's copy API (no tar
-// needed in the image) and deletes with one exec of rm. Directories between
-// a rule's root and a file are checked first: a symlink there could redirect
-// the write outside the rule's target.
+// Sync writes the changes into the container. When dockerd runs on this
+// host with overlay2 and nothing is mounted over the rules' targets, it
+// writes straight into the container's merged directory, as the native
+// engine does (no API round trip: the copy API alone costs 100-300 ms on
+// Engine 20.10). Otherwise it copies one tar stream through the Engine's
+// copy API (no tar needed in the image) and deletes with one exec of rm;
+// directories between a rule's root and a file are checked first, since a
+// symlink there could redirect the write outside the rule's target.
 func (b *Backend) Sync(ctx context.Context, id string, changes []engine.SyncChange) error {
+	if dir := b.localMergedDir(ctx, id, changes); dir != "" {
+		if err := rootfswrite.Apply(ctx, dir, changes); err != nil {
+			return fmt.Errorf("sync into %s: %w", id, err)
+		}
+		return nil
+	}
+	return b.syncThroughAPI(ctx, id, changes)
+}
+
+// localMergedDir is the container's overlay2 merged directory when this
+// process can write it and no mount covers a change's root (a write there
+// would land under the mount, invisible to the container); "" otherwise.
+func (b *Backend) localMergedDir(ctx context.Context, id string, changes []engine.SyncChange) string {
+	c, err := b.api.ContainerInspect(ctx, id)
+	if err != nil || c.GraphDriver.Name != "overlay2" || c.State == nil || !c.State.Running {
+		return ""
+	}
+	dir := c.GraphDriver.Data["MergedDir"]
+	if dir == "" || unix.Access(dir, unix.W_OK) != nil {
+		return ""
+	}
+	for _, m := range c.Mounts {
+		for _, ch := range changes {
+			root := ch.Root
+			if root == "" {
+				root = path.Dir(ch.ContainerPath)
+			}
+			if within(m.Destination, root) || within(root, m.Destination) {
+				return ""
+			}
+		}
+	}
+	return dir
+}
+
+func (b *Backend) syncThroughAPI(ctx context.Context, id string, changes []engine.SyncChange) error {
 	var writes, deletes []engine.SyncChange
 	for _, c := range changes {
 		if !path.IsAbs(c.ContainerPath) || (c.Root != "" && !within(c.Root, c.ContainerPath)) {
