@@ -310,6 +310,7 @@ func (m *Manager) forget(project, container string, release bool) (ctrState, boo
 	if err := os.Remove(m.HostsFile(project, container)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return st, found, err
 	}
+	changed := found
 	if release {
 		nets, err := readAll[netState](filepath.Join(m.projectDir(project), "networks"))
 		if err != nil {
@@ -318,11 +319,17 @@ func (m *Manager) forget(project, container string, release bool) (ctrState, boo
 		for _, n := range nets {
 			if _, ok := n.IPs[container]; ok {
 				delete(n.IPs, container)
+				changed = true
 				if err := writeJSON(m.netPath(project, n.Name), n); err != nil {
 					return st, found, err
 				}
 			}
 		}
+	}
+	if !changed {
+		// Already detached and nothing released: the other containers'
+		// hosts files are current (a removal after a stop lands here).
+		return st, found, nil
 	}
 	return st, found, m.writeHosts(project)
 }
