@@ -34,11 +34,6 @@ func (b *Backend) Logs(ctx context.Context, id string, opts engine.LogOptions, s
 		return fmt.Errorf("logs: %w", err)
 	}
 	dir := b.stateDir(r.Project, r.ID)
-	if _, err := os.Stat(filepath.Join(dir, supervisor.LogFile)); errors.Is(err, fs.ErrNotExist) {
-		if _, err := os.Stat(filepath.Join(dir, runtime.StdoutLog)); err == nil {
-			return b.legacyLogs(ctx, r, opts, stdout, stderr)
-		}
-	}
 	tail := -1
 	if opts.Tail != "" && opts.Tail != "all" {
 		if tail, err = strconv.Atoi(opts.Tail); err != nil || tail < 0 {
@@ -380,4 +375,46 @@ func (l *logFollower) close() {
 	if l.f != nil {
 		l.f.Close()
 	}
+}
+
+// tailOffset returns the offset of the start of the last n lines of f
+// (a final line without newline counts as a line).
+func tailOffset(f *os.File, n int) (int64, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	end := fi.Size()
+	if n == 0 {
+		return end, nil
+	}
+	buf := make([]byte, 32*1024)
+	pos := end
+	lines := 0
+	first := true
+	for pos > 0 {
+		k := int64(len(buf))
+		if pos < k {
+			k = pos
+		}
+		pos -= k
+		if _, err := f.ReadAt(buf[:k], pos); err != nil && err != io.EOF {
+			return 0, err
+		}
+		chunk := buf[:k]
+		for i := len(chunk) - 1; i >= 0; i-- {
+			if chunk[i] != '\n' {
+				continue
+			}
+			if first && pos+int64(i) == end-1 {
+				continue // the final newline ends the last line
+			}
+			lines++
+			if lines == n {
+				return pos + int64(i) + 1, nil
+			}
+		}
+		first = false
+	}
+	return 0, nil
 }
