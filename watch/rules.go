@@ -1,9 +1,7 @@
 package watch
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -11,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/hoist-dev/hoist/internal/dockerignore"
 	"github.com/moby/patternmatcher"
-	"github.com/moby/patternmatcher/ignorefile"
 )
 
 // Service is the watch configuration of one service, independent of how the
@@ -120,7 +118,7 @@ func compile(services []Service, warn func(Event)) (*ruleSet, error) {
 		ctxDir := ""
 		if s.BuildContext != "" {
 			ctxDir = resolve(s.BuildContext)
-			m, err := readDockerignore(ctxDir)
+			m, err := dockerignore.Load(filepath.Join(ctxDir, ".dockerignore"))
 			if err != nil {
 				return nil, fmt.Errorf("watch: service %s: %w", s.Name, err)
 			}
@@ -210,26 +208,6 @@ func matcher(patterns []string) (*patternmatcher.PatternMatcher, error) {
 	m, err := patternmatcher.New(patterns)
 	if err != nil {
 		return nil, fmt.Errorf("%q: %w", patterns, err)
-	}
-	return m, nil
-}
-
-func readDockerignore(ctxDir string) (*patternmatcher.PatternMatcher, error) {
-	f, err := os.Open(filepath.Join(ctxDir, ".dockerignore"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read .dockerignore: %w", err)
-	}
-	defer f.Close()
-	patterns, err := ignorefile.ReadAll(f)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", f.Name(), err)
-	}
-	m, err := matcher(patterns)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Name(), err)
 	}
 	return m, nil
 }

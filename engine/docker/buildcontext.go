@@ -3,7 +3,6 @@ package docker
 import (
 	"archive/tar"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -13,9 +12,9 @@ import (
 	"strings"
 
 	"github.com/moby/patternmatcher"
-	"github.com/moby/patternmatcher/ignorefile"
 
 	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/internal/dockerignore"
 )
 
 // inlineDockerfile is the name a dockerfile_inline (or a Dockerfile outside
@@ -71,24 +70,11 @@ func newBuildContext(spec engine.BuildSpec) (*buildContext, error) {
 		}
 		ignorePaths = append([]string{df + ".dockerignore"}, ignorePaths...)
 	}
-	for _, p := range ignorePaths {
-		f, err := os.Open(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read ignore file: %w", err)
-		}
-		patterns, err := ignorefile.ReadAll(f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("read ignore file %s: %w", p, err)
-		}
-		if bc.matcher, err = patternmatcher.New(patterns); err != nil {
-			return nil, fmt.Errorf("ignore file %s: %w", p, err)
-		}
-		break
+	m, err := dockerignore.Load(ignorePaths...)
+	if err != nil {
+		return nil, err
 	}
+	bc.matcher = m
 	return bc, nil
 }
 

@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hoist-dev/hoist/internal/dockerignore"
 	"github.com/moby/patternmatcher"
-	"github.com/moby/patternmatcher/ignorefile"
 )
 
 // srcTree is where COPY/ADD sources come from: the build context (filtered
@@ -47,26 +47,11 @@ func openContext(dir, dockerfile string, inline bool, hc *hashCache) (*srcTree, 
 		candidates = append(candidates, dockerfile+".dockerignore")
 	}
 	candidates = append(candidates, filepath.Join(root, ".dockerignore"))
-	for _, c := range candidates {
-		f, err := os.Open(c)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("build: %w", err)
-		}
-		patterns, err := ignorefile.ReadAll(f)
-		f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("build: read %s: %w", c, err)
-		}
-		if len(patterns) > 0 {
-			if t.pm, err = patternmatcher.New(patterns); err != nil {
-				return nil, fmt.Errorf("build: %s: %w", c, err)
-			}
-		}
-		break
+	pm, err := dockerignore.Load(candidates...)
+	if err != nil {
+		return nil, fmt.Errorf("build: %w", err)
 	}
+	t.pm = pm
 	return t, nil
 }
 
