@@ -45,6 +45,8 @@ func TestLoadErrors(t *testing.T) {
 			`compose.yaml:7: service "api": dependency cycle: api -> web -> api; remove one of these depends_on entries`},
 		{"restart", "services:\n  web:\n    image: x\n    restart: sometimes\n",
 			`compose.yaml:4: service "web": restart "sometimes" is not a restart policy; use "no", "always", "on-failure[:N]" or "unless-stopped"`},
+		{"logging size", "services:\n  web:\n    image: x\n    logging:\n      options:\n        max-size: lots\n",
+			`compose.yaml:5: service "web": logging option max-size "lots" is not a size; use a number with k, m or g, such as 10m`},
 		{"unknown key", "services:\n  web:\n    image: x\n    imagee: y\n",
 			`compose.yaml:4: service "web": imagee is not allowed here; it is not part of the compose specification: check its spelling and indentation`},
 		{"bad port", "services:\n  web:\n    image: x\n    ports: [\"99999:80\"]\n",

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/hoist-dev/hoist/internal/logopts"
 )
 
 var reRestart = regexp.MustCompile(`^(no|always|unless-stopped|on-failure(:[0-9]+)?)$`)
@@ -89,6 +91,12 @@ func validateService(p *types.Project, s types.ServiceConfig) []problem {
 		}
 		if port.Protocol != "" && port.Protocol != "tcp" && port.Protocol != "udp" && port.Protocol != "sctp" {
 			out = append(out, newProblem([]string{"ports", fmt.Sprint(i)}, fmt.Sprintf("protocol %q is not supported", port.Protocol), "use tcp or udp"))
+		}
+	}
+	if l := s.Logging; l != nil && logopts.FileDriver(l.Driver) {
+		if _, err := logopts.Parse(l.Driver, l.Options); err != nil {
+			msg, hint, _ := strings.Cut(err.Error(), "; ")
+			out = append(out, newProblem([]string{"logging", "options"}, msg, hint))
 		}
 	}
 	if mode := s.NetworkMode; strings.HasPrefix(mode, "service:") {

@@ -20,6 +20,7 @@ import (
 	"github.com/hoist-dev/hoist/engine/native/image"
 	"github.com/hoist-dev/hoist/engine/native/network"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/internal/logopts"
 	"github.com/hoist-dev/hoist/netplan"
 )
 
@@ -123,6 +124,14 @@ func buildSpec(r *record, spec engine.ContainerSpec, img *image.Image) error {
 	args := append(slices.Clone(entrypoint), cmd...)
 	if len(args) == 0 {
 		return errors.New("no command: the image has no entrypoint or cmd and the service sets none")
+	}
+
+	if l := svc.Logging; l != nil && logopts.FileDriver(l.Driver) {
+		opts, err := logopts.Parse(l.Driver, l.Options)
+		if err != nil {
+			return err
+		}
+		r.Log = opts
 	}
 
 	s := runtime.Spec{ID: r.ID, Args: args}

@@ -20,6 +20,7 @@ import (
 	"github.com/hoist-dev/hoist/engine/native/network"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
 	"github.com/hoist-dev/hoist/internal/atomicfile"
+	"github.com/hoist-dev/hoist/internal/logopts"
 	"github.com/hoist-dev/hoist/netplan"
 )
 
@@ -59,6 +60,8 @@ type record struct {
 	StopTimeout *time.Duration           `json:"stop_timeout,omitempty"`
 	Healthcheck *types.HealthCheckConfig `json:"healthcheck,omitempty"`
 	Volumes     []volumeUse              `json:"volumes,omitempty"`
+	// Log is the service's json-file/local logging options.
+	Log logopts.Options `json:"log,omitzero"`
 }
 
 // volumeUse is a volume mounted into the container: copied up from the

@@ -122,6 +122,7 @@ func (b *Backend) supConfig(r *record, spec runtime.Spec, ports []portproxy.Bind
 	cfg := supervisor.ContainerConfig{
 		ID: r.ID, Spec: spec, StateDir: b.stateDir(r.Project, r.ID),
 		Restart: pol, Healthcheck: supHealthcheck(r.Healthcheck), Ports: ports, StopSignal: sig,
+		LogMaxSize: r.Log.MaxSize, LogMaxFiles: r.Log.MaxFiles, LogNonBlocking: r.Log.NonBlocking,
 	}
 	if r.StopTimeout != nil {
 		cfg.StopGrace = *r.StopTimeout

@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/hoist-dev/hoist/internal/logopts"
 )
 
 // Unsupported lists the compose fields set on svc that the native engine
@@ -31,7 +33,7 @@ func (b *Backend) Unsupported(svc types.ServiceConfig) []string {
 	add(len(svc.Gpus) > 0, "gpus")
 	add(svc.Tty, "tty")
 	add(svc.StdinOpen, "stdin_open")
-	add(svc.Logging != nil, "logging")
+	add(svc.Logging != nil && !logopts.FileDriver(svc.Logging.Driver), "logging driver "+logDriver(svc.Logging)+" (logs are kept in files, as with json-file)")
 	add(svc.Ipc != "", "ipc")
 	add(svc.Pid != "", "pid")
 	add(svc.Uts != "", "uts")
@@ -71,4 +73,11 @@ func (b *Backend) Unsupported(svc types.ServiceConfig) []string {
 		}
 	}
 	return out
+}
+
+func logDriver(l *types.LoggingConfig) string {
+	if l == nil {
+		return ""
+	}
+	return l.Driver
 }

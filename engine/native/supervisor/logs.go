@@ -23,9 +23,15 @@ import (
 // drains the FIFOs again). The supervisor reads them through Go's poller
 // (no thread per stream) into a bounded queue; one writer per container
 // drains the queue into LogFile. When the writer falls behind and the
-// queue holds logQueueBytes, further output is dropped and counted
-// (ContainerState.DroppedLogBytes) and a "hoist" line in the log says how
-// much was lost, so a chatty container never blocks.
+// queue holds logQueueBytes, the reader waits for room, so the container's
+// writes block as with Docker's default (blocking) log mode: no output is
+// lost, and only the chatty container is slowed (each has its own queue
+// and writer). In non-blocking mode (ContainerConfig.LogNonBlocking,
+// Docker's mode=non-blocking) further output is dropped and counted
+// instead (ContainerState.DroppedLogBytes) and a "hoist" line in the log
+// says how much was lost. Either way an exit is recorded only once the
+// output read before it is in the file, so "exited" in ps means the log
+// is complete.
 //
 // # Log format
 //
@@ -89,23 +95,26 @@ type logEntry struct {
 	stream  string
 	partial bool
 	text    []byte
+	synced  chan struct{} // a barrier, not output: closed once all before it is written
 }
 
 // logger is one container's log: a bounded queue and its writer.
 type logger struct {
-	clock   Clock
-	ch      chan logEntry
-	queued  atomic.Int64
-	dropped atomic.Int64 // since the last note in the file
-	total   atomic.Int64 // ever
-	done    chan struct{}
-	closeMu sync.Mutex
-	closed  bool
-	w       *rotator
-	scratch []byte
+	clock       Clock
+	nonBlocking bool
+	ch          chan logEntry
+	dropped     atomic.Int64 // since the last note in the file
+	total       atomic.Int64 // ever
+	done        chan struct{}
+	mu          sync.Mutex
+	room        *sync.Cond // signalled when queued shrinks or closed is set
+	queued      int64      // bytes in ch; under mu
+	closed      bool       // under mu
+	w           *rotator
+	scratch     []byte
 }
 
-func newLogger(dir string, maxSize int64, maxFiles int, clock Clock) (*logger, error) {
+func newLogger(dir string, maxSize int64, maxFiles int, nonBlocking bool, clock Clock) (*logger, error) {
 	if maxSize <= 0 {
 		maxSize = defaultLogMaxSize
 	}
@@ -119,29 +128,58 @@ func newLogger(dir string, maxSize int64, maxFiles int, clock Clock) (*logger, e
 	if err := w.open(); err != nil {
 		return nil, err
 	}
-	l := &logger{clock: clock, ch: make(chan logEntry, logQueueEntries), done: make(chan struct{}), w: w}
+	l := &logger{clock: clock, nonBlocking: nonBlocking, ch: make(chan logEntry, logQueueEntries), done: make(chan struct{}), w: w}
+	l.room = sync.NewCond(&l.mu)
 	go l.write()
 	return l, nil
 }
 
-// push queues an entry, or drops it when the queue is full.
+// push queues an entry. When the queue is full it waits for room, or in
+// non-blocking mode drops the entry.
 func (l *logger) push(e logEntry) {
 	n := int64(len(e.text))
-	l.closeMu.Lock()
-	defer l.closeMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for !l.closed && l.full(n) {
+		if l.nonBlocking {
+			l.drop(n)
+			return
+		}
+		l.room.Wait()
+	}
 	if l.closed {
 		return
 	}
-	if l.queued.Load()+n > logQueueBytes {
-		l.drop(n)
+	// Room in bytes implies room in entries (full counts both), so the
+	// send cannot block while mu is held.
+	l.ch <- e
+	l.queued += n
+}
+
+// full reports whether an entry of n bytes must wait. An entry always
+// fits an empty queue, however long.
+func (l *logger) full(n int64) bool {
+	if len(l.ch) >= cap(l.ch) {
+		return true
+	}
+	return l.queued > 0 && l.queued+n > logQueueBytes
+}
+
+// sync returns once everything pushed before it is in the file.
+func (l *logger) sync() {
+	done := make(chan struct{})
+	l.mu.Lock()
+	for !l.closed && len(l.ch) >= cap(l.ch) {
+		l.room.Wait()
+	}
+	if l.closed {
+		l.mu.Unlock()
+		<-l.done
 		return
 	}
-	select {
-	case l.ch <- e:
-		l.queued.Add(n)
-	default:
-		l.drop(n)
-	}
+	l.ch <- logEntry{synced: done}
+	l.mu.Unlock()
+	<-done
 }
 
 func (l *logger) drop(n int64) {
@@ -181,10 +219,16 @@ func (l *logger) read(stream string, r io.Reader) {
 
 func (l *logger) write() {
 	defer close(l.done)
+	var barriers []chan struct{}
 	for e := range l.ch {
 		// Take what is queued, then write it in one go.
 		for {
-			l.add(e)
+			l.dequeued(int64(len(e.text)))
+			if e.synced != nil {
+				barriers = append(barriers, e.synced)
+			} else {
+				l.add(e)
+			}
 			if len(l.w.pending) >= 64<<10 {
 				break
 			}
@@ -197,7 +241,14 @@ func (l *logger) write() {
 				break
 			}
 		}
+		if len(barriers) > 0 {
+			l.noteDrops(l.clock.Now())
+		}
 		_ = l.w.flush()
+		for _, b := range barriers {
+			close(b)
+		}
+		barriers = barriers[:0]
 	}
 	l.noteDrops(l.clock.Now())
 	l.w.close()
@@ -211,8 +262,15 @@ func (l *logger) noteDrops(t time.Time) {
 	}
 }
 
+// dequeued makes room for the pushers waiting on a full queue.
+func (l *logger) dequeued(n int64) {
+	l.mu.Lock()
+	l.queued -= n
+	l.room.Broadcast()
+	l.mu.Unlock()
+}
+
 func (l *logger) add(e logEntry) {
-	l.queued.Add(-int64(len(e.text)))
 	l.noteDrops(e.t)
 	l.scratch = appendEntry(l.scratch[:0], e)
 	l.w.add(l.scratch)
@@ -223,12 +281,13 @@ func (l *logger) add(e logEntry) {
 
 // close stops queueing, writes what is queued and closes the file.
 func (l *logger) close() {
-	l.closeMu.Lock()
+	l.mu.Lock()
 	if !l.closed {
 		l.closed = true
 		close(l.ch)
+		l.room.Broadcast()
 	}
-	l.closeMu.Unlock()
+	l.mu.Unlock()
 	<-l.done
 }
 

@@ -244,7 +244,7 @@ func (s *server) adoptAll() {
 		cfg := rec.Config
 		c := &ctr{rec: rec, st: ContainerState{ID: cfg.ID, RestartCount: rec.RestartCount, Status: StatusExited},
 			wake: make(chan struct{}, 1), done: make(chan struct{})}
-		log, err := newLogger(cfg.logDir(), cfg.LogMaxSize, cfg.LogMaxFiles, s.clock)
+		log, err := newLogger(cfg.logDir(), cfg.LogMaxSize, cfg.LogMaxFiles, cfg.LogNonBlocking, s.clock)
 		if err != nil {
 			s.logf("adopt %s: %v", cfg.ID, err)
 			continue

@@ -156,7 +156,7 @@ func (s *server) run(ctx context.Context, cfg ContainerConfig) error {
 		}
 		return fmt.Errorf("run %s: %w", cfg.ID, err)
 	}
-	log, err := newLogger(cfg.logDir(), cfg.LogMaxSize, cfg.LogMaxFiles, s.clock)
+	log, err := newLogger(cfg.logDir(), cfg.LogMaxSize, cfg.LogMaxFiles, cfg.LogNonBlocking, s.clock)
 	if err != nil {
 		return fail(err)
 	}
@@ -249,6 +249,9 @@ func (s *server) loop(c *ctr, t task, stopProxy context.CancelFunc) {
 		stopHealth()
 		<-hdone
 		stopProxy()
+		// Readers and clients see the exit only once its output is in
+		// the file.
+		c.log.sync()
 		now := s.clock.Now()
 
 		s.mu.Lock()

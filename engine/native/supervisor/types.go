@@ -29,6 +29,9 @@ type ContainerConfig struct {
 	// included (default 3).
 	LogMaxSize  int64 `json:"log_max_size,omitempty"`
 	LogMaxFiles int   `json:"log_max_files,omitempty"`
+	// LogNonBlocking drops output the log writer cannot keep up with
+	// instead of making the container wait (Docker's mode=non-blocking).
+	LogNonBlocking bool `json:"log_non_blocking,omitempty"`
 
 	Restart     RestartPolicy       `json:"restart"`
 	Healthcheck *Healthcheck        `json:"healthcheck,omitempty"`

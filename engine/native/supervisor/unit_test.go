@@ -241,9 +241,59 @@ func TestStopDuringBackoff(t *testing.T) {
 	}
 }
 
+// TestLogBlockingKeepsAll: in the default (blocking) mode, output far
+// beyond the queue's bound is all written, and sync makes it readable
+// before the log closes.
+func TestLogBlockingKeepsAll(t *testing.T) {
+	dir := t.TempDir()
+	l, err := newLogger(dir, 1<<30, 1, false, realClock{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.close()
+	const lines = 200000 // about 16 MB, 16 times the queue
+	line := strings.Repeat("y", 79) + "\n"
+	l.read("stdout", strings.NewReader(strings.Repeat(line, lines)+"last\n"))
+	l.sync()
+	b, err := os.ReadFile(filepath.Join(dir, LogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), "\n"); n != lines+1 || !strings.HasSuffix(string(b), " stdout F last\n") {
+		t.Fatalf("%d lines, ends %q", n, b[max(0, len(b)-40):])
+	}
+	if d := l.total.Load(); d != 0 {
+		t.Fatalf("dropped %d bytes", d)
+	}
+}
+
+// TestLogNonBlockingDrops: in non-blocking mode a full queue drops
+// output, counts it, and notes it in the file.
+func TestLogNonBlockingDrops(t *testing.T) {
+	dir := t.TempDir()
+	l, err := newLogger(dir, 1<<30, 1, true, realClock{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Hold the queue full as the writer would see it under load.
+	l.mu.Lock()
+	l.queued = logQueueBytes
+	l.mu.Unlock()
+	l.push(logEntry{t: time.Now(), stream: "stdout", text: []byte("lost")})
+	l.mu.Lock()
+	l.queued = 0
+	l.mu.Unlock()
+	l.push(logEntry{t: time.Now(), stream: "stdout", text: []byte("kept")})
+	l.close()
+	b, _ := os.ReadFile(filepath.Join(dir, LogFile))
+	if l.total.Load() != 4 || strings.Contains(string(b), "lost") || !strings.Contains(string(b), " hoist F dropped 4 bytes") || !strings.Contains(string(b), " stdout F kept") {
+		t.Fatalf("total %d, log %q", l.total.Load(), b)
+	}
+}
+
 func TestLogRotation(t *testing.T) {
 	dir := t.TempDir()
-	l, err := newLogger(dir, 1000, 3, realClock{})
+	l, err := newLogger(dir, 1000, 3, false, realClock{})
 	if err != nil {
 		t.Fatal(err)
 	}
