@@ -199,6 +199,7 @@ func (b *bench) prepare(ctx context.Context, scs []scenario) error {
 		b.logf("building ./cmd/hoist")
 		c := exec.CommandContext(ctx, "go", "build", "-o", hoistBin, "./cmd/hoist")
 		c.Dir = root
+		c.Env = append(os.Environ(), "CGO_ENABLED=0") // as Taskfile's build
 		if out, err := c.CombinedOutput(); err != nil {
 			return fmt.Errorf("go build ./cmd/hoist: %v\n%s", err, out)
 		}

@@ -90,6 +90,7 @@ func testMain(m *testing.M) int {
 	hoistBin = filepath.Join(tmp, "bin", "hoist")
 	build := exec.Command("go", "build", "-o", hoistBin, "./cmd/hoist")
 	build.Dir = repoRoot
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as Taskfile's build
 	if out, err := build.CombinedOutput(); err != nil {
 		return fail("go build ./cmd/hoist: %v\n%s", err, out)
 	}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,26 +30,33 @@ func buildInitShim(t *testing.T) []byte {
 // container-side roles from image (nil: from the test binary itself).
 func useInit(t *testing.T, image []byte) {
 	t.Helper()
-	reset := func(image []byte) {
+	reset := func(open func() (io.ReadCloser, error)) {
 		initExec.Lock()
 		if initExec.f != nil {
 			initExec.f.Close()
 			initExec.f = nil
 		}
-		initImage = image
+		initImage = open
 		initExec.Unlock()
 	}
 	old := initImage
-	reset(image)
+	if image == nil {
+		reset(nil)
+	} else {
+		reset(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(image)), nil })
+	}
 	t.Cleanup(func() { reset(old) })
 }
 
 // An embedded init binary older than the sources would run containers
 // with yesterday's init: go generate must be rerun.
 func TestEmbeddedInitIsCurrent(t *testing.T) {
-	emb := embeddedInit()
-	if emb == nil {
+	if embeddedInit() == nil {
 		t.Skip("no embedded init binary (go generate ./engine/native/runtime builds it)")
+	}
+	emb, err := initbinFS.ReadFile("initbin/hoist-init")
+	if err != nil {
+		t.Fatal(err)
 	}
 	if !bytes.Equal(emb, buildInitShim(t)) {
 		t.Fatal("initbin/hoist-init is stale or built differently: run go generate ./engine/native/runtime")

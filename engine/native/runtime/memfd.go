@@ -3,7 +3,6 @@
 package runtime
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +12,7 @@ import (
 )
 
 // sealedSelf returns a sealed memfd copy of the running hoist binary, and
-// sealedBytes one of an init binary image (initbin.go).
+// sealedCopy one of an init binary image (initbin.go).
 //
 // Why (CVE-2019-5736): every hoist process that runs inside a container
 // (the init before it execs the command, the pid 1 reaper of Init, the
@@ -33,10 +32,6 @@ func sealedSelf() (*os.File, error) {
 	}
 	defer src.Close()
 	return sealedCopy(src)
-}
-
-func sealedBytes(b []byte) (*os.File, error) {
-	return sealedCopy(bytes.NewReader(b))
 }
 
 func sealedCopy(src io.Reader) (*os.File, error) {

@@ -98,17 +98,20 @@ type logEntry struct {
 	synced  chan struct{} // a barrier, not output: closed once all before it is written
 }
 
-// logger is one container's log: a bounded queue and its writer.
+// logger is one container's log: a bounded queue and its writer. The
+// queue is a slice that is dropped whenever the writer catches up, so an
+// idle container's log costs no buffer (a supervisor holds 50 or more).
 type logger struct {
 	clock       Clock
 	nonBlocking bool
-	ch          chan logEntry
 	dropped     atomic.Int64 // since the last note in the file
 	total       atomic.Int64 // ever
 	done        chan struct{}
+	wake        chan struct{} // one pending wake-up for the writer
 	mu          sync.Mutex
-	room        *sync.Cond // signalled when queued shrinks or closed is set
-	queued      int64      // bytes in ch; under mu
+	room        *sync.Cond // signalled when the queue shrinks or closed is set
+	q           []logEntry // under mu
+	queued      int64      // bytes in q and in the writer's batch; under mu
 	closed      bool       // under mu
 	w           *rotator
 	scratch     []byte
@@ -128,7 +131,7 @@ func newLogger(dir string, maxSize int64, maxFiles int, nonBlocking bool, clock 
 	if err := w.open(); err != nil {
 		return nil, err
 	}
-	l := &logger{clock: clock, nonBlocking: nonBlocking, ch: make(chan logEntry, logQueueEntries), done: make(chan struct{}), w: w}
+	l := &logger{clock: clock, nonBlocking: nonBlocking, done: make(chan struct{}), wake: make(chan struct{}, 1), w: w}
 	l.room = sync.NewCond(&l.mu)
 	go l.write()
 	return l, nil
@@ -139,46 +142,53 @@ func newLogger(dir string, maxSize int64, maxFiles int, nonBlocking bool, clock 
 func (l *logger) push(e logEntry) {
 	n := int64(len(e.text))
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	for !l.closed && l.full(n) {
 		if l.nonBlocking {
+			l.mu.Unlock()
 			l.drop(n)
 			return
 		}
 		l.room.Wait()
 	}
 	if l.closed {
+		l.mu.Unlock()
 		return
 	}
-	// Room in bytes implies room in entries (full counts both), so the
-	// send cannot block while mu is held.
-	l.ch <- e
+	l.q = append(l.q, e)
 	l.queued += n
+	l.mu.Unlock()
+	l.signal()
 }
 
 // full reports whether an entry of n bytes must wait. An entry always
 // fits an empty queue, however long.
 func (l *logger) full(n int64) bool {
-	if len(l.ch) >= cap(l.ch) {
+	if len(l.q) >= logQueueEntries {
 		return true
 	}
 	return l.queued > 0 && l.queued+n > logQueueBytes
+}
+
+func (l *logger) signal() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
 }
 
 // sync returns once everything pushed before it is in the file.
 func (l *logger) sync() {
 	done := make(chan struct{})
 	l.mu.Lock()
-	for !l.closed && len(l.ch) >= cap(l.ch) {
-		l.room.Wait()
-	}
 	if l.closed {
 		l.mu.Unlock()
 		<-l.done
 		return
 	}
-	l.ch <- logEntry{synced: done}
+	// A barrier is not output: it does not wait for room.
+	l.q = append(l.q, logEntry{synced: done})
 	l.mu.Unlock()
+	l.signal()
 	<-done
 }
 
@@ -219,36 +229,56 @@ func (l *logger) read(stream string, r io.Reader) {
 
 func (l *logger) write() {
 	defer close(l.done)
+	var batch []logEntry
 	var barriers []chan struct{}
-	for e := range l.ch {
-		// Take what is queued, then write it in one go.
-		for {
-			l.dequeued(int64(len(e.text)))
+	for {
+		l.mu.Lock()
+		for len(l.q) == 0 && !l.closed {
+			l.mu.Unlock()
+			<-l.wake
+			l.mu.Lock()
+		}
+		if len(l.q) == 0 {
+			l.mu.Unlock()
+			break
+		}
+		batch, l.q = l.q, batch[:0]
+		l.mu.Unlock()
+
+		var n int64
+		for _, e := range batch {
 			if e.synced != nil {
 				barriers = append(barriers, e.synced)
-			} else {
-				l.add(e)
+				continue
 			}
+			n += int64(len(e.text))
+			l.add(e)
 			if len(l.w.pending) >= 64<<10 {
-				break
-			}
-			var ok bool
-			select {
-			case e, ok = <-l.ch:
-			default:
-			}
-			if !ok {
-				break
+				_ = l.w.flush()
 			}
 		}
 		if len(barriers) > 0 {
 			l.noteDrops(l.clock.Now())
 		}
 		_ = l.w.flush()
+		clear(batch) // the texts are garbage now
+		if cap(batch) > 64 {
+			batch = nil
+		}
+
+		l.mu.Lock()
+		l.queued -= n
+		idle := len(l.q) == 0
+		l.room.Broadcast()
+		l.mu.Unlock()
 		for _, b := range barriers {
 			close(b)
 		}
 		barriers = barriers[:0]
+		if idle {
+			// Nothing is pending: give the buffers back.
+			l.w.pending, l.scratch = nil, nil
+		}
 	}
 	l.noteDrops(l.clock.Now())
 	l.w.close()
@@ -260,14 +290,6 @@ func (l *logger) noteDrops(t time.Time) {
 		msg := "dropped " + strconv.FormatInt(d, 10) + " bytes of output: the log writer fell behind"
 		l.w.add(appendEntry(nil, logEntry{t: t, stream: "hoist", text: []byte(msg)}))
 	}
-}
-
-// dequeued makes room for the pushers waiting on a full queue.
-func (l *logger) dequeued(n int64) {
-	l.mu.Lock()
-	l.queued -= n
-	l.room.Broadcast()
-	l.mu.Unlock()
 }
 
 func (l *logger) add(e logEntry) {
@@ -282,12 +304,10 @@ func (l *logger) add(e logEntry) {
 // close stops queueing, writes what is queued and closes the file.
 func (l *logger) close() {
 	l.mu.Lock()
-	if !l.closed {
-		l.closed = true
-		close(l.ch)
-		l.room.Broadcast()
-	}
+	l.closed = true
+	l.room.Broadcast()
 	l.mu.Unlock()
+	l.signal()
 	<-l.done
 }
 

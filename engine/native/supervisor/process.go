@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/internal/memtrim"
 )
 
 // role is argv[0] of a re-executed supervisor.
@@ -216,6 +217,7 @@ func runRole() int {
 	fmt.Fprintln(ready, "ok")
 	ready.Close()
 	logger.Printf("supervisor %d of project %s ready", os.Getpid(), project)
+	go trimWhenIdle(ctx, s.busy, time.Second, logger.Printf)
 	s.serve(ctx, ln, cancel)
 	if ctx.Err() != nil {
 		sctx, scancel := context.WithTimeout(context.Background(), time.Minute)
@@ -305,4 +307,25 @@ func (s *server) adoptRun(c *ctr, t *adoptedTask) {
 	}
 	s.mu.Unlock()
 	go s.loop(c, t, stopProxy)
+}
+
+// trimWhenIdle gives memory back (internal/memtrim) each time the
+// supervisor has had no request for quiet, and once after startup:
+// starting containers touches much of the binary (the embedded init
+// image among it) that the steady state never reads again.
+func trimWhenIdle(ctx context.Context, busy <-chan struct{}, quiet time.Duration, logf func(string, ...any)) {
+	t := time.NewTimer(quiet)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-busy:
+			t.Reset(quiet)
+		case <-t.C:
+			if err := memtrim.Trim(); err != nil {
+				logf("%v", err)
+			}
+		}
+	}
 }

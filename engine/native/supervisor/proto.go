@@ -79,6 +79,10 @@ func (s *server) serve(ctx context.Context, ln net.Listener, shutdown func()) {
 
 func (s *server) handle(ctx context.Context, conn net.Conn, shutdown func()) {
 	defer conn.Close()
+	select {
+	case s.busy <- struct{}{}:
+	default:
+	}
 	br := bufio.NewReader(conn)
 	line, err := br.ReadBytes('\n')
 	if err != nil {

@@ -41,6 +41,10 @@ type server struct {
 	// probe runs a healthcheck command in the container of pid.
 	probe func(ctx context.Context, pid int, spec runtime.ExecSpec) (int, error)
 
+	// busy receives a token per request (dropped when one is pending),
+	// for trimWhenIdle.
+	busy chan struct{}
+
 	mu   sync.Mutex
 	ctrs map[string]*ctr
 	subs map[chan Event]struct{}
@@ -64,7 +68,7 @@ type ctr struct {
 func newServer(dir string, clock Clock) *server {
 	return &server{
 		dir: dir, clock: clock, start: startTask, probe: runtime.Exec,
-		logf: func(string, ...any) {},
+		logf: func(string, ...any) {}, busy: make(chan struct{}, 1),
 		ctrs: map[string]*ctr{}, subs: map[chan Event]struct{}{},
 	}
 }
