@@ -10,10 +10,12 @@ import (
 	"strings"
 
 	"github.com/hoist-dev/hoist/engine/native/network"
+	"github.com/hoist-dev/hoist/internal/atomicfile"
 )
 
 // writeEtc writes the container's /etc/hosts, /etc/hostname and
-// /etc/resolv.conf into its etc dir and returns their paths.
+// /etc/resolv.conf into its etc dir and returns their paths. They are
+// written anew at each start, so they are not synced to disk.
 func (b *Backend) writeEtc(r *record) (hosts, hostname, resolv string, err error) {
 	dir := filepath.Join(b.layerDir(r.ID), "etc")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -31,10 +33,10 @@ func (b *Backend) writeEtc(r *record) (hosts, hostname, resolv string, err error
 	if !bridged(r) {
 		hostsData = b.appendExtraHosts(r, hostsData)
 	}
-	if err := writeFileAtomic(hosts, hostsData, 0o644); err != nil {
+	if err := atomicfile.Replace(hosts, hostsData, 0o644); err != nil {
 		return "", "", "", err
 	}
-	if err := writeFileAtomic(hostname, []byte(r.Spec.Hostname+"\n"), 0o644); err != nil {
+	if err := atomicfile.Replace(hostname, []byte(r.Spec.Hostname+"\n"), 0o644); err != nil {
 		return "", "", "", err
 	}
 	var conf []byte
@@ -55,7 +57,7 @@ func (b *Backend) writeEtc(r *record) (hosts, hostname, resolv string, err error
 			b.logf("container %s: loopback nameservers %s cannot be reached from the container's network namespace: %s", r.Name, strings.Join(dropped, ", "), msg)
 		}
 	}
-	if err := writeFileAtomic(resolv, conf, 0o644); err != nil {
+	if err := atomicfile.Replace(resolv, conf, 0o644); err != nil {
 		return "", "", "", err
 	}
 	return hosts, hostname, resolv, nil

@@ -9,11 +9,25 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"golang.org/x/sys/unix"
 )
 
 // WriteFile writes data to a temporary file beside path, fsyncs it, renames
-// it over path and fsyncs the directory.
+// it over path and fsyncs the directory. On a memory file system (tmpfs,
+// as /run is) there is nothing to make durable, and the syncs are skipped.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
+	return write(path, data, perm, !inMemory(filepath.Dir(path)))
+}
+
+// Replace is WriteFile without the syncs, for files that are written
+// anew each time they are needed (a container's /etc/hosts at each start):
+// readers still never see a mix, but a crash may lose the new content.
+func Replace(path string, data []byte, perm os.FileMode) error {
+	return write(path, data, perm, false)
+}
+
+func write(path string, data []byte, perm os.FileMode, durable bool) error {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -23,7 +37,7 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	if err == nil {
 		err = tmp.Chmod(perm)
 	}
-	if err == nil {
+	if err == nil && durable {
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
@@ -36,6 +50,9 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 		os.Remove(tmp.Name())
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	if !durable {
+		return nil
+	}
 	// The rename is durable only once the directory is.
 	d, err := os.Open(dir)
 	if err != nil {
@@ -46,6 +63,15 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// inMemory reports whether dir is on tmpfs or ramfs.
+func inMemory(dir string) bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return false
+	}
+	return st.Type == unix.TMPFS_MAGIC || st.Type == unix.RAMFS_MAGIC
 }
 
 // WriteJSON writes v as indented JSON with WriteFile.

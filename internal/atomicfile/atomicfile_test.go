@@ -31,3 +31,25 @@ func TestWriteReplacesAndLeavesNoTemporary(t *testing.T) {
 		t.Error("writing into a missing directory succeeded")
 	}
 }
+
+func TestReplaceAndInMemory(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "hosts")
+	for _, s := range []string{"one\n", "two\n"} {
+		if err := Replace(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(p); string(b) != s {
+			t.Fatalf("content %q, want %q", b, s)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("directory holds %d entries, want only the file", len(ents))
+	}
+	if !inMemory("/dev/shm") {
+		t.Error("/dev/shm is not seen as a memory file system")
+	}
+	if inMemory("/proc/self/nonexistent") {
+		t.Error("a missing directory is seen as a memory file system")
+	}
+}

@@ -258,6 +258,24 @@ func (m *Manager) readAlloc() (allocFile, error) {
 
 // releaseSubnets drops the allocation entries of project's networks
 // (all of them when names is nil).
+// neverNetworked reports whether project has no network record and no
+// subnet lease.
+func (m *Manager) neverNetworked(project string) bool {
+	if _, err := os.Lstat(m.projectDir(project)); !errors.Is(err, fs.ErrNotExist) {
+		return false
+	}
+	af, err := m.readAlloc()
+	if err != nil {
+		return false
+	}
+	for _, e := range af.Networks {
+		if e.Project == project {
+			return false
+		}
+	}
+	return true
+}
+
 func (m *Manager) releaseSubnets(project string, names ...string) error {
 	lk, err := lockFile(m.allocFile + ".lock")
 	if err != nil {
@@ -268,6 +286,7 @@ func (m *Manager) releaseSubnets(project string, names ...string) error {
 	if err != nil {
 		return err
 	}
+	n := len(af.Networks)
 	for name, e := range af.Networks {
 		if e.Project != project {
 			continue
@@ -275,6 +294,9 @@ func (m *Manager) releaseSubnets(project string, names ...string) error {
 		if names == nil || contains(names, name) {
 			delete(af.Networks, name)
 		}
+	}
+	if len(af.Networks) == n {
+		return nil
 	}
 	return writeJSON(m.allocFile, af)
 }
@@ -372,6 +394,13 @@ func (m *Manager) Teardown(ctx context.Context, project string) error {
 		return err
 	}
 	defer lk.unlock()
+	if m.neverNetworked(project) {
+		// Nothing of the project's network can exist: every resource is
+		// recorded (in projectDir, or as a lease) before it is made. This
+		// keeps "run --rm" of a network_mode none service free of the
+		// sweep below (links, nft, iptables).
+		return nil
+	}
 	var errs []error
 	ctrs, err := readAll[ctrState](filepath.Join(m.projectDir(project), "containers"))
 	errs = append(errs, err)

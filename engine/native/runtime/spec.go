@@ -7,7 +7,6 @@ import (
 	"io"
 	"path"
 	"path/filepath"
-	"regexp"
 )
 
 // Spec describes one container. Everything except the io and hook fields is
@@ -138,7 +137,24 @@ type Network struct {
 	Path string `json:"path,omitempty"`
 }
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
+// validID reports whether id is 1 to 128 of [A-Za-z0-9_.-], starting
+// with a letter or digit. (Not a regexp: compiling {0,127} cost every
+// hoist process, the container init among them, 3 ms at startup.)
+func validID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case i > 0 && (c == '_' || c == '.' || c == '-'):
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // ErrInvalidSpec is wrapped by every validation error.
 var ErrInvalidSpec = errors.New("invalid container spec")
@@ -147,7 +163,7 @@ func (s *Spec) validate() error {
 	bad := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrInvalidSpec, fmt.Sprintf(format, a...))
 	}
-	if !idPattern.MatchString(s.ID) {
+	if !validID(s.ID) {
 		return bad("id %q", s.ID)
 	}
 	if !filepath.IsAbs(s.Rootfs) {

@@ -102,3 +102,15 @@ func TestSeccompTranslation(t *testing.T) {
 		t.Errorf("default capabilities %s", got)
 	}
 }
+
+func TestValidID(t *testing.T) {
+	for id, want := range map[string]bool{
+		"abc": true, "A1_b.c-d": true, "0": true, strings.Repeat("a", 128): true,
+		"": false, "_a": false, ".a": false, "-a": false, "a/b": false, "a b": false,
+		"..": false, "é": false, strings.Repeat("a", 129): false,
+	} {
+		if validID(id) != want {
+			t.Errorf("validID(%q) = %v, want %v", id, !want, want)
+		}
+	}
+}
