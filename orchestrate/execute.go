@@ -91,7 +91,7 @@ func (o *Orchestrator) runOp(ctx context.Context, p *types.Project, op *plan.Op,
 		st.mu.Unlock()
 		return nil
 	case plan.Create:
-		spec, err := containerSpec(p, p.Services[op.Service], op.Number, op.Target)
+		spec, err := containerSpec(p, p.Services[op.Service], op.Number, op.Target, false)
 		if err != nil {
 			return err
 		}

@@ -101,12 +101,11 @@ func (o *Orchestrator) Run(ctx context.Context, p *types.Project, service string
 	if name == "" {
 		name = fmt.Sprintf("%s-%s-run-%s", p.Name, service, randomSuffix())
 	}
-	spec, err := containerSpec(p, s, 1, name)
+	spec, err := containerSpec(p, s, 1, name, true)
 	if err != nil {
 		return 0, err
 	}
 	spec.OneOff = true
-	spec.Labels[engine.LabelOneOff] = "True"
 	if runner, ok := o.Backend.(engine.Runner); ok && !opts.Detach {
 		return runner.RunContainer(ctx, spec, engine.RunAttach{Stdout: opts.Stdout, Stderr: opts.Stderr, Remove: opts.Rm})
 	}

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -27,6 +29,9 @@ const DefaultRoot = "/var/lib/hoist"
 // use by goroutines and by several processes sharing the root.
 type Store struct {
 	root string
+	// configs holds parsed config files by digest: content-addressed, so
+	// never stale. One "run" resolves its image three times.
+	configs sync.Map // v1.Hash -> *v1.ConfigFile
 }
 
 // Image is a resolved local image, ready to become a container rootfs.
@@ -248,13 +253,9 @@ func (s *Store) Resolve(ctx context.Context, ref string) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image %q: bad config digest: %w", ref, err)
 	}
-	b, err := os.ReadFile(s.blobPath(cfgHash))
+	cfg, err := s.configFile(cfgHash)
 	if err != nil {
-		return nil, fmt.Errorf("image %q: config blob: %w: %w", ref, engine.ErrNotFound, err)
-	}
-	cfg, err := v1.ParseConfigFile(strings.NewReader(string(b)))
-	if err != nil {
-		return nil, fmt.Errorf("image %q: parse config: %w", ref, err)
+		return nil, fmt.Errorf("image %q: %w", ref, err)
 	}
 	img := &Image{ID: rec.Config, Ref: key, Digest: rec.Manifest, Config: *cfg}
 	for _, d := range cfg.RootFS.DiffIDs {
@@ -265,6 +266,23 @@ func (s *Store) Resolve(ctx context.Context, ref string) (*Image, error) {
 		img.Layers = append(img.Layers, dir)
 	}
 	return img, nil
+}
+
+// configFile reads and parses the config blob h, once per Store.
+func (s *Store) configFile(h v1.Hash) (*v1.ConfigFile, error) {
+	if c, ok := s.configs.Load(h); ok {
+		return c.(*v1.ConfigFile), nil
+	}
+	b, err := os.ReadFile(s.blobPath(h))
+	if err != nil {
+		return nil, fmt.Errorf("config blob: %w: %w", engine.ErrNotFound, err)
+	}
+	cfg, err := v1.ParseConfigFile(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("parse config: %w", err)
+	}
+	s.configs.Store(h, cfg)
+	return cfg, nil
 }
 
 // List returns every reference in the store, sorted.
