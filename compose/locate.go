@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -47,14 +46,14 @@ func parseFiles(paths []string) (sourceDocs, error) {
 	return docs, nil
 }
 
-var reYAMLPos = regexp.MustCompile(`(?:\bat )?\bline (\d+)(?:, column \d+)?:?`)
+var reYAMLPos = lazyRegexp(`(?:\bat )?\bline (\d+)(?:, column \d+)?:?`)
 
 // yamlErrorLine finds the line a YAML error is about. The parser reports
 // 0-based lines and the scanner 1-based ones; the problem position is the
 // last one in the message, and one past the end of the file (an unclosed
 // bracket) means the last line with content.
 func yamlErrorLine(msg string, data []byte) int {
-	m := reYAMLPos.FindAllStringSubmatch(msg, -1)
+	m := reYAMLPos().FindAllStringSubmatch(msg, -1)
 	if len(m) == 0 {
 		return 0
 	}
@@ -74,7 +73,7 @@ func yamlErrorLine(msg string, data []byte) int {
 
 func cleanYAMLError(s string) string {
 	s = strings.TrimPrefix(s, "yaml: ")
-	s = reYAMLPos.ReplaceAllString(s, ":")
+	s = reYAMLPos().ReplaceAllString(s, ":")
 	s = strings.Join(strings.Fields(s), " ")
 	for strings.Contains(s, "::") || strings.Contains(s, " :") {
 		s = strings.ReplaceAll(strings.ReplaceAll(s, "::", ":"), " :", ":")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -14,7 +13,7 @@ import (
 	"github.com/hoist-dev/hoist/internal/logopts"
 )
 
-var reRestart = regexp.MustCompile(`^(no|always|unless-stopped|on-failure(:[0-9]+)?)$`)
+var reRestart = lazyRegexp(`^(no|always|unless-stopped|on-failure(:[0-9]+)?)$`)
 
 // Validate checks what compose-go accepts but an engine would reject late,
 // so that hoist fails before the first pull, build or create. All problems
@@ -48,7 +47,7 @@ func newProblem(path []string, msg, hint string) problem {
 
 func validateService(p *types.Project, s types.ServiceConfig) []problem {
 	var out []problem
-	if s.Restart != "" && !reRestart.MatchString(s.Restart) {
+	if s.Restart != "" && !reRestart().MatchString(s.Restart) {
 		out = append(out, newProblem([]string{"restart"}, fmt.Sprintf("restart %q is not a restart policy", s.Restart), `use "no", "always", "on-failure[:N]" or "unless-stopped"`))
 	}
 	if s.Image == "" && s.Build == nil {
