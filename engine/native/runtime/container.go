@@ -31,16 +31,6 @@ func runInit() error {
 			return err
 		}
 	}
-	// The reaper's child must be started before pivot_root: hoist may be
-	// dynamically linked, and its loader is not in the container. It waits
-	// for its configuration; pivot_root moves its root along with ours.
-	var child *finalChild
-	if s.Init {
-		var err error
-		if child, err = startFinalChild(); err != nil {
-			return err
-		}
-	}
 	if err := setupRootfs(&s); err != nil {
 		return err
 	}
@@ -49,8 +39,8 @@ func runInit() error {
 			return fmt.Errorf("sethostname: %w", err)
 		}
 	}
-	if child != nil {
-		return child.reap(fc)
+	if s.Init {
+		return reapCommand(fc)
 	}
 	return execFinal(fc)
 }
@@ -97,55 +87,31 @@ func loopbackUp() error {
 	return nil
 }
 
-// finalChild is the command's process under an Init reaper, still hoist
-// (from the sealed memfd) until it receives its configuration.
-type finalChild struct {
-	proc *os.Process
-	cfg  *os.File
-}
-
-func startFinalChild() (*finalChild, error) {
-	cfgR, cfgW, err := os.Pipe()
+// reapCommand is pid 1 with Spec.Init: it applies the command's
+// credentials to this (locked) thread as execFinal would, forks the
+// command from it (a child gets exactly its thread's ids, capabilities,
+// bounding set, no_new_privs and seccomp filter, so the command starts as
+// if execFinal had executed it), and then stays: it forwards every signal
+// to the command, reaps every orphan, and exits with the command's status.
+// It runs from the sealed memfd and is non-dumpable, so the container
+// cannot reach the host binary through it; being confined like the
+// command, it also cannot do more than the command could.
+//
+// The child is a raw fork and exec (syscall.ForkExec), not a second Go
+// process: that second start cost every init: true container 10 ms.
+func reapCommand(fc finalConfig) error {
+	argv0, env, err := prepareFinal(fc)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	defer cfgR.Close()
-	readyR, readyW, err := os.Pipe()
-	if err != nil {
-		cfgW.Close()
-		return nil, err
-	}
-	defer readyR.Close()
-	attr := &os.ProcAttr{
-		Files: []*os.File{os.Stdin, os.Stdout, os.Stderr, cfgR, os.NewFile(fdError, "error-pipe"), os.NewFile(fdSelf, "hoist-memfd"), readyW},
-	}
-	proc, err := os.StartProcess(fmt.Sprintf("/proc/self/fd/%d", fdSelf), []string{roleFinal, argReady}, attr)
-	readyW.Close()
-	if err != nil {
-		cfgW.Close()
-		return nil, fmt.Errorf("start command: %w", err)
-	}
-	// Wait until the child runs Go code, that is, until its dynamic loader
-	// (if any) has loaded everything from the host's root: after
-	// pivot_root it could not.
-	if _, err := readyR.Read(make([]byte, 1)); err != nil {
-		_ = proc.Kill()
-		cfgW.Close()
-		return nil, fmt.Errorf("start command: child did not start: %w", err)
-	}
-	return &finalChild{proc: proc, cfg: cfgW}, nil
-}
-
-// reap sends the child its configuration and stays pid 1: it forwards
-// every signal to the command, reaps every orphan, and exits with the
-// command's status. It is still hoist, but runs from the sealed memfd and
-// is non-dumpable, so the container cannot reach the host binary through
-// it.
-func (c *finalChild) reap(fc finalConfig) error {
-	// Only the child reports errors from now on.
-	_ = unix.Close(fdError)
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs)
+	pid, err := syscall.ForkExec(argv0, fc.Args, &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}})
+	if err != nil {
+		return fmt.Errorf("exec %s: %w", fc.Args[0], err)
+	}
+	// The command runs: no more setup errors to report.
+	_ = unix.Close(fdError)
 	go func() {
 		for sig := range sigs {
 			switch sig {
@@ -153,23 +119,21 @@ func (c *finalChild) reap(fc finalConfig) error {
 				// SIGURG is the Go runtime's own preemption signal.
 				continue
 			}
-			_ = c.proc.Signal(sig)
+			if s, ok := sig.(syscall.Signal); ok {
+				_ = syscall.Kill(pid, s)
+			}
 		}
 	}()
-	if err := writeJSON(c.cfg, fc); err != nil {
-		_ = c.proc.Kill()
-	}
-	c.cfg.Close()
 	for {
 		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, 0, nil)
+		got, err := unix.Wait4(-1, &ws, 0, nil)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
 			os.Exit(255)
 		}
-		if pid != c.proc.Pid {
+		if got != pid {
 			continue
 		}
 		switch {

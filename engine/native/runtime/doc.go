@@ -17,7 +17,7 @@
 // with it, and a field the init does not know is refused. The child
 // reports a setup error as one JSON line on a second pipe; that pipe is
 // close-on-exec, so EOF without data means the user's command was
-// executed.
+// executed (with Init, pid 1 closes it once it has forked the command).
 //
 // Every binary that embeds this package must call MaybeInit first thing in
 // main (and in TestMain), because the re-executed binary is how the init,

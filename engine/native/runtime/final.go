@@ -31,22 +31,10 @@ func (s *Spec) final() finalConfig {
 	return finalConfig{Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User, GroupAdd: s.GroupAdd, Security: s.Security, Ulimits: s.Ulimits}
 }
 
-// argReady tells the final role that fdReady is a pipe on which to
-// announce that it is running.
-const (
-	argReady = "--ready"
-	fdReady  = 6
-)
-
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // runFinal is the role that only applies credentials and executes.
 func runFinal() error {
-	if len(os.Args) > 1 && os.Args[1] == argReady {
-		f := os.NewFile(fdReady, "ready-pipe")
-		_, _ = f.Write([]byte{1})
-		f.Close()
-	}
 	var ec execConfig
 	if err := readConfig(&ec); err != nil {
 		return err
@@ -70,29 +58,42 @@ func runFinal() error {
 // execve; without it only setgroups/setresgid/setresuid/capset/prctl and
 // execve run under it.
 func execFinal(fc finalConfig) error {
-	if err := applyUlimits(fc.Ulimits); err != nil {
-		return err
-	}
-	u, err := resolveUser("/", fc.User, fc.GroupAdd)
+	argv0, env, err := prepareFinal(fc)
 	if err != nil {
 		return err
 	}
-	env := withDefaultEnv(fc.Env, u.Home)
+	if err := syscall.Exec(argv0, fc.Args, env); err != nil {
+		return fmt.Errorf("exec %s: %w", fc.Args[0], err)
+	}
+	return nil
+}
+
+// prepareFinal does all of execFinal but the execve, on this thread, and
+// returns the program's path and environment.
+func prepareFinal(fc finalConfig) (argv0 string, env []string, err error) {
+	if err := applyUlimits(fc.Ulimits); err != nil {
+		return "", nil, err
+	}
+	u, err := resolveUser("/", fc.User, fc.GroupAdd)
+	if err != nil {
+		return "", nil, err
+	}
+	env = withDefaultEnv(fc.Env, u.Home)
 	cwd := fc.Cwd
 	if cwd == "" {
 		cwd = "/"
 	}
 	_ = os.MkdirAll(cwd, 0o755) // Docker creates a missing working dir; a read-only rootfs may refuse
 	if err := unix.Chdir(cwd); err != nil {
-		return fmt.Errorf("chdir to cwd %q: %w", cwd, err)
+		return "", nil, fmt.Errorf("chdir to cwd %q: %w", cwd, err)
 	}
-	argv0, err := lookPath(fc.Args[0], env)
+	argv0, err = lookPath(fc.Args[0], env)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	caps, err := fc.Security.capabilities()
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	// hoist may itself lack capabilities (a VM or container withholding
 	// some); asking for them would make capset fail.
@@ -101,40 +102,37 @@ func execFinal(fc finalConfig) error {
 	if !fc.Security.Privileged && !fc.Security.SeccompUnconfined {
 		// Compiled by the parent; never run without the filter.
 		if prog = fc.Seccomp; prog == nil || len(prog.filter) == 0 {
-			return errors.New("seccomp: the configuration has no compiled filter")
+			return "", nil, errors.New("seccomp: the configuration has no compiled filter")
 		}
 	}
 	if err := markFDsCloexec(); err != nil {
-		return err
+		return "", nil, err
 	}
 	if err := dropBounding(caps); err != nil {
-		return err
+		return "", nil, err
 	}
 	if prog != nil && !fc.Security.NoNewPrivileges {
 		if err := loadSeccomp(prog); err != nil {
-			return err
+			return "", nil, err
 		}
 	}
 	if err := setIDs(u); err != nil {
-		return err
+		return "", nil, err
 	}
 	if err := applyCapabilities(caps, u.UID); err != nil {
-		return err
+		return "", nil, err
 	}
 	if fc.Security.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return fmt.Errorf("set no_new_privs: %w", err)
+			return "", nil, fmt.Errorf("set no_new_privs: %w", err)
 		}
 		if prog != nil {
 			if err := loadSeccomp(prog); err != nil {
-				return err
+				return "", nil, err
 			}
 		}
 	}
-	if err := syscall.Exec(argv0, fc.Args, env); err != nil {
-		return fmt.Errorf("exec %s: %w", fc.Args[0], err)
-	}
-	return nil
+	return argv0, env, nil
 }
 
 // setIDs changes groups and ids of this thread only (raw syscalls), which

@@ -83,6 +83,7 @@ func TestOtherInitBinary(t *testing.T) {
 		{"CapAddDropPrivileged", TestCapAddDropPrivileged},
 		{"MountTargetSymlinkStaysInRootfs", TestMountTargetSymlinkStaysInRootfs},
 		{"InitReapsForwardsAndHidesBinary", TestInitReapsForwardsAndHidesBinary},
+		{"InitCommandIsConfined", TestInitCommandIsConfined},
 		{"Exec", TestExec},
 		{"SpecOptions", TestSpecOptions},
 		{"CgroupLimitsAndCleanup", TestCgroupLimitsAndCleanup},

@@ -275,3 +275,44 @@ func TestInitReapsForwardsAndHidesBinary(t *testing.T) {
 		t.Fatalf("exit %d, %v; want 7", code, err)
 	}
 }
+
+// With Init the command is forked by pid 1 rather than executed in its
+// place: it must start exactly as confined (ids, capabilities, bounding
+// set, no_new_privs, seccomp), and pid 1 is no less confined than it.
+func TestInitCommandIsConfined(t *testing.T) {
+	needRoot(t)
+	rootfs := newRootfs(t)
+	for _, tc := range []struct {
+		name string
+		user string
+		nnp  bool
+		want map[string]string
+	}{
+		{"root", "", false, map[string]string{"CapEff": dockerDefaultCaps, "CapPrm": dockerDefaultCaps, "CapBnd": dockerDefaultCaps, "Seccomp": "2", "NoNewPrivs": "0", "Uid": "0\t0\t0\t0"}},
+		{"root no_new_privs", "", true, map[string]string{"CapEff": dockerDefaultCaps, "CapBnd": dockerDefaultCaps, "Seccomp": "2", "NoNewPrivs": "1"}},
+		{"nobody", "nobody", false, map[string]string{"CapEff": "0000000000000000", "CapPrm": "0000000000000000", "CapBnd": dockerDefaultCaps, "Seccomp": "2", "Uid": "65534\t65534\t65534\t65534", "Gid": "65534\t65534\t65534\t65534"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := Spec{Rootfs: rootfs, Init: true, User: tc.user, Args: []string{"sh", "-c", "cat /proc/self/status; echo =====; cat /proc/1/status"}}
+			spec.Security.NoNewPrivileges = tc.nnp
+			code, out, errOut := run(t, spec)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			self, pid1, ok := strings.Cut(out, "=====\n")
+			if !ok {
+				t.Fatalf("output %q", out)
+			}
+			for key, want := range tc.want {
+				if got := field(t, self, key); got != want {
+					t.Errorf("command %s = %q, want %q", key, got, want)
+				}
+			}
+			// pid 1's status is readable only when it shares the
+			// command's credentials; then it must be as confined.
+			if strings.Contains(pid1, "Seccomp:") && field(t, pid1, "Seccomp") != "2" {
+				t.Errorf("pid 1 runs without seccomp: %q", pid1)
+			}
+		})
+	}
+}

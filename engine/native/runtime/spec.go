@@ -30,7 +30,8 @@ type Spec struct {
 	Hostname string   `json:"hostname,omitempty"`
 
 	// Init runs hoist as pid 1 to reap zombies and forward signals; the
-	// command then runs as its child.
+	// command then runs as its child, forked with the command's
+	// credentials and confinement, which pid 1 takes on too.
 	Init bool `json:"init,omitempty"`
 
 	Security Security `json:"security"`
