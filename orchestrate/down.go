@@ -91,6 +91,12 @@ func (d *downer) execute(ctx context.Context, pl *plan.Plan) error {
 		parallel = l.MaxParallelRemovals()
 	}
 	orig := d.o.Backend
+	removed := map[string]bool{}
+	for _, op := range pl.Ops() {
+		if op.Kind == plan.Remove {
+			removed[op.Target] = true
+		}
+	}
 	// Stops and removals need the grace period and retries; everything else
 	// is the shared op runner.
 	return d.o.executeWith(ctx, d.p, pl, d.st, parallel, func(ctx context.Context, op *plan.Op) (bool, error) {
@@ -100,7 +106,7 @@ func (d *downer) execute(ctx context.Context, pl *plan.Plan) error {
 			if d.timeout != nil {
 				t = *d.timeout
 			}
-			return true, d.stop(ctx, d.st.id(op.Target), t)
+			return true, d.stop(ctx, d.st.id(op.Target), t, removed[op.Target])
 		case plan.RemoveNetwork:
 			return true, d.removeNetwork(ctx, op.Target)
 		case plan.RemoveVolume:
@@ -126,12 +132,16 @@ func (d *downer) execute(ctx context.Context, pl *plan.Plan) error {
 
 // stop stops gracefully unless the user insists (killCtx ends), which
 // interrupts a stop already waiting out its grace period and kills.
-func (d *downer) stop(ctx context.Context, id string, grace time.Duration) error {
+func (d *downer) stop(ctx context.Context, id string, grace time.Duration, removing bool) error {
 	b := d.o.Backend
+	stopContainer := b.StopContainer
+	if ps, ok := b.(processStopper); ok && removing {
+		stopContainer = ps.StopProcesses
+	}
 	if d.killCtx.Err() == nil {
 		sctx, cancel := context.WithCancel(ctx)
 		unhook := context.AfterFunc(d.killCtx, cancel)
-		err := b.StopContainer(sctx, id, grace)
+		err := stopContainer(sctx, id, grace)
 		unhook()
 		cancel()
 		if d.killCtx.Err() == nil || err == nil {
@@ -141,11 +151,20 @@ func (d *downer) stop(ctx context.Context, id string, grace time.Duration) error
 			return err
 		}
 	}
-	err := b.StopContainer(ctx, id, 0)
+	err := stopContainer(ctx, id, 0)
 	if errors.Is(err, engine.ErrNotFound) {
 		return nil
 	}
 	return err
+}
+
+// processStopper is implemented by backends whose StopContainer also
+// releases what RemoveContainer releases anyway (the native engine's
+// mounts and network): when the container is removed next, down only
+// stops its processes, so that a dependency's stop does not wait for its
+// dependents' releases.
+type processStopper interface {
+	StopProcesses(ctx context.Context, id string, timeout time.Duration) error
 }
 
 // removeNetwork retries briefly: right after its last container goes, Engine

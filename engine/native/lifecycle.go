@@ -161,6 +161,23 @@ func (b *Backend) stop(ctx context.Context, r *record, timeout time.Duration) er
 	return b.release(ctx, r)
 }
 
+// StopProcesses stops the container as StopContainer does, but leaves
+// its mounts and network to RemoveContainer (down's next step).
+func (b *Backend) StopProcesses(ctx context.Context, id string, timeout time.Duration) error {
+	r, unlock, err := b.lockContainer(id)
+	if err != nil {
+		return fmt.Errorf("stop container: %w", err)
+	}
+	defer unlock()
+	if _, started, err := b.status(r); err != nil || !started {
+		return err
+	}
+	if err := b.stopContainer(ctx, r, timeout); err != nil {
+		return fmt.Errorf("stop container %s: %w", r.Name, err)
+	}
+	return nil
+}
+
 // killAndWait stops the container at once (SIGKILL) and waits for the
 // recorded exit.
 func (b *Backend) killAndWait(ctx context.Context, r *record) error {

@@ -98,9 +98,9 @@ func forwardRules(project, bridge string) [][]string {
 	}
 }
 
-// allowForward installs n's accept rules when needed; it is idempotent.
-func allowForward(n netState) error {
-	chain := forwardChain()
+// allowForward installs n's accept rules in chain (none when chain is
+// empty); it is idempotent.
+func allowForward(chain string, n netState) error {
 	if chain == "" {
 		return nil
 	}
@@ -113,6 +113,24 @@ func allowForward(n netState) error {
 		}
 	}
 	return nil
+}
+
+// dropForward deletes n's accept rules from chain, where allowForward put
+// them; a rule already gone is not an error.
+func dropForward(chain string, n netState) error {
+	if chain == "" {
+		return nil
+	}
+	var errs []error
+	for _, r := range forwardRules(n.Project, n.Bridge) {
+		if _, err := iptablesCmd(append([]string{"-C", chain}, r...)...); err != nil {
+			continue
+		}
+		if out, err := iptablesCmd(append([]string{"-D", chain}, r...)...); err != nil {
+			errs = append(errs, fmt.Errorf("iptables -D %s %s: %v: %s", chain, strings.Join(r, " "), err, strings.TrimSpace(string(out))))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // removeForward deletes project's accept rules (only bridge's, unless

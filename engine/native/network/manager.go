@@ -163,6 +163,7 @@ func (m *Manager) EnsureNetwork(ctx context.Context, spec NetSpec) (Network, err
 	defer lk.unlock()
 
 	var st netState
+	fresh := false
 	err = readJSON(m.netPath(spec.Project, spec.Name), &st)
 	switch {
 	case err == nil:
@@ -173,6 +174,7 @@ func (m *Manager) EnsureNetwork(ctx context.Context, spec NetSpec) (Network, err
 			return Network{}, fmt.Errorf("network %q exists with internal=%v: %w", spec.Name, st.Internal, ErrConflict)
 		}
 	case errors.Is(err, fs.ErrNotExist):
+		fresh = true
 		if st, err = m.allocate(spec); err != nil {
 			return Network{}, err
 		}
@@ -185,7 +187,26 @@ func (m *Manager) EnsureNetwork(ctx context.Context, spec NetSpec) (Network, err
 	if err := m.applyRules(spec.Project); err != nil {
 		return Network{}, fmt.Errorf("create network %q: %w", spec.Name, err)
 	}
-	if err := allowForward(st); err != nil {
+	chain := forwardChain()
+	if st.Forward == nil || *st.Forward != chain {
+		// The chain changed (dockerd came or went): the old rules go.
+		switch {
+		case fresh:
+			err = nil
+		case st.Forward == nil:
+			err = removeForward(spec.Project, st.Bridge)
+		default:
+			err = dropForward(*st.Forward, st)
+		}
+		if err != nil {
+			return Network{}, fmt.Errorf("create network %q: %w", spec.Name, err)
+		}
+		st.Forward = &chain
+		if err := writeJSON(m.netPath(spec.Project, spec.Name), st); err != nil {
+			return Network{}, fmt.Errorf("create network %q: %w", spec.Name, err)
+		}
+	}
+	if err := allowForward(chain, st); err != nil {
 		return Network{}, fmt.Errorf("create network %q: %w", spec.Name, err)
 	}
 	if !st.Internal {
@@ -368,7 +389,13 @@ func (m *Manager) RemoveNetwork(ctx context.Context, project, name string) error
 	if err := deleteLink(st.Bridge); err != nil {
 		return fmt.Errorf("remove network %q: %w", name, err)
 	}
-	if err := removeForward(project, st.Bridge); err != nil {
+	if st.Forward == nil {
+		err = removeForward(project, st.Bridge)
+	} else {
+		// Known: no iptables to list (3 execs of iptables) or search.
+		err = dropForward(*st.Forward, st)
+	}
+	if err != nil {
 		return fmt.Errorf("remove network %q: %w", name, err)
 	}
 	if err := os.Remove(m.netPath(project, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -560,12 +560,17 @@ func TestNetnsMountPropagates(t *testing.T) {
 // traffic between containers still flows, through the accept rules
 // allowForward adds, and Teardown removes them.
 func TestForwardDropPolicy(t *testing.T) {
-	if iptablesMissing() {
+	if _, err := exec.LookPath("iptables"); err != nil {
 		t.Skip("no iptables")
 	}
 	e := newEnv(t, "fw")
+	// This creates the filter table in the test's namespace, as dockerd
+	// would on a host.
 	if out, err := iptablesCmd("-P", "FORWARD", "DROP"); err != nil {
-		t.Skipf("iptables -P FORWARD DROP: %v: %s", err, out)
+		t.Fatalf("iptables -P FORWARD DROP: %v: %s", err, out)
+	}
+	if iptablesMissing() {
+		t.Fatal("iptables state not found after setting the FORWARD policy")
 	}
 	t.Cleanup(func() { iptablesCmd("-P", "FORWARD", "ACCEPT") })
 	e.network("fw", "fw_default", false)
@@ -575,6 +580,21 @@ func TestForwardDropPolicy(t *testing.T) {
 	out, _ := iptablesCmd("-S", "FORWARD")
 	if n := strings.Count(string(out), "hoist:fw"); n != 2 {
 		t.Errorf("FORWARD has %d hoist rules, want 2:\n%s", n, out)
+	}
+	// RemoveNetwork deletes the rules from the chain it recorded.
+	e.network("fw", "fw_other", false)
+	var st netState
+	if err := readJSON(e.m.netPath("fw", "fw_other"), &st); err != nil || st.Forward == nil || *st.Forward != "FORWARD" {
+		t.Fatalf("recorded chain %v (%v)", st.Forward, err)
+	}
+	if out, _ := iptablesCmd("-S", "FORWARD"); strings.Count(string(out), "hoist:fw") != 4 {
+		t.Errorf("FORWARD with two networks:\n%s", out)
+	}
+	if err := e.m.RemoveNetwork(context.Background(), "fw", "fw_other"); err != nil {
+		t.Fatal(err)
+	}
+	if out, _ := iptablesCmd("-S", "FORWARD"); strings.Count(string(out), "hoist:fw") != 2 || strings.Contains(string(out), st.Bridge) {
+		t.Errorf("FORWARD after RemoveNetwork:\n%s", out)
 	}
 	if err := e.m.Teardown(context.Background(), "fw"); err != nil {
 		t.Fatal(err)

@@ -28,6 +28,10 @@ type netState struct {
 	// outlives Detach, so a restarted or recreated container gets its
 	// address back; Release or RemoveNetwork drop it.
 	IPs map[string]netip.Addr `json:"ips,omitempty"`
+	// Forward is the iptables chain that holds the network's accept rules
+	// ("" when none were needed), recorded before they are inserted; nil
+	// in records of an older hoist, whose removal searches both chains.
+	Forward *string `json:"forward,omitempty"`
 }
 
 // ctrState is a container's <project dir>/containers/<name>.json, written
