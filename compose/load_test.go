@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -138,5 +139,28 @@ func TestHashStable(t *testing.T) {
 	h3, _ := ServiceHash(s)
 	if h3 == h1 {
 		t.Error("environment does not change the hash")
+	}
+}
+
+// Secrets and configs are given to containers without swarm (a mount of
+// the file, or the content written in): what cannot work is refused at
+// load, located at the top-level entry.
+func TestSecretAndConfigErrors(t *testing.T) {
+	t.Setenv("HOIST_TEST_UNSET_TOKEN", "")
+	os.Unsetenv("HOIST_TEST_UNSET_TOKEN")
+	for name, c := range map[string]struct{ yaml, want string }{
+		"missing file": {"services:\n  web:\n    image: x\n    secrets: [pw]\nsecrets:\n  pw:\n    file: ./nope.txt\n",
+			`^compose.yaml:6: secret "pw": file /.*/nope.txt does not exist; create it or fix secrets.pw.file \(it is relative to the compose file\)$`},
+		"unset environment": {"services:\n  web:\n    image: x\n    secrets: [tok]\nsecrets:\n  tok:\n    environment: HOIST_TEST_UNSET_TOKEN\n",
+			`^compose.yaml:6: secret "tok": environment variable HOIST_TEST_UNSET_TOKEN is not set; set it in the environment or in .env$`},
+		"external config": {"services:\n  web:\n    image: x\n    configs: [c]\nconfigs:\n  c:\n    external: true\n",
+			`^compose.yaml:6: config "c" is external \(a swarm object\); hoist runs without swarm: give it a file, environment or content$`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := loadString(t, c.yaml)
+			if err == nil || !regexp.MustCompile(c.want).MatchString(err.Error()) {
+				t.Errorf("error %v\nwant %s", err, c.want)
+			}
+		})
 	}
 }

@@ -33,7 +33,64 @@ func Validate(p *types.Project, docs sourceDocs) error {
 			errs = append(errs, e.Error)
 		}
 	}
+	errs = append(errs, validateFileObjects(p, docs)...)
 	return errors.Join(errs...)
+}
+
+// validateFileObjects checks the secrets and configs that services use:
+// hoist gives them to containers as docker compose does without swarm
+// (a bind mount of the file, or the content written into the container).
+func validateFileObjects(p *types.Project, docs sourceDocs) []error {
+	used := map[[2]string]bool{}
+	for _, s := range p.Services {
+		for _, r := range s.Secrets {
+			used[[2]string{"secrets", r.Source}] = true
+		}
+		for _, r := range s.Configs {
+			used[[2]string{"configs", r.Source}] = true
+		}
+	}
+	keys := make([][2]string, 0, len(used))
+	for k := range used {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i][0]+"/"+keys[i][1] < keys[j][0]+"/"+keys[j][1] })
+	var errs []error
+	for _, k := range keys {
+		kind, name := k[0], k[1]
+		var obj types.FileObjectConfig
+		if kind == "secrets" {
+			sec, ok := p.Secrets[name]
+			if !ok {
+				continue // compose-go reports undeclared references
+			}
+			obj = types.FileObjectConfig(sec)
+		} else {
+			cfg, ok := p.Configs[name]
+			if !ok {
+				continue
+			}
+			obj = types.FileObjectConfig(cfg)
+		}
+		_, hasValue := p.Environment[obj.Environment]
+		what := strings.TrimSuffix(kind, "s")
+		var e *Error
+		switch {
+		case bool(obj.External):
+			e = &Error{Msg: fmt.Sprintf("%s %q is external (a swarm object)", what, name), Hint: "hoist runs without swarm: give it a file, environment or content"}
+		case obj.File != "":
+			if _, err := os.Stat(obj.File); err != nil {
+				e = &Error{Msg: fmt.Sprintf("%s %q: file %s does not exist", what, name, obj.File), Hint: fmt.Sprintf("create it or fix %s.%s.file (it is relative to the compose file)", kind, name)}
+			}
+		case obj.Environment != "" && !hasValue:
+			e = &Error{Msg: fmt.Sprintf("%s %q: environment variable %s is not set", what, name, obj.Environment), Hint: "set it in the environment or in .env"}
+		}
+		if e != nil {
+			e.File, e.Line = docs.locate([]string{kind, name})
+			errs = append(errs, e)
+		}
+	}
+	return errs
 }
 
 type problem struct {

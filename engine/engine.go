@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -363,6 +364,18 @@ type ContainerSpec struct {
 	Networks   []NetworkAttachment
 	// Cmd, when set, replaces the service command (one-off runs).
 	Cmd []string
+	// Files are written into the container when it is created, before it
+	// first starts (secrets and configs given as content, as docker
+	// compose injects them); missing parent directories are created.
+	Files []File
+}
+
+// File is a file an engine writes into a container it creates.
+type File struct {
+	Path     string // absolute and clean, in the container
+	Content  []byte
+	Mode     os.FileMode
+	UID, GID int
 }
 
 // RemoveOptions control RemoveContainer.

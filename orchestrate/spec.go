@@ -79,6 +79,12 @@ func containerSpec(p *types.Project, s types.ServiceConfig, n int, name string, 
 		Labels:     labels,
 		Networks:   attachments(p, s),
 	}
+	mounts, files, err := secretsAndConfigs(p, s)
+	if err != nil {
+		return engine.ContainerSpec{}, err
+	}
+	spec.Service.Volumes = append(spec.Service.Volumes, mounts...)
+	spec.Files = files
 	return spec, nil
 }
 

@@ -1,8 +1,12 @@
 package docker
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -29,7 +33,32 @@ func (b *Backend) CreateContainer(ctx context.Context, spec engine.ContainerSpec
 			return "", fmt.Errorf("create container %q: connect network %q: %w", spec.Name, n.Name, mapErr(err))
 		}
 	}
+	if len(spec.Files) > 0 {
+		// As docker compose injects secrets and configs given as content.
+		if err := b.api.CopyToContainer(ctx, resp.ID, "/", filesTar(spec.Files), container.CopyToContainerOptions{}); err != nil {
+			_ = b.api.ContainerRemove(context.WithoutCancel(ctx), resp.ID, container.RemoveOptions{Force: true})
+			return "", fmt.Errorf("create container %q: write secrets and configs: %w", spec.Name, mapErr(err))
+		}
+	}
 	return resp.ID, nil
+}
+
+// filesTar is a tar of files, without entries for their parent
+// directories: the Engine creates missing ones and leaves the image's
+// alone.
+func filesTar(files []engine.File) io.Reader {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range files {
+		// Writes to a bytes.Buffer do not fail.
+		_ = tw.WriteHeader(&tar.Header{
+			Typeflag: tar.TypeReg, Name: strings.TrimPrefix(f.Path, "/"), Size: int64(len(f.Content)),
+			Mode: int64(f.Mode.Perm()), Uid: f.UID, Gid: f.GID, ModTime: time.Now(),
+		})
+		_, _ = tw.Write(f.Content)
+	}
+	_ = tw.Close()
+	return &buf
 }
 
 // StartContainer starts a created or stopped container.

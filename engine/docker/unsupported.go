@@ -19,8 +19,6 @@ func unsupportedFields(svc types.ServiceConfig) []string {
 			out = append(out, name)
 		}
 	}
-	add(len(svc.Secrets) > 0, "secrets")
-	add(len(svc.Configs) > 0, "configs")
 	add(len(svc.Gpus) > 0, "gpus")
 	add(svc.Deploy != nil && svc.Deploy.Resources.Reservations != nil && len(svc.Deploy.Resources.Reservations.Devices) > 0,
 		"deploy.resources.reservations.devices")

@@ -85,6 +85,9 @@ func (b *Backend) CreateContainer(ctx context.Context, spec engine.ContainerSpec
 	if err := os.Chmod(filepath.Join(b.layerDir(id), "upper"), 0o755); err != nil {
 		return fail(err)
 	}
+	if err := writeFiles(filepath.Join(b.layerDir(id), "upper"), r.Layers, spec.Files); err != nil {
+		return fail(err)
+	}
 	if err := os.WriteFile(filepath.Join(b.layerDir(id), "lock"), nil, 0o600); err != nil {
 		return fail(err)
 	}

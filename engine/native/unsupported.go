@@ -26,8 +26,6 @@ func (b *Backend) Unsupported(svc types.ServiceConfig) []string {
 		out = append(out, b.net.unsupported(len(svc.Networks))...)
 	}
 	add(svc.DomainName != "", "domainname")
-	add(len(svc.Secrets) > 0, "secrets")
-	add(len(svc.Configs) > 0, "configs")
 	add(len(svc.Devices) > 0, "devices")
 	add(len(svc.DeviceCgroupRules) > 0, "device_cgroup_rules")
 	add(len(svc.Gpus) > 0, "gpus")
