@@ -412,8 +412,18 @@ type ExecSpec struct {
 	User    string
 	WorkDir string
 	Env     []string
-	TTY     bool
-	Stdin   io.Reader
-	Stdout  io.Writer
-	Stderr  io.Writer
+	// TTY gives the command a terminal of size Size; its output is all
+	// on Stdout. Each value of Resize, when set, resizes the terminal
+	// until the command ends.
+	TTY    bool
+	Size   WinSize
+	Resize <-chan WinSize
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// WinSize is a terminal's size in characters.
+type WinSize struct {
+	Rows, Cols uint16
 }

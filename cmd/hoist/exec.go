@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -50,6 +52,11 @@ func newExec(a *app) *cobra.Command {
 				spec := engine.ExecSpec{Cmd: args[1:], User: user, WorkDir: workdir, Env: env, TTY: tty, Stdout: a.stdout, Stderr: a.stderr}
 				if !detach {
 					spec.Stdin = a.stdin
+				}
+				if tty {
+					size, resize, stop := watchTerminalSize(a.stdin.(*os.File))
+					defer stop()
+					spec.Size, spec.Resize = size, resize
 				}
 				code, err := ex.Exec(ctx, target.ID, spec)
 				if err != nil {
@@ -238,4 +245,36 @@ func newTop(a *app) *cobra.Command {
 			})
 		},
 	}
+}
+
+// watchTerminalSize returns f's terminal size now and a channel of its
+// later sizes (SIGWINCH), until stop.
+func watchTerminalSize(f *os.File) (engine.WinSize, <-chan engine.WinSize, func()) {
+	get := func() engine.WinSize {
+		w, h, err := term.GetSize(int(f.Fd()))
+		if err != nil || w <= 0 || h <= 0 {
+			return engine.WinSize{}
+		}
+		return engine.WinSize{Rows: uint16(h), Cols: uint16(w)}
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGWINCH)
+	out := make(chan engine.WinSize, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-done:
+				return
+			case <-sigs:
+				select {
+				case out <- get():
+				case <-done:
+					return
+				}
+			}
+		}
+	}()
+	return get(), out, func() { signal.Stop(sigs); close(done) }
 }

@@ -35,6 +35,33 @@ func (b *Backend) Exec(ctx context.Context, id string, spec engine.ExecSpec) (in
 	defer hj.Close()
 	stop := context.AfterFunc(ctx, hj.Close) // unblock the copies on cancel
 	defer stop()
+	if spec.TTY {
+		// API 1.41 has no console size at create: the exec starts at
+		// the daemon's default size and is resized at once.
+		resize := func(ws engine.WinSize) {
+			if ws.Rows > 0 && ws.Cols > 0 {
+				_ = b.api.ContainerExecResize(ctx, created.ID, container.ResizeOptions{Height: uint(ws.Rows), Width: uint(ws.Cols)})
+			}
+		}
+		resize(spec.Size)
+		if spec.Resize != nil {
+			rctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			go func() {
+				for {
+					select {
+					case <-rctx.Done():
+						return
+					case ws, ok := <-spec.Resize:
+						if !ok {
+							return
+						}
+						resize(ws)
+					}
+				}
+			}()
+		}
+	}
 	if spec.Stdin != nil {
 		go func() {
 			_, _ = io.Copy(hj.Conn, spec.Stdin)

@@ -11,8 +11,8 @@ import (
 
 // Exec runs a command in the running container, with the container's
 // environment (extended by spec.Env), user, working dir, capabilities,
-// seccomp profile and ulimits. TTY is not supported yet: the command gets
-// pipes.
+// seccomp profile and ulimits. With TTY it gets a pty of the container's
+// devpts as its controlling terminal.
 func (b *Backend) Exec(ctx context.Context, id string, spec engine.ExecSpec) (int, error) {
 	r, err := b.load(id)
 	if err != nil {
@@ -25,7 +25,21 @@ func (b *Backend) Exec(ctx context.Context, id string, spec engine.ExecSpec) (in
 	if !started || st.Status != runtime.StatusRunning {
 		return -1, fmt.Errorf("exec in %s: container is not running: %w", r.Name, engine.ErrConflict)
 	}
-	return runtime.Exec(ctx, st.Pid, b.execSpec(r, spec))
+	es := b.execSpec(r, spec)
+	if spec.TTY {
+		es.TTY, es.Size = true, runtime.WinSize{Rows: spec.Size.Rows, Cols: spec.Size.Cols}
+		if spec.Resize != nil {
+			resize := make(chan runtime.WinSize)
+			go func() {
+				defer close(resize)
+				for ws := range spec.Resize {
+					resize <- runtime.WinSize{Rows: ws.Rows, Cols: ws.Cols}
+				}
+			}()
+			es.Resize = resize
+		}
+	}
+	return runtime.Exec(ctx, st.Pid, es)
 }
 
 func (b *Backend) execSpec(r *record, spec engine.ExecSpec) runtime.ExecSpec {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,6 +32,14 @@ type ExecSpec struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+
+	// TTY gives the command a terminal of size Size (a pty of the
+	// container's devpts): Stdin feeds it, its output goes to Stdout
+	// (Stderr is not used), and each value of Resize, when set, resizes it
+	// until the command ends.
+	TTY    bool
+	Size   WinSize
+	Resize <-chan WinSize
 }
 
 // Exec runs a command in the container whose init is pid and returns its
@@ -97,6 +106,22 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 		Stderr:     spec.Stderr,
 		ExtraFiles: []*os.File{cfgR, errW, nsFiles["mnt"], self},
 	}
+	var console *os.File // our end of the console socket
+	if spec.TTY {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			cfgR.Close()
+			errW.Close()
+			return -1, fmt.Errorf("console socket: %w", err)
+		}
+		console = os.NewFile(uintptr(fds[0]), "console")
+		defer console.Close()
+		child := os.NewFile(uintptr(fds[1]), "console-child")
+		defer child.Close()
+		// The helper's own streams are unused: the pty replaces them.
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
+		cmd.ExtraFiles = append(cmd.ExtraFiles, child) // fdConsole
+	}
 	started := make(chan error, 1)
 	go func() {
 		// Never unlocked: this thread ends up in the container's namespaces.
@@ -129,7 +154,7 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 		}
 	}
 	fc := finalConfig{Args: spec.Args, Env: spec.Env, Cwd: spec.Cwd, User: spec.User, GroupAdd: spec.GroupAdd, Security: spec.Security, Ulimits: spec.Ulimits, Seccomp: prog}
-	if err := writeJSON(cfgW, execConfig{finalConfig: fc, JoinMountNS: true}); err != nil {
+	if err := writeJSON(cfgW, execConfig{finalConfig: fc, JoinMountNS: true, TTY: spec.TTY, Size: spec.Size}); err != nil {
 		return fail(fmt.Errorf("send exec config: %w", err))
 	}
 	cfgW.Close()
@@ -138,7 +163,48 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 	}
 	stop := context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
 	defer stop()
+	var outDone chan struct{}
+	var master *os.File
+	if spec.TTY {
+		if master, err = receiveFD(console); err != nil {
+			return fail(err)
+		}
+		defer master.Close()
+		outDone = make(chan struct{})
+		go func() {
+			defer close(outDone)
+			if spec.Stdout != nil {
+				_, _ = io.Copy(spec.Stdout, master)
+			} else {
+				_, _ = io.Copy(io.Discard, master)
+			}
+		}()
+		if spec.Stdin != nil {
+			go func() { _, _ = io.Copy(master, spec.Stdin) }()
+		}
+		if spec.Resize != nil {
+			go func() {
+				rc, err := master.SyscallConn()
+				if err != nil {
+					return
+				}
+				for ws := range spec.Resize {
+					// Not master.Fd(): it would make the file blocking.
+					_ = rc.Control(func(fd uintptr) {
+						_ = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: ws.Rows, Col: ws.Cols})
+					})
+				}
+			}()
+		}
+	}
 	err = cmd.Wait()
+	if master != nil {
+		// The command is gone; its last output is in the pty, unless a
+		// process it left behind still holds the terminal: take what is
+		// there, then stop.
+		_ = master.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		<-outDone
+	}
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
 		return -1, fmt.Errorf("wait for exec: %w", err)
@@ -185,4 +251,29 @@ func cgroupDirsOf(pid int) ([]string, error) {
 		dirs = append(dirs, filepath.Join(m[0], strings.TrimPrefix(paths[c], m[1])))
 	}
 	return dirs, nil
+}
+
+// receiveFD reads one file descriptor sent over the unix socket sock.
+func receiveFD(sock *os.File) (*os.File, error) {
+	buf := make([]byte, 1)
+	oob := make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("tty: receive pty master: %w", err)
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return nil, fmt.Errorf("tty: receive pty master: no descriptor")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return nil, fmt.Errorf("tty: receive pty master: no descriptor")
+	}
+	// Non-blocking, so that reads go through Go's poller and honour a
+	// deadline.
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		return nil, fmt.Errorf("tty: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "pty-master"), nil
 }

@@ -12,6 +12,70 @@ type execConfig struct {
 	// JoinMountNS: fdMountNS is the container's mount namespace, to be
 	// joined by the helper itself (see Exec).
 	JoinMountNS bool `json:"join_mount_ns"`
+	// TTY: give the command a pty of the container's devpts, of size
+	// Size, whose master goes back over the console socket (fdConsole).
+	TTY  bool    `json:"tty,omitempty"`
+	Size WinSize `json:"size,omitzero"`
+}
+
+// WinSize is a terminal's size in characters.
+type WinSize struct {
+	Rows uint16 `json:"rows"`
+	Cols uint16 `json:"cols"`
+}
+
+// fdConsole is where the exec helper receives the console socket.
+const fdConsole = 7
+
+// setupConsole is the helper's side of a TTY exec, in the container's
+// mount namespace: a new pty from the container's own devpts instance (so
+// that ttyname and `tty` name /dev/pts/N inside the container, as with
+// Docker), its master sent to hoist over the console socket, its slave
+// the controlling terminal of a new session and fds 0 to 2.
+func setupConsole(size WinSize) error {
+	master, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("tty: open /dev/ptmx: %w", err)
+	}
+	defer unix.Close(master)
+	// The container owns its /dev: make sure this is its devpts'
+	// multiplexer and not something put in its place.
+	var fsst unix.Statfs_t
+	var st unix.Stat_t
+	if unix.Fstatfs(master, &fsst) != nil || fsst.Type != unix.DEVPTS_SUPER_MAGIC || unix.Fstat(master, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR {
+		return fmt.Errorf("tty: the container's /dev/ptmx is not a pty multiplexer")
+	}
+	if err := unix.IoctlSetPointerInt(master, unix.TIOCSPTLCK, 0); err != nil {
+		return fmt.Errorf("tty: unlock pty: %w", err)
+	}
+	if err := unix.IoctlSetWinsize(master, unix.TIOCSWINSZ, &unix.Winsize{Row: size.Rows, Col: size.Cols}); err != nil {
+		return fmt.Errorf("tty: set size: %w", err)
+	}
+	// The slave through the master (no path lookup in the container).
+	slave, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(master), unix.TIOCGPTPEER, uintptr(unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC))
+	if errno != 0 {
+		return fmt.Errorf("tty: open pty slave: %w", errno)
+	}
+	if err := unix.Sendmsg(fdConsole, []byte{0}, unix.UnixRights(master), nil, 0); err != nil {
+		unix.Close(int(slave))
+		return fmt.Errorf("tty: send pty master: %w", err)
+	}
+	_ = unix.Close(fdConsole)
+	if _, err := unix.Setsid(); err != nil {
+		return fmt.Errorf("tty: setsid: %w", err)
+	}
+	if err := unix.IoctlSetInt(int(slave), unix.TIOCSCTTY, 0); err != nil {
+		return fmt.Errorf("tty: set controlling terminal: %w", err)
+	}
+	for fd := 0; fd <= 2; fd++ {
+		if err := unix.Dup3(int(slave), fd, 0); err != nil {
+			return fmt.Errorf("tty: %w", err)
+		}
+	}
+	if slave > 2 {
+		_ = unix.Close(int(slave))
+	}
+	return nil
 }
 
 // fdMountNS is where the exec helper receives the mount namespace.

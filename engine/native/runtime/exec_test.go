@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -76,5 +77,69 @@ func TestExec(t *testing.T) {
 	var errOut bytes.Buffer
 	if _, err := Exec(ctx, p.Pid(), ExecSpec{Args: []string{"no-such-command"}, Stderr: &errOut}); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Fatalf("missing command: %v", err)
+	}
+}
+
+// A TTY exec gets a pty of the container's own devpts as its controlling
+// terminal, with the size asked for and later resizes; a ^C typed on it
+// interrupts the command through the terminal's line discipline, as in an
+// interactive shell.
+func TestExecTTY(t *testing.T) {
+	needRoot(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	spec := Spec{ID: testID(t), Rootfs: newRootfs(t), Args: []string{"sleep", "1000"}}
+	p, err := Start(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = p.Cleanup()
+		_, _ = p.Wait()
+	}()
+
+	var out syncBuffer
+	code, err := Exec(ctx, p.Pid(), ExecSpec{
+		Args: []string{"sh", "-c", "tty; stty size; ls -ln $(tty) | awk '{print $3}'; [ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo all-tty"},
+		User: "nobody", Security: spec.Security, TTY: true, Size: WinSize{Rows: 40, Cols: 123}, Stdout: &out,
+	})
+	if err != nil || code != 0 {
+		t.Fatalf("exit %d, %v: %q", code, err, out.String())
+	}
+	got := strings.ReplaceAll(out.String(), "\r\n", "\n")
+	if want := "/dev/pts/0\n40 123\n65534\nall-tty\n"; got != want {
+		t.Errorf("output %q, want %q", got, want)
+	}
+
+	// Resize, then ^C: sleep dies of SIGINT, and the shell reports it.
+	stdinR, stdinW := io.Pipe()
+	resize := make(chan WinSize, 1)
+	out = syncBuffer{}
+	done := make(chan error, 1)
+	var codeC int
+	go func() {
+		var err error
+		codeC, err = Exec(ctx, p.Pid(), ExecSpec{
+			Args:     []string{"sh", "-c", "trap 'stty size; echo got-int; exit 9' INT; echo ready; while :; do sleep 0.05; done"},
+			Security: spec.Security, TTY: true, Size: WinSize{Rows: 10, Cols: 20}, Stdin: stdinR, Stdout: &out, Resize: resize,
+		})
+		done <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "ready"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("never ready: %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	resize <- WinSize{Rows: 50, Cols: 160}
+	time.Sleep(100 * time.Millisecond)
+	if _, err := stdinW.Write([]byte{3}); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil || codeC != 9 {
+		t.Fatalf("exit %d, %v: %q", codeC, err, out.String())
+	}
+	if got := strings.ReplaceAll(out.String(), "\r\n", "\n"); !strings.Contains(got, "50 160\ngot-int\n") {
+		t.Errorf("output %q: want the new size and the interrupt", got)
 	}
 }

@@ -44,6 +44,15 @@ func runFinal() error {
 			return err
 		}
 	}
+	if ec.TTY {
+		if err := setupConsole(ec.Size); err != nil {
+			return err
+		}
+		// The terminal belongs to the command's user, as with Docker.
+		if u, err := resolveUser("/", ec.User, ec.GroupAdd); err == nil {
+			_ = unix.Fchown(0, u.UID, u.GID)
+		}
+	}
 	return execFinal(ec.finalConfig)
 }
 

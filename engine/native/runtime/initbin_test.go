@@ -85,6 +85,7 @@ func TestOtherInitBinary(t *testing.T) {
 		{"InitReapsForwardsAndHidesBinary", TestInitReapsForwardsAndHidesBinary},
 		{"InitCommandIsConfined", TestInitCommandIsConfined},
 		{"Exec", TestExec},
+		{"ExecTTY", TestExecTTY},
 		{"SpecOptions", TestSpecOptions},
 		{"CgroupLimitsAndCleanup", TestCgroupLimitsAndCleanup},
 	} {
