@@ -28,8 +28,11 @@ type RunOptions struct {
 	NoDeps       bool
 	ServicePorts bool
 	Detach       bool
-	Stdout       io.Writer
-	Stderr       io.Writer
+	// Stdin, when set, is the command's standard input (docker compose
+	// run's default -i).
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
 }
 
 // Run starts a one-off container of a service (after its dependencies,
@@ -107,7 +110,7 @@ func (o *Orchestrator) Run(ctx context.Context, p *types.Project, service string
 	}
 	spec.OneOff = true
 	if runner, ok := o.Backend.(engine.Runner); ok && !opts.Detach {
-		return runner.RunContainer(ctx, spec, engine.RunAttach{Stdout: opts.Stdout, Stderr: opts.Stderr, Remove: opts.Rm})
+		return runner.RunContainer(ctx, spec, engine.RunAttach{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Remove: opts.Rm})
 	}
 	id, err := o.Backend.CreateContainer(ctx, spec)
 	if err != nil {

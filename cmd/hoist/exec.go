@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -52,6 +53,9 @@ func newExec(a *app) *cobra.Command {
 				spec := engine.ExecSpec{Cmd: args[1:], User: user, WorkDir: workdir, Env: env, TTY: tty, Stdout: a.stdout, Stderr: a.stderr}
 				if !detach {
 					spec.Stdin = a.stdin
+					if !tty {
+						spec.Stdin = containerStdin(a.stdin)
+					}
 				}
 				if tty {
 					size, resize, stop := watchTerminalSize(a.stdin.(*os.File))
@@ -277,4 +281,15 @@ func watchTerminalSize(f *os.File) (engine.WinSize, <-chan engine.WinSize, func(
 		}
 	}()
 	return get(), out, func() { signal.Stop(sigs); close(done) }
+}
+
+// containerStdin is what a container may read as stdin: a terminal is
+// handed over only as a stream of bytes, never as the file itself, so
+// that the container cannot act on hoist's terminal (TIOCSTI would type
+// into the user's shell).
+func containerStdin(r io.Reader) io.Reader {
+	if f, ok := r.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return struct{ io.Reader }{f}
+	}
+	return r
 }

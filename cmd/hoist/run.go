@@ -25,6 +25,9 @@ func newRun(a *app) *cobra.Command {
 				}
 			}
 			opts.Stdout, opts.Stderr = a.stdout, a.stderr
+			if !opts.Detach {
+				opts.Stdin = containerStdin(a.stdin)
+			}
 			ctx := cmd.Context()
 			return a.withProject(ctx, func(p *types.Project, o *orchestrate.Orchestrator) error {
 				code, err := o.Run(ctx, p, args[0], opts)

@@ -22,6 +22,12 @@ func (b *Backend) CreateContainer(ctx context.Context, spec engine.ContainerSpec
 	if err != nil {
 		return "", fmt.Errorf("create container %q: %w", spec.Name, err)
 	}
+	return b.create(ctx, spec, cc)
+}
+
+// create makes the container of cc, connects its other networks and
+// writes its files.
+func (b *Backend) create(ctx context.Context, spec engine.ContainerSpec, cc *createConfig) (string, error) {
 	resp, err := b.api.ContainerCreate(ctx, cc.Config, cc.Host, cc.Networking, cc.Platform, spec.Name)
 	if err != nil {
 		return "", fmt.Errorf("create container %q: %w", spec.Name, mapErr(err))

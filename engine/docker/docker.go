@@ -41,6 +41,8 @@ type dockerAPI interface {
 	ContainerExecAttach(ctx context.Context, execID string, options container.ExecAttachOptions) (types.HijackedResponse, error)
 	ContainerExecInspect(ctx context.Context, execID string) (container.ExecInspect, error)
 	ContainerExecResize(ctx context.Context, execID string, options container.ResizeOptions) error
+	ContainerAttach(ctx context.Context, id string, options container.AttachOptions) (types.HijackedResponse, error)
+	ContainerWait(ctx context.Context, id string, condition container.WaitCondition) (<-chan container.WaitResponse, <-chan error)
 	Events(ctx context.Context, options events.ListOptions) (<-chan events.Message, <-chan error)
 
 	NetworkList(ctx context.Context, options network.ListOptions) ([]network.Summary, error)

@@ -105,6 +105,7 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 		Stdout:     spec.Stdout,
 		Stderr:     spec.Stderr,
 		ExtraFiles: []*os.File{cfgR, errW, nsFiles["mnt"], self},
+		WaitDelay:  waitDelay,
 	}
 	var console *os.File // our end of the console socket
 	if spec.TTY {
@@ -206,7 +207,7 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 		<-outDone
 	}
 	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
+	if err != nil && !errors.As(err, &ee) && !errors.Is(err, exec.ErrWaitDelay) {
 		return -1, fmt.Errorf("wait for exec: %w", err)
 	}
 	if ctx.Err() != nil {

@@ -10,9 +10,14 @@ import (
 	"os/exec"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
+
+// waitDelay bounds how long Wait waits for the copying of a non-file
+// Stdin after the process exited.
+const waitDelay = 200 * time.Millisecond
 
 // Process is a running container: its init process and its cgroup.
 type Process struct {
@@ -42,7 +47,7 @@ func (p *Process) Wait() (int, error) {
 	p.waitOnce.Do(func() {
 		err := p.cmd.Wait()
 		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) {
+		if err != nil && !errors.As(err, &ee) && !errors.Is(err, exec.ErrWaitDelay) {
 			p.code, p.waitErr = -1, fmt.Errorf("wait for container: %w", err)
 			return
 		}
@@ -111,6 +116,10 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 		Stderr:      spec.Stderr,
 		ExtraFiles:  []*os.File{cfgR, errW, self},
 		SysProcAttr: &syscall.SysProcAttr{Cloneflags: flags},
+		// A Stdin that is not a file is copied by a goroutine that may
+		// block in a read (a terminal nobody types on) after the
+		// container is gone: Wait does not wait for it.
+		WaitDelay: waitDelay,
 	}
 	err = cmd.Start()
 	cfgR.Close()
