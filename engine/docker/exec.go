@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/pkg/stdcopy"
 
@@ -62,24 +63,7 @@ func (b *Backend) Exec(ctx context.Context, id string, spec engine.ExecSpec) (in
 			}()
 		}
 	}
-	if spec.Stdin != nil {
-		go func() {
-			_, _ = io.Copy(hj.Conn, spec.Stdin)
-			_ = hj.CloseWrite() // EOF for the command's stdin
-		}()
-	}
-	stdout, stderr := spec.Stdout, spec.Stderr
-	if stdout == nil {
-		stdout = io.Discard
-	}
-	if stderr == nil {
-		stderr = io.Discard
-	}
-	if spec.TTY {
-		_, err = io.Copy(stdout, hj.Reader)
-	} else {
-		_, err = stdcopy.StdCopy(stdout, stderr, hj.Reader)
-	}
+	err = pipeAttached(hj, spec.Stdin, spec.Stdout, spec.Stderr, spec.TTY)
 	if ctx.Err() != nil {
 		return 0, fmt.Errorf("exec in container %q: %w", id, ctx.Err())
 	}
@@ -91,4 +75,30 @@ func (b *Backend) Exec(ctx context.Context, id string, spec engine.ExecSpec) (in
 		return 0, fmt.Errorf("exec in container %q: %w", id, mapErr(err))
 	}
 	return res.ExitCode, nil
+}
+
+// pipeAttached copies stdin, when set, into an attached connection
+// (closing its write side at EOF, the command's end of input) and the
+// command's output out of it (one raw stream with a TTY, else stdout and
+// stderr multiplexed) until the output ends. Nil writers discard.
+func pipeAttached(hj types.HijackedResponse, stdin io.Reader, stdout, stderr io.Writer, tty bool) error {
+	if stdin != nil {
+		go func() {
+			_, _ = io.Copy(hj.Conn, stdin)
+			_ = hj.CloseWrite()
+		}()
+	}
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	var err error
+	if tty {
+		_, err = io.Copy(stdout, hj.Reader)
+	} else {
+		_, err = stdcopy.StdCopy(stdout, stderr, hj.Reader)
+	}
+	return err
 }

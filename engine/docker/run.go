@@ -3,11 +3,9 @@ package docker
 import (
 	"context"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/pkg/stdcopy"
 
 	"github.com/hoist-dev/hoist/engine"
 )
@@ -47,27 +45,10 @@ func (b *Backend) RunContainer(ctx context.Context, spec engine.ContainerSpec, o
 	if err := b.api.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
 		return 0, fmt.Errorf("start container %q: %w", spec.Name, mapErr(err))
 	}
-	if opts.Stdin != nil {
-		go func() {
-			_, _ = io.Copy(hj.Conn, opts.Stdin)
-			_ = hj.CloseWrite() // EOF for the command's stdin
-		}()
-	}
-	stdout, stderr := opts.Stdout, opts.Stderr
-	if stdout == nil {
-		stdout = io.Discard
-	}
-	if stderr == nil {
-		stderr = io.Discard
-	}
 	outDone := make(chan struct{})
 	go func() {
 		defer close(outDone)
-		if cc.Config.Tty {
-			_, _ = io.Copy(stdout, hj.Reader)
-		} else {
-			_, _ = stdcopy.StdCopy(stdout, stderr, hj.Reader)
-		}
+		_ = pipeAttached(hj, opts.Stdin, opts.Stdout, opts.Stderr, cc.Config.Tty)
 	}()
 	var code int
 	select {
