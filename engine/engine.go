@@ -137,6 +137,11 @@ type RunAttach struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Remove bool
+	// TTY gives the command a terminal of size Size (its output all on
+	// Stdout); each value of Resize, when set, resizes it.
+	TTY    bool
+	Size   WinSize
+	Resize <-chan WinSize
 }
 
 // Syncer writes host files into a running container (develop.watch).

@@ -33,6 +33,14 @@ type RunOptions struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+	// TTY gives the command a terminal of size Size, resized by Resize;
+	// RawMode, when set, is called just before the container starts
+	// attached (the caller's terminal goes raw then, not while images
+	// build) and its result once the container is gone.
+	TTY     bool
+	Size    engine.WinSize
+	Resize  <-chan engine.WinSize
+	RawMode func() (restore func())
 }
 
 // Run starts a one-off container of a service (after its dependencies,
@@ -110,7 +118,11 @@ func (o *Orchestrator) Run(ctx context.Context, p *types.Project, service string
 	}
 	spec.OneOff = true
 	if runner, ok := o.Backend.(engine.Runner); ok && !opts.Detach {
-		return runner.RunContainer(ctx, spec, engine.RunAttach{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Remove: opts.Rm})
+		if opts.TTY && opts.RawMode != nil {
+			defer opts.RawMode()()
+		}
+		return runner.RunContainer(ctx, spec, engine.RunAttach{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Remove: opts.Rm,
+			TTY: opts.TTY, Size: opts.Size, Resize: opts.Resize})
 	}
 	id, err := o.Backend.CreateContainer(ctx, spec)
 	if err != nil {

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"os"
+
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/hoist-dev/hoist/orchestrate"
 )
@@ -10,6 +13,7 @@ import (
 func newRun(a *app) *cobra.Command {
 	var opts orchestrate.RunOptions
 	var entrypoint string
+	var noTTY bool
 	c := &cobra.Command{
 		Use:   "run [flags] SERVICE [COMMAND] [ARGS...]",
 		Short: "Run a one-off command in a new container of a service",
@@ -27,6 +31,20 @@ func newRun(a *app) *cobra.Command {
 			opts.Stdout, opts.Stderr = a.stdout, a.stderr
 			if !opts.Detach {
 				opts.Stdin = containerStdin(a.stdin)
+				// A terminal on both ends: the command gets one too, as
+				// with docker compose run (-T: not).
+				if f, ok := a.stdin.(*os.File); ok && !noTTY && isTerminal(a.stdout) && term.IsTerminal(int(f.Fd())) {
+					size, resize, stop := watchTerminalSize(f)
+					defer stop()
+					opts.TTY, opts.Size, opts.Resize = true, size, resize
+					opts.RawMode = func() func() {
+						old, err := term.MakeRaw(int(f.Fd()))
+						if err != nil {
+							return func() {}
+						}
+						return func() { _ = term.Restore(int(f.Fd()), old) }
+					}
+				}
 			}
 			ctx := cmd.Context()
 			return a.withProject(ctx, func(p *types.Project, o *orchestrate.Orchestrator) error {
@@ -41,6 +59,7 @@ func newRun(a *app) *cobra.Command {
 	fl := c.Flags()
 	fl.SetInterspersed(false)
 	fl.BoolVar(&opts.Rm, "rm", false, "remove the container when it exits")
+	fl.BoolVarP(&noTTY, "no-TTY", "T", false, "do not allocate a TTY")
 	fl.BoolVarP(&opts.Detach, "detach", "d", false, "run in the background")
 	fl.BoolVar(&opts.NoDeps, "no-deps", false, "do not start the service's dependencies")
 	fl.BoolVar(&opts.ServicePorts, "service-ports", false, "publish the service's ports")

@@ -42,6 +42,7 @@ type dockerAPI interface {
 	ContainerExecInspect(ctx context.Context, execID string) (container.ExecInspect, error)
 	ContainerExecResize(ctx context.Context, execID string, options container.ResizeOptions) error
 	ContainerAttach(ctx context.Context, id string, options container.AttachOptions) (types.HijackedResponse, error)
+	ContainerResize(ctx context.Context, id string, options container.ResizeOptions) error
 	ContainerWait(ctx context.Context, id string, condition container.WaitCondition) (<-chan container.WaitResponse, <-chan error)
 	Events(ctx context.Context, options events.ListOptions) (<-chan events.Message, <-chan error)
 

@@ -37,31 +37,10 @@ func (b *Backend) Exec(ctx context.Context, id string, spec engine.ExecSpec) (in
 	stop := context.AfterFunc(ctx, hj.Close) // unblock the copies on cancel
 	defer stop()
 	if spec.TTY {
-		// API 1.41 has no console size at create: the exec starts at
-		// the daemon's default size and is resized at once.
-		resize := func(ws engine.WinSize) {
-			if ws.Rows > 0 && ws.Cols > 0 {
-				_ = b.api.ContainerExecResize(ctx, created.ID, container.ResizeOptions{Height: uint(ws.Rows), Width: uint(ws.Cols)})
-			}
-		}
-		resize(spec.Size)
-		if spec.Resize != nil {
-			rctx, cancel := context.WithCancel(ctx)
-			defer cancel()
-			go func() {
-				for {
-					select {
-					case <-rctx.Done():
-						return
-					case ws, ok := <-spec.Resize:
-						if !ok {
-							return
-						}
-						resize(ws)
-					}
-				}
-			}()
-		}
+		stop := b.followSize(ctx, spec.Size, spec.Resize, func(ctx context.Context, o container.ResizeOptions) error {
+			return b.api.ContainerExecResize(ctx, created.ID, o)
+		})
+		defer stop()
 	}
 	err = pipeAttached(hj, spec.Stdin, spec.Stdout, spec.Stderr, spec.TTY)
 	if ctx.Err() != nil {
@@ -101,4 +80,34 @@ func pipeAttached(hj types.HijackedResponse, stdin io.Reader, stdout, stderr io.
 		_, err = stdcopy.StdCopy(stdout, stderr, hj.Reader)
 	}
 	return err
+}
+
+// followSize applies a terminal's size now and each later one until stop
+// (API 1.41 takes no console size at create: the terminal starts at the
+// daemon's default size and is resized at once).
+func (b *Backend) followSize(ctx context.Context, size engine.WinSize, resize <-chan engine.WinSize, apply func(context.Context, container.ResizeOptions) error) (stop func()) {
+	set := func(ws engine.WinSize) {
+		if ws.Rows > 0 && ws.Cols > 0 {
+			_ = apply(ctx, container.ResizeOptions{Height: uint(ws.Rows), Width: uint(ws.Cols)})
+		}
+	}
+	set(size)
+	if resize == nil {
+		return func() {}
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	go func() {
+		for {
+			select {
+			case <-rctx.Done():
+				return
+			case ws, ok := <-resize:
+				if !ok {
+					return
+				}
+				set(ws)
+			}
+		}
+	}()
+	return cancel
 }

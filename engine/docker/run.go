@@ -21,6 +21,9 @@ func (b *Backend) RunContainer(ctx context.Context, spec engine.ContainerSpec, o
 		return 0, fmt.Errorf("create container %q: %w", spec.Name, err)
 	}
 	cc.Config.AttachStdout, cc.Config.AttachStderr = true, true
+	if opts.TTY {
+		cc.Config.Tty = true
+	}
 	if opts.Stdin != nil {
 		cc.Config.AttachStdin, cc.Config.OpenStdin, cc.Config.StdinOnce = true, true, true
 	}
@@ -44,6 +47,12 @@ func (b *Backend) RunContainer(ctx context.Context, spec engine.ContainerSpec, o
 	waitC, waitErr := b.api.ContainerWait(ctx, id, container.WaitConditionNextExit)
 	if err := b.api.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
 		return 0, fmt.Errorf("start container %q: %w", spec.Name, mapErr(err))
+	}
+	if opts.TTY {
+		stop := b.followSize(ctx, opts.Size, opts.Resize, func(ctx context.Context, o container.ResizeOptions) error {
+			return b.api.ContainerResize(ctx, id, o)
+		})
+		defer stop()
 	}
 	outDone := make(chan struct{})
 	go func() {

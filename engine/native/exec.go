@@ -28,16 +28,7 @@ func (b *Backend) Exec(ctx context.Context, id string, spec engine.ExecSpec) (in
 	es := b.execSpec(r, spec)
 	if spec.TTY {
 		es.TTY, es.Size = true, runtime.WinSize{Rows: spec.Size.Rows, Cols: spec.Size.Cols}
-		if spec.Resize != nil {
-			resize := make(chan runtime.WinSize)
-			go func() {
-				defer close(resize)
-				for ws := range spec.Resize {
-					resize <- runtime.WinSize{Rows: ws.Rows, Cols: ws.Cols}
-				}
-			}()
-			es.Resize = resize
-		}
+		es.Resize = runtimeSizes(spec.Resize)
 	}
 	return runtime.Exec(ctx, st.Pid, es)
 }
@@ -76,5 +67,20 @@ func overrideEnv(base, over []string) []string {
 		idx[k] = len(out)
 		out = append(out, kv)
 	}
+	return out
+}
+
+// runtimeSizes passes terminal sizes on to the runtime (nil for nil).
+func runtimeSizes(in <-chan engine.WinSize) <-chan runtime.WinSize {
+	if in == nil {
+		return nil
+	}
+	out := make(chan runtime.WinSize)
+	go func() {
+		defer close(out)
+		for ws := range in {
+			out <- runtime.WinSize{Rows: ws.Rows, Cols: ws.Cols}
+		}
+	}()
 	return out
 }

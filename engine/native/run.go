@@ -57,7 +57,12 @@ func (b *Backend) runAttached(ctx context.Context, id string, opts engine.RunAtt
 		return 0, fmt.Errorf("run container %s: %w", r.Name, err)
 	}
 	stop := context.AfterFunc(ctx, func() { _ = m.Process().Signal(syscall.SIGKILL) })
+	drain := func() {}
+	if console := m.Process().Console; console != nil {
+		drain = runtime.ServeConsole(console, opts.Stdin, opts.Stdout, runtimeSizes(opts.Resize))
+	}
 	code, err := m.Wait()
+	drain()
 	stop()
 	if err != nil {
 		err = fmt.Errorf("run container %s: %w", r.Name, err)
@@ -121,6 +126,9 @@ func (b *Backend) startAttached(ctx context.Context, r *record, opts engine.RunA
 		}
 	}
 	spec.Stdin, spec.Stdout, spec.Stderr = opts.Stdin, opts.Stdout, opts.Stderr
+	if opts.TTY {
+		spec.TTY, spec.Size = true, runtime.WinSize{Rows: opts.Size.Rows, Cols: opts.Size.Cols}
+	}
 	m := &runtime.Monitor{StateDir: b.stateDir(r.Project, r.ID), Attach: true}
 	if _, err := m.Start(ctx, spec); err != nil {
 		proxy.abort(ctx, r)

@@ -39,8 +39,17 @@ func runInit() error {
 			return fmt.Errorf("sethostname: %w", err)
 		}
 	}
+	if s.TTY {
+		if err := setupConsole(fdInitConsole, s.Size, !s.Init); err != nil {
+			return err
+		}
+		// The terminal belongs to the command's user, as with Docker.
+		if u, err := resolveUser("/", s.User, s.GroupAdd); err == nil {
+			_ = unix.Fchown(0, u.UID, u.GID)
+		}
+	}
 	if s.Init {
-		return reapCommand(fc)
+		return reapCommand(fc, s.TTY)
 	}
 	return execFinal(fc)
 }
@@ -99,14 +108,20 @@ func loopbackUp() error {
 //
 // The child is a raw fork and exec (syscall.ForkExec), not a second Go
 // process: that second start cost every init: true container 10 ms.
-func reapCommand(fc finalConfig) error {
+func reapCommand(fc finalConfig, tty bool) error {
 	argv0, env, err := prepareFinal(fc)
 	if err != nil {
 		return err
 	}
 	sigs := make(chan os.Signal, 32)
 	signal.Notify(sigs)
-	pid, err := syscall.ForkExec(argv0, fc.Args, &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}})
+	attr := &syscall.ProcAttr{Env: env, Files: []uintptr{0, 1, 2}}
+	if tty {
+		// The command leads a session whose terminal is the pty, so ^C
+		// reaches it (and its process group) from the line discipline.
+		attr.Sys = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	}
+	pid, err := syscall.ForkExec(argv0, fc.Args, attr)
 	if err != nil {
 		return fmt.Errorf("exec %s: %w", fc.Args[0], err)
 	}

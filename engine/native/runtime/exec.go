@@ -109,15 +109,13 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 	}
 	var console *os.File // our end of the console socket
 	if spec.TTY {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
+		var child *os.File
+		if console, child, err = consoleSocket(); err != nil {
 			cfgR.Close()
 			errW.Close()
-			return -1, fmt.Errorf("console socket: %w", err)
+			return -1, err
 		}
-		console = os.NewFile(uintptr(fds[0]), "console")
 		defer console.Close()
-		child := os.NewFile(uintptr(fds[1]), "console-child")
 		defer child.Close()
 		// The helper's own streams are unused: the pty replaces them.
 		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
@@ -164,48 +162,16 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 	}
 	stop := context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
 	defer stop()
-	var outDone chan struct{}
-	var master *os.File
+	drain := func() {}
 	if spec.TTY {
-		if master, err = receiveFD(console); err != nil {
+		master, err := receiveFD(console)
+		if err != nil {
 			return fail(err)
 		}
-		defer master.Close()
-		outDone = make(chan struct{})
-		go func() {
-			defer close(outDone)
-			if spec.Stdout != nil {
-				_, _ = io.Copy(spec.Stdout, master)
-			} else {
-				_, _ = io.Copy(io.Discard, master)
-			}
-		}()
-		if spec.Stdin != nil {
-			go func() { _, _ = io.Copy(master, spec.Stdin) }()
-		}
-		if spec.Resize != nil {
-			go func() {
-				rc, err := master.SyscallConn()
-				if err != nil {
-					return
-				}
-				for ws := range spec.Resize {
-					// Not master.Fd(): it would make the file blocking.
-					_ = rc.Control(func(fd uintptr) {
-						_ = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: ws.Rows, Col: ws.Cols})
-					})
-				}
-			}()
-		}
+		drain = ServeConsole(master, spec.Stdin, spec.Stdout, spec.Resize)
 	}
 	err = cmd.Wait()
-	if master != nil {
-		// The command is gone; its last output is in the pty, unless a
-		// process it left behind still holds the terminal: take what is
-		// there, then stop.
-		_ = master.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-		<-outDone
-	}
+	drain()
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) && !errors.Is(err, exec.ErrWaitDelay) {
 		return -1, fmt.Errorf("wait for exec: %w", err)
@@ -254,6 +220,16 @@ func cgroupDirsOf(pid int) ([]string, error) {
 	return dirs, nil
 }
 
+// consoleSocket is the socket pair over which a container's side sends
+// its pty master: ours, and the child's.
+func consoleSocket() (*os.File, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("console socket: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console-child"), nil
+}
+
 // receiveFD reads one file descriptor sent over the unix socket sock.
 func receiveFD(sock *os.File) (*os.File, error) {
 	buf := make([]byte, 1)
@@ -277,4 +253,40 @@ func receiveFD(sock *os.File) (*os.File, error) {
 		return nil, fmt.Errorf("tty: %w", err)
 	}
 	return os.NewFile(uintptr(fds[0]), "pty-master"), nil
+}
+
+// ServeConsole copies stdin into a container's terminal (the pty master
+// console) and its output to stdout, and applies each size of resize. The
+// returned drain, called once the process on the terminal exited, takes
+// the output still in the terminal (briefly: a process left behind could
+// hold it open) and closes console.
+func ServeConsole(console *os.File, stdin io.Reader, stdout io.Writer, resize <-chan WinSize) (drain func()) {
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = io.Copy(stdout, console)
+	}()
+	if stdin != nil {
+		go func() { _, _ = io.Copy(console, stdin) }()
+	}
+	if resize != nil {
+		if rc, err := console.SyscallConn(); err == nil {
+			go func() {
+				for ws := range resize {
+					// Not console.Fd(): it would make the file blocking.
+					_ = rc.Control(func(fd uintptr) {
+						_ = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: ws.Rows, Col: ws.Cols})
+					})
+				}
+			}()
+		}
+	}
+	return func() {
+		_ = console.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		<-done
+		console.Close()
+	}
 }

@@ -24,15 +24,22 @@ type WinSize struct {
 	Cols uint16 `json:"cols"`
 }
 
-// fdConsole is where the exec helper receives the console socket.
-const fdConsole = 7
+// Where the exec helper and the init receive the console socket.
+const (
+	fdConsole     = 7
+	fdInitConsole = 6
+)
 
 // setupConsole is the helper's side of a TTY exec, in the container's
 // mount namespace: a new pty from the container's own devpts instance (so
 // that ttyname and `tty` name /dev/pts/N inside the container, as with
 // Docker), its master sent to hoist over the console socket, its slave
 // the controlling terminal of a new session and fds 0 to 2.
-func setupConsole(size WinSize) error {
+//
+// With claim false (the init that stays pid 1 and forks the command) the
+// slave only becomes fds 0 to 2: the command takes it as its controlling
+// terminal in a session of its own (startCommand).
+func setupConsole(sock int, size WinSize, claim bool) error {
 	master, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("tty: open /dev/ptmx: %w", err)
@@ -56,16 +63,18 @@ func setupConsole(size WinSize) error {
 	if errno != 0 {
 		return fmt.Errorf("tty: open pty slave: %w", errno)
 	}
-	if err := unix.Sendmsg(fdConsole, []byte{0}, unix.UnixRights(master), nil, 0); err != nil {
+	if err := unix.Sendmsg(sock, []byte{0}, unix.UnixRights(master), nil, 0); err != nil {
 		unix.Close(int(slave))
 		return fmt.Errorf("tty: send pty master: %w", err)
 	}
-	_ = unix.Close(fdConsole)
-	if _, err := unix.Setsid(); err != nil {
-		return fmt.Errorf("tty: setsid: %w", err)
-	}
-	if err := unix.IoctlSetInt(int(slave), unix.TIOCSCTTY, 0); err != nil {
-		return fmt.Errorf("tty: set controlling terminal: %w", err)
+	_ = unix.Close(sock)
+	if claim {
+		if _, err := unix.Setsid(); err != nil {
+			return fmt.Errorf("tty: setsid: %w", err)
+		}
+		if err := unix.IoctlSetInt(int(slave), unix.TIOCSCTTY, 0); err != nil {
+			return fmt.Errorf("tty: set controlling terminal: %w", err)
+		}
 	}
 	for fd := 0; fd <= 2; fd++ {
 		if err := unix.Dup3(int(slave), fd, 0); err != nil {

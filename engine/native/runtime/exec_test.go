@@ -143,3 +143,46 @@ func TestExecTTY(t *testing.T) {
 		t.Errorf("output %q: want the new size and the interrupt", got)
 	}
 }
+
+// A container started with TTY (run in a terminal) has the pty as its
+// command's controlling terminal, with or without an init: a ^C typed on
+// it interrupts the command, not the init.
+func TestStartTTY(t *testing.T) {
+	needRoot(t)
+	rootfs := newRootfs(t)
+	for _, init := range []bool{false, true} {
+		t.Run(fmt.Sprintf("init=%v", init), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			p, err := Start(ctx, Spec{ID: testID(t), Rootfs: rootfs, Init: init, TTY: true, Size: WinSize{Rows: 24, Cols: 99},
+				Args: []string{"sh", "-c", "tty; stty size; trap 'echo got-int; exit 9' INT; echo ready; while :; do sleep 0.05; done"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Cleanup()
+			if p.Console == nil {
+				t.Fatal("no console")
+			}
+			stdinR, stdinW := io.Pipe()
+			var out syncBuffer
+			drain := ServeConsole(p.Console, stdinR, &out, nil)
+			for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "ready"); {
+				if time.Now().After(deadline) {
+					t.Fatalf("never ready: %q", out.String())
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if _, err := stdinW.Write([]byte{3}); err != nil {
+				t.Fatal(err)
+			}
+			code, err := p.Wait()
+			drain()
+			if err != nil || code != 9 {
+				t.Fatalf("exit %d, %v: %q", code, err, out.String())
+			}
+			if got := strings.ReplaceAll(out.String(), "\r\n", "\n"); !strings.HasPrefix(got, "/dev/pts/0\n24 99\nready\n") || !strings.Contains(got, "got-int") {
+				t.Errorf("output %q", got)
+			}
+		})
+	}
+}

@@ -45,7 +45,7 @@ func runFinal() error {
 		}
 	}
 	if ec.TTY {
-		if err := setupConsole(ec.Size); err != nil {
+		if err := setupConsole(fdConsole, ec.Size, true); err != nil {
 			return err
 		}
 		// The terminal belongs to the command's user, as with Docker.

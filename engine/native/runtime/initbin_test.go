@@ -86,6 +86,7 @@ func TestOtherInitBinary(t *testing.T) {
 		{"InitCommandIsConfined", TestInitCommandIsConfined},
 		{"Exec", TestExec},
 		{"ExecTTY", TestExecTTY},
+		{"StartTTY", TestStartTTY},
 		{"SpecOptions", TestSpecOptions},
 		{"CgroupLimitsAndCleanup", TestCgroupLimitsAndCleanup},
 	} {

@@ -59,9 +59,13 @@ type Spec struct {
 	Network Network `json:"network"`
 
 	// Stdin, Stdout and Stderr are the command's stdio; nil means /dev/null.
+	// With TTY they are not used: the command's stdio is a pty of the
+	// container's devpts, of size Size, whose master is Process.Console.
 	Stdin  io.Reader `json:"-"`
 	Stdout io.Writer `json:"-"`
 	Stderr io.Writer `json:"-"`
+	TTY    bool      `json:"tty,omitempty"`
+	Size   WinSize   `json:"size,omitzero"`
 
 	// Prestart runs in the parent after the container's namespaces and
 	// cgroup exist and before its init does anything; the network setup

@@ -23,6 +23,10 @@ const waitDelay = 200 * time.Millisecond
 type Process struct {
 	cmd *exec.Cmd
 	cg  *cgroup
+	// Console is the master of the container's terminal (Spec.TTY), nil
+	// otherwise; non-blocking, so reads honour deadlines. The caller
+	// copies to and from it and closes it.
+	Console *os.File
 
 	waitOnce sync.Once
 	code     int
@@ -121,6 +125,19 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 		// container is gone: Wait does not wait for it.
 		WaitDelay: waitDelay,
 	}
+	var console *os.File // our end of the console socket
+	if spec.TTY {
+		var child *os.File
+		if console, child, err = consoleSocket(); err != nil {
+			cfgR.Close()
+			errW.Close()
+			return nil, err
+		}
+		defer console.Close()
+		defer child.Close()
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
+		cmd.ExtraFiles = append(cmd.ExtraFiles, child) // fdInitConsole
+	}
 	err = cmd.Start()
 	cfgR.Close()
 	errW.Close()
@@ -150,6 +167,11 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 	cfgW.Close()
 	if err := waitSetup(ctx, errR); err != nil {
 		return fail(err)
+	}
+	if console != nil {
+		if p.Console, err = receiveFD(console); err != nil {
+			return fail(err)
+		}
 	}
 	return p, nil
 }
