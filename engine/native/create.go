@@ -147,6 +147,11 @@ func buildSpec(r *record, spec engine.ContainerSpec, img *image.Image) error {
 	s.User = firstNonEmpty(svc.User, cfg.User)
 	s.GroupAdd = slices.Clone(svc.GroupAdd)
 	s.Init = svc.Init != nil && *svc.Init
+	if svc.Tty {
+		// Docker's default size for a container's terminal.
+		s.TTY, s.Size = true, runtime.WinSize{Rows: 24, Cols: 80}
+	}
+	r.StdinOpen = svc.StdinOpen
 
 	s.Security = runtime.Security{Privileged: svc.Privileged, CapAdd: svc.CapAdd, CapDrop: svc.CapDrop}
 	for _, opt := range svc.SecurityOpt {

@@ -62,6 +62,8 @@ type record struct {
 	Volumes     []volumeUse              `json:"volumes,omitempty"`
 	// Log is the service's json-file/local logging options.
 	Log logopts.Options `json:"log,omitzero"`
+	// StdinOpen is compose stdin_open (Spec.TTY is tty).
+	StdinOpen bool `json:"stdin_open,omitempty"`
 }
 
 // volumeUse is a volume mounted into the container: copied up from the

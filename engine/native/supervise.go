@@ -123,6 +123,7 @@ func (b *Backend) supConfig(r *record, spec runtime.Spec, ports []portproxy.Bind
 		ID: r.ID, Spec: spec, StateDir: b.stateDir(r.Project, r.ID),
 		Restart: pol, Healthcheck: supHealthcheck(r.Healthcheck), Ports: ports, StopSignal: sig,
 		LogMaxSize: r.Log.MaxSize, LogMaxFiles: r.Log.MaxFiles, LogNonBlocking: r.Log.NonBlocking,
+		StdinOpen: r.StdinOpen,
 	}
 	if r.StopTimeout != nil {
 		cfg.StopGrace = *r.StopTimeout

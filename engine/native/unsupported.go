@@ -29,8 +29,6 @@ func (b *Backend) Unsupported(svc types.ServiceConfig) []string {
 	add(len(svc.Devices) > 0, "devices")
 	add(len(svc.DeviceCgroupRules) > 0, "device_cgroup_rules")
 	add(len(svc.Gpus) > 0, "gpus")
-	add(svc.Tty, "tty")
-	add(svc.StdinOpen, "stdin_open")
 	add(svc.Logging != nil && !logopts.FileDriver(svc.Logging.Driver), "logging driver "+logDriver(svc.Logging)+" (logs are kept in files, as with json-file)")
 	add(svc.Ipc != "", "ipc")
 	add(svc.Pid != "", "pid")

@@ -336,3 +336,42 @@ func TestRSS50(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// tty and stdin_open keep a container that reads its stdin alive, as with
+// Docker: with a terminal the supervisor holds its master (and logs what
+// the terminal shows), with stdin_open a pipe that never ends. Stop ends
+// both.
+func TestTTYAndStdinOpen(t *testing.T) {
+	f := newFixture(t)
+	ev := f.subscribe()
+	tty := f.config(testID(t, "tty"), "sh", "-c", "tty; [ -t 0 ] && echo stdin-tty; read x; echo read-ended")
+	tty.Spec.TTY, tty.Spec.Size = true, runtime.WinSize{Rows: 24, Cols: 80}
+	tty.StopGrace = 100 * time.Millisecond
+	open := f.config(testID(t, "open"), "sh", "-c", "echo open; cat; echo cat-ended")
+	open.StdinOpen = true
+	open.StopGrace = 100 * time.Millisecond
+	for _, cfg := range []ContainerConfig{tty, open} {
+		f.run(cfg)
+		waitFor(t, ev, cfg.ID, EventStarted)
+	}
+	time.Sleep(500 * time.Millisecond)
+	for _, cfg := range []ContainerConfig{tty, open} {
+		st, err := f.c.State(ctx30(t), cfg.ID)
+		if err != nil || st.Status != StatusRunning {
+			t.Fatalf("%s: %+v, %v: want running", cfg.ID, st, err)
+		}
+	}
+	for _, cfg := range []ContainerConfig{tty, open} {
+		if err := f.c.Stop(ctx30(t), cfg.ID, -1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(f.states, tty.ID, LogFile))
+	if !strings.Contains(string(b), " stdout F /dev/pts/0\r") || !strings.Contains(string(b), "stdin-tty") || strings.Contains(string(b), "read-ended") {
+		t.Errorf("tty log %q", b)
+	}
+	b, _ = os.ReadFile(filepath.Join(f.states, open.ID, LogFile))
+	if !strings.Contains(string(b), " stdout F open\n") || strings.Contains(string(b), "cat-ended") {
+		t.Errorf("stdin_open log %q", b)
+	}
+}

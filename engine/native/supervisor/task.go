@@ -50,10 +50,34 @@ func startTask(ctx context.Context, cfg *ContainerConfig, log *logger) (task, er
 	spec.ID = cfg.ID
 	spec.Stdin, spec.Stdout, spec.Stderr = nil, writers[0], writers[1]
 	spec.Prestart = nil
+	if cfg.StdinOpen && !spec.TTY {
+		// A pipe whose write end only we hold: reads block, never end.
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		t.stdin = w
+		spec.Stdin = r
+	}
 	if _, err := t.m.Start(ctx, spec); err != nil {
 		// The readers end at EOF once the deferred close drops the
 		// last write ends.
+		if t.stdin != nil {
+			t.stdin.Close()
+		}
 		return nil, err
+	}
+	if c := t.m.Process().Console; c != nil {
+		// A TTY container's output is its terminal's, one stream (as
+		// Docker logs it); holding the master keeps the terminal, and so
+		// the container's stdin, open for its life.
+		t.console = c
+		t.logWG.Add(1)
+		go func() {
+			defer t.logWG.Done()
+			log.read("stdout", c)
+		}()
 	}
 	// Only the container holds the write ends now: the readers see EOF
 	// when its last process is gone.
@@ -61,8 +85,10 @@ func startTask(ctx context.Context, cfg *ContainerConfig, log *logger) (task, er
 }
 
 type runTask struct {
-	m     *runtime.Monitor
-	logWG sync.WaitGroup
+	m       *runtime.Monitor
+	logWG   sync.WaitGroup
+	console *os.File // the terminal's master (Spec.TTY)
+	stdin   *os.File // the open stdin's write end (StdinOpen)
 }
 
 // openLogs opens both FIFOs: the read-write end for the container (given
@@ -100,7 +126,18 @@ func (t *runTask) Signal(sig syscall.Signal) error { return t.m.Process().Signal
 
 func (t *runTask) Wait() int {
 	code, _ := t.m.Wait()
+	if t.console != nil {
+		// Reads end at EIO once the container's last process is gone;
+		// a deadline bounds a terminal held by something else.
+		_ = t.console.SetReadDeadline(time.Now().Add(time.Second))
+	}
 	waitLogs(&t.logWG)
+	if t.console != nil {
+		t.console.Close()
+	}
+	if t.stdin != nil {
+		t.stdin.Close()
+	}
 	return code
 }
 

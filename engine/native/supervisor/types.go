@@ -38,6 +38,10 @@ type ContainerConfig struct {
 	Ports       []portproxy.Binding `json:"ports,omitempty"`
 	StopSignal  syscall.Signal      `json:"stop_signal,omitempty"` // default SIGTERM
 	StopGrace   time.Duration       `json:"stop_grace,omitempty"`  // default 10 s
+	// StdinOpen gives the container a stdin that never ends (compose
+	// stdin_open); with Spec.TTY the terminal serves as stdin and stays
+	// open while the supervisor lives.
+	StdinOpen bool `json:"stdin_open,omitempty"`
 }
 
 func (c *ContainerConfig) logDir() string {
