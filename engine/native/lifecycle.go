@@ -138,42 +138,36 @@ func (b *Backend) start(ctx context.Context, r *record) error {
 // The writable layer stays. Without a supervisor it stops the container
 // from its state files.
 func (b *Backend) StopContainer(ctx context.Context, id string, timeout time.Duration) error {
-	r, unlock, err := b.lockContainer(id)
-	if err != nil {
-		return fmt.Errorf("stop container: %w", err)
-	}
-	defer unlock()
-	if err := b.stop(ctx, r, timeout); err != nil {
-		return fmt.Errorf("stop container %s: %w", r.Name, err)
-	}
-	return nil
-}
-
-func (b *Backend) stop(ctx context.Context, r *record, timeout time.Duration) error {
-	if _, started, err := b.status(r); err != nil {
-		return err
-	} else if !started {
-		return nil
-	}
-	if err := b.stopContainer(ctx, r, timeout); err != nil {
-		return err
-	}
-	return b.release(ctx, r)
+	return b.stopByID(ctx, id, timeout, true)
 }
 
 // StopProcesses stops the container as StopContainer does, but leaves
 // its mounts and network to RemoveContainer (down's next step).
 func (b *Backend) StopProcesses(ctx context.Context, id string, timeout time.Duration) error {
+	return b.stopByID(ctx, id, timeout, false)
+}
+
+// stopByID stops the container under its lock and, with release, undoes
+// what start did.
+func (b *Backend) stopByID(ctx context.Context, id string, timeout time.Duration, release bool) error {
 	r, unlock, err := b.lockContainer(id)
 	if err != nil {
 		return fmt.Errorf("stop container: %w", err)
 	}
 	defer unlock()
 	if _, started, err := b.status(r); err != nil || !started {
-		return err
+		if err != nil {
+			return fmt.Errorf("stop container %s: %w", r.Name, err)
+		}
+		return nil
 	}
 	if err := b.stopContainer(ctx, r, timeout); err != nil {
 		return fmt.Errorf("stop container %s: %w", r.Name, err)
+	}
+	if release {
+		if err := b.release(ctx, r); err != nil {
+			return fmt.Errorf("stop container %s: %w", r.Name, err)
+		}
 	}
 	return nil
 }
