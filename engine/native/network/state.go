@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hoist-dev/hoist/internal/atomicfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -74,38 +75,13 @@ type allocEntry struct {
 	State string `json:"state"`
 }
 
-// writeJSON writes v to path atomically: a temporary file in the same
-// directory, fsync, rename.
+// writeJSON writes v to path atomically (internal/atomicfile), creating
+// its directory.
 func writeJSON(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	data = append(data, '\n')
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteJSON(path, v, 0o600)
 }
 
 // readJSON reads path into v; a missing file is an error wrapping
