@@ -41,14 +41,10 @@ func newExec(a *app) *cobra.Command {
 				if target == nil {
 					return fmt.Errorf("service %q has no running container number %d: start it with hoist up", args[0], index)
 				}
-				tty := !noTTY && isTerminal(a.stdout)
-				if f, ok := a.stdin.(*os.File); tty && ok && term.IsTerminal(int(f.Fd())) {
-					old, err := term.MakeRaw(int(f.Fd()))
-					if err == nil {
-						defer term.Restore(int(f.Fd()), old)
-					}
-				} else {
-					tty = false
+				termIn := a.terminalIn(noTTY)
+				tty := termIn != nil
+				if tty {
+					defer rawMode(termIn)()
 				}
 				spec := engine.ExecSpec{Cmd: args[1:], User: user, WorkDir: workdir, Env: env, TTY: tty, Stdout: a.stdout, Stderr: a.stderr}
 				if !detach {
@@ -58,7 +54,7 @@ func newExec(a *app) *cobra.Command {
 					}
 				}
 				if tty {
-					size, resize, stop := watchTerminalSize(a.stdin.(*os.File))
+					size, resize, stop := watchTerminalSize(termIn)
 					defer stop()
 					spec.Size, spec.Resize = size, resize
 				}
@@ -292,4 +288,23 @@ func containerStdin(r io.Reader) io.Reader {
 		return struct{ io.Reader }{f}
 	}
 	return r
+}
+
+// terminalIn is hoist's stdin when both it and stdout are terminals (the
+// command then gets one too), unless noTTY; nil otherwise.
+func (a *app) terminalIn(noTTY bool) *os.File {
+	f, ok := a.stdin.(*os.File)
+	if noTTY || !ok || !isTerminal(a.stdout) || !term.IsTerminal(int(f.Fd())) {
+		return nil
+	}
+	return f
+}
+
+// rawMode puts terminal f in raw mode and returns what restores it.
+func rawMode(f *os.File) (restore func()) {
+	old, err := term.MakeRaw(int(f.Fd()))
+	if err != nil {
+		return func() {}
+	}
+	return func() { _ = term.Restore(int(f.Fd()), old) }
 }

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"os"
-
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/hoist-dev/hoist/orchestrate"
 )
@@ -33,17 +30,11 @@ func newRun(a *app) *cobra.Command {
 				opts.Stdin = containerStdin(a.stdin)
 				// A terminal on both ends: the command gets one too, as
 				// with docker compose run (-T: not).
-				if f, ok := a.stdin.(*os.File); ok && !noTTY && isTerminal(a.stdout) && term.IsTerminal(int(f.Fd())) {
+				if f := a.terminalIn(noTTY); f != nil {
 					size, resize, stop := watchTerminalSize(f)
 					defer stop()
 					opts.TTY, opts.Size, opts.Resize = true, size, resize
-					opts.RawMode = func() func() {
-						old, err := term.MakeRaw(int(f.Fd()))
-						if err != nil {
-							return func() {}
-						}
-						return func() { _ = term.Restore(int(f.Fd()), old) }
-					}
+					opts.RawMode = func() func() { return rawMode(f) }
 				}
 			}
 			ctx := cmd.Context()
