@@ -72,7 +72,7 @@ func validateFileObjects(p *types.Project, docs sourceDocs) []error {
 			}
 			obj = types.FileObjectConfig(cfg)
 		}
-		_, hasValue := p.Environment[obj.Environment]
+		_, hasValue := ObjectValue(p, obj)
 		what := strings.TrimSuffix(kind, "s")
 		var e *Error
 		switch {
@@ -91,6 +91,17 @@ func validateFileObjects(p *types.Project, docs sourceDocs) []error {
 		}
 	}
 	return errs
+}
+
+// ObjectValue is the content of a secret or config that has no file:
+// compose-go puts the value of its environment variable (when set) or its
+// inline content in Content.
+func ObjectValue(p *types.Project, obj types.FileObjectConfig) (string, bool) {
+	if obj.Environment != "" {
+		_, set := p.Environment[obj.Environment]
+		return obj.Content, set
+	}
+	return obj.Content, true
 }
 
 type problem struct {

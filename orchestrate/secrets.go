@@ -8,6 +8,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/hoist-dev/hoist/compose"
 	"github.com/hoist-dev/hoist/engine"
 )
 
@@ -19,7 +20,8 @@ import (
 func secretsAndConfigs(p *types.Project, s types.ServiceConfig) ([]types.ServiceVolumeConfig, []engine.File, error) {
 	var mounts []types.ServiceVolumeConfig
 	var files []engine.File
-	add := func(kind, dir string, ref types.FileReferenceConfig, obj types.FileObjectConfig, value string, hasValue bool) error {
+	add := func(kind, dir string, ref types.FileReferenceConfig, obj types.FileObjectConfig) error {
+		value, hasValue := compose.ObjectValue(p, obj)
 		target := ref.Target
 		switch {
 		case target == "":
@@ -59,8 +61,7 @@ func secretsAndConfigs(p *types.Project, s types.ServiceConfig) ([]types.Service
 		if !ok {
 			return nil, nil, fmt.Errorf("service %q: secret %q is not declared", s.Name, ref.Source)
 		}
-		value, hasValue := objectValue(p, types.FileObjectConfig(obj))
-		if err := add("secret", "/run/secrets", types.FileReferenceConfig(ref), types.FileObjectConfig(obj), value, hasValue); err != nil {
+		if err := add("secret", "/run/secrets", types.FileReferenceConfig(ref), types.FileObjectConfig(obj)); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -69,23 +70,11 @@ func secretsAndConfigs(p *types.Project, s types.ServiceConfig) ([]types.Service
 		if !ok {
 			return nil, nil, fmt.Errorf("service %q: config %q is not declared", s.Name, ref.Source)
 		}
-		value, hasValue := objectValue(p, types.FileObjectConfig(obj))
-		if err := add("config", "/", types.FileReferenceConfig(ref), types.FileObjectConfig(obj), value, hasValue); err != nil {
+		if err := add("config", "/", types.FileReferenceConfig(ref), types.FileObjectConfig(obj)); err != nil {
 			return nil, nil, err
 		}
 	}
 	return mounts, files, nil
-}
-
-// objectValue is the content of a secret or config that has no file:
-// compose-go puts the value of its environment variable (when set) or its
-// inline content in Content.
-func objectValue(p *types.Project, obj types.FileObjectConfig) (string, bool) {
-	if obj.Environment != "" {
-		_, set := p.Environment[obj.Environment]
-		return obj.Content, set
-	}
-	return obj.Content, true
 }
 
 // numericID reads a uid or gid ("" is 0); names would need the image's
