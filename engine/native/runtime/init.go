@@ -28,6 +28,17 @@ const (
 	fdSelf   = 5 // the sealed hoist binary (init and monitor only)
 )
 
+// A role's credentials, capabilities and seccomp filter are per thread,
+// and pid 1's /proc status (what a container sees of its init) is its
+// main thread's. Locking during package initialisation keeps the main
+// goroutine, and so MaybeInit, on the main thread; a lock taken later
+// would hold whichever thread the goroutine had migrated to.
+func init() {
+	if strings.HasPrefix(os.Args[0], rolePrefix) {
+		goruntime.LockOSThread()
+	}
+}
+
 // MaybeInit runs the role of a re-executed hoist and never returns in that
 // case. It returns false in an ordinary hoist process. main, and TestMain
 // of every package that starts containers, must call it first.
