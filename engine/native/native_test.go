@@ -124,3 +124,20 @@ func processesOf(id string) []string {
 }
 
 var _ = time.Second
+
+// Run state is written without syncs; a record that a machine crash cut
+// short must get an error that says what to remove, not a bare JSON error.
+func TestObserveDamagedRecord(t *testing.T) {
+	b := newBackend(t)
+	dir := b.stateDir("torn", newID())
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, configFile), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.Observe(context.Background(), "torn", nil)
+	if err == nil || !strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), "remove "+dir) {
+		t.Fatalf("Observe = %v, want a damaged-record error naming %s", err, dir)
+	}
+}

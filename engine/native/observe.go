@@ -2,6 +2,7 @@ package native
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -29,6 +30,11 @@ func (b *Backend) Observe(ctx context.Context, project string, imageRefs []strin
 			if err := readJSON(m, &r); err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
 					continue
+				}
+				if se := (*json.SyntaxError)(nil); errors.As(err, &se) {
+					// Run state is not synced (atomicfile.Replace): where
+					// /run is not a tmpfs, a machine crash can cut it short.
+					return nil, fmt.Errorf("observe %s: container record %s is damaged (%v), as a machine crash can leave it where /run is not a tmpfs; remove %s to forget that container", project, m, err, filepath.Dir(m))
 				}
 				return nil, fmt.Errorf("observe %s: %w", project, err)
 			}

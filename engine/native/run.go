@@ -92,7 +92,12 @@ func (b *Backend) startAttached(ctx context.Context, r *record, opts engine.RunA
 	}
 	dir := b.layerDir(r.ID)
 	rootfs := filepath.Join(dir, "rootfs")
-	if err := image.MountRootfs(r.Layers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"), rootfs); err != nil {
+	mount := image.MountRootfs
+	if opts.Remove {
+		// Its writable layer goes with it: no sync, at unmount either.
+		mount = image.MountVolatileRootfs
+	}
+	if err := mount(r.Layers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"), rootfs); err != nil {
 		return nil, err
 	}
 	ok := false

@@ -91,7 +91,7 @@ func (b *Backend) createVolume(v volumeRecord) error {
 	}
 	err := os.Mkdir(filepath.Join(dir, "_data"), 0o755)
 	if err == nil {
-		err = writeJSON(filepath.Join(dir, "volume.json"), v)
+		err = writeDurableJSON(filepath.Join(dir, "volume.json"), v)
 	}
 	if err != nil {
 		os.RemoveAll(dir)

@@ -20,11 +20,24 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	return write(path, data, perm, !inMemory(filepath.Dir(path)))
 }
 
-// Replace is WriteFile without the syncs, for files that are written
-// anew each time they are needed (a container's /etc/hosts at each start):
-// readers still never see a mix, but a crash may lose the new content.
+// Replace is WriteFile without the syncs, for files whose content means
+// nothing after a crash of the machine: files written anew each time they
+// are needed (a container's /etc/hosts at each start) and run state that
+// describes live processes (everything under the native engine's run
+// directory, /run/hoist, which is meant to be volatile even where /run is
+// not a tmpfs). Readers still never see a mix; a crash may lose the new
+// content or, for a new file, leave it empty.
 func Replace(path string, data []byte, perm os.FileMode) error {
 	return write(path, data, perm, false)
+}
+
+// ReplaceJSON writes v as indented JSON with Replace.
+func ReplaceJSON(path string, v any, perm os.FileMode) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return Replace(path, append(data, '\n'), perm)
 }
 
 func write(path string, data []byte, perm os.FileMode, durable bool) error {

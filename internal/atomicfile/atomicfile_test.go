@@ -53,3 +53,26 @@ func TestReplaceAndInMemory(t *testing.T) {
 		t.Error("a missing directory is seen as a memory file system")
 	}
 }
+
+func TestReplaceJSON(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "state.json")
+	if err := ReplaceJSON(p, map[string]int{"a": 1}, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := ReplaceJSON(p, map[string]int{"b": 2}, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "{\n  \"b\": 2\n}\n" {
+		t.Errorf("content %q", b)
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v", fi.Mode().Perm())
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("directory holds %d entries, want only the file", len(ents))
+	}
+	if err := ReplaceJSON(p, func() {}, 0o600); err == nil {
+		t.Error("a value JSON cannot hold was written")
+	}
+}

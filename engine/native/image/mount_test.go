@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func needRoot(t *testing.T) {
@@ -33,7 +35,12 @@ func unpackDir(t *testing.T, dir string, ents ...ent) string {
 
 func mountForTest(t *testing.T, layers []string, upper, work, target string, forceFDs bool) {
 	t.Helper()
-	if err := mountRootfs(layers, upper, work, target, forceFDs); err != nil {
+	mountForTestOpts(t, layers, upper, work, target, forceFDs, false)
+}
+
+func mountForTestOpts(t *testing.T, layers []string, upper, work, target string, forceFDs, volatile bool) {
+	t.Helper()
+	if err := mountRootfs(layers, upper, work, target, forceFDs, volatile); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -108,7 +115,7 @@ func TestMountRootfsManyLayers(t *testing.T) {
 		dir := filepath.Join(base, "layers", fmt.Sprintf("layer-with-a-rather-long-name-%03d", i))
 		layers = append(layers, unpackDir(t, dir, ent{typ: tar.TypeReg, name: fmt.Sprintf("f%03d", i), body: "x"}))
 	}
-	if n := len(overlayOptions(layers, "", "", true)); n < os.Getpagesize() {
+	if n := len(overlayOptions(layers, "", "", true, false)); n < os.Getpagesize() {
 		t.Fatalf("options only %d bytes; test does not exercise the fallback", n)
 	}
 	target := filepath.Join(base, "merged")
@@ -149,5 +156,56 @@ func TestMountRootfsReadOnlyAndResolved(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(target, "x"), nil, 0o644); err == nil {
 			t.Errorf("%s: read-only rootfs is writable", ref)
 		}
+	}
+}
+
+// A volatile rootfs (run --rm) is an ordinary writable overlay whose
+// mount carries overlayfs's volatile option, so its unmount syncs nothing.
+func TestMountVolatileRootfs(t *testing.T) {
+	needRoot(t)
+	base := t.TempDir()
+	lower := unpackDir(t, filepath.Join(base, "l1"), ent{typ: tar.TypeReg, name: "a", body: "lower a"})
+	upper, work, target := filepath.Join(base, "upper"), filepath.Join(base, "work"), filepath.Join(base, "merged")
+	if err := MountVolatileRootfs([]string{lower}, upper, work, target); err != nil {
+		t.Fatal(err)
+	}
+	mounted := false
+	t.Cleanup(func() {
+		if mounted {
+			_ = Unmount(target)
+		}
+	})
+	mounted = true
+	info, _ := os.ReadFile("/proc/self/mountinfo")
+	var line string
+	for _, l := range strings.Split(string(info), "\n") {
+		if strings.Contains(l, " "+target+" ") {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Fatalf("%s not in mountinfo", target)
+	}
+	if !strings.Contains(line, "volatile") {
+		var uts unix.Utsname
+		_ = unix.Uname(&uts)
+		t.Fatalf("mount lacks the volatile option (kernel %s): %s", unix.ByteSliceToString(uts.Release[:]), line)
+	}
+	if err := os.WriteFile(filepath.Join(target, "w"), []byte("w"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(upper, "w")); err != nil || string(b) != "w" {
+		t.Errorf("upper/w = %q, %v", b, err)
+	}
+	if err := Unmount(target); err != nil {
+		t.Fatal(err)
+	}
+	mounted = false
+	if b, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(b), target) {
+		t.Errorf("%s still mounted", target)
+	}
+	// The layer it leaves is removable like any other.
+	if err := os.RemoveAll(base); err != nil {
+		t.Error(err)
 	}
 }

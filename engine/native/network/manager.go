@@ -252,7 +252,7 @@ func (m *Manager) allocate(spec NetSpec) (netState, error) {
 		return netState{}, err
 	}
 	af.Networks[spec.Name] = allocEntry{Project: spec.Project, Subnet: subnet, State: path}
-	if err := writeJSON(m.allocFile, af); err != nil {
+	if err := writeDurableJSON(m.allocFile, af); err != nil {
 		os.Remove(path)
 		return netState{}, err
 	}
@@ -319,7 +319,7 @@ func (m *Manager) releaseSubnets(project string, names ...string) error {
 	if len(af.Networks) == n {
 		return nil
 	}
-	return writeJSON(m.allocFile, af)
+	return writeDurableJSON(m.allocFile, af)
 }
 
 func contains(s []string, v string) bool {

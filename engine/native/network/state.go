@@ -76,12 +76,25 @@ type allocEntry struct {
 }
 
 // writeJSON writes v to path atomically (internal/atomicfile), creating
-// its directory.
+// its directory. Network run state (under the run directory) describes
+// bridges, veths and namespaces that a reboot removes, so it is not
+// synced; the subnet allocation file, kept with the store, is.
 func writeJSON(path string, v any) error {
+	return writeJSONSync(path, v, false)
+}
+
+func writeDurableJSON(path string, v any) error {
+	return writeJSONSync(path, v, true)
+}
+
+func writeJSONSync(path string, v any, durable bool) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	return atomicfile.WriteJSON(path, v, 0o600)
+	if durable {
+		return atomicfile.WriteJSON(path, v, 0o600)
+	}
+	return atomicfile.ReplaceJSON(path, v, 0o600)
 }
 
 // readJSON reads path into v; a missing file is an error wrapping

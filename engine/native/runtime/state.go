@@ -41,9 +41,10 @@ type State struct {
 
 const stateFile = "state.json"
 
-// writeFileAtomic replaces path atomically (see internal/atomicfile).
+// writeFileAtomic replaces a file of the state directory, which describes
+// live processes: no sync (see atomicfile.Replace).
 func writeFileAtomic(path string, data []byte) error {
-	return atomicfile.WriteFile(path, data, 0o600)
+	return atomicfile.Replace(path, data, 0o600)
 }
 
 func writeState(dir string, st State) error {

@@ -360,8 +360,9 @@ func destroyCgroups(dirs []string) error {
 	return errors.Join(errs...)
 }
 
-// writeJSONAtomic replaces path atomically (see internal/atomicfile).
-func writeJSONAtomic(path string, v any) error { return atomicfile.WriteJSON(path, v, 0o600) }
+// writeJSONAtomic replaces a run state file (under the run directory,
+// describing live processes): no sync (see atomicfile.Replace).
+func writeJSONAtomic(path string, v any) error { return atomicfile.ReplaceJSON(path, v, 0o600) }
 
 func readJSON(path string, v any) error {
 	b, err := os.ReadFile(path)
