@@ -8,10 +8,12 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"sync"
 )
 
 //go:generate env CGO_ENABLED=0 go build -tags hoistinit -trimpath -buildvcs=false "-ldflags=-s -w" -o initbin/hoist-init ./initshim
+//go:generate sh -c "sha256sum initbin/hoist-init | cut -c1-64 > initbin/hoist-init.sha256"
 
 //go:embed initbin
 var initbinFS embed.FS
@@ -31,6 +33,20 @@ func embeddedInit() func() (io.ReadCloser, error) {
 // initImage opens what the container-side roles run from: the embedded
 // init binary, or nil for hoist's own binary. Tests swap it.
 var initImage = embeddedInit()
+
+// initDigest is the embedded init binary's sha256 (written by go generate
+// beside it), naming its immutable copy (initcache.go); empty without
+// one, and then only memfds are used. Tests that swap initImage clear it.
+var initDigest = embeddedInitDigest()
+
+func embeddedInitDigest() string {
+	b, err := initbinFS.ReadFile("initbin/hoist-init.sha256")
+	d := strings.TrimSpace(string(b))
+	if err != nil || len(d) != 64 || strings.Trim(d, "0123456789abcdef") != "" {
+		return ""
+	}
+	return d
+}
 
 // initExec is the process's sealed copy of the init binary, made once:
 // sealed, it can serve every container this process starts.

@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"os"
 	"os/exec"
@@ -27,10 +29,11 @@ func buildInitShim(t *testing.T) []byte {
 }
 
 // useInit makes the containers started until the test ends run their
-// container-side roles from image (nil: from the test binary itself).
+// container-side roles from image (nil: from the test binary itself),
+// always from a memfd: the immutable cache holds the embedded binary only.
 func useInit(t *testing.T, image []byte) {
 	t.Helper()
-	reset := func(open func() (io.ReadCloser, error)) {
+	reset := func(open func() (io.ReadCloser, error), digest string) {
 		initExec.Lock()
 		if initExec.f != nil {
 			initExec.f.Close()
@@ -38,14 +41,21 @@ func useInit(t *testing.T, image []byte) {
 		}
 		initImage = open
 		initExec.Unlock()
+		cachedInit.Lock()
+		if cachedInit.f != nil {
+			cachedInit.f.Close()
+		}
+		cachedInit.f, cachedInit.tried = nil, false
+		initDigest = digest
+		cachedInit.Unlock()
 	}
-	old := initImage
+	old, oldDigest := initImage, initDigest
 	if image == nil {
-		reset(nil)
+		reset(nil, "")
 	} else {
-		reset(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(image)), nil })
+		reset(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(image)), nil }, "")
 	}
-	t.Cleanup(func() { reset(old) })
+	t.Cleanup(func() { reset(old, oldDigest) })
 }
 
 // An embedded init binary older than the sources would run containers
@@ -60,6 +70,9 @@ func TestEmbeddedInitIsCurrent(t *testing.T) {
 	}
 	if !bytes.Equal(emb, buildInitShim(t)) {
 		t.Fatal("initbin/hoist-init is stale or built differently: run go generate ./engine/native/runtime")
+	}
+	if sum := sha256.Sum256(emb); initDigest != hex.EncodeToString(sum[:]) {
+		t.Fatalf("initbin/hoist-init.sha256 says %q, the binary's digest is %x: run go generate ./engine/native/runtime", initDigest, sum)
 	}
 }
 

@@ -91,7 +91,7 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	self, err := initExecutable()
+	self, err := initExecutableFor(spec.Security)
 	if err != nil {
 		return nil, err
 	}

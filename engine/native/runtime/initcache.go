@@ -1,0 +1,193 @@
+//go:build !hoistinit
+
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// InitCacheDir holds immutable copies of embedded init binaries, one per
+// content digest. Host-wide like Docker's runc binary: the copy is made
+// once for every hoist process and container to execute.
+const InitCacheDir = "/var/lib/hoist/init"
+
+// fsImmutableFL is FS_IMMUTABLE_FL of linux/fs.h (chattr +i).
+const fsImmutableFL = 0x10
+
+// Why a file and not the sealed memfd (memfd.go) every time: filling the
+// memfd costs each hoist process 1-4 ms (2.4 MB copied, the source faulted
+// in from the executable), a tenth of a `run --rm`. What the memfd is for
+// (CVE-2019-5736: a container process opening /proc/<pid>/exe of a
+// process running the init and writing through it) an immutable file
+// gives too: no one can open it for writing, root included, without
+// CAP_LINUX_IMMUTABLE, which Docker's default set leaves out. Containers
+// that have that capability (privileged, or cap_add) still get a memfd.
+type initCache struct {
+	sync.Mutex
+	tried bool
+	f     *os.File
+}
+
+var cachedInit initCache
+
+// mayClearImmutable reports whether a process confined by sec could clear
+// the immutable flag of a file it can reach, so its helpers must run from
+// a private memfd.
+func mayClearImmutable(sec Security) bool {
+	caps, err := sec.capabilities()
+	return err != nil || caps.has(unix.CAP_LINUX_IMMUTABLE)
+}
+
+// initExecutableFor returns what the init, final and exec helper roles of
+// a container confined by sec are executed from: the immutable cached
+// copy when the container cannot undo its immutability, the sealed memfd
+// otherwise (and whenever the cache cannot be used). The caller must not
+// close it.
+func initExecutableFor(sec Security) (*os.File, error) {
+	if !mayClearImmutable(sec) {
+		if f := cachedInitFile(); f != nil {
+			return f, nil
+		}
+	}
+	return initExecutable()
+}
+
+func cachedInitFile() *os.File {
+	cachedInit.Lock()
+	defer cachedInit.Unlock()
+	if !cachedInit.tried {
+		cachedInit.tried = true
+		if initImage != nil && initDigest != "" {
+			cachedInit.f, _ = openInitCache(InitCacheDir, initDigest, initImage)
+		}
+	}
+	return cachedInit.f
+}
+
+// openInitCache opens dir/hoist-init-<digest>, creating it from image
+// when missing, and returns it only once it is immutable.
+func openInitCache(dir, digest string, image func() (io.ReadCloser, error)) (*os.File, error) {
+	path := filepath.Join(dir, "hoist-init-"+digest)
+	if f, err := openImmutable(path); err == nil {
+		return f, nil
+	}
+	if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+		if err := createInitCopy(dir, path, image); err != nil {
+			return nil, err
+		}
+		removeOtherInits(dir, path)
+	}
+	// Made immutable in place, after the link (an immutable file cannot be
+	// linked); until then openImmutable refuses it, so nothing runs it.
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	err = setImmutable(f)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	return openImmutable(path)
+}
+
+// createInitCopy writes image to path through a temporary file linked
+// into place: link(2) never replaces, so a concurrent hoist that got there
+// first wins, with the same content.
+func createInitCopy(dir, path string, image func() (io.ReadCloser, error)) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	src, err := image()
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	tmp, err := os.CreateTemp(dir, ".hoist-init-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = io.Copy(tmp, src)
+	if err == nil {
+		err = tmp.Chmod(0o500)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Link(tmp.Name(), path); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return nil
+}
+
+// openImmutable opens path for execution if it is a root-owned regular
+// file that is immutable.
+func openImmutable(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	flags, ferr := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil || ferr != nil ||
+		st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != 0 || flags&fsImmutableFL == 0 {
+		f.Close()
+		return nil, fmt.Errorf("init cache %s is not a root-owned immutable file", path)
+	}
+	return f, nil
+}
+
+func setImmutable(f *os.File) error {
+	flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
+	if err != nil {
+		return fmt.Errorf("init cache: file flags: %w", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, int(flags|fsImmutableFL)); err != nil {
+		return fmt.Errorf("init cache: make immutable: %w", err)
+	}
+	return nil
+}
+
+func clearImmutable(path string) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS); err == nil && flags&fsImmutableFL != 0 {
+		_ = unix.IoctlSetPointerInt(int(f.Fd()), unix.FS_IOC_SETFLAGS, int(flags&^fsImmutableFL))
+	}
+}
+
+// removeOtherInits drops the copies of other hoist builds. One that a
+// process still runs or is about to run from an open descriptor is not
+// affected by the unlink.
+func removeOtherInits(dir, keep string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		p := filepath.Join(dir, e.Name())
+		if p == keep || !strings.HasPrefix(e.Name(), "hoist-init-") {
+			continue
+		}
+		clearImmutable(p)
+		_ = os.Remove(p)
+	}
+}

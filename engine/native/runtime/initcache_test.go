@@ -1,0 +1,141 @@
+package runtime
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// releaseImmutable lets t.TempDir's cleanup remove the immutable files
+// left in dir (registered after TempDir, so it runs first).
+func releaseImmutable(t *testing.T, dir string) {
+	t.Cleanup(func() {
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			clearImmutable(filepath.Join(dir, e.Name()))
+		}
+	})
+}
+
+func immutable(t *testing.T, path string) bool {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	flags, err := unix.IoctlGetUint32(int(f.Fd()), unix.FS_IOC_GETFLAGS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return flags&fsImmutableFL != 0
+}
+
+func TestInitCacheFile(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	releaseImmutable(t, dir)
+	content := []byte("#!/bin/sh\necho cached\n")
+	image := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(content)), nil }
+	// A copy of another build, to be dropped.
+	old := filepath.Join(dir, "hoist-init-old")
+	if err := os.WriteFile(old, []byte("old"), 0o500); err != nil {
+		t.Fatal(err)
+	}
+	of, _ := os.Open(old)
+	if err := setImmutable(of); err != nil {
+		t.Skipf("this file system has no immutable flag: %v", err)
+	}
+	of.Close()
+
+	f, err := openInitCache(dir, "abc", image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	path := filepath.Join(dir, "hoist-init-abc")
+	if !immutable(t, path) {
+		t.Fatal("cached init is not immutable")
+	}
+	if b, _ := os.ReadFile(path); !bytes.Equal(b, content) {
+		t.Fatalf("cached init holds %q", b)
+	}
+	// Root cannot open it for writing: the CVE-2019-5736 write through
+	// /proc/<pid>/exe fails the same way.
+	if w, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil || !errors.Is(err, syscall.EPERM) {
+		if w != nil {
+			w.Close()
+		}
+		t.Fatalf("opening the cached init for writing: %v, want EPERM", err)
+	}
+	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("another build's copy was kept: %v", err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Errorf("cache dir holds %d entries, want the one copy", len(ents))
+	}
+	// The next process opens the same file.
+	g, err := openInitCache(dir, "abc", func() (io.ReadCloser, error) { return nil, errors.New("must not copy again") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Close()
+	// A file that is not immutable is not trusted.
+	plain := filepath.Join(dir, "hoist-init-plain")
+	if err := os.WriteFile(plain, content, 0o500); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openImmutable(plain); err == nil {
+		t.Error("a mutable cached init was accepted")
+	}
+}
+
+// Containers run their init from the immutable copy unless they hold
+// CAP_LINUX_IMMUTABLE (or are privileged), which could undo it: those get
+// a private memfd.
+func TestInitRunsFromCacheUnlessContainerCanClearIt(t *testing.T) {
+	needRoot(t)
+	if initImage == nil || initDigest == "" {
+		t.Skip("no embedded init binary (go generate ./engine/native/runtime builds it)")
+	}
+	rootfs := newRootfs(t)
+	exeOf := func(sec Security) string {
+		t.Helper()
+		var out syncBuffer
+		p, err := Start(t.Context(), Spec{ID: testID(t) + "-exe", Rootfs: rootfs, Init: true, Security: sec, Stdout: &out,
+			Args: []string{"sh", "-c", "echo ready; sleep 5"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			_ = p.Signal(syscall.SIGKILL)
+			_, _ = p.Wait()
+			_ = p.Cleanup()
+		}()
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.Pid()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return exe
+	}
+	want := filepath.Join(InitCacheDir, "hoist-init-"+initDigest)
+	if exe := exeOf(Security{}); exe != want {
+		t.Errorf("default container's pid 1 runs %q, want %q", exe, want)
+	} else if !immutable(t, want) {
+		t.Errorf("%s is not immutable", want)
+	}
+	for _, sec := range []Security{{CapAdd: []string{"LINUX_IMMUTABLE"}}, {Privileged: true}} {
+		if exe := exeOf(sec); !strings.HasPrefix(exe, "/memfd:") {
+			t.Errorf("container with %+v runs its init from %q, want a memfd", sec, exe)
+		}
+	}
+}
