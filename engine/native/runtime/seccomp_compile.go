@@ -39,8 +39,9 @@ import (
 //     order only matters for custom profiles.
 //
 // The program is compiled by the process that starts the container (Start,
-// Exec), once per capability set in that process, and travels to the init
-// in its configuration, so the init only installs it.
+// Exec), once per capability set in that process (the one for Docker's
+// default set is compiled at build time, see seccomp_embed.go), and travels
+// to the init in its configuration, so the init only installs it.
 
 var seccompCache struct {
 	sync.Mutex
@@ -64,9 +65,11 @@ func seccompFor(sec Security) (*seccompProgram, error) {
 	if p, ok := seccompCache.progs[caps]; ok {
 		return p, nil
 	}
-	p, err := compileDefaultSeccomp(caps)
-	if err != nil {
-		return nil, err
+	p := embeddedSeccomp(caps)
+	if p == nil {
+		if p, err = compileDefaultSeccomp(caps); err != nil {
+			return nil, err
+		}
 	}
 	if seccompCache.progs == nil {
 		seccompCache.progs = map[capSet]*seccompProgram{}
