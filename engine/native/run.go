@@ -27,11 +27,24 @@ var _ engine.Runner = (*Backend)(nil)
 // it, and if this process dies the container is left like one whose
 // monitor died: `down` or `rm -f` kills it, detaches it and removes it.
 func (b *Backend) RunContainer(ctx context.Context, spec engine.ContainerSpec, opts engine.RunAttach) (int, error) {
+	// The container's init is spawned first: its own start (a Go runtime,
+	// about 5 ms here) overlaps with creating the container. A wrong guess
+	// of how it must be spawned only costs a respawn (runtime.Spawned).
+	var sp *runtime.Spawned
+	if _, isFile := opts.Stdin.(*os.File); opts.TTY || opts.Stdin == nil || isFile {
+		// (A Stdin that is not a file is read by a goroutine from spawn
+		// on; a respawn would lose what it read.)
+		var err error
+		if sp, err = runtime.Spawn(spawnGuess(spec, opts)); err != nil {
+			sp = nil // start as usual
+		}
+	}
 	id, err := b.CreateContainer(ctx, spec)
 	if err != nil {
+		sp.Abort()
 		return 0, err
 	}
-	code, err := b.runAttached(ctx, id, opts)
+	code, err := b.runAttached(ctx, id, opts, sp)
 	if opts.Remove {
 		// ctx may be cancelled: removal must still happen.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -44,14 +57,31 @@ func (b *Backend) RunContainer(ctx context.Context, spec engine.ContainerSpec, o
 	return code, err
 }
 
-// runAttached starts the created container id, waits for it and, without
-// Remove, releases its mounts and network as stop does.
-func (b *Backend) runAttached(ctx context.Context, id string, opts engine.RunAttach) (int, error) {
+// spawnGuess is how the init of spec is most likely spawned: its network
+// namespace as netattach.go will decide it (a new one when no compose
+// network joins it) and its security as buildSpec sets it.
+func spawnGuess(spec engine.ContainerSpec, opts engine.RunAttach) runtime.SpawnOptions {
+	svc := spec.Service
+	mode := svc.NetworkMode
+	bridgeMode := mode == "" || mode == "bridge" || mode == "default"
+	return runtime.SpawnOptions{
+		NewNetwork: mode == "none" || (bridgeMode && len(spec.Networks) == 0),
+		TTY:        opts.TTY,
+		Stdin:      opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr,
+		Security: runtime.Security{Privileged: svc.Privileged, CapAdd: svc.CapAdd, CapDrop: svc.CapDrop},
+	}
+}
+
+// runAttached starts the created container id from sp (nil: a new init),
+// waits for it and, without Remove, releases its mounts and network as
+// stop does.
+func (b *Backend) runAttached(ctx context.Context, id string, opts engine.RunAttach, sp *runtime.Spawned) (int, error) {
 	r, unlock, err := b.lockContainer(id)
 	if err != nil {
+		sp.Abort()
 		return 0, fmt.Errorf("run container: %w", err)
 	}
-	m, err := b.startAttached(ctx, r, opts)
+	m, err := b.startAttached(ctx, r, opts, sp)
 	unlock()
 	if err != nil {
 		return 0, fmt.Errorf("run container %s: %w", r.Name, err)
@@ -83,8 +113,20 @@ func (b *Backend) runAttached(ctx context.Context, id string, opts engine.RunAtt
 }
 
 // startAttached does what start (lifecycle.go) does, with a
-// runtime.Monitor in this process in place of a detached one.
-func (b *Backend) startAttached(ctx context.Context, r *record, opts engine.RunAttach) (*runtime.Monitor, error) {
+// runtime.Monitor in this process in place of a detached one, from sp
+// when not nil.
+//
+// The rootfs is mounted by the container's init, in its own mount
+// namespace (runtime.Overlay): nothing to unmount on the host afterwards,
+// and nothing left mounted if this process dies. Only when volumes are to
+// be filled from the image is it mounted here first, as start does.
+func (b *Backend) startAttached(ctx context.Context, r *record, opts engine.RunAttach, sp *runtime.Spawned) (*runtime.Monitor, error) {
+	ok := false
+	defer func() {
+		if !ok {
+			sp.Abort()
+		}
+	}()
 	for _, l := range r.Layers {
 		if _, err := os.Stat(l); err != nil {
 			return nil, fmt.Errorf("image %s (%s) is gone from the native store: %w", r.Image, r.ImageID, engine.ErrNotFound)
@@ -92,26 +134,38 @@ func (b *Backend) startAttached(ctx context.Context, r *record, opts engine.RunA
 	}
 	dir := b.layerDir(r.ID)
 	rootfs := filepath.Join(dir, "rootfs")
-	mount := image.MountRootfs
-	if opts.Remove {
-		// Its writable layer goes with it: no sync, at unmount either.
-		mount = image.MountVolatileRootfs
-	}
-	if err := mount(r.Layers, filepath.Join(dir, "upper"), filepath.Join(dir, "work"), rootfs); err != nil {
-		return nil, err
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			_ = image.Unmount(rootfs)
-		}
-	}()
-	if err := b.copyUp(r, rootfs); err != nil {
-		return nil, err
-	}
 	spec := r.Spec
 	spec.Rootfs = rootfs
-	var err error
+	fills, err := b.volumeFills(r)
+	if err != nil {
+		return nil, err
+	}
+	upper, work := filepath.Join(dir, "upper"), filepath.Join(dir, "work")
+	if len(fills) == 0 {
+		// A layer thrown away with the container (Remove) is never synced.
+		spec.Overlay = &runtime.Overlay{Lowers: r.Layers, Upper: upper, Work: work, Volatile: opts.Remove}
+	} else {
+		// An init spawned before this host mount would not see it (its
+		// mount namespace is a copy, and / need not propagate): start a
+		// new one after.
+		sp.Abort()
+		sp = nil
+		mount := image.MountRootfs
+		if opts.Remove {
+			mount = image.MountVolatileRootfs
+		}
+		if err := mount(r.Layers, upper, work, rootfs); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if !ok {
+				_ = image.Unmount(rootfs)
+			}
+		}()
+		if err := b.copyUp(r, rootfs); err != nil {
+			return nil, err
+		}
+	}
 	if spec.Hosts, spec.HostnameFile, spec.ResolvConf, err = b.writeEtc(r); err != nil {
 		return nil, err
 	}
@@ -134,7 +188,8 @@ func (b *Backend) startAttached(ctx context.Context, r *record, opts engine.RunA
 	if opts.TTY {
 		spec.TTY, spec.Size = true, runtime.WinSize{Rows: opts.Size.Rows, Cols: opts.Size.Cols}
 	}
-	m := &runtime.Monitor{StateDir: b.stateDir(r.Project, r.ID), Attach: true}
+	m := &runtime.Monitor{StateDir: b.stateDir(r.Project, r.ID), Attach: true, Spawned: sp}
+	sp = nil // the monitor starts or aborts it
 	if _, err := m.Start(ctx, spec); err != nil {
 		proxy.abort(ctx, r)
 		_ = b.net.detach(ctx, r)

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/types"
+
 	"github.com/hoist-dev/hoist/engine"
 )
 
@@ -165,4 +167,52 @@ func TestRunCallerHelper(t *testing.T) {
 	}
 	_, err = b.RunContainer(context.Background(), oneOff("runkilled", "sleep 1000"), engine.RunAttach{Stdout: io.Discard, Stderr: io.Discard, Remove: true})
 	t.Fatalf("the run returned: %v", err)
+}
+
+// A one-off container's rootfs is mounted by its init inside its own mount
+// namespace: the host never has it, so nothing can be left mounted.
+func TestRunMountsRootfsInsideOnly(t *testing.T) {
+	b := newBackend(t)
+	var out bytes.Buffer
+	var id string
+	b.onCreate = func(cid string) { id = cid }
+	code, err := b.RunContainer(testCtx(t), oneOff("runmnt", "echo x > /w; cat /w; grep -c ' / ' /proc/self/mountinfo >/dev/null; ls /proc/1/root/bin/sh"),
+		engine.RunAttach{Stdout: &out, Stderr: &out, Remove: false})
+	if err != nil || code != 0 || out.String() != "x\n/proc/1/root/bin/sh\n" {
+		t.Fatalf("code %d err %v output %q", code, err, out.String())
+	}
+	rootfs := filepath.Join(b.layerDir(id), "rootfs")
+	if info, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(info), rootfs) {
+		t.Errorf("%s is mounted on the host", rootfs)
+	}
+	if b, err := os.ReadFile(filepath.Join(b.layerDir(id), "upper", "w")); err != nil || string(b) != "x\n" {
+		t.Errorf("the write is not in the kept writable layer: %q, %v", b, err)
+	}
+	if err := b.RemoveContainer(testCtx(t), id, engine.RemoveOptions{Force: true, Volumes: true}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A run whose named volume is empty fills it from the image first (the
+// rootfs is then mounted on the host for the copy, as start does).
+func TestRunFillsEmptyVolume(t *testing.T) {
+	b := newBackend(t)
+	ctx := testCtx(t)
+	vol := engine.VolumeSpec{Name: "runvol_data", Project: "runvol", Key: "data"}
+	if err := b.CreateVolume(ctx, vol); err != nil {
+		t.Fatal(err)
+	}
+	spec := oneOff("runvol", "test -f /etc/passwd && echo copied")
+	spec.Service.Volumes = []types.ServiceVolumeConfig{{Type: types.VolumeTypeVolume, Source: vol.Name, Target: "/etc"}}
+	var out bytes.Buffer
+	code, err := b.RunContainer(ctx, spec, engine.RunAttach{Stdout: &out, Stderr: &out, Remove: true})
+	if err != nil || code != 0 || out.String() != "copied\n" {
+		t.Fatalf("code %d err %v output %q", code, err, out.String())
+	}
+	if _, err := os.Stat(filepath.Join(b.volumeDir(vol.Name), "_data", "passwd")); err != nil {
+		t.Errorf("volume not filled: %v", err)
+	}
+	if err := b.RemoveVolume(ctx, vol.Name); err != nil {
+		t.Fatal(err)
+	}
 }

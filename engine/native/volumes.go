@@ -255,23 +255,43 @@ func (b *Backend) removeAnonymous(r *record) {
 // that are still empty, as Docker does on first use. rootfs is the
 // mounted container root.
 func (b *Backend) copyUp(r *record, rootfs string) error {
+	fills, err := b.volumeFills(r)
+	if err != nil {
+		return err
+	}
+	for _, f := range fills {
+		if err := copyFromRootfs(rootfs, f.use.Target, f.dst); err != nil {
+			return fmt.Errorf("copy %s from the image into volume %s: %w", f.use.Target, f.use.Name, err)
+		}
+	}
+	return nil
+}
+
+// volumeFill is a volume that copyUp fills from the image at dst.
+type volumeFill struct {
+	use volumeUse
+	dst string
+}
+
+// volumeFills lists the volumes of r that are filled from the image on
+// this start: the empty ones, unless nocopy.
+func (b *Backend) volumeFills(r *record) ([]volumeFill, error) {
+	var fills []volumeFill
 	for _, u := range r.Volumes {
 		if u.NoCopy {
 			continue
 		}
 		vr, err := b.readVolume(u.Name)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		dst := b.volumeData(vr)
 		if empty, err := isEmptyDir(dst); err != nil || !empty {
 			continue
 		}
-		if err := copyFromRootfs(rootfs, u.Target, dst); err != nil {
-			return fmt.Errorf("copy %s from the image into volume %s: %w", u.Target, u.Name, err)
-		}
+		fills = append(fills, volumeFill{use: u, dst: dst})
 	}
-	return nil
+	return fills, nil
 }
 
 func isEmptyDir(dir string) (bool, error) {

@@ -4,21 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/internal/overlay"
 )
 
 // MountRootfs mounts an overlayfs at target from layers (unpacked layer
 // dirs, lowest first, as Image.Layers), with upper as the container's
 // writable layer and work as overlayfs's scratch dir on the same
 // filesystem as upper. With upper == "" the rootfs is read-only.
-//
-// mount(2) takes at most one page of options. When the absolute layer
-// paths do not fit, each layer is opened and named by its short
-// /proc/self/fd/N path instead (about 19 bytes a layer, so some 200
-// layers), which needs no chdir and so is safe in a threaded process.
+// Layers that do not fit in mount(2)'s page of options are named by
+// descriptor (internal/overlay).
 func MountRootfs(layers []string, upper, work, target string) error {
 	return mountRootfs(layers, upper, work, target, false, false)
 }
@@ -60,65 +57,10 @@ func mountRootfs(layers []string, upper, work, target string, forceFDs, volatile
 			}
 		}
 	}
-	names := layers
-	if forceFDs || len(overlayOptions(layers, upper, work, true, volatile)) >= os.Getpagesize() {
-		var fds []int
-		defer func() {
-			for _, fd := range fds {
-				unix.Close(fd)
-			}
-		}()
-		names = make([]string, len(layers))
-		for i, l := range layers {
-			fd, err := unix.Open(l, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return fmt.Errorf("mount rootfs: open layer: %w", err)
-			}
-			fds = append(fds, fd)
-			names[i] = "/proc/self/fd/" + strconv.Itoa(fd)
-		}
+	if forceFDs {
+		return overlay.MountByFD(layers, upper, work, target, volatile)
 	}
-	// index=off as Docker and containerd use it: lowers are shared by
-	// many mounts and never exported. Kernels before 4.13 lack it.
-	opts := overlayOptions(names, upper, work, true, volatile)
-	if len(opts) >= os.Getpagesize() {
-		return fmt.Errorf("mount rootfs: %d layers do not fit in mount options", len(layers))
-	}
-	err := unix.Mount("overlay", target, "overlay", 0, opts)
-	if errors.Is(err, unix.EINVAL) && volatile {
-		err = unix.Mount("overlay", target, "overlay", 0, overlayOptions(names, upper, work, true, false))
-	}
-	if errors.Is(err, unix.EINVAL) {
-		err = unix.Mount("overlay", target, "overlay", 0, overlayOptions(names, upper, work, false, false))
-	}
-	if err != nil {
-		return fmt.Errorf("mount rootfs at %s: %w", target, err)
-	}
-	return nil
-}
-
-// overlayOptions lists lowers top-most first, as overlayfs wants them.
-func overlayOptions(lowers []string, upper, work string, indexOff, volatile bool) string {
-	rev := make([]string, len(lowers))
-	for i, l := range lowers {
-		rev[len(lowers)-1-i] = escapeOverlay(l)
-	}
-	opts := "lowerdir=" + strings.Join(rev, ":")
-	if upper != "" {
-		opts += ",upperdir=" + escapeOverlay(upper) + ",workdir=" + escapeOverlay(work)
-	}
-	if indexOff {
-		opts += ",index=off"
-	}
-	if volatile {
-		opts += ",volatile"
-	}
-	return opts
-}
-
-// escapeOverlay escapes the separators overlayfs splits options on.
-func escapeOverlay(p string) string {
-	return strings.NewReplacer(`\`, `\\`, `:`, `\:`, `,`, `\,`).Replace(p)
+	return overlay.Mount(layers, upper, work, target, volatile)
 }
 
 // Unmount unmounts a rootfs mounted by MountRootfs. A target that is not

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/internal/overlay"
 )
 
 func needRoot(t *testing.T) {
@@ -115,7 +117,7 @@ func TestMountRootfsManyLayers(t *testing.T) {
 		dir := filepath.Join(base, "layers", fmt.Sprintf("layer-with-a-rather-long-name-%03d", i))
 		layers = append(layers, unpackDir(t, dir, ent{typ: tar.TypeReg, name: fmt.Sprintf("f%03d", i), body: "x"}))
 	}
-	if n := len(overlayOptions(layers, "", "", true, false)); n < os.Getpagesize() {
+	if n := len(overlay.Options(layers, "", "", true, false)); n < os.Getpagesize() {
 		t.Fatalf("options only %d bytes; test does not exercise the fallback", n)
 	}
 	target := filepath.Join(base, "merged")

@@ -4,10 +4,14 @@
 //
 // # Processes
 //
-// Start executes the init binary from a sealed memfd (see memfd.go) with a
-// marker in argv[0] and clone flags for new mount, PID, UTS, IPC and
-// (unless the host's or another network namespace is used) network
-// namespaces. The init binary is initshim, a small build of this
+// Start executes the init binary, from an immutable cached copy
+// (initcache.go) or a sealed memfd (memfd.go), with a marker in argv[0]
+// and clone flags for new mount, PID, UTS, IPC and (unless the host's or
+// another network namespace is used) network namespaces. Spawn does that
+// part alone, ahead of the Spec, so that the init's own start overlaps
+// with the caller's preparations; Spawned.Start then sends the Spec. With
+// Spec.Overlay the init mounts the container's overlay itself, inside its
+// mount namespace, so the host never has that mount. The init binary is initshim, a small build of this
 // package's container side only (the hoistinit build tag) that
 // `go generate` puts in initbin/ for hoist to embed; without it, hoist's
 // own binary plays the part, just slower to start. The parent sends the

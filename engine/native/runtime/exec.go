@@ -82,7 +82,7 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	self, err := initExecutableFor(spec.Security)
+	self, _, err := initExecutableFor(spec.Security)
 	if err != nil {
 		return -1, err
 	}

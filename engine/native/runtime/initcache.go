@@ -48,16 +48,17 @@ func mayClearImmutable(sec Security) bool {
 
 // initExecutableFor returns what the init, final and exec helper roles of
 // a container confined by sec are executed from: the immutable cached
-// copy when the container cannot undo its immutability, the sealed memfd
-// otherwise (and whenever the cache cannot be used). The caller must not
-// close it.
-func initExecutableFor(sec Security) (*os.File, error) {
+// copy (fromCache) when the container cannot undo its immutability, the
+// sealed memfd otherwise (and whenever the cache cannot be used). The
+// caller must not close it.
+func initExecutableFor(sec Security) (f *os.File, fromCache bool, err error) {
 	if !mayClearImmutable(sec) {
 		if f := cachedInitFile(); f != nil {
-			return f, nil
+			return f, true, nil
 		}
 	}
-	return initExecutable()
+	f, err = initExecutable()
+	return f, false, err
 }
 
 func cachedInitFile() *os.File {

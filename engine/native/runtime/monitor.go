@@ -25,6 +25,9 @@ type Monitor struct {
 	// log files: the caller is the container's parent and monitor (an
 	// attached one-off run), and no log is written.
 	Attach bool
+	// Spawned, with Attach, is an init spawned ahead (Spawn) that Start
+	// configures instead of spawning one; its streams are the Spec's.
+	Spawned *Spawned
 
 	proc  *Process
 	state State
@@ -40,7 +43,14 @@ const (
 // Start starts spec with stdout and stderr appended to the log files
 // (unless Attach) and records it as running.
 func (m *Monitor) Start(ctx context.Context, spec Spec) (int, error) {
+	sp := m.Spawned
+	m.Spawned = nil
+	if !m.Attach {
+		sp.Abort() // its streams are not the log files
+		sp = nil
+	}
 	if err := os.MkdirAll(m.StateDir, 0o700); err != nil {
+		sp.Abort()
 		return 0, fmt.Errorf("create state dir: %w", err)
 	}
 	if !m.Attach {
@@ -54,7 +64,13 @@ func (m *Monitor) Start(ctx context.Context, spec Spec) (int, error) {
 		}
 		spec.Stdin, spec.Stdout, spec.Stderr = nil, m.logs[0], m.logs[1]
 	}
-	p, err := Start(ctx, spec)
+	var p *Process
+	var err error
+	if sp != nil {
+		p, err = sp.Start(ctx, spec)
+	} else {
+		p, err = Start(ctx, spec)
+	}
 	if err != nil {
 		m.closeLogs()
 		return 0, err

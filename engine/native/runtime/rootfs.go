@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/internal/overlay"
 )
 
 func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) }
@@ -55,6 +57,12 @@ func setupRootfs(s *Spec) error {
 		return fmt.Errorf("make / rslave: %w", err)
 	}
 	root := path.Clean(s.Rootfs)
+	if o := s.Overlay; o != nil {
+		// Visible only here, and gone with this mount namespace.
+		if err := overlay.Mount(o.Lowers, o.Upper, o.Work, root, o.Volatile); err != nil {
+			return err
+		}
+	}
 	// pivot_root needs the new root to be a mount point.
 	if err := unix.Mount(root, root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind rootfs onto itself: %w", err)

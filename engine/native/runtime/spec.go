@@ -7,6 +7,7 @@ import (
 	"io"
 	"path"
 	"path/filepath"
+	"slices"
 )
 
 // Spec describes one container. Everything except the io and hook fields is
@@ -14,8 +15,14 @@ import (
 type Spec struct {
 	// ID names the container's cgroup; letters, digits, '.', '_' and '-'.
 	ID string `json:"id"`
-	// Rootfs is the prepared root filesystem (for example an overlay mount).
+	// Rootfs is the prepared root filesystem (for example an overlay
+	// mount), or with Overlay the directory to mount it on.
 	Rootfs string `json:"rootfs"`
+	// Overlay, when set, is mounted at Rootfs by the init itself, inside
+	// the container's mount namespace, rather than by the caller on the
+	// host: it needs no unmount and cannot outlive the container, and the
+	// init can be spawned before the writable layer exists.
+	Overlay *Overlay `json:"overlay,omitempty"`
 
 	// Args is the command; Args[0] is looked up in the container's PATH.
 	Args []string `json:"args"`
@@ -161,6 +168,16 @@ func validID(id string) bool {
 	return true
 }
 
+// Overlay is an overlayfs root filesystem: read-only Lowers (lowest
+// first) under the writable Upper, with Work on Upper's file system;
+// Volatile skips every sync of Upper (a layer thrown away afterwards).
+type Overlay struct {
+	Lowers   []string `json:"lowers"`
+	Upper    string   `json:"upper"`
+	Work     string   `json:"work"`
+	Volatile bool     `json:"volatile,omitempty"`
+}
+
 // ErrInvalidSpec is wrapped by every validation error.
 var ErrInvalidSpec = errors.New("invalid container spec")
 
@@ -173,6 +190,16 @@ func (s *Spec) validate() error {
 	}
 	if !filepath.IsAbs(s.Rootfs) {
 		return bad("rootfs %q is not absolute", s.Rootfs)
+	}
+	if o := s.Overlay; o != nil {
+		if len(o.Lowers) == 0 {
+			return bad("overlay without layers")
+		}
+		for _, p := range append(slices.Clone(o.Lowers), o.Upper, o.Work) {
+			if !filepath.IsAbs(p) {
+				return bad("overlay path %q is not absolute", p)
+			}
+		}
 	}
 	if len(s.Args) == 0 || s.Args[0] == "" {
 		return bad("no command")

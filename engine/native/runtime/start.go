@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"sync"
@@ -83,15 +84,51 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 	if err := spec.validate(); err != nil {
 		return nil, err
 	}
-	prog, err := seccompFor(spec.Security)
+	s, err := Spawn(SpawnOptionsOf(spec))
 	if err != nil {
 		return nil, err
 	}
-	cg, err := newCgroup(spec.ID)
-	if err != nil {
-		return nil, err
-	}
-	self, err := initExecutableFor(spec.Security)
+	return s.Start(ctx, spec)
+}
+
+// SpawnOptions is what the container init must be started with, before
+// its configuration is known: everything else travels in the Spec.
+type SpawnOptions struct {
+	// NewNetwork gives it a network namespace of its own (NetworkNew).
+	NewNetwork bool
+	TTY        bool
+	Stdin      io.Reader
+	Stdout     io.Writer
+	Stderr     io.Writer
+	// Security picks what the init runs from (initExecutableFor).
+	Security Security
+}
+
+// SpawnOptionsOf is what spec needs.
+func SpawnOptionsOf(spec Spec) SpawnOptions {
+	return SpawnOptions{NewNetwork: spec.Network.Mode == NetworkNew, TTY: spec.TTY,
+		Stdin: spec.Stdin, Stdout: spec.Stdout, Stderr: spec.Stderr, Security: spec.Security}
+}
+
+// Spawned is a container init started ahead of its configuration. The
+// init's own start (a Go runtime, several milliseconds) then overlaps
+// with whatever the caller does before Start: creating the container's
+// record and writable layer, for one.
+type Spawned struct {
+	opts      SpawnOptions
+	fromCache bool // runs from the shared immutable init (initcache.go)
+	cmd       *exec.Cmd
+	cfgW      *os.File
+	errR      *os.File
+	console   *os.File // our end of the console socket (TTY)
+	used      bool
+}
+
+// Spawn starts a container init that waits for its Spec (Start) in new
+// mount, pid, uts and ipc namespaces (and a network one with NewNetwork).
+// The caller must Start or Abort it.
+func Spawn(opts SpawnOptions) (*Spawned, error) {
+	self, fromCache, err := initExecutableFor(opts.Security)
 	if err != nil {
 		return nil, err
 	}
@@ -99,25 +136,24 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer cfgW.Close()
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		cfgR.Close()
+		cfgW.Close()
 		return nil, err
 	}
-	defer errR.Close()
-
+	s := &Spawned{opts: opts, fromCache: fromCache, cfgW: cfgW, errR: errR}
 	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC)
-	if spec.Network.Mode == NetworkNew {
+	if opts.NewNetwork {
 		flags |= unix.CLONE_NEWNET
 	}
-	cmd := &exec.Cmd{
+	s.cmd = &exec.Cmd{
 		Path:        fmt.Sprintf("/proc/self/fd/%d", fdSelf),
 		Args:        []string{roleInit},
 		Env:         []string{},
-		Stdin:       spec.Stdin,
-		Stdout:      spec.Stdout,
-		Stderr:      spec.Stderr,
+		Stdin:       opts.Stdin,
+		Stdout:      opts.Stdout,
+		Stderr:      opts.Stderr,
 		ExtraFiles:  []*os.File{cfgR, errW, self},
 		SysProcAttr: &syscall.SysProcAttr{Cloneflags: flags},
 		// A Stdin that is not a file is copied by a goroutine that may
@@ -125,35 +161,105 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 		// container is gone: Wait does not wait for it.
 		WaitDelay: waitDelay,
 	}
-	var console *os.File // our end of the console socket
-	if spec.TTY {
-		var child *os.File
-		if console, child, err = consoleSocket(); err != nil {
+	var child *os.File
+	if opts.TTY {
+		if s.console, child, err = consoleSocket(); err != nil {
 			cfgR.Close()
 			errW.Close()
+			s.closePipes()
 			return nil, err
 		}
-		defer console.Close()
-		defer child.Close()
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
-		cmd.ExtraFiles = append(cmd.ExtraFiles, child) // fdInitConsole
+		s.cmd.Stdin, s.cmd.Stdout, s.cmd.Stderr = nil, nil, nil
+		s.cmd.ExtraFiles = append(s.cmd.ExtraFiles, child) // fdInitConsole
 	}
-	err = cmd.Start()
+	err = s.cmd.Start()
 	cfgR.Close()
 	errW.Close()
+	if child != nil {
+		child.Close()
+	}
 	if err != nil {
+		s.closePipes()
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
-	p := &Process{cmd: cmd, cg: cg}
+	return s, nil
+}
+
+func (s *Spawned) closePipes() {
+	for _, f := range []*os.File{s.cfgW, s.errR, s.console} {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+// matches reports whether the spawned init can run spec. Its standard
+// streams are the ones it was spawned with (spec's are not looked at).
+func (s *Spawned) matches(spec Spec) bool {
+	o := s.opts
+	return o.NewNetwork == (spec.Network.Mode == NetworkNew) && o.TTY == spec.TTY &&
+		(!s.fromCache || !mayClearImmutable(spec.Security))
+}
+
+// Abort kills and reaps the spawned init. It is a no-op after Start.
+func (s *Spawned) Abort() {
+	if s == nil || s.used {
+		return
+	}
+	s.used = true
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+	s.closePipes()
+}
+
+// Start configures the spawned init to run spec and returns once the
+// command is executing (or its Init is running the command), as the
+// package's Start does, with the standard streams given to Spawn. When
+// spec needs an init spawned otherwise (a guess that turned out wrong),
+// the spawned one is dropped and a new one made. ctx bounds the start
+// only.
+func (s *Spawned) Start(ctx context.Context, spec Spec) (*Process, error) {
+	if s.used {
+		return nil, errors.New("start container: init already used")
+	}
+	if err := spec.validate(); err != nil {
+		s.Abort()
+		return nil, err
+	}
+	if !s.matches(spec) {
+		s.Abort()
+		opts := SpawnOptionsOf(spec)
+		opts.Stdin, opts.Stdout, opts.Stderr = s.opts.Stdin, s.opts.Stdout, s.opts.Stderr
+		again, err := Spawn(opts)
+		if err != nil {
+			return nil, err
+		}
+		return again.Start(ctx, spec)
+	}
+	s.used = true
+	defer s.cfgW.Close()
+	defer s.errR.Close()
+	if s.console != nil {
+		defer s.console.Close()
+	}
+	cmd := s.cmd
+	p := &Process{cmd: cmd}
 	fail := func(err error) (*Process, error) {
 		_ = cmd.Process.Kill()
 		_, _ = p.Wait()
 		return nil, errors.Join(err, p.Cleanup())
 	}
-	if err := cg.create(spec.Resources); err != nil {
+	prog, err := seccompFor(spec.Security)
+	if err != nil {
 		return fail(err)
 	}
-	if err := cg.add(cmd.Process.Pid); err != nil {
+	if p.cg, err = newCgroup(spec.ID); err != nil {
+		return fail(err)
+	}
+	if err := p.cg.create(spec.Resources); err != nil {
+		return fail(err)
+	}
+	if err := p.cg.add(cmd.Process.Pid); err != nil {
 		return fail(err)
 	}
 	if spec.Prestart != nil {
@@ -161,15 +267,15 @@ func Start(ctx context.Context, spec Spec) (*Process, error) {
 			return fail(fmt.Errorf("prestart: %w", err))
 		}
 	}
-	if err := writeJSON(cfgW, initConfig{Spec: spec, Seccomp: prog}); err != nil {
+	if err := writeJSON(s.cfgW, initConfig{Spec: spec, Seccomp: prog}); err != nil {
 		return fail(fmt.Errorf("send container config: %w", err))
 	}
-	cfgW.Close()
-	if err := waitSetup(ctx, errR); err != nil {
+	s.cfgW.Close()
+	if err := waitSetup(ctx, s.errR); err != nil {
 		return fail(err)
 	}
-	if console != nil {
-		if p.Console, err = receiveFD(console); err != nil {
+	if s.console != nil {
+		if p.Console, err = receiveFD(s.console); err != nil {
 			return fail(err)
 		}
 	}

@@ -1,0 +1,103 @@
+// Package overlay mounts overlayfs root filesystems: read-only image
+// layers under a writable container layer. It is shared by the image store
+// (which mounts on the host) and the container init (which mounts inside
+// the container's own mount namespace), so it stays free of heavy imports.
+package overlay
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Mount mounts an overlayfs at target from lowers (lowest first) with
+// upper as the writable layer and work as overlayfs's scratch dir on the
+// same file system as upper; with upper == "" it is read-only (overlayfs
+// then wants at least two lowers). With volatile the upper layer is never
+// synced, not even at unmount (kernels before 5.10 lack the option: there
+// it is a plain mount).
+//
+// mount(2) takes at most one page of options. When the absolute layer
+// paths do not fit, each layer is opened and named by its short
+// /proc/self/fd/N path instead (about 19 bytes a layer, so some 200
+// layers), which needs no chdir and so is safe in a threaded process.
+func Mount(lowers []string, upper, work, target string, volatile bool) error {
+	return mount(lowers, upper, work, target, false, volatile)
+}
+
+// MountByFD is Mount always naming layers by descriptor (for tests of the
+// long-options path).
+func MountByFD(lowers []string, upper, work, target string, volatile bool) error {
+	return mount(lowers, upper, work, target, true, volatile)
+}
+
+func mount(lowers []string, upper, work, target string, forceFDs, volatile bool) error {
+	if len(lowers) == 0 {
+		return errors.New("mount rootfs: no layers")
+	}
+	volatile = volatile && upper != ""
+	names := lowers
+	if forceFDs || len(Options(lowers, upper, work, true, volatile)) >= os.Getpagesize() {
+		var fds []int
+		defer func() {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+		}()
+		names = make([]string, len(lowers))
+		for i, l := range lowers {
+			fd, err := unix.Open(l, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fmt.Errorf("mount rootfs: open layer: %w", err)
+			}
+			fds = append(fds, fd)
+			names[i] = "/proc/self/fd/" + strconv.Itoa(fd)
+		}
+	}
+	// index=off as Docker and containerd use it: lowers are shared by
+	// many mounts and never exported. Kernels before 4.13 lack it.
+	opts := Options(names, upper, work, true, volatile)
+	if len(opts) >= os.Getpagesize() {
+		return fmt.Errorf("mount rootfs: %d layers do not fit in mount options", len(lowers))
+	}
+	err := unix.Mount("overlay", target, "overlay", 0, opts)
+	if errors.Is(err, unix.EINVAL) && volatile {
+		err = unix.Mount("overlay", target, "overlay", 0, Options(names, upper, work, true, false))
+	}
+	if errors.Is(err, unix.EINVAL) {
+		err = unix.Mount("overlay", target, "overlay", 0, Options(names, upper, work, false, false))
+	}
+	if err != nil {
+		return fmt.Errorf("mount rootfs at %s: %w", target, err)
+	}
+	return nil
+}
+
+// Options is the mount data for lowers (lowest first; overlayfs lists
+// them top-most first), upper and work.
+func Options(lowers []string, upper, work string, indexOff, volatile bool) string {
+	rev := make([]string, len(lowers))
+	for i, l := range lowers {
+		rev[len(lowers)-1-i] = escape(l)
+	}
+	opts := "lowerdir=" + strings.Join(rev, ":")
+	if upper != "" {
+		opts += ",upperdir=" + escape(upper) + ",workdir=" + escape(work)
+	}
+	if indexOff {
+		opts += ",index=off"
+	}
+	if volatile {
+		opts += ",volatile"
+	}
+	return opts
+}
+
+// escape escapes the separators overlayfs splits options on.
+func escape(p string) string {
+	return strings.NewReplacer(`\`, `\\`, `:`, `\:`, `,`, `\,`).Replace(p)
+}
