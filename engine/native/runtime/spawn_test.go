@@ -3,12 +3,16 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func hostMounted(t *testing.T, target string) bool {
@@ -120,4 +124,55 @@ func TestSpawnAbort(t *testing.T) {
 	}
 	var nilSpawn *Spawned
 	nilSpawn.Abort()
+}
+
+// A network namespace bind-mounted after the spawn (as the native engine's
+// network attach does, in a directory that does not propagate mounts) is
+// joined all the same.
+func TestSpawnJoinsNamespaceMountedAfter(t *testing.T) {
+	needRoot(t)
+	rootfs := newRootfs(t)
+	var stdout, stderr bytes.Buffer
+	sp, err := Spawn(SpawnOptions{NewNetwork: false, Stdout: &stdout, Stderr: &stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := exec.Command("unshare", "--net", "sleep", "60")
+	if err := holder.Start(); err != nil {
+		sp.Abort()
+		t.Skipf("unshare: %v", err)
+	}
+	defer func() { _ = holder.Process.Kill(); _ = holder.Wait() }()
+	nsFile := filepath.Join(t.TempDir(), "netns")
+	if err := os.WriteFile(nsFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	nsPath := fmt.Sprintf("/proc/%d/ns/net", holder.Process.Pid)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		a, _ := os.Readlink(nsPath)
+		b, _ := os.Readlink("/proc/self/ns/net")
+		if a != "" && a != b {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("unshare never entered its namespace")
+		}
+	}
+	if err := unix.Mount(nsPath, nsFile, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(nsFile, unix.MNT_DETACH)
+	p, err := sp.Start(context.Background(), Spec{ID: testID(t), Rootfs: rootfs,
+		Network: Network{Mode: NetworkJoin, Path: nsFile},
+		Args:    []string{"ls", "/sys/class/net"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, err := p.Wait(); err != nil || code != 0 {
+		t.Fatalf("exit %d, %v, stderr %q", code, err, stderr.String())
+	}
+	_ = p.Cleanup()
+	if strings.TrimSpace(stdout.String()) != "lo" {
+		t.Errorf("interfaces %q, want the joined namespace's lo only", stdout.String())
+	}
 }

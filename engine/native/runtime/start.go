@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -266,6 +267,18 @@ func (s *Spawned) Start(ctx context.Context, spec Spec) (*Process, error) {
 		if err := spec.Prestart(ctx, cmd.Process.Pid); err != nil {
 			return fail(fmt.Errorf("prestart: %w", err))
 		}
+	}
+	if spec.Network.Mode == NetworkJoin && !strings.HasPrefix(spec.Network.Path, "/proc/") {
+		// The namespace to join may be a bind mount made after the init
+		// was spawned, which its copy of the mount tree lacks; our open
+		// descriptor of it, through the host's /proc it still sees, is
+		// the same namespace.
+		ns, err := os.Open(spec.Network.Path)
+		if err != nil {
+			return fail(fmt.Errorf("open network namespace: %w", err))
+		}
+		defer ns.Close()
+		spec.Network.Path = fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), ns.Fd())
 	}
 	if err := writeJSON(s.cfgW, initConfig{Spec: spec, Seccomp: prog}); err != nil {
 		return fail(fmt.Errorf("send container config: %w", err))

@@ -112,6 +112,9 @@ func killWait(ctx context.Context, pid int, start uint64) error {
 	}
 	defer fd.Close()
 	if err := unix.PidfdSendSignal(int(fd.Fd()), unix.SIGKILL, nil, 0); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return nil // exited since pidfdOf (a zombie, say): nothing to kill
+		}
 		return fmt.Errorf("kill process %d: %w", pid, err)
 	}
 	done := make(chan error, 1)
