@@ -175,20 +175,54 @@ func clearImmutable(path string) {
 	}
 }
 
-// removeOtherInits drops the copies of other hoist builds. One that a
-// process still runs or is about to run from an open descriptor is not
-// affected by the unlink.
+// removeOtherInits drops the copies of other hoist builds that no process
+// runs or holds open: removing one means clearing its immutable flag, which
+// must never happen under a container still running from it. This runs
+// once per new build, so scanning /proc is affordable.
 func removeOtherInits(dir, keep string) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
+	var others []string
 	for _, e := range ents {
 		p := filepath.Join(dir, e.Name())
-		if p == keep || !strings.HasPrefix(e.Name(), "hoist-init-") {
+		if p != keep && strings.HasPrefix(e.Name(), "hoist-init-") {
+			others = append(others, p)
+		}
+	}
+	if len(others) == 0 {
+		return
+	}
+	used := filesInUse()
+	for _, p := range others {
+		if used[p] {
 			continue
 		}
 		clearImmutable(p)
 		_ = os.Remove(p)
 	}
+}
+
+// filesInUse is the set of paths that some process executes or has open,
+// as /proc shows them.
+func filesInUse() map[string]bool {
+	used := map[string]bool{}
+	procs, _ := os.ReadDir("/proc")
+	for _, pe := range procs {
+		if pe.Name()[0] < '0' || pe.Name()[0] > '9' {
+			continue
+		}
+		base := filepath.Join("/proc", pe.Name())
+		if l, err := os.Readlink(filepath.Join(base, "exe")); err == nil {
+			used[strings.TrimSuffix(l, " (deleted)")] = true
+		}
+		fds, _ := os.ReadDir(filepath.Join(base, "fd"))
+		for _, fd := range fds {
+			if l, err := os.Readlink(filepath.Join(base, "fd", fd.Name())); err == nil {
+				used[strings.TrimSuffix(l, " (deleted)")] = true
+			}
+		}
+	}
+	return used
 }

@@ -45,16 +45,24 @@ func TestInitCacheFile(t *testing.T) {
 	releaseImmutable(t, dir)
 	content := []byte("#!/bin/sh\necho cached\n")
 	image := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(content)), nil }
-	// A copy of another build, to be dropped.
-	old := filepath.Join(dir, "hoist-init-old")
-	if err := os.WriteFile(old, []byte("old"), 0o500); err != nil {
+	// Copies of other builds: one to be dropped, one that a process
+	// (this one) holds open, to be kept.
+	old, busy := filepath.Join(dir, "hoist-init-old"), filepath.Join(dir, "hoist-init-busy")
+	for _, p := range []string{old, busy} {
+		if err := os.WriteFile(p, []byte("old"), 0o500); err != nil {
+			t.Fatal(err)
+		}
+		of, _ := os.Open(p)
+		if err := setImmutable(of); err != nil {
+			t.Skipf("this file system has no immutable flag: %v", err)
+		}
+		of.Close()
+	}
+	held, err := os.Open(busy)
+	if err != nil {
 		t.Fatal(err)
 	}
-	of, _ := os.Open(old)
-	if err := setImmutable(of); err != nil {
-		t.Skipf("this file system has no immutable flag: %v", err)
-	}
-	of.Close()
+	defer held.Close()
 
 	f, err := openInitCache(dir, "abc", image)
 	if err != nil {
@@ -77,11 +85,14 @@ func TestInitCacheFile(t *testing.T) {
 		t.Fatalf("opening the cached init for writing: %v, want EPERM", err)
 	}
 	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("another build's copy was kept: %v", err)
+		t.Errorf("another build's unused copy was kept: %v", err)
+	}
+	if !immutable(t, busy) {
+		t.Error("a copy in use lost its immutability")
 	}
 	ents, _ := os.ReadDir(dir)
-	if len(ents) != 1 {
-		t.Errorf("cache dir holds %d entries, want the one copy", len(ents))
+	if len(ents) != 2 {
+		t.Errorf("cache dir holds %d entries, want this copy and the one in use", len(ents))
 	}
 	// The next process opens the same file.
 	g, err := openInitCache(dir, "abc", func() (io.ReadCloser, error) { return nil, errors.New("must not copy again") })
