@@ -21,24 +21,20 @@ type seccompProgram struct {
 	filter []syscall.SockFilter
 }
 
-// MarshalJSON encodes the program as its raw instructions (8 bytes each,
-// as the kernel reads them), base64 in JSON.
-func (p *seccompProgram) MarshalJSON() ([]byte, error) {
-	raw := make([]byte, 0, 8*len(p.filter))
+// appendRaw appends the program's instructions as the kernel reads them:
+// 8 bytes each, in native byte order.
+func (p *seccompProgram) appendRaw(b []byte) []byte {
 	for _, f := range p.filter {
-		raw = binary.NativeEndian.AppendUint16(raw, f.Code)
-		raw = append(raw, f.Jt, f.Jf)
-		raw = binary.NativeEndian.AppendUint32(raw, f.K)
+		b = binary.NativeEndian.AppendUint16(b, f.Code)
+		b = append(b, f.Jt, f.Jf)
+		b = binary.NativeEndian.AppendUint32(b, f.K)
 	}
-	return json.Marshal(raw)
+	return b
 }
 
-// UnmarshalJSON decodes what MarshalJSON wrote.
-func (p *seccompProgram) UnmarshalJSON(b []byte) error {
-	var raw []byte
-	if err := json.Unmarshal(b, &raw); err != nil {
-		return err
-	}
+// setRaw replaces the program with the instructions in raw (appendRaw's
+// format).
+func (p *seccompProgram) setRaw(raw []byte) error {
 	if len(raw) == 0 || len(raw)%8 != 0 || len(raw)/8 > unix.BPF_MAXINSNS {
 		return errors.New("seccomp program: bad length")
 	}
@@ -48,6 +44,20 @@ func (p *seccompProgram) UnmarshalJSON(b []byte) error {
 		p.filter[i] = syscall.SockFilter{Code: binary.NativeEndian.Uint16(r), Jt: r[2], Jf: r[3], K: binary.NativeEndian.Uint32(r[4:])}
 	}
 	return nil
+}
+
+// MarshalJSON encodes the raw instructions (appendRaw), base64 in JSON.
+func (p *seccompProgram) MarshalJSON() ([]byte, error) {
+	return json.Marshal(p.appendRaw(make([]byte, 0, 8*len(p.filter))))
+}
+
+// UnmarshalJSON decodes what MarshalJSON wrote.
+func (p *seccompProgram) UnmarshalJSON(b []byte) error {
+	var raw []byte
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	return p.setRaw(raw)
 }
 
 // loadSeccomp installs the filter on the calling thread only: that thread

@@ -4,11 +4,9 @@ package runtime
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	goruntime "runtime"
 	"strconv"
-	"syscall"
 )
 
 // The default profile for Docker's default capabilities, the program almost
@@ -36,13 +34,7 @@ func DefaultSeccompBlob() ([]byte, error) {
 }
 
 func encodeSeccompBlob(goarch string, caps capSet, p *seccompProgram) []byte {
-	b := fmt.Appendf(nil, "hoist-seccomp 1 %s %x\n", goarch, uint64(caps))
-	for _, f := range p.filter {
-		b = binary.NativeEndian.AppendUint16(b, f.Code)
-		b = append(b, f.Jt, f.Jf)
-		b = binary.NativeEndian.AppendUint32(b, f.K)
-	}
-	return b
+	return p.appendRaw(fmt.Appendf(nil, "hoist-seccomp 1 %s %x\n", goarch, uint64(caps)))
 }
 
 // decodeSeccompBlob returns the program in blob when it was made for this
@@ -56,13 +48,9 @@ func decodeSeccompBlob(blob []byte, caps capSet) *seccompProgram {
 	if c, err := strconv.ParseUint(string(f[3]), 16, 64); err != nil || capSet(c) != caps {
 		return nil
 	}
-	if len(raw) == 0 || len(raw)%8 != 0 || len(raw)/8 > 4096 {
+	p := &seccompProgram{}
+	if p.setRaw(raw) != nil {
 		return nil
-	}
-	p := &seccompProgram{filter: make([]syscall.SockFilter, len(raw)/8)}
-	for i := range p.filter {
-		r := raw[8*i:]
-		p.filter[i] = syscall.SockFilter{Code: binary.NativeEndian.Uint16(r), Jt: r[2], Jf: r[3], K: binary.NativeEndian.Uint32(r[4:])}
 	}
 	return p
 }
