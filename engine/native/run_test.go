@@ -216,3 +216,23 @@ func TestRunFillsEmptyVolume(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The rootfs the init mounts itself takes the service's mounts and
+// read_only as the host-mounted one does: a read-only root, a tmpfs and a
+// bind mount over it, and /etc/hosts from the container's layer.
+func TestRunInitMountedRootfsOptions(t *testing.T) {
+	b := newBackend(t)
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "in"), []byte("bound\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	spec := oneOff("runopts", "cat /src/in; touch /ro 2>/dev/null || echo read-only; echo t > /scratch/t && cat /scratch/t; grep -c runopts /etc/hostname >/dev/null || hostname")
+	spec.Service.ReadOnly = true
+	spec.Service.Tmpfs = []string{"/scratch"}
+	spec.Service.Volumes = []types.ServiceVolumeConfig{{Type: types.VolumeTypeBind, Source: src, Target: "/src", ReadOnly: true}}
+	var out bytes.Buffer
+	code, err := b.RunContainer(testCtx(t), spec, engine.RunAttach{Stdout: &out, Stderr: &out, Remove: true})
+	if err != nil || code != 0 || !strings.HasPrefix(out.String(), "bound\nread-only\nt\n") {
+		t.Fatalf("code %d err %v output %q", code, err, out.String())
+	}
+}
