@@ -32,6 +32,14 @@ type Store struct {
 	// configs holds parsed config files by digest: content-addressed, so
 	// never stale. One "run" resolves its image three times.
 	configs sync.Map // v1.Hash -> *v1.ConfigFile
+	// indexCache is the last index.json parsed, for readers: a 20-service
+	// up resolves images some 50 times, and a store of a few dozen images
+	// has an index of tens of KB. Reading it is cheap; parsing is not.
+	indexCache struct {
+		sync.Mutex
+		raw []byte
+		idx *index
+	}
 }
 
 // Image is a resolved local image, ready to become a container rootfs.
@@ -131,14 +139,44 @@ func (s *Store) writer(ctx context.Context) (func(), error) {
 	return s.lock(ctx, "gc.lock", unix.LOCK_SH)
 }
 
+// readIndex returns the current index for reading only: while index.json
+// holds the same bytes, readers of this Store share one parsed copy
+// (updateIndex parses its own).
 func (s *Store) readIndex() (*index, error) {
-	idx := &index{Version: 1, Images: map[string]record{}}
+	b, err := s.indexBytes()
+	if err != nil {
+		return nil, err
+	}
+	s.indexCache.Lock()
+	defer s.indexCache.Unlock()
+	if s.indexCache.idx != nil && bytes.Equal(b, s.indexCache.raw) {
+		return s.indexCache.idx, nil
+	}
+	idx, err := parseIndex(b)
+	if err != nil {
+		return nil, err
+	}
+	s.indexCache.raw, s.indexCache.idx = b, idx
+	return idx, nil
+}
+
+// indexBytes is index.json's content, empty when there is none yet.
+func (s *Store) indexBytes() ([]byte, error) {
 	b, err := os.ReadFile(filepath.Join(s.root, "index.json"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return idx, nil
+		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read image index: %w", err)
+	}
+	return b, nil
+}
+
+// parseIndex parses index.json's content (empty: no images).
+func parseIndex(b []byte) (*index, error) {
+	idx := &index{Version: 1, Images: map[string]record{}}
+	if len(b) == 0 {
+		return idx, nil
 	}
 	if err := json.Unmarshal(b, idx); err != nil {
 		return nil, fmt.Errorf("parse image index: %w", err)
@@ -158,7 +196,11 @@ func (s *Store) updateIndex(ctx context.Context, fn func(*index) error) error {
 		return err
 	}
 	defer unlock()
-	idx, err := s.readIndex()
+	cur, err := s.indexBytes()
+	if err != nil {
+		return err
+	}
+	idx, err := parseIndex(cur) // a copy of its own: fn changes it
 	if err != nil {
 		return err
 	}

@@ -485,3 +485,38 @@ func TestResolveIncompleteImageIsNotFound(t *testing.T) {
 		t.Errorf("Resolve with a missing layer = %v, want ErrNotFound", err)
 	}
 }
+
+// Readers share one parsed index per Store while index.json is unchanged;
+// a change by another Store (another hoist process) or by this one is seen
+// at the next read.
+func TestIndexReadsFollowChanges(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	other, err := Open(s.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Import(ctx, bytes.NewReader(busyboxTar(t)), "one:1", nil); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := s.readIndex()
+	b, _ := s.readIndex()
+	if a != b {
+		t.Error("an unchanged index was parsed again")
+	}
+	if _, err := other.Import(ctx, bytes.NewReader(busyboxTar(t)), "two:1", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Resolve(ctx, "two:1"); err != nil {
+		t.Fatalf("another store's new image is not seen: %v", err)
+	}
+	if err := s.Remove(ctx, "one:1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.Resolve(ctx, "one:1"); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("a removed image still resolves: %v", err)
+	}
+	if _, err := s.Resolve(ctx, "one:1"); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("a removed image still resolves in the store that removed it: %v", err)
+	}
+}
