@@ -19,8 +19,12 @@ type Service struct {
 	Name  string
 	Rules []types.Trigger
 	// BuildContext is the service's local build context, "" when it has none
-	// (or a remote one). Its .dockerignore applies to rules inside it.
+	// (or a remote one). Its ignore file applies to rules inside it, as to
+	// the build: <Dockerfile>.dockerignore when that exists, else
+	// <context>/.dockerignore.
 	BuildContext string
+	// Dockerfile is the build's Dockerfile (absolute), "" when inline.
+	Dockerfile string
 	// BindSources are host paths bind-mounted into the service: syncing them
 	// would be redundant (the container already sees the host file) and, for
 	// an overlapping target, racy. They are skipped with a warning.
@@ -57,6 +61,16 @@ func FromProject(p *types.Project, names ...string) ([]Service, error) {
 		}
 		if s.Build != nil && s.Build.Context != "" && !strings.Contains(s.Build.Context, "://") && !strings.HasPrefix(s.Build.Context, "git@") {
 			ws.BuildContext = abs(s.Build.Context)
+			if s.Build.DockerfileInline == "" {
+				df := s.Build.Dockerfile
+				if df == "" {
+					df = "Dockerfile"
+				}
+				if !filepath.IsAbs(df) {
+					df = filepath.Join(ws.BuildContext, df)
+				}
+				ws.Dockerfile = df
+			}
 		}
 		for _, v := range s.Volumes {
 			if v.Type == types.VolumeTypeBind && v.Source != "" {
@@ -118,7 +132,7 @@ func compile(services []Service, warn func(Event)) (*ruleSet, error) {
 		ctxDir := ""
 		if s.BuildContext != "" {
 			ctxDir = resolve(s.BuildContext)
-			m, err := dockerignore.Load(filepath.Join(ctxDir, ".dockerignore"))
+			m, err := dockerignore.Load(dockerignore.BuildFiles(ctxDir, resolveIf(s.Dockerfile))...)
 			if err != nil {
 				return nil, fmt.Errorf("watch: service %s: %w", s.Name, err)
 			}
@@ -215,6 +229,14 @@ func matcher(patterns []string) (*patternmatcher.PatternMatcher, error) {
 // resolve cleans p and resolves symlinks in it when it exists, so that paths
 // reported by inotify (which are built from the watched directories) compare
 // equal to rule roots.
+// resolveIf is resolve, keeping "" as "".
+func resolveIf(p string) string {
+	if p == "" {
+		return ""
+	}
+	return resolve(p)
+}
+
 func resolve(p string) string {
 	p = filepath.Clean(p)
 	if r, err := filepath.EvalSymlinks(p); err == nil {

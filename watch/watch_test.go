@@ -442,9 +442,65 @@ func TestFromProject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Service{{Name: "web", BuildContext: "/proj/web", BindSources: []string{"/proj/data"},
+	want := []Service{{Name: "web", BuildContext: "/proj/web", Dockerfile: "/proj/web/Dockerfile", BindSources: []string{"/proj/data"},
 		Rules: []types.Trigger{{Path: "/proj/web/src", Action: types.WatchActionSync, Target: "/app"}}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+}
+
+// As for the build, <Dockerfile>.dockerignore, when it exists, is the ignore
+// file of the context (and <context>/.dockerignore is not read).
+func TestDockerfileSpecificIgnore(t *testing.T) {
+	dir := tempDir(t)
+	ctx := filepath.Join(dir, "app")
+	write(t, filepath.Join(ctx, ".dockerignore"), "*.go\n")
+	write(t, filepath.Join(ctx, "build", "web.Dockerfile"), "FROM scratch\n")
+	write(t, filepath.Join(ctx, "build", "web.Dockerfile.dockerignore"), "*.tmp\n")
+	files := []string{"app/main.go", "app/cache.tmp"}
+	for _, f := range files {
+		write(t, filepath.Join(dir, f), "x")
+	}
+	web := Service{Name: "web", BuildContext: ctx, Dockerfile: filepath.Join(ctx, "build", "web.Dockerfile"), Rules: []types.Trigger{
+		{Path: ctx, Action: types.WatchActionSync, Target: "/src"},
+	}}
+	h := newHarness(t, []Service{web}, Options{})
+	for _, f := range files {
+		h.event(filepath.Join(dir, f), fsnotify.Write)
+	}
+	h.clock.Advance(quiet)
+	h.idle()
+	var got []string
+	for _, c := range changesOf(h.ctrl.snapshot()) {
+		got = append(got, c.ContainerPath)
+	}
+	if !reflect.DeepEqual(got, []string{"/src/main.go"}) {
+		t.Fatalf("synced %v, want only /src/main.go", got)
+	}
+}
+
+func TestFromProjectDockerfile(t *testing.T) {
+	svc := func(name string, b *types.BuildConfig) types.ServiceConfig {
+		s := types.ServiceConfig{Name: name}
+		s.Build = b
+		s.Develop = &types.DevelopConfig{Watch: []types.Trigger{{Path: "src", Action: types.WatchActionSync, Target: "/s"}}}
+		return s
+	}
+	p := &types.Project{WorkingDir: "/proj", Services: types.Services{
+		"a": svc("a", &types.BuildConfig{Context: "/proj/a"}),
+		"b": svc("b", &types.BuildConfig{Context: "/proj/b", Dockerfile: "x/B.Dockerfile"}),
+		"c": svc("c", &types.BuildConfig{Context: "/proj/c", DockerfileInline: "FROM scratch"}),
+	}}
+	svcs, err := FromProject(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, s := range svcs {
+		got[s.Name] = s.Dockerfile
+	}
+	want := map[string]string{"a": "/proj/a/Dockerfile", "b": "/proj/b/x/B.Dockerfile", "c": ""}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Dockerfiles %v, want %v", got, want)
 	}
 }

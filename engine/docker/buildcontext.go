@@ -43,7 +43,7 @@ func newBuildContext(spec engine.BuildSpec) (*buildContext, error) {
 		return nil, fmt.Errorf("build context %q is not a directory", spec.Context)
 	}
 	bc := &buildContext{dir: spec.Context}
-	ignorePaths := []string{filepath.Join(spec.Context, ".dockerignore")}
+	dfPath := "" // the Dockerfile on disk, for its own ignore file
 	if spec.Inline != "" {
 		bc.dockerfile, bc.extra = inlineDockerfile, []byte(spec.Inline)
 	} else {
@@ -68,9 +68,9 @@ func newBuildContext(spec engine.BuildSpec) (*buildContext, error) {
 			}
 			bc.dockerfile = filepath.ToSlash(rel)
 		}
-		ignorePaths = append([]string{df + ".dockerignore"}, ignorePaths...)
+		dfPath = df
 	}
-	m, err := dockerignore.Load(ignorePaths...)
+	m, err := dockerignore.Load(dockerignore.BuildFiles(spec.Context, dfPath)...)
 	if err != nil {
 		return nil, err
 	}

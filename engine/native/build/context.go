@@ -42,12 +42,10 @@ func openContext(dir, dockerfile string, inline bool, hc *hashCache) (*srcTree, 
 		return nil, fmt.Errorf("build: context: %w", err)
 	}
 	t := &srcTree{root: root, hash: hc}
-	var candidates []string
-	if !inline {
-		candidates = append(candidates, dockerfile+".dockerignore")
+	if inline {
+		dockerfile = ""
 	}
-	candidates = append(candidates, filepath.Join(root, ".dockerignore"))
-	pm, err := dockerignore.Load(candidates...)
+	pm, err := dockerignore.Load(dockerignore.BuildFiles(root, dockerfile)...)
 	if err != nil {
 		return nil, fmt.Errorf("build: %w", err)
 	}
