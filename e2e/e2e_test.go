@@ -45,6 +45,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,6 +89,9 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(tmp)
 	hoistBin = filepath.Join(tmp, "bin", "hoist")
+	if err := seeSources(repoRoot); err != nil {
+		return fail("%v", err)
+	}
 	build := exec.Command("go", "build", "-o", hoistBin, "./cmd/hoist")
 	build.Dir = repoRoot
 	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as Taskfile's build
@@ -287,4 +291,26 @@ func leftovers(ctx context.Context, project string) string {
 		}
 	}
 	return b.String()
+}
+
+// seeSources stats every file of the repository (but .git and bin). go
+// test caches a package's result by the files the test process itself
+// opens or stats; the binary is built, and the samples are read, by child
+// processes, so without this a change to hoist's code or samples would
+// leave this package's old result cached, and the end-to-end tests would
+// not run against the change.
+func seeSources(root string) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != root && (d.Name() == ".git" || d.Name() == "bin") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		_, err = os.Stat(p)
+		return err
+	})
 }
