@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
 
 	"github.com/hoist-dev/hoist/engine"
@@ -17,6 +20,7 @@ type upFlags struct {
 	abortOnExit, dryRun, noLogPrefix, noColor, watch                       bool
 	waitTimeout                                                            int
 	exitCodeFrom, pull                                                     string
+	scale                                                                  []string
 }
 
 func newUp(a *app) *cobra.Command {
@@ -45,6 +49,7 @@ func newUp(a *app) *cobra.Command {
 	fl.BoolVar(&f.noLogPrefix, "no-log-prefix", false, "do not prefix log lines")
 	fl.BoolVar(&f.noColor, "no-color", false, "monochrome output")
 	fl.BoolVar(&f.watch, "watch", false, "apply develop.watch rules while attached")
+	fl.StringArrayVar(&f.scale, "scale", nil, "run NUM containers of SERVICE, as SERVICE=NUM (repeatable; overrides scale and deploy.replicas)")
 	return c
 }
 
@@ -69,6 +74,9 @@ func (a *app) up(ctx context.Context, f upFlags, services []string) error {
 	}
 	p, err := a.load(ctx)
 	if err != nil {
+		return err
+	}
+	if err := applyScale(p, f.scale); err != nil {
 		return err
 	}
 	if f.exitCodeFrom != "" {
@@ -182,4 +190,26 @@ func exitOrNil(code int) error {
 // stopAll stops the project's running containers in reverse dependency order.
 func (a *app) stopAll(ctx context.Context, o *orchestrate.Orchestrator, name string) error {
 	return o.Stop(ctx, name, nil, nil, a.killCtx)
+}
+
+// applyScale sets the replica counts given as SERVICE=NUM, as docker
+// compose up --scale does, before anything is planned.
+func applyScale(p *types.Project, specs []string) error {
+	for _, spec := range specs {
+		name, num, ok := strings.Cut(spec, "=")
+		n, err := strconv.Atoi(num)
+		if !ok || name == "" || err != nil || n < 0 {
+			return fmt.Errorf("--scale %q: use SERVICE=NUM with NUM a whole number, as in --scale web=3", spec)
+		}
+		s, ok := p.Services[name]
+		if !ok {
+			return fmt.Errorf("--scale %s: no such service %q in the project (services: %s)", spec, name, strings.Join(p.ServiceNames(), ", "))
+		}
+		if s.ContainerName != "" && n > 1 {
+			return fmt.Errorf("--scale %s: service %q sets container_name %q, so it runs one container; remove container_name to scale it", spec, name, s.ContainerName)
+		}
+		s.SetScale(n)
+		p.Services[name] = s
+	}
+	return nil
 }
