@@ -3,9 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"regexp"
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"text/template"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -68,21 +72,8 @@ func newPs(a *app) *cobra.Command {
 				for _, s := range sortedSet(seen) {
 					fmt.Fprintln(a.stdout, s)
 				}
-			case format == "json":
-				// One object per line, as docker compose prints it.
-				for _, r := range rows {
-					b, _ := json.Marshal(r)
-					fmt.Fprintln(a.stdout, string(b))
-				}
-			case format == "table" || format == "":
-				tw := tabwriter.NewWriter(a.stdout, 0, 4, 3, ' ', 0)
-				fmt.Fprintln(tw, "NAME\tIMAGE\tSERVICE\tSTATUS\tPORTS")
-				for _, r := range rows {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Image, r.Service, r.Status, portsText(r.Publishers))
-				}
-				return tw.Flush()
 			default:
-				return fmt.Errorf("--format %q: use table or json", format)
+				return printPs(a.stdout, rows, format)
 			}
 			return nil
 		},
@@ -91,7 +82,7 @@ func newPs(a *app) *cobra.Command {
 	fl.BoolVarP(&all, "all", "a", false, "show stopped containers too")
 	fl.BoolVarP(&quiet, "quiet", "q", false, "only IDs")
 	fl.BoolVar(&services, "services", false, "only service names")
-	fl.StringVar(&format, "format", "table", "table or json")
+	fl.StringVar(&format, "format", "table", "table, json, or a Go template (\"table TEMPLATE\" adds a header), as in {{.Name}} {{.Status}}")
 	return c
 }
 
@@ -134,4 +125,75 @@ func sortedSet(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// psView is what a --format template sees: the JSON fields plus Ports as
+// the table shows them, as with docker compose.
+type psView struct {
+	psEntry
+	Ports string
+}
+
+// printPs prints rows as --format says: "table" (the default), "json" (one
+// object per line, as docker compose prints it), or a Go template applied
+// to each row; "table TEMPLATE" aligns the columns under a header made of
+// the template's field names.
+func printPs(w io.Writer, rows []psEntry, format string) error {
+	switch format {
+	case "json":
+		for _, r := range rows {
+			b, _ := json.Marshal(r)
+			fmt.Fprintln(w, string(b))
+		}
+		return nil
+	case "table", "":
+		format = "table {{.Name}}\t{{.Image}}\t{{.Service}}\t{{.Status}}\t{{.Ports}}"
+	}
+	text, table := strings.CutPrefix(format, "table ")
+	text = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(text)
+	tmpl, err := template.New("ps").Funcs(template.FuncMap{
+		"json":  func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
+		"join":  strings.Join,
+		"lower": strings.ToLower,
+		"upper": strings.ToUpper,
+		"split": strings.Split,
+	}).Parse(text)
+	if err != nil {
+		return fmt.Errorf("--format: %w; use table, json or a Go template such as '{{.Name}} {{.Status}}'", err)
+	}
+	out := w
+	var tw *tabwriter.Writer
+	if table {
+		tw = tabwriter.NewWriter(w, 0, 4, 3, ' ', 0)
+		out = tw
+		fmt.Fprintln(tw, psHeader(text))
+	}
+	for _, r := range rows {
+		if err := tmpl.Execute(out, psView{psEntry: r, Ports: portsText(r.Publishers)}); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+		fmt.Fprintln(out)
+	}
+	if tw != nil {
+		return tw.Flush()
+	}
+	return nil
+}
+
+var psField = regexp.MustCompile(`\{\{[^}]*?\.(\w+)[^}]*\}\}`)
+
+// psHeader turns a row template into its header: each action becomes its
+// field's name in capitals, words apart (ExitCode: EXIT CODE).
+func psHeader(text string) string {
+	return psField.ReplaceAllStringFunc(text, func(action string) string {
+		name := psField.FindStringSubmatch(action)[1]
+		var b strings.Builder
+		for i, r := range name {
+			if i > 0 && unicode.IsUpper(r) && !unicode.IsUpper(rune(name[i-1])) {
+				b.WriteByte(' ')
+			}
+			b.WriteRune(unicode.ToUpper(r))
+		}
+		return b.String()
+	})
 }
