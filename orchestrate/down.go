@@ -229,7 +229,7 @@ func rmiRefs(project string, st *engine.State, mode string) []string {
 
 // Stop stops running containers (of services, or all) in reverse dependency
 // order; once killCtx ends the stops become kills.
-func (o *Orchestrator) Stop(ctx context.Context, name string, p *types.Project, services []string, killCtx context.Context) error {
+func (o *Orchestrator) Stop(ctx context.Context, name string, p *types.Project, services []string, timeout *time.Duration, killCtx context.Context) error {
 	observed, err := o.Backend.Observe(ctx, name, nil)
 	if err != nil {
 		return fmt.Errorf("observe project %q: %w", name, err)
@@ -242,7 +242,67 @@ func (o *Orchestrator) Stop(ctx context.Context, name string, p *types.Project, 
 		}
 	}
 	pl := plan.Down(observed, plan.DownOptions{Services: filter, StopOnly: true})
-	return o.runDown(ctx, p, pl, newRunState(observed), nil, killCtx)
+	return o.runDown(ctx, p, pl, newRunState(observed), timeout, killCtx)
+}
+
+// RmOptions are rm's flags.
+type RmOptions struct {
+	Stop    bool           // -s: stop the running ones first
+	Volumes bool           // -v: remove their anonymous volumes
+	Timeout *time.Duration // the stop timeout; nil: the service's own
+	KillCtx context.Context
+}
+
+// Removable lists what Remove would remove: the stopped containers of
+// services (or all), one-off ones included, and with Stop the running ones
+// too.
+func (o *Orchestrator) Removable(ctx context.Context, name string, services []string, stop bool) ([]engine.Container, error) {
+	cs, err := o.Containers(ctx, name, services, true)
+	if err != nil {
+		return nil, err
+	}
+	var out []engine.Container
+	for _, c := range cs {
+		if stop || (c.State != engine.StateRunning && c.State != engine.StateRestarting && c.State != engine.StatePaused) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Remove removes the containers Removable lists, stopping them first with
+// Stop (in dependency order), as docker compose rm does. Removals run
+// in parallel, as many at once as the engine takes.
+func (o *Orchestrator) Remove(ctx context.Context, name string, p *types.Project, services []string, opts RmOptions) error {
+	if opts.Stop {
+		if err := o.Stop(ctx, name, p, services, opts.Timeout, opts.KillCtx); err != nil {
+			return err
+		}
+	}
+	cs, err := o.Removable(ctx, name, services, false)
+	if err != nil {
+		return err
+	}
+	parallel := o.parallel()
+	if l, ok := o.Backend.(removalLimiter); ok && parallel > l.MaxParallelRemovals() {
+		parallel = l.MaxParallelRemovals()
+	}
+	var tasks []dag.Task
+	for _, c := range cs {
+		tasks = append(tasks, dag.Task{ID: c.Name, Run: func(ctx context.Context) error {
+			o.emit(Event{Op: string(plan.Remove), Target: c.Name, Status: "started"})
+			err := o.Backend.RemoveContainer(ctx, c.ID, engine.RemoveOptions{Volumes: opts.Volumes})
+			if errors.Is(err, engine.ErrNotFound) {
+				err = nil
+			}
+			if err != nil {
+				return fmt.Errorf("remove %s: %w", c.Name, err)
+			}
+			o.emit(Event{Op: string(plan.Remove), Target: c.Name, Status: "done"})
+			return nil
+		}})
+	}
+	return dag.Run(ctx, tasks, dag.Options{Parallel: parallel})
 }
 
 // Start starts the project's stopped containers (of services, or all) in

@@ -83,7 +83,7 @@ func (w *WatchController) Rebuild(ctx context.Context, service string) error {
 
 // Restart stops and starts the service's containers.
 func (w *WatchController) Restart(ctx context.Context, service string) error {
-	if err := w.o.Stop(ctx, w.p.Name, w.p, []string{service}, w.killCtx); err != nil {
+	if err := w.o.Stop(ctx, w.p.Name, w.p, []string{service}, nil, w.killCtx); err != nil {
 		return err
 	}
 	return w.o.Start(ctx, w.p.Name, []string{service})

@@ -13,10 +13,11 @@ var globalValueFlags = map[string]bool{
 var fShorthand = map[string]string{
 	"logs":     "--follow",
 	"image rm": "--force",
+	"rm":       "--force",
 }
 
 // rewriteArgs lets `hoist logs -f` mean --follow and `hoist image rm -f`
-// --force, as in docker's CLIs: the persistent -f/--file owns the
+// and `hoist rm -f` --force, as in docker's CLIs: the persistent -f/--file owns the
 // shorthand, so after those commands -f is rewritten before cobra parses it.
 func rewriteArgs(args []string) []string {
 	out := make([]string, 0, len(args))

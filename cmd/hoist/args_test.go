@@ -8,6 +8,9 @@ import (
 func TestRewriteArgs(t *testing.T) {
 	cases := []struct{ in, want []string }{
 		{[]string{"logs", "-f"}, []string{"logs", "--follow"}},
+		{[]string{"rm", "-f", "web"}, []string{"rm", "--force", "web"}},
+		{[]string{"rm", "-sf"}, []string{"rm", "-s", "--force"}},
+		{[]string{"exec", "box", "rm", "-f", "x"}, []string{"exec", "box", "rm", "-f", "x"}},
 		{[]string{"-f", "c.yaml", "logs", "-f", "web"}, []string{"-f", "c.yaml", "logs", "--follow", "web"}},
 		{[]string{"-f", "logs", "up", "-f"}, []string{"-f", "logs", "up", "-f"}},
 		{[]string{"logs", "-tf"}, []string{"logs", "-t", "--follow"}},

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -94,13 +95,19 @@ func newLifecycle(a *app, verb string) *cobra.Command {
 				return err
 			}
 			defer o.Backend.Close()
+			// -t overrides the services' stop_grace_period only when given.
+			var stopTimeout *time.Duration
+			if cmd.Flags().Changed("timeout") {
+				d := time.Duration(timeout) * time.Second
+				stopTimeout = &d
+			}
 			switch verb {
 			case "stop":
-				return o.Stop(ctx, name, p, args, a.killCtx)
+				return o.Stop(ctx, name, p, args, stopTimeout, a.killCtx)
 			case "start":
 				return o.Start(ctx, name, args)
 			case "restart":
-				if err := o.Stop(ctx, name, p, args, a.killCtx); err != nil {
+				if err := o.Stop(ctx, name, p, args, stopTimeout, a.killCtx); err != nil {
 					return err
 				}
 				return o.Start(ctx, name, args)

@@ -189,7 +189,7 @@ func exitOrNil(code int) error {
 
 // stopAll stops the project's running containers in reverse dependency order.
 func (a *app) stopAll(ctx context.Context, o *orchestrate.Orchestrator, name string) error {
-	return o.Stop(ctx, name, nil, nil, a.killCtx)
+	return o.Stop(ctx, name, nil, nil, nil, a.killCtx)
 }
 
 // applyScale sets the replica counts given as SERVICE=NUM, as docker
