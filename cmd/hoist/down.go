@@ -2,8 +2,8 @@ package main
 
 import (
 	"fmt"
-	"time"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
 
 	"github.com/hoist-dev/hoist/orchestrate"
@@ -21,25 +21,15 @@ func newDown(a *app) *cobra.Command {
 			if rmi != "" && rmi != "local" && rmi != "all" {
 				return fmt.Errorf("--rmi %q: use local or all", rmi)
 			}
-			name, p, err := a.projectName(ctx)
-			if err != nil {
+			return a.withNamedProject(ctx, func(name string, p *types.Project, o *orchestrate.Orchestrator) error {
+				opts := orchestrate.DownOptions{Volumes: volumes, RemoveOrphans: removeOrphans, Rmi: rmi, DryRun: dryRun,
+					Timeout: timeoutFlag(cmd, timeout), KillCtx: a.killCtx}
+				pl, err := o.Down(ctx, name, p, opts)
+				if dryRun && err == nil {
+					fmt.Fprint(a.stdout, pl.String())
+				}
 				return err
-			}
-			o, _, err := a.orchestrator(ctx)
-			if err != nil {
-				return err
-			}
-			defer o.Backend.Close()
-			opts := orchestrate.DownOptions{Volumes: volumes, RemoveOrphans: removeOrphans, Rmi: rmi, DryRun: dryRun, KillCtx: a.killCtx}
-			if cmd.Flags().Changed("timeout") {
-				t := time.Duration(timeout) * time.Second
-				opts.Timeout = &t
-			}
-			pl, err := o.Down(ctx, name, p, opts)
-			if dryRun && err == nil {
-				fmt.Fprint(a.stdout, pl.String())
-			}
-			return err
+			})
 		},
 	}
 	fl := c.Flags()

@@ -9,12 +9,13 @@ import (
 	"strings"
 	"syscall"
 	"text/tabwriter"
-	"time"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/orchestrate"
 )
 
 func newExec(a *app) *cobra.Command {
@@ -86,35 +87,22 @@ func newLifecycle(a *app, verb string) *cobra.Command {
 		Short: strings.ToUpper(verb[:1]) + verb[1:] + " services",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			name, p, err := a.projectName(ctx)
-			if err != nil {
-				return err
-			}
-			o, _, err := a.orchestrator(ctx)
-			if err != nil {
-				return err
-			}
-			defer o.Backend.Close()
-			// -t overrides the services' stop_grace_period only when given.
-			var stopTimeout *time.Duration
-			if cmd.Flags().Changed("timeout") {
-				d := time.Duration(timeout) * time.Second
-				stopTimeout = &d
-			}
-			switch verb {
-			case "stop":
-				return o.Stop(ctx, name, p, args, stopTimeout, a.killCtx)
-			case "start":
-				return o.Start(ctx, name, args)
-			case "restart":
-				if err := o.Stop(ctx, name, p, args, stopTimeout, a.killCtx); err != nil {
-					return err
+			return a.withNamedProject(ctx, func(name string, p *types.Project, o *orchestrate.Orchestrator) error {
+				switch verb {
+				case "stop":
+					return o.Stop(ctx, name, p, args, timeoutFlag(cmd, timeout), a.killCtx)
+				case "start":
+					return o.Start(ctx, name, args)
+				case "restart":
+					if err := o.Stop(ctx, name, p, args, timeoutFlag(cmd, timeout), a.killCtx); err != nil {
+						return err
+					}
+					return o.Start(ctx, name, args)
+				case "kill":
+					return o.Kill(ctx, name, args, signal)
 				}
-				return o.Start(ctx, name, args)
-			case "kill":
-				return o.Kill(ctx, name, args, signal)
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 	if verb == "stop" || verb == "restart" {

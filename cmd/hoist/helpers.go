@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/spf13/cobra"
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/orchestrate"
@@ -61,4 +63,30 @@ func (a *app) withProject(ctx context.Context, fn func(p *types.Project, o *orch
 	}
 	defer o.Backend.Close()
 	return fn(p, o)
+}
+
+// withNamedProject resolves the project as the commands that work without
+// a compose file do (projectName: p is nil then) and opens an orchestrator
+// on the selected engine for fn, closing the engine afterwards.
+func (a *app) withNamedProject(ctx context.Context, fn func(name string, p *types.Project, o *orchestrate.Orchestrator) error) error {
+	name, p, err := a.projectName(ctx)
+	if err != nil {
+		return err
+	}
+	o, _, err := a.orchestrator(ctx)
+	if err != nil {
+		return err
+	}
+	defer o.Backend.Close()
+	return fn(name, p, o)
+}
+
+// timeoutFlag is the -t value as a duration when it was given, nil
+// otherwise (the services' own stop_grace_period then applies).
+func timeoutFlag(cmd *cobra.Command, seconds int) *time.Duration {
+	if !cmd.Flags().Changed("timeout") {
+		return nil
+	}
+	d := time.Duration(seconds) * time.Second
+	return &d
 }
