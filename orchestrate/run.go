@@ -7,8 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/format"
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/hoist-dev/hoist/compose"
@@ -28,6 +33,13 @@ type RunOptions struct {
 	NoDeps       bool
 	ServicePorts bool
 	Detach       bool
+	// Volumes (-v) are mounts in docker's short syntax, Publish (-p) port
+	// bindings and Labels (-l) KEY=VALUE labels, added to the service's.
+	Volumes []string
+	Publish []string
+	Labels  []string
+	// Build (--build) builds the service's image first, even if present.
+	Build bool
 	// Stdin, when set, is the command's standard input (docker compose
 	// run's default -i).
 	Stdin  io.Reader
@@ -50,6 +62,12 @@ func (o *Orchestrator) Run(ctx context.Context, p *types.Project, service string
 	if !ok {
 		return 0, fmt.Errorf("no such service: %q", service)
 	}
+	// -v, -p and -l are checked before anything is created.
+	extra, err := runAdditions(p, opts)
+	if err != nil {
+		return 0, err
+	}
+	s.Volumes = append(slices.Clone(s.Volumes), extra.volumes...)
 	if !opts.NoDeps && len(s.DependsOn) > 0 {
 		var deps []string
 		for d := range s.DependsOn {
@@ -64,15 +82,16 @@ func (o *Orchestrator) Run(ctx context.Context, p *types.Project, service string
 		}
 	}
 	ref := compose.ImageRef(p, s)
-	if _, err := o.Backend.ImageID(ctx, ref); err != nil {
-		if !errors.Is(err, engine.ErrNotFound) {
-			return 0, err
-		}
+	_, err = o.Backend.ImageID(ctx, ref)
+	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return 0, err
+	}
+	if err != nil || (opts.Build && s.Build != nil) {
 		one, err := p.WithSelectedServices([]string{service}, types.IgnoreDependencies)
 		if err != nil {
 			return 0, err
 		}
-		pl := plan.Images(one, &engine.State{ImageIDs: map[string]string{}}, plan.ImageOptions{})
+		pl := plan.Images(one, &engine.State{ImageIDs: map[string]string{}}, plan.ImageOptions{Build: opts.Build})
 		if err := o.execute(ctx, one, pl, newRunState(&engine.State{}), o.parallel()); err != nil {
 			return 0, err
 		}
@@ -88,6 +107,13 @@ func (o *Orchestrator) Run(ctx context.Context, p *types.Project, service string
 	}
 	if !opts.ServicePorts {
 		s.Ports = nil
+	}
+	s.Ports = append(s.Ports, extra.ports...)
+	if len(extra.labels) > 0 {
+		labels := types.Labels{}
+		maps.Copy(labels, s.Labels)
+		maps.Copy(labels, extra.labels)
+		s.Labels = labels
 	}
 	if opts.User != "" {
 		s.User = opts.User
@@ -197,4 +223,60 @@ func (o *Orchestrator) ensureResources(ctx context.Context, p *types.Project, s 
 		}
 	}
 	return nil
+}
+
+// runExtras are what run's -v, -p and -l add to the service.
+type runExtras struct {
+	volumes []types.ServiceVolumeConfig
+	ports   []types.ServicePortConfig
+	labels  types.Labels
+}
+
+// runAdditions parses run's -v, -p and -l before anything is created. A
+// relative bind source is taken from the current directory, as the shell
+// that typed it means; a named volume must be one the project declares.
+func runAdditions(p *types.Project, opts RunOptions) (runExtras, error) {
+	var x runExtras
+	for _, v := range opts.Volumes {
+		vol, err := format.ParseVolume(v)
+		if err != nil {
+			return x, fmt.Errorf("-v %q: %w; use HOST_PATH:CONTAINER_PATH[:ro] or VOLUME:CONTAINER_PATH", v, err)
+		}
+		switch vol.Type {
+		case types.VolumeTypeBind:
+			if !filepath.IsAbs(vol.Source) {
+				abs, err := filepath.Abs(vol.Source)
+				if err != nil {
+					return x, fmt.Errorf("-v %q: %w", v, err)
+				}
+				vol.Source = abs
+			}
+			if vol.Bind == nil {
+				vol.Bind = &types.ServiceVolumeBind{CreateHostPath: true}
+			}
+		case types.VolumeTypeVolume:
+			if _, ok := p.Volumes[vol.Source]; vol.Source != "" && !ok {
+				return x, fmt.Errorf("-v %q: volume %q is not declared in the project; declare it under volumes: or give a path (./%s)", v, vol.Source, vol.Source)
+			}
+		}
+		x.volumes = append(x.volumes, vol)
+	}
+	for _, spec := range opts.Publish {
+		ports, err := types.ParsePortConfig(spec)
+		if err != nil {
+			return x, fmt.Errorf("-p %q: %w; use [IP:]HOST_PORT:CONTAINER_PORT[/PROTOCOL]", spec, err)
+		}
+		x.ports = append(x.ports, ports...)
+	}
+	for _, l := range opts.Labels {
+		k, v, _ := strings.Cut(l, "=")
+		if k == "" {
+			return x, fmt.Errorf("-l %q: use KEY=VALUE", l)
+		}
+		if x.labels == nil {
+			x.labels = types.Labels{}
+		}
+		x.labels[k] = v
+	}
+	return x, nil
 }

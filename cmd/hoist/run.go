@@ -59,5 +59,9 @@ func newRun(a *app) *cobra.Command {
 	fl.StringVarP(&opts.WorkDir, "workdir", "w", "", "working directory")
 	fl.StringVar(&opts.Name, "name", "", "container name")
 	fl.StringVar(&entrypoint, "entrypoint", "", "override the entrypoint")
+	fl.StringArrayVarP(&opts.Volumes, "volume", "v", nil, "bind mount or volume, as HOST_PATH:CONTAINER_PATH[:ro] or VOLUME:CONTAINER_PATH")
+	fl.StringArrayVar(&opts.Publish, "publish", nil, "publish a port, as [IP:]HOST_PORT:CONTAINER_PORT (-p)")
+	fl.StringArrayVarP(&opts.Labels, "label", "l", nil, "add a label, as KEY=VALUE")
+	fl.BoolVar(&opts.Build, "build", false, "build the image before running")
 	return c
 }
