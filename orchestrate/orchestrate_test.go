@@ -165,3 +165,30 @@ func TestNoDepsKeepsDependsOnLabel(t *testing.T) {
 		}
 	}
 }
+
+func TestRunAdditions(t *testing.T) {
+	p := &types.Project{Volumes: types.Volumes{"cache": {}}}
+	x, err := runAdditions(p, RunOptions{
+		Volumes: []string{"/abs:/a:ro", "./rel:/r2", "cache:/c"},
+		Publish: []string{"127.0.0.1:8080:80", "9000-9001:9000-9001/udp"},
+		Labels:  []string{"tier=front", "flag"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := os.Getwd()
+	if len(x.volumes) != 3 || x.volumes[0].Source != "/abs" || !x.volumes[0].ReadOnly || x.volumes[1].Source != filepath.Join(wd, "rel") || x.volumes[2].Type != types.VolumeTypeVolume {
+		t.Errorf("volumes %+v", x.volumes)
+	}
+	if len(x.ports) != 3 || x.ports[0].HostIP != "127.0.0.1" || x.ports[0].Published != "8080" || x.ports[0].Target != 80 {
+		t.Errorf("ports %+v", x.ports)
+	}
+	if x.labels["tier"] != "front" || x.labels["flag"] != "" || len(x.labels) != 2 {
+		t.Errorf("labels %v", x.labels)
+	}
+	for _, bad := range []RunOptions{{Volumes: []string{"undeclared:/x"}}, {Publish: []string{"nope"}}, {Labels: []string{"=x"}}} {
+		if _, err := runAdditions(p, bad); err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%+v: %v, want a one-line error", bad, err)
+		}
+	}
+}
