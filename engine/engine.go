@@ -301,6 +301,12 @@ type Container struct {
 	Labels     map[string]string
 }
 
+// Active reports whether the container has processes to stop: running,
+// restarting or paused. The others (created, exited, dead) are stopped.
+func (c Container) Active() bool {
+	return c.State == StateRunning || c.State == StateRestarting || c.State == StatePaused
+}
+
 // PortBinding is one published port.
 type PortBinding struct {
 	HostIP        string

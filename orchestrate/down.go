@@ -86,10 +86,7 @@ type downer struct {
 }
 
 func (d *downer) execute(ctx context.Context, pl *plan.Plan) error {
-	parallel := d.o.parallel()
-	if l, ok := d.o.Backend.(removalLimiter); ok && parallel > l.MaxParallelRemovals() {
-		parallel = l.MaxParallelRemovals()
-	}
+	parallel := d.o.removalParallel()
 	orig := d.o.Backend
 	removed := map[string]bool{}
 	for _, op := range pl.Ops() {
@@ -263,7 +260,7 @@ func (o *Orchestrator) Removable(ctx context.Context, name string, services []st
 	}
 	var out []engine.Container
 	for _, c := range cs {
-		if stop || (c.State != engine.StateRunning && c.State != engine.StateRestarting && c.State != engine.StatePaused) {
+		if stop || !c.Active() {
 			out = append(out, c)
 		}
 	}
@@ -283,10 +280,6 @@ func (o *Orchestrator) Remove(ctx context.Context, name string, p *types.Project
 	if err != nil {
 		return err
 	}
-	parallel := o.parallel()
-	if l, ok := o.Backend.(removalLimiter); ok && parallel > l.MaxParallelRemovals() {
-		parallel = l.MaxParallelRemovals()
-	}
 	var tasks []dag.Task
 	for _, c := range cs {
 		tasks = append(tasks, dag.Task{ID: c.Name, Run: func(ctx context.Context) error {
@@ -302,7 +295,7 @@ func (o *Orchestrator) Remove(ctx context.Context, name string, p *types.Project
 			return nil
 		}})
 	}
-	return dag.Run(ctx, tasks, dag.Options{Parallel: parallel})
+	return dag.Run(ctx, tasks, dag.Options{Parallel: o.removalParallel()})
 }
 
 // Start starts the project's stopped containers (of services, or all) in

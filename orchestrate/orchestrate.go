@@ -50,6 +50,15 @@ type removalLimiter interface {
 	MaxParallelRemovals() int
 }
 
+// removalParallel is parallel, capped by the engine's removal limit.
+func (o *Orchestrator) removalParallel() int {
+	n := o.parallel()
+	if l, ok := o.Backend.(removalLimiter); ok && n > l.MaxParallelRemovals() {
+		n = l.MaxParallelRemovals()
+	}
+	return n
+}
+
 func (o *Orchestrator) parallel() int {
 	if o.Parallel > 0 {
 		return o.Parallel

@@ -33,7 +33,7 @@ func Down(observed *engine.State, o DownOptions) *Plan {
 	var removes []string
 	for _, c := range cs {
 		var stopID string
-		if c.State == engine.StateRunning || c.State == engine.StateRestarting || c.State == engine.StatePaused {
+		if c.Active() {
 			stopID = pl.add(&Op{Kind: Stop, Target: c.Name, Service: c.Service, Number: c.Number, ContainerID: c.ID}).ID()
 			stopOf[c.Service] = append(stopOf[c.Service], stopID)
 		}

@@ -191,7 +191,7 @@ func (b *upBuilder) createAndStart(s types.ServiceConfig, n int, name, after, re
 
 func (b *upBuilder) stopAndRemove(c engine.Container, reason string) string {
 	var stopID string
-	if c.State == engine.StateRunning || c.State == engine.StateRestarting || c.State == engine.StatePaused {
+	if c.Active() {
 		stopID = b.pl.add(&Op{Kind: Stop, Target: c.Name, Service: c.Service, Number: c.Number, ContainerID: c.ID, Reason: reason}).ID()
 	}
 	rm := b.pl.add(&Op{Kind: Remove, Target: c.Name, Service: c.Service, Number: c.Number, ContainerID: c.ID, Reason: reason})

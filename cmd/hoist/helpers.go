@@ -57,12 +57,7 @@ func (a *app) withProject(ctx context.Context, fn func(p *types.Project, o *orch
 	if err != nil {
 		return err
 	}
-	o, _, err := a.orchestrator(ctx)
-	if err != nil {
-		return err
-	}
-	defer o.Backend.Close()
-	return fn(p, o)
+	return a.withOrchestrator(ctx, func(o *orchestrate.Orchestrator) error { return fn(p, o) })
 }
 
 // withNamedProject resolves the project as the commands that work without
@@ -73,12 +68,18 @@ func (a *app) withNamedProject(ctx context.Context, fn func(name string, p *type
 	if err != nil {
 		return err
 	}
+	return a.withOrchestrator(ctx, func(o *orchestrate.Orchestrator) error { return fn(name, p, o) })
+}
+
+// withOrchestrator opens an orchestrator on the selected engine for fn and
+// closes the engine afterwards.
+func (a *app) withOrchestrator(ctx context.Context, fn func(o *orchestrate.Orchestrator) error) error {
 	o, _, err := a.orchestrator(ctx)
 	if err != nil {
 		return err
 	}
 	defer o.Backend.Close()
-	return fn(name, p, o)
+	return fn(o)
 }
 
 // timeoutFlag is the -t value as a duration when it was given, nil

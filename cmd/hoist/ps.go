@@ -54,7 +54,7 @@ func newPs(a *app) *cobra.Command {
 			}
 			var rows []psEntry
 			for _, c := range cs {
-				if !all && c.State != engine.StateRunning && c.State != engine.StateRestarting && c.State != engine.StatePaused {
+				if !all && !c.Active() {
 					continue
 				}
 				rows = append(rows, entry(c))
