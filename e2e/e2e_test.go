@@ -89,9 +89,6 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(tmp)
 	hoistBin = filepath.Join(tmp, "bin", "hoist")
-	if err := seeSources(repoRoot); err != nil {
-		return fail("%v", err)
-	}
 	build := exec.Command("go", "build", "-o", hoistBin, "./cmd/hoist")
 	build.Dir = repoRoot
 	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as Taskfile's build
@@ -162,6 +159,11 @@ func ensureTestImage() error {
 }
 
 func TestScripts(t *testing.T) {
+	// Here, not in TestMain: go test logs the files a test consults only
+	// once the tests run.
+	if err := seeSources(repoRoot); err != nil {
+		t.Fatal(err)
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata",
 		RequireExplicitExec: true,
@@ -294,8 +296,7 @@ func leftovers(ctx context.Context, project string) string {
 }
 
 // seeSources stats every file of the repository (but .git and bin). go
-// test caches a package's result by the files the test process itself
-// opens or stats; the binary is built, and the samples are read, by child
+// test caches a package's result by the files its tests open or stat; the binary is built, and the samples are read, by child
 // processes, so without this a change to hoist's code or samples would
 // leave this package's old result cached, and the end-to-end tests would
 // not run against the change.
