@@ -142,6 +142,25 @@ type RunAttach struct {
 	TTY    bool
 	Size   WinSize
 	Resize <-chan WinSize
+	// Replay, when set, is called by an engine that can run this same
+	// container again by itself, from a record and without the project
+	// (hoist run's fast path), before it runs it.
+	Replay func(Replay)
+}
+
+// Replay is a one-off container the native engine can run again from its
+// record alone (engine/native/oneoff), and what that record depends on.
+type Replay struct {
+	// Record is the native engine's container record.
+	Record []byte
+	// Root and RunDir are the native engine's.
+	Root, RunDir string
+	// Inputs are the files whose bytes the record was made from (the
+	// image index): a change to any of them makes it stale.
+	Inputs []string
+	// RandomName is set by the orchestrator when the container's name is
+	// generated (its last 12 characters random) rather than given.
+	RandomName bool
 }
 
 // Syncer writes host files into a running container (develop.watch).

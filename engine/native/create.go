@@ -17,8 +17,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/engine/native/etcfiles"
 	"github.com/hoist-dev/hoist/engine/native/image"
-	"github.com/hoist-dev/hoist/engine/native/network"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
 	"github.com/hoist-dev/hoist/internal/logopts"
 	"github.com/hoist-dev/hoist/netplan"
@@ -29,11 +29,24 @@ import (
 // that do not exist yet are created (as Docker does), anonymous ones are
 // created for the container.
 func (b *Backend) CreateContainer(ctx context.Context, spec engine.ContainerSpec) (string, error) {
-	if err := checkName("container", spec.Name); err != nil {
+	r, _, err := b.newRecord(ctx, spec)
+	if err != nil {
 		return "", err
 	}
+	if err := b.createRecord(ctx, r, spec); err != nil {
+		return "", err
+	}
+	return r.ID, nil
+}
+
+// newRecord checks spec and makes its container's record, with a new ID,
+// from the service and its image, which it returns too. Nothing is written.
+func (b *Backend) newRecord(ctx context.Context, spec engine.ContainerSpec) (*record, *image.Image, error) {
+	if err := checkName("container", spec.Name); err != nil {
+		return nil, nil, err
+	}
 	if spec.Project == "" || checkName("project", spec.Project) != nil {
-		return "", fmt.Errorf("create container %q: invalid project name %q", spec.Name, spec.Project)
+		return nil, nil, fmt.Errorf("create container %q: invalid project name %q", spec.Name, spec.Project)
 	}
 	ref := spec.Image
 	if ref == "" {
@@ -41,10 +54,10 @@ func (b *Backend) CreateContainer(ctx context.Context, spec engine.ContainerSpec
 	}
 	img, err := b.store.Resolve(ctx, ref)
 	if errors.Is(err, engine.ErrNotFound) {
-		return "", fmt.Errorf("create container %q: image %s not found in the native store: hoist pull %s or hoist image load: %w", spec.Name, ref, ref, engine.ErrNotFound)
+		return nil, nil, fmt.Errorf("create container %q: image %s not found in the native store: hoist pull %s or hoist image load: %w", spec.Name, ref, ref, engine.ErrNotFound)
 	}
 	if err != nil {
-		return "", fmt.Errorf("create container %q: %w", spec.Name, err)
+		return nil, nil, fmt.Errorf("create container %q: %w", spec.Name, err)
 	}
 	id := newID()
 	r := &record{
@@ -59,36 +72,32 @@ func (b *Backend) CreateContainer(ctx context.Context, spec engine.ContainerSpec
 	maps.Copy(r.Labels, spec.Labels)
 	r.Labels[engine.LabelEngine] = "native"
 	if err := buildSpec(r, spec, img); err != nil {
-		return "", fmt.Errorf("create container %q: %w", spec.Name, err)
+		return nil, nil, fmt.Errorf("create container %q: %w", spec.Name, err)
 	}
 	if err := b.net.check(r); err != nil {
-		return "", fmt.Errorf("create container %q: %w", spec.Name, err)
+		return nil, nil, fmt.Errorf("create container %q: %w", spec.Name, err)
 	}
+	return r, img, nil
+}
 
+// createRecord writes the container of r: its name, writable layer (with
+// spec's files), volumes and config.json; on failure it undoes all.
+func (b *Backend) createRecord(ctx context.Context, r *record, spec engine.ContainerSpec) error {
+	id := r.ID
 	if err := b.reserveName(spec.Name, spec.Project, id); err != nil {
-		return "", err
+		return err
 	}
-	fail := func(err error) (string, error) {
+	fail := func(err error) error {
 		b.removeAnonymous(r)
 		os.RemoveAll(b.layerDir(id))
 		os.RemoveAll(b.stateDir(spec.Project, id))
 		b.releaseName(spec.Name, id)
-		return "", fmt.Errorf("create container %q: %w", spec.Name, err)
+		return fmt.Errorf("create container %q: %w", spec.Name, err)
 	}
-	for _, d := range []string{"upper", "work", "rootfs", "etc"} {
-		if err := os.MkdirAll(filepath.Join(b.layerDir(id), d), 0o700); err != nil {
-			return fail(err)
-		}
-	}
-	// The overlay's root directory takes its mode from the upper dir: 0700
-	// would lock every non-root user out of "/" in the container.
-	if err := os.Chmod(filepath.Join(b.layerDir(id), "upper"), 0o755); err != nil {
+	if err := b.layout().CreateLayer(id); err != nil {
 		return fail(err)
 	}
 	if err := writeFiles(filepath.Join(b.layerDir(id), "upper"), r.Layers, spec.Files); err != nil {
-		return fail(err)
-	}
-	if err := os.WriteFile(filepath.Join(b.layerDir(id), "lock"), nil, 0o600); err != nil {
 		return fail(err)
 	}
 	if err := b.prepareVolumes(ctx, r, spec); err != nil {
@@ -103,7 +112,7 @@ func (b *Backend) CreateContainer(ctx context.Context, spec engine.ContainerSpec
 	if b.onCreate != nil {
 		b.onCreate(id)
 	}
-	return id, nil
+	return nil
 }
 
 // buildSpec merges the image config with the service into r.Spec and the
@@ -241,7 +250,7 @@ func buildSpec(r *record, spec engine.ContainerSpec, img *image.Image) error {
 	}
 	r.ExtraHosts = svc.ExtraHosts.AsList("=")
 	slices.Sort(r.ExtraHosts)
-	r.DNS = network.ResolvOptions{Nameservers: svc.DNS, Search: svc.DNSSearch, Options: svc.DNSOpts}
+	r.DNS = etcfiles.DNS{Nameservers: svc.DNS, Search: svc.DNSSearch, Options: svc.DNSOpts}
 	if len(svc.Ports) > 0 && bridged(r) {
 		ports, err := containerPorts(svc)
 		if err != nil {

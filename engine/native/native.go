@@ -39,12 +39,13 @@ import (
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/native/image"
 	"github.com/hoist-dev/hoist/engine/native/network"
+	"github.com/hoist-dev/hoist/engine/native/oneoff"
 )
 
 // Defaults for Options.
 const (
 	DefaultRoot   = image.DefaultRoot
-	DefaultRunDir = "/run/hoist"
+	DefaultRunDir = oneoff.DefaultRunDir
 )
 
 // Options configures New.
@@ -135,10 +136,11 @@ func (b *Backend) Close() error { return nil }
 // Store is the image store, for the CLI's image commands (load, import, ls).
 func (b *Backend) Store() *image.Store { return b.store }
 
-func (b *Backend) projectDir(project string) string { return filepath.Join(b.runDir, project) }
+// layout is where containers live; the oneoff package shares it.
+func (b *Backend) layout() oneoff.Layout { return oneoff.Layout{Root: b.root, RunDir: b.runDir} }
 
-func (b *Backend) stateDir(project, id string) string {
-	return filepath.Join(b.runDir, project, "containers", id)
-}
+func (b *Backend) projectDir(project string) string { return b.layout().ProjectDir(project) }
 
-func (b *Backend) layerDir(id string) string { return filepath.Join(b.root, "containers", id) }
+func (b *Backend) stateDir(project, id string) string { return b.layout().StateDir(project, id) }
+
+func (b *Backend) layerDir(id string) string { return b.layout().LayerDir(id) }

@@ -2,15 +2,20 @@ package native
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/types"
+
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/native/image"
+	"github.com/hoist-dev/hoist/engine/native/oneoff"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
 )
 
@@ -39,11 +44,37 @@ func (b *Backend) RunContainer(ctx context.Context, spec engine.ContainerSpec, o
 			sp = nil // start as usual
 		}
 	}
-	id, err := b.CreateContainer(ctx, spec)
+	r, img, err := b.newRecord(ctx, spec)
 	if err != nil {
 		sp.Abort()
 		return 0, err
 	}
+	if opts.Remove && !opts.TTY {
+		rec, ok, err := b.simpleOneOff(ctx, r, img, spec)
+		if err != nil {
+			sp.Abort()
+			return 0, fmt.Errorf("create container %q: %w", spec.Name, err)
+		}
+		if ok {
+			if opts.Replay != nil {
+				opts.Replay(engine.Replay{Record: rec, Root: b.root, RunDir: b.runDir, Inputs: []string{b.store.IndexPath()}})
+			}
+			return oneoff.Run(ctx, oneoff.RunOptions{Layout: b.layout(), Record: rec,
+				Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Spawned: sp, Logf: b.logf,
+				Remove: func(ctx context.Context, _, id string) error {
+					err := b.RemoveContainer(ctx, id, engine.RemoveOptions{Force: true, Volumes: true})
+					if errors.Is(err, engine.ErrNotFound) {
+						return nil
+					}
+					return err
+				}})
+		}
+	}
+	if err := b.createRecord(ctx, r, spec); err != nil {
+		sp.Abort()
+		return 0, err
+	}
+	id := r.ID
 	code, err := b.runAttached(ctx, id, opts, sp)
 	if opts.Remove {
 		// ctx may be cancelled: removal must still happen.
@@ -55,6 +86,31 @@ func (b *Backend) RunContainer(ctx context.Context, spec engine.ContainerSpec, o
 		}
 	}
 	return code, err
+}
+
+// simpleOneOff returns the record of r, a container of spec, when the
+// oneoff package can run it: no volume (the service's or the image's), no
+// file, no network, no terminal. Its bind mounts are prepared (sources
+// checked or created) into a copy; r is left as it was.
+func (b *Backend) simpleOneOff(ctx context.Context, r *record, img *image.Image, spec engine.ContainerSpec) ([]byte, bool, error) {
+	if !spec.OneOff || len(spec.Files) > 0 || len(img.Config.Config.Volumes) > 0 {
+		return nil, false, nil
+	}
+	for _, v := range spec.Service.Volumes {
+		if v.Type != types.VolumeTypeBind && v.Type != types.VolumeTypeTmpfs {
+			return nil, false, nil
+		}
+	}
+	one := *r
+	one.Spec.Mounts = slices.Clone(r.Spec.Mounts)
+	if err := b.prepareVolumes(ctx, &one, spec); err != nil {
+		return nil, false, err
+	}
+	rec, err := json.Marshal(&one)
+	if err != nil {
+		return nil, false, err
+	}
+	return rec, oneoff.Simple(rec), nil
 }
 
 // spawnGuess is how the init of spec is most likely spawned: its network

@@ -1,8 +1,6 @@
 package native
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,10 +12,10 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/engine"
-	"github.com/hoist-dev/hoist/engine/native/network"
+	"github.com/hoist-dev/hoist/engine/native/etcfiles"
+	"github.com/hoist-dev/hoist/engine/native/oneoff"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
 	"github.com/hoist-dev/hoist/internal/atomicfile"
 	"github.com/hoist-dev/hoist/internal/logopts"
@@ -44,8 +42,8 @@ type record struct {
 	Networks    []engine.NetworkAttachment `json:"networks,omitempty"`
 	// ExtraHosts are compose extra_hosts as "name:ip" ("host-gateway"
 	// allowed); DNS the dns, dns_search and dns_opt settings.
-	ExtraHosts []string              `json:"extra_hosts,omitempty"`
-	DNS        network.ResolvOptions `json:"dns,omitzero"`
+	ExtraHosts []string     `json:"extra_hosts,omitempty"`
+	DNS        etcfiles.DNS `json:"dns,omitzero"`
 	// Ports are the published ports; host port ranges and random ports
 	// are chosen at each start (proxy.json records the choice).
 	Ports []netplan.Binding `json:"ports,omitempty"`
@@ -75,33 +73,10 @@ type volumeUse struct {
 	NoCopy    bool   `json:"nocopy,omitempty"`
 }
 
-const configFile = "config.json"
+const configFile = oneoff.ConfigFile
 
-// createFileExclusive writes data to path atomically and fails with
-// fs.ErrExist when path exists: the complete temporary file is linked
-// into place, and link(2) never replaces. Its callers write run state
-// (names, networks), so nothing is synced (see atomicfile.Replace).
 func createFileExclusive(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fs.ErrExist
-		}
-		return err
-	}
-	return nil
+	return oneoff.CreateFileExclusive(path, data)
 }
 
 // writeJSON replaces a run state file (under RunDir): it describes
@@ -125,13 +100,7 @@ func readJSON(path string, v any) error {
 	return json.Unmarshal(b, v)
 }
 
-func newID() string {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err)
-	}
-	return hex.EncodeToString(b[:])
-}
+func newID() string { return oneoff.NewID() }
 
 // validName is Docker's rule for container, network and volume names,
 // which also keeps them safe as file names.
@@ -144,27 +113,19 @@ func checkName(kind, name string) error {
 	return nil
 }
 
-func (b *Backend) namePath(name string) string { return filepath.Join(b.runDir, "names", name) }
+func (b *Backend) namePath(name string) string { return b.layout().NamePath(name) }
 
 // reserveName claims name for project/id host-wide.
 func (b *Backend) reserveName(name, project, id string) error {
-	err := createFileExclusive(b.namePath(name), []byte(project+"/"+id))
-	if errors.Is(err, fs.ErrExist) {
+	err := b.layout().ReserveName(name, project, id)
+	if errors.Is(err, oneoff.ErrNameInUse) {
 		return fmt.Errorf("container name %q is already in use: %w", name, engine.ErrConflict)
 	}
-	if err != nil {
-		return fmt.Errorf("reserve container name %q: %w", name, err)
-	}
-	return nil
+	return err
 }
 
 // releaseName removes name's index entry if it still points at id.
-func (b *Backend) releaseName(name, id string) {
-	data, err := os.ReadFile(b.namePath(name))
-	if err == nil && strings.HasSuffix(string(data), "/"+id) {
-		os.Remove(b.namePath(name))
-	}
-}
+func (b *Backend) releaseName(name, id string) { b.layout().ReleaseName(name, id) }
 
 // lookup finds a container by name, ID or unique ID prefix and returns its
 // project and ID.
@@ -237,23 +198,19 @@ func (b *Backend) lockContainer(ref string) (*record, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(b.layerDir(id), "lock"), os.O_RDWR, 0)
+	unlock, err := b.layout().Lock(id)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, fmt.Errorf("container %s: %w", ref, engine.ErrNotFound)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, nil, err
-	}
 	r, err := b.loadRecord(project, id)
 	if err != nil {
-		f.Close()
+		unlock()
 		return nil, nil, err
 	}
-	return r, func() { f.Close() }, nil
+	return r, unlock, nil
 }
 
 // status reads the container's runtime state: created when it never

@@ -1,10 +1,12 @@
 package native
 
 import (
+	"bytes"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/hoist-dev/hoist/engine/native/etcfiles"
 	"github.com/hoist-dev/hoist/internal/logopts"
 )
 
@@ -64,7 +66,8 @@ func (b *Backend) Unsupported(svc types.ServiceConfig) []string {
 		}
 	}
 	if mode != "host" {
-		if _, dropped := hostResolvConf(false); dropped {
+		host, _ := etcfiles.HostResolvConf()
+		if conf, dropped := etcfiles.ResolvConf(host, etcfiles.DNS{}); len(dropped) > 0 && !bytes.Contains(conf, []byte("nameserver ")) {
 			out = append(out, "dns: the host's resolv.conf lists only loopback nameservers, which a container cannot reach; it gets none")
 		}
 	}

@@ -160,9 +160,14 @@ func (s *Store) readIndex() (*index, error) {
 	return idx, nil
 }
 
+// IndexPath is the file that maps references to images: every pull, load,
+// tag or removal rewrites it, so its bytes tell when what a reference
+// names may have changed.
+func (s *Store) IndexPath() string { return filepath.Join(s.root, "index.json") }
+
 // indexBytes is index.json's content, empty when there is none yet.
 func (s *Store) indexBytes() ([]byte, error) {
-	b, err := os.ReadFile(filepath.Join(s.root, "index.json"))
+	b, err := os.ReadFile(s.IndexPath())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

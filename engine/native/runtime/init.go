@@ -39,11 +39,15 @@ func init() {
 	}
 }
 
+// IsRole reports whether this process is a re-executed hoist in one of
+// the runtime's roles (MaybeInit runs it), not a command line.
+func IsRole() bool { return strings.HasPrefix(os.Args[0], rolePrefix) }
+
 // MaybeInit runs the role of a re-executed hoist and never returns in that
 // case. It returns false in an ordinary hoist process. main, and TestMain
 // of every package that starts containers, must call it first.
 func MaybeInit() bool {
-	if !strings.HasPrefix(os.Args[0], rolePrefix) {
+	if !IsRole() {
 		return false
 	}
 	// Credentials, capabilities, seccomp and no_new_privs are per thread:

@@ -1,0 +1,393 @@
+package oneoff
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/hoist-dev/hoist/engine/native/etcfiles"
+	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/internal/atomicfile"
+)
+
+// record is the part of the native engine's container record (its
+// config.json) a one-off run reads. The record itself is passed and
+// written as JSON: its other fields (labels, image, healthcheck) are the
+// engine's business, and this package stays free of their types.
+type record struct {
+	ID          string            `json:"id"`
+	Name        string            `json:"name"`
+	Project     string            `json:"project"`
+	OneOff      bool              `json:"oneoff"`
+	NetworkMode string            `json:"network_mode"`
+	Networks    []json.RawMessage `json:"networks"`
+	Ports       []json.RawMessage `json:"ports"`
+	Volumes     []json.RawMessage `json:"volumes"`
+	ExtraHosts  []string          `json:"extra_hosts"`
+	DNS         etcfiles.DNS      `json:"dns"`
+	Layers      []string          `json:"layers"`
+	Spec        runtime.Spec      `json:"spec"`
+}
+
+// Simple reports whether the native engine's record rec can run here: a
+// one-off container with network_mode none or host, no published port,
+// no volume (bind mounts and tmpfs are fine: the runtime mounts them), no
+// terminal. Files (configs, secrets) the caller must rule out itself:
+// they are written at create, and no record field tells.
+func Simple(rec []byte) bool {
+	r, err := decode(rec)
+	return err == nil && r.simple() == nil
+}
+
+func decode(rec []byte) (*record, error) {
+	var r record
+	if err := json.Unmarshal(rec, &r); err != nil {
+		return nil, fmt.Errorf("container record: %w", err)
+	}
+	return &r, nil
+}
+
+func (r *record) simple() error {
+	switch {
+	case !r.OneOff:
+		return errors.New("not a one-off container")
+	case r.NetworkMode != "none" && r.NetworkMode != "host":
+		return fmt.Errorf("network_mode %q", r.NetworkMode)
+	case len(r.Networks) > 0 || len(r.Ports) > 0:
+		return errors.New("on a compose network")
+	case len(r.Volumes) > 0:
+		return errors.New("mounts volumes")
+	case r.Spec.TTY:
+		return errors.New("has a terminal")
+	}
+	for _, m := range r.Spec.Mounts {
+		if m.Type == runtime.MountVolume {
+			return errors.New("mounts volumes")
+		}
+	}
+	return nil
+}
+
+// Rebind returns rec for another container of the same settings: id, name
+// and creation time replaced, and the hostname and HOSTNAME variable too
+// when they were the old ID's default (the first 12 digits, as Docker's).
+func Rebind(rec []byte, id, name string, created time.Time) ([]byte, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(rec, &m); err != nil {
+		return nil, fmt.Errorf("container record: %w", err)
+	}
+	var old string
+	var spec runtime.Spec
+	if err := json.Unmarshal(m["id"], &old); err != nil || len(old) < 12 || len(id) < 12 {
+		return nil, errors.New("container record: no valid id")
+	}
+	if err := json.Unmarshal(m["spec"], &spec); err != nil {
+		return nil, fmt.Errorf("container record: %w", err)
+	}
+	spec.ID = id
+	if spec.Hostname == old[:12] {
+		spec.Hostname = id[:12]
+		for i, kv := range spec.Env {
+			if kv == "HOSTNAME="+old[:12] {
+				spec.Env[i] = "HOSTNAME=" + id[:12]
+			}
+		}
+	}
+	for k, v := range map[string]any{"id": id, "name": name, "created": created.UTC(), "spec": spec} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		m[k] = b
+	}
+	return json.Marshal(m)
+}
+
+// RunOptions are a one-off run's.
+type RunOptions struct {
+	Layout Layout
+	// Record is the native engine's record of the container, ID and name
+	// included (Rebind makes a new one from an old).
+	Record []byte
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Spawned, when set, is the container's init spawned ahead
+	// (runtime.Spawn); Run starts it, or aborts it when it cannot be used.
+	Spawned *runtime.Spawned
+	// Remove removes the container once it exited. The native engine
+	// passes its own removal; nil removes it as Remove does.
+	Remove func(ctx context.Context, project, id string) error
+	// Logf reports warnings; nil discards them.
+	Logf func(format string, args ...any)
+	// RandomName, for Replay: the record's name ends in 12 random
+	// characters, to be drawn anew.
+	RandomName bool
+}
+
+// ErrNotSimple is Run's answer for a record Simple refuses.
+var ErrNotSimple = errors.New("not a simple one-off container")
+
+// Run creates the container of o.Record, runs it attached (this process is
+// its parent and monitor; its output goes to o's writers), and removes it
+// once it exited, also when ctx ends, which kills it first. While it runs
+// the container is recorded as any other (config.json, and a running
+// state naming this process as its monitor), so ps shows it and down or
+// rm -f kills and removes it, also if this process dies.
+//
+// The container's rootfs is mounted by its init inside its own mount
+// namespace: nothing is mounted on the host, so nothing is left mounted if
+// this process dies.
+func Run(ctx context.Context, o RunOptions) (int, error) {
+	r, err := decode(o.Record)
+	if err == nil {
+		err = r.ready()
+	}
+	if err == nil {
+		err = create(o.Layout, r, o.Record)
+	}
+	if err != nil {
+		o.Spawned.Abort()
+		return 0, err
+	}
+	return runCreated(ctx, o, r)
+}
+
+// Replay runs the container of rec, a record Run ran before, again as a
+// new container (Rebind): hoist run's fast path. ran is false when it
+// ran nothing and left nothing behind, so that the caller can take the
+// usual way, which says what is wrong if anything is: the project is not
+// Idle, the image or a bind mount's source is gone, the name is taken.
+//
+// o.Record is the old record, o.RandomName tells whether its name's last
+// 12 characters were random; o.Spawned and o.Remove are Replay's own.
+func Replay(ctx context.Context, o RunOptions) (code int, ran bool, err error) {
+	l, rec := o.Layout, o.Record
+	old, err := decode(rec)
+	if err != nil || old.ready() != nil || !l.Idle(old.Project) {
+		return 0, false, err
+	}
+	for _, m := range old.Spec.Mounts {
+		if m.Type != runtime.MountBind {
+			continue
+		}
+		// The native engine creates a missing source (create_host_path)
+		// or refuses to run.
+		if _, err := os.Stat(m.Source); err != nil {
+			return 0, false, nil
+		}
+	}
+	name := old.Name
+	if o.RandomName {
+		if len(name) < 12 {
+			return 0, false, nil
+		}
+		name = name[:len(name)-12] + NewID()[:12]
+	}
+	if rec, err = Rebind(rec, NewID(), name, time.Now()); err != nil {
+		return 0, false, err
+	}
+	r, err := decode(rec)
+	if err != nil {
+		return 0, false, err
+	}
+	o.Record, o.Spawned, o.Remove = rec, nil, nil
+	// The init's own start overlaps with creating the container.
+	if so, err := SpawnOptions(rec, o.Stdin, o.Stdout, o.Stderr); err == nil {
+		o.Spawned, _ = runtime.Spawn(so)
+	}
+	if err := create(l, r, rec); err != nil {
+		o.Spawned.Abort()
+		return 0, false, nil
+	}
+	code, err = runCreated(ctx, o, r)
+	return code, true, err
+}
+
+// ready checks that r can run here and its image's layers are in place.
+func (r *record) ready() error {
+	if err := r.simple(); err != nil {
+		return fmt.Errorf("container %s: %w: %v", r.Name, ErrNotSimple, err)
+	}
+	for _, l := range r.Layers {
+		if _, err := os.Stat(l); err != nil {
+			return fmt.Errorf("container %s: image layer %s is gone from the native store: %w", r.Name, filepath.Base(l), fs.ErrNotExist)
+		}
+	}
+	return nil
+}
+
+// runCreated starts the created container r, waits for it and removes it.
+func runCreated(ctx context.Context, o RunOptions, r *record) (code int, err error) {
+	sp := o.Spawned
+	remove := o.Remove
+	if remove == nil {
+		remove = o.Layout.Remove
+	}
+	defer func() {
+		// ctx may be cancelled: removal must still happen.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if rerr := remove(rctx, r.Project, r.ID); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+	}()
+	m, err := start(ctx, o, r, sp)
+	if err != nil {
+		return 0, fmt.Errorf("run container %s: %w", r.Name, err)
+	}
+	stop := context.AfterFunc(ctx, func() { _ = m.Process().Signal(syscall.SIGKILL) })
+	code, err = m.Wait()
+	stop()
+	if err != nil {
+		err = fmt.Errorf("run container %s: %w", r.Name, err)
+	}
+	if ctx.Err() != nil {
+		err = errors.Join(err, fmt.Errorf("run container %s: %w", r.Name, ctx.Err()))
+	}
+	return code, err
+}
+
+// create records the container: its name, layer dir and config.json, as
+// the native engine's CreateContainer does; on failure it undoes all.
+func create(l Layout, r *record, rec []byte) error {
+	if err := l.ReserveName(r.Name, r.Project, r.ID); err != nil {
+		return fmt.Errorf("create container %q: %w", r.Name, err)
+	}
+	err := l.CreateLayer(r.ID)
+	if err == nil {
+		err = os.MkdirAll(l.StateDir(r.Project, r.ID), 0o700)
+	}
+	if err == nil {
+		err = atomicfile.Replace(filepath.Join(l.StateDir(r.Project, r.ID), ConfigFile), rec, 0o600)
+	}
+	if err != nil {
+		os.RemoveAll(l.LayerDir(r.ID))
+		os.RemoveAll(l.StateDir(r.Project, r.ID))
+		l.ReleaseName(r.Name, r.ID)
+		return fmt.Errorf("create container %q: %w", r.Name, err)
+	}
+	return nil
+}
+
+// start starts the created container under its lock, from sp when set.
+func start(ctx context.Context, o RunOptions, r *record, sp *runtime.Spawned) (*runtime.Monitor, error) {
+	unlock, err := o.Layout.Lock(r.ID)
+	if err != nil {
+		sp.Abort()
+		return nil, err
+	}
+	defer unlock()
+	dir := o.Layout.LayerDir(r.ID)
+	spec := r.Spec
+	spec.Rootfs = filepath.Join(dir, "rootfs")
+	// A layer thrown away with the container is never synced.
+	spec.Overlay = &runtime.Overlay{Lowers: r.Layers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), Volatile: true}
+	etc := etcfiles.Options{Name: r.Name, Hostname: spec.Hostname, HostNetwork: r.NetworkMode == "host",
+		ExtraHosts: r.ExtraHosts, DNS: r.DNS, Logf: o.Logf}
+	if spec.Hosts, spec.HostnameFile, spec.ResolvConf, err = etcfiles.Write(filepath.Join(dir, "etc"), etc); err != nil {
+		sp.Abort()
+		return nil, err
+	}
+	spec.Network = runtime.Network{Mode: runtime.NetworkNew}
+	if r.NetworkMode == "host" {
+		spec.Network.Mode = runtime.NetworkHost
+	}
+	spec.Stdin, spec.Stdout, spec.Stderr = o.Stdin, o.Stdout, o.Stderr
+	m := &runtime.Monitor{StateDir: o.Layout.StateDir(r.Project, r.ID), Attach: true, Spawned: sp}
+	if _, err := m.Start(ctx, spec); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// SpawnOptions are how the init of a simple one-off container is spawned
+// ahead (runtime.Spawn) to run with the given streams.
+func SpawnOptions(rec []byte, stdin io.Reader, stdout, stderr io.Writer) (runtime.SpawnOptions, error) {
+	r, err := decode(rec)
+	if err != nil {
+		return runtime.SpawnOptions{}, err
+	}
+	return runtime.SpawnOptions{NewNetwork: r.NetworkMode != "host", Stdin: stdin, Stdout: stdout, Stderr: stderr, Security: r.Spec.Security}, nil
+}
+
+// Idle reports whether project has nothing in the run dir but containers'
+// records: no supervisor and no network state. Removing its last
+// container then leaves the native engine's teardown nothing to do but
+// removing the empty dir, which Remove does; a run that uses Remove must
+// check this first.
+func (l Layout) Idle(project string) bool {
+	ents, err := os.ReadDir(l.ProjectDir(project))
+	if errors.Is(err, fs.ErrNotExist) {
+		return true
+	}
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if e.Name() != "containers" {
+			return false
+		}
+	}
+	return true
+}
+
+// Remove removes a one-off container that exited under this process's
+// watch: its layer dir, record and name, then the project's run dir when
+// nothing else is left in it. One that another hoist started again
+// meanwhile is left, with an error that says how to remove it.
+func (l Layout) Remove(ctx context.Context, project, id string) error {
+	unlock, err := l.Lock(id)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // removed meanwhile (down, rm -f)
+	}
+	if err != nil {
+		return fmt.Errorf("remove container %s: %w", id, err)
+	}
+	defer unlock()
+	dir := l.StateDir(project, id)
+	var r struct {
+		Name string `json:"name"`
+	}
+	data, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err == nil {
+		err = json.Unmarshal(data, &r)
+	}
+	if err != nil {
+		return fmt.Errorf("remove container %s: %w", id, err)
+	}
+	st, err := runtime.ReadState(dir)
+	if err == nil && (st.Status != runtime.StatusExited || st.MonitorPid != os.Getpid()) {
+		err = errors.New("another hoist started it again")
+	}
+	if err != nil {
+		return fmt.Errorf("remove container %s: %w; remove it with: hoist rm -f %s", r.Name, err, r.Name)
+	}
+	layer := l.LayerDir(id)
+	for _, d := range []string{"rootfs", "upper", "work", "etc"} {
+		if err := os.RemoveAll(filepath.Join(layer, d)); err != nil {
+			return fmt.Errorf("remove container %s: %w", r.Name, err)
+		}
+	}
+	// The record goes last but one: until then a retry finds the container.
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove container %s: %w", r.Name, err)
+	}
+	l.ReleaseName(r.Name, id)
+	_ = os.RemoveAll(layer)
+	// The project's run dir goes when nothing else is left in it (Idle).
+	if os.Remove(filepath.Dir(dir)) == nil {
+		_ = os.Remove(l.ProjectDir(project))
+	}
+	return nil
+}

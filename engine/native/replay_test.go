@@ -1,0 +1,111 @@
+package native
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/engine/native/oneoff"
+)
+
+// A record rebound to another ID is the record the engine would have made
+// with that ID: the fast path's containers are the engine's.
+func TestRebindMatchesANewRecord(t *testing.T) {
+	b := newBackend(t)
+	ctx := testCtx(t)
+	for _, hostname := range []string{"", "fixed"} {
+		spec := oneOff("rebind", "true")
+		spec.Service.Hostname = hostname
+		r1, _, err := b.newRecord(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2, _, err := b.newRecord(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r2.Name = "rebind-box-run-2"
+		rec1, err := json.Marshal(r1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := oneoff.Rebind(rec1, r2.ID, r2.Name, r2.Created)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rebound, want record
+		want2, _ := json.Marshal(r2)
+		if err := json.Unmarshal(got, &rebound); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(want2, &want); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(rebound, want) {
+			t.Errorf("hostname %q: rebound\n%s\nwant\n%s", hostname, got, want2)
+		}
+	}
+}
+
+// RunContainer hands out the record of a simple one-off, and oneoff.Replay
+// runs it again as a new container, removed afterwards like the first.
+func TestReplayRunsTheRecordAgain(t *testing.T) {
+	b := newBackend(t)
+	ctx := testCtx(t)
+	var rep *engine.Replay
+	var out bytes.Buffer
+	script := `echo "$HOSTNAME $(hostname) $(cat /etc/hostname)"; cat; exit 4`
+	code, err := b.RunContainer(ctx, oneOff("replay", script), engine.RunAttach{Stdin: strings.NewReader("in\n"), Stdout: &out, Stderr: io.Discard, Remove: true,
+		Replay: func(r engine.Replay) { rep = &r }})
+	if err != nil || code != 4 || rep == nil {
+		t.Fatalf("code %d err %v replay %v", code, err, rep)
+	}
+	if rep.Root != b.root || rep.RunDir != b.runDir || !slices.Contains(rep.Inputs, b.store.IndexPath()) {
+		t.Errorf("replay %+v", rep)
+	}
+	first := strings.Fields(out.String())
+
+	out.Reset()
+	code, ran, err := oneoff.Replay(ctx, oneoff.RunOptions{Layout: b.layout(), Record: rep.Record,
+		Stdin: strings.NewReader("again\n"), Stdout: &out, Stderr: io.Discard})
+	if !ran || err != nil || code != 4 {
+		t.Fatalf("replay: ran %v code %d err %v", ran, code, err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	f := strings.Fields(lines[0])
+	if len(lines) != 2 || lines[1] != "again" || len(f) != 3 || f[0] != f[1] || f[1] != f[2] || len(f[0]) != 12 || f[0] == first[0] {
+		t.Errorf("first run %q, replay printed %q: want the new container's own hostname and the input", first, out.String())
+	}
+	if _, err := os.Stat(b.projectDir("replay")); !os.IsNotExist(err) {
+		t.Errorf("the project's run dir is left: %v", err)
+	}
+	// newBackend's cleanup checks that no mount, cgroup, process or record is left.
+
+	// What it cannot run it leaves, untouched, to the usual way.
+	if err := os.MkdirAll(filepath.Join(b.projectDir("replay"), "net"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, ran, err := oneoff.Replay(ctx, oneoff.RunOptions{Layout: b.layout(), Record: rep.Record, Stdout: io.Discard, Stderr: io.Discard}); ran || err != nil {
+		t.Errorf("a project with network state: ran %v err %v", ran, err)
+	}
+	os.RemoveAll(b.projectDir("replay"))
+	var r record
+	if err := json.Unmarshal(rep.Record, &r); err != nil {
+		t.Fatal(err)
+	}
+	r.Layers = append(r.Layers, filepath.Join(b.root, "layers", "gone"))
+	gone, _ := json.Marshal(&r)
+	if _, ran, err := oneoff.Replay(ctx, oneoff.RunOptions{Layout: b.layout(), Record: gone, Stdout: io.Discard, Stderr: io.Discard}); ran || err != nil {
+		t.Errorf("a layer gone: ran %v err %v", ran, err)
+	}
+	if _, err := os.Stat(b.projectDir("replay")); !os.IsNotExist(err) {
+		t.Errorf("a declined replay left the project's run dir: %v", err)
+	}
+}
