@@ -34,42 +34,66 @@ type Options struct {
 // Load reads, interpolates, merges and validates the project. Errors are
 // *Error values carrying file, line and service where they are known.
 func Load(ctx context.Context, o Options) (*types.Project, error) {
+	p, _, err := load(ctx, o, false)
+	return p, err
+}
+
+// LoadWithInputs is Load, and the files the project was made from
+// (see inputs); those are nil when they cannot be known.
+func LoadWithInputs(ctx context.Context, o Options) (*types.Project, []string, error) {
+	return load(ctx, o, true)
+}
+
+func load(ctx context.Context, o Options, withInputs bool) (*types.Project, []string, error) {
 	popts, err := projectOptions(o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	files := popts.ConfigPaths
 	// A syntax pre-pass per file: compose-go's YAML errors do not say which
 	// file they come from, and the parsed nodes let later errors find lines.
 	docs, err := parseFiles(files)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	key, cacheable := validationKey(o, popts, docs)
 	skip := cacheable && cachedValid(o.CacheDir, key)
 	if skip {
 		if err := cli.WithLoadOptions(func(lo *loader.Options) { lo.SkipValidation = true })(popts); err != nil {
-			return nil, fmt.Errorf("compose options: %w", err)
+			return nil, nil, fmt.Errorf("compose options: %w", err)
 		}
+	}
+	// The services' environments are resolved here rather than by the
+	// loader, as it would (env_file read and discarded), so that inputs
+	// can see the env_file paths first.
+	if err := cli.WithoutEnvironmentResolution(popts); err != nil {
+		return nil, nil, fmt.Errorf("compose options: %w", err)
 	}
 	p, err := popts.LoadProject(ctx)
 	if err != nil {
-		return nil, explain(err, docs)
+		return nil, nil, explain(err, docs)
+	}
+	var in []string
+	if withInputs {
+		in = inputs(o, popts, docs, p)
+	}
+	if p, err = p.WithServicesEnvironmentResolved(true); err != nil {
+		return nil, nil, explain(err, docs)
 	}
 	// Services disabled by profiles are gone from p.Services; dependencies on
 	// them that are optional must not fail planning.
 	p = p.WithoutUnresolvedOptionalDependencies()
 	p, err = p.WithServicesEnvironmentResolved(false)
 	if err != nil {
-		return nil, explain(err, docs)
+		return nil, nil, explain(err, docs)
 	}
 	if err := Validate(p, docs); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if cacheable && !skip {
 		rememberValid(o.CacheDir, key)
 	}
-	return p, nil
+	return p, in, nil
 }
 
 func projectOptions(o Options) (*cli.ProjectOptions, error) {

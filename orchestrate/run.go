@@ -53,6 +53,10 @@ type RunOptions struct {
 	Size    engine.WinSize
 	Resize  <-chan engine.WinSize
 	RawMode func() (restore func())
+	// Replay, when set, is told how the engine can run this container
+	// again by itself (engine.Replay), when the run needs nothing else:
+	// no dependency to start and no image to build or pull.
+	Replay func(engine.Replay)
 }
 
 // Run starts a one-off container of a service (after its dependencies,
@@ -68,6 +72,7 @@ func (o *Orchestrator) Run(ctx context.Context, p *types.Project, service string
 		return 0, err
 	}
 	s.Volumes = append(slices.Clone(s.Volumes), extra.volumes...)
+	selfContained := true
 	if !opts.NoDeps && len(s.DependsOn) > 0 {
 		var deps []string
 		for d := range s.DependsOn {
@@ -76,6 +81,7 @@ func (o *Orchestrator) Run(ctx context.Context, p *types.Project, service string
 			}
 		}
 		if len(deps) > 0 {
+			selfContained = false
 			if _, err := o.Up(ctx, p, UpOptions{Services: deps}); err != nil {
 				return 0, fmt.Errorf("start dependencies of %q: %w", service, err)
 			}
@@ -87,6 +93,7 @@ func (o *Orchestrator) Run(ctx context.Context, p *types.Project, service string
 		return 0, err
 	}
 	if err != nil || (opts.Build && s.Build != nil) {
+		selfContained = false
 		one, err := p.WithSelectedServices([]string{service}, types.IgnoreDependencies)
 		if err != nil {
 			return 0, err
@@ -147,8 +154,15 @@ func (o *Orchestrator) Run(ctx context.Context, p *types.Project, service string
 		if opts.TTY && opts.RawMode != nil {
 			defer opts.RawMode()()
 		}
-		return runner.RunContainer(ctx, spec, engine.RunAttach{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Remove: opts.Rm,
-			TTY: opts.TTY, Size: opts.Size, Resize: opts.Resize})
+		attach := engine.RunAttach{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Remove: opts.Rm,
+			TTY: opts.TTY, Size: opts.Size, Resize: opts.Resize}
+		if opts.Replay != nil && selfContained {
+			attach.Replay = func(r engine.Replay) {
+				r.RandomName = opts.Name == ""
+				opts.Replay(r)
+			}
+		}
+		return runner.RunContainer(ctx, spec, attach)
 	}
 	id, err := o.Backend.CreateContainer(ctx, spec)
 	if err != nil {

@@ -10,7 +10,11 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+	"time"
 
+	// Imported for its initialisation: hoist run's fast path, which ends
+	// the process there when it ran the command (see its doc).
+	_ "github.com/hoist-dev/hoist/cmd/hoist/fastrun"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
 )
 
@@ -30,6 +34,7 @@ func main() {
 }
 
 func run() int {
+	started := time.Now()
 	// The first interrupt cancels ctx (graceful stop); the second cancels
 	// killCtx (kill what is left).
 	ctx, cancel := context.WithCancel(context.Background())
@@ -48,7 +53,8 @@ func run() int {
 		<-sigs
 		kill()
 	}()
-	app := &app{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, environ: os.Environ(), killCtx: killCtx}
+	app := &app{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, environ: os.Environ(), killCtx: killCtx,
+		args: os.Args[1:], started: started}
 	root := newRoot(app)
 	root.SetArgs(rewriteArgs(os.Args[1:]))
 	err := root.ExecuteContext(ctx)

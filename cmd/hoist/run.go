@@ -1,9 +1,13 @@
 package main
 
 import (
-	"github.com/compose-spec/compose-go/v2/types"
+	"os"
+
 	"github.com/spf13/cobra"
 
+	"github.com/hoist-dev/hoist/compose"
+	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/internal/runcache"
 	"github.com/hoist-dev/hoist/orchestrate"
 )
 
@@ -38,10 +42,21 @@ func newRun(a *app) *cobra.Command {
 				}
 			}
 			ctx := cmd.Context()
-			return a.withProject(ctx, func(p *types.Project, o *orchestrate.Orchestrator) error {
+			var replay *engine.Replay
+			if opts.Rm && !opts.Detach && !opts.TTY {
+				opts.Replay = func(r engine.Replay) { replay = &r }
+			}
+			p, inputs, err := compose.LoadWithInputs(ctx, a.loadOptions())
+			if err != nil {
+				return err
+			}
+			return a.withOrchestrator(ctx, func(o *orchestrate.Orchestrator) error {
 				code, err := o.Run(ctx, p, args[0], opts)
 				if err != nil {
 					return err
+				}
+				if replay != nil && inputs != nil {
+					a.rememberRun(inputs, *replay)
 				}
 				return exitOrNil(code)
 			})
@@ -64,4 +79,24 @@ func newRun(a *app) *cobra.Command {
 	fl.StringArrayVarP(&opts.Labels, "label", "l", nil, "add a label, as KEY=VALUE")
 	fl.BoolVar(&opts.Build, "build", false, "build the image before running")
 	return c
+}
+
+// rememberRun leaves what the fast path (cmd/hoist/fastrun) needs to run
+// this command line again without the compose file: the engine's record
+// of the container, keyed on the command line, and the files it was made
+// from. Best effort: without it the next run only takes the usual way.
+func (a *app) rememberRun(inputs []string, r engine.Replay) {
+	if a.getenv("HOIST_CACHE_DIR") == "off" || a.args == nil {
+		return
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return
+	}
+	key, err := runcache.Key(a.args, cwd, a.environ, "/proc/self/exe")
+	if err != nil {
+		return
+	}
+	e := runcache.Entry{Record: r.Record, Root: r.Root, RunDir: r.RunDir, RandomName: r.RandomName}
+	_ = runcache.Save(runcache.Dir(r.RunDir), key, e, append(inputs, r.Inputs...), a.started)
 }

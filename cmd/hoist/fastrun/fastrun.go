@@ -1,0 +1,132 @@
+// Package fastrun is `hoist run --rm`'s fast path: a command line that ran
+// a simple one-off container before (engine/native/oneoff) runs it again
+// from what that run left in the run cache (internal/runcache), as long
+// as none of the files it was made from changed, without loading the
+// compose file.
+//
+// It runs from this package's initialisation, before main and before most
+// of hoist's packages are initialised: Go initialises a package as soon as
+// its imports are, and this one imports only the runtime, oneoff and
+// runcache, which need the standard library only. The compose loader, the
+// registry client and the builder cost a run --rm more in initialisation
+// alone (~25 ms here) than the container's whole life. Anything it cannot
+// do, it leaves to the usual way before it has created anything.
+package fastrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/engine/native/oneoff"
+	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/internal/runcache"
+)
+
+// HOIST_FASTRUN=off turns the fast path off; =require makes a command
+// line it cannot run fail (exit status 125) instead of taking the usual
+// way, to check that it runs.
+func init() {
+	if runtime.IsRole() || !slices.Contains(os.Args[1:], "run") {
+		return
+	}
+	mode := getenv(os.Environ(), "HOIST_FASTRUN")
+	if mode == "off" {
+		return
+	}
+	if code, ran := run(); ran {
+		os.Exit(code)
+	}
+	if mode == "require" {
+		fmt.Fprintln(os.Stderr, "hoist: HOIST_FASTRUN=require: this command line has no usable run cache entry (not run the same way before, an input changed, or a terminal on stdin)")
+		os.Exit(125)
+	}
+}
+
+// run runs the command line from the run cache; ran is false when it did
+// nothing, for main to do it the usual way.
+func run() (code int, ran bool) {
+	// A terminal on stdin decides things the cache does not record (a
+	// TTY for the command, how stdin is read).
+	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
+		return 0, false
+	}
+	env := os.Environ()
+	if getenv(env, "HOIST_CACHE_DIR") == "off" {
+		return 0, false
+	}
+	runDir := getenv(env, "HOIST_RUN_DIR")
+	if runDir == "" {
+		runDir = oneoff.DefaultRunDir
+	}
+	runDir, err := filepath.Abs(runDir)
+	if err != nil {
+		return 0, false
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return 0, false
+	}
+	key, err := runcache.Key(os.Args[1:], cwd, env, "/proc/self/exe")
+	if err != nil {
+		return 0, false
+	}
+	e, ok := runcache.Lookup(runcache.Dir(runDir), key)
+	if !ok || e.RunDir != runDir {
+		return 0, false
+	}
+
+	// As main does: the first interrupt stops the container (it is
+	// killed, as the usual way's run does), the exit status is then 130.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	var interrupted atomic.Bool
+	go func() {
+		<-sigs
+		interrupted.Store(true)
+		fmt.Fprintln(os.Stderr, "Gracefully stopping... (press Ctrl+C again to force)")
+		cancel()
+	}()
+	code, ran, err = oneoff.Replay(ctx, oneoff.RunOptions{
+		Layout: oneoff.Layout{Root: e.Root, RunDir: e.RunDir}, Record: e.Record, RandomName: e.RandomName,
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		// As the usual way's native engine prints its warnings.
+		Logf: func(format string, args ...any) { fmt.Fprintf(os.Stderr, "WARN "+format+"\n", args...) },
+	})
+	if !ran {
+		return 0, false
+	}
+	switch {
+	case interrupted.Load() || errors.Is(err, context.Canceled):
+		if err != nil && !errors.Is(err, context.Canceled) {
+			fmt.Fprintln(os.Stderr, "hoist:", err)
+		}
+		return 130, true
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "hoist:", err)
+		return 1, true
+	}
+	return code, true
+}
+
+// getenv is the first value of key in env, as cmd/hoist reads it.
+func getenv(env []string, key string) string {
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
