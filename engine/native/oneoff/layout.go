@@ -2,13 +2,12 @@
 // (hoist run --rm): those that need no compose network, published port,
 // volume or file, so nothing but the container runtime and the engine's
 // state layout. The native engine runs them through Run; hoist run's fast
-// path (cmd/hoist/fastrun) runs a recorded one again through Rebind and
-// Run, without loading the compose file.
+// path (cmd/hoist/fastrun) runs a recorded one again through Replay,
+// without loading the compose file.
 //
-// It depends on the runtime and the standard library only, on purpose:
-// linking the compose loader, the registry client or the builder costs a
-// run --rm more in package initialisation (~25 ms here) than the run
-// itself.
+// It depends on the runtime and the standard library only, on purpose: the
+// fast path links it, and is only fast while it links none of the compose
+// loader, the registry client or the builder (see cmd/hoist/fastrun).
 package oneoff
 
 import (

@@ -200,9 +200,7 @@ func Replay(ctx context.Context, o RunOptions) (code int, ran bool, err error) {
 	}
 	o.Record, o.Spawned, o.Remove = rec, nil, nil
 	// The init's own start overlaps with creating the container.
-	if so, err := SpawnOptions(rec, o.Stdin, o.Stdout, o.Stderr); err == nil {
-		o.Spawned, _ = runtime.Spawn(so)
-	}
+	o.Spawned, _ = runtime.Spawn(r.spawnOptions(o)) // nil on error: Monitor spawns one
 	if err := create(l, r, rec); err != nil {
 		o.Spawned.Abort()
 		return 0, false, nil
@@ -308,14 +306,10 @@ func start(ctx context.Context, o RunOptions, r *record, sp *runtime.Spawned) (*
 	return m, nil
 }
 
-// SpawnOptions are how the init of a simple one-off container is spawned
-// ahead (runtime.Spawn) to run with the given streams.
-func SpawnOptions(rec []byte, stdin io.Reader, stdout, stderr io.Writer) (runtime.SpawnOptions, error) {
-	r, err := decode(rec)
-	if err != nil {
-		return runtime.SpawnOptions{}, err
-	}
-	return runtime.SpawnOptions{NewNetwork: r.NetworkMode != "host", Stdin: stdin, Stdout: stdout, Stderr: stderr, Security: r.Spec.Security}, nil
+// spawnOptions are how the init of r is spawned ahead (runtime.Spawn) to
+// run with o's streams.
+func (r *record) spawnOptions(o RunOptions) runtime.SpawnOptions {
+	return runtime.SpawnOptions{NewNetwork: r.NetworkMode != "host", Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Security: r.Spec.Security}
 }
 
 // Idle reports whether project has nothing in the run dir but containers'
