@@ -26,6 +26,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -50,6 +51,19 @@ var (
 
 func init() {
 	commands["nativeleaks"] = cmdNativeLeaks
+	commands["testimage"] = cmdTestImage
+}
+
+// testimage FILE writes the busybox test image's rootfs as a tarball, for
+// a script that imports it into a native store of its own.
+func cmdTestImage(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: testimage FILE")
+	}
+	f, err := os.Create(ts.MkAbs(args[0]))
+	ts.Check(err)
+	err = testimage.WriteRootfs(f)
+	ts.Check(errors.Join(err, f.Close()))
 }
 
 // setupNative decides [native] and [nativesample], importing the test
