@@ -40,11 +40,11 @@ func Load(ctx context.Context, o Options) (*types.Project, error) {
 
 // LoadWithInputs is Load, and the files the project was made from
 // (see inputs); those are nil when they cannot be known.
-func LoadWithInputs(ctx context.Context, o Options) (*types.Project, []string, error) {
+func LoadWithInputs(ctx context.Context, o Options) (*types.Project, *Inputs, error) {
 	return load(ctx, o, true)
 }
 
-func load(ctx context.Context, o Options, withInputs bool) (*types.Project, []string, error) {
+func load(ctx context.Context, o Options, withInputs bool) (*types.Project, *Inputs, error) {
 	popts, err := projectOptions(o)
 	if err != nil {
 		return nil, nil, err
@@ -73,7 +73,7 @@ func load(ctx context.Context, o Options, withInputs bool) (*types.Project, []st
 	if err != nil {
 		return nil, nil, explain(err, docs)
 	}
-	var in []string
+	var in *Inputs
 	if withInputs {
 		in = inputs(o, popts, docs, p)
 	}

@@ -15,7 +15,8 @@ import (
 type sourceDoc struct {
 	path    string
 	display string
-	root    *yaml.Node
+	root    *yaml.Node // the first document
+	data    []byte
 }
 
 type sourceDocs []sourceDoc
@@ -41,7 +42,7 @@ func parseFiles(paths []string) (sourceDocs, error) {
 		if err := yaml.Unmarshal(data, &root); err != nil {
 			return nil, &Error{File: display, Line: yamlErrorLine(err.Error(), data), Msg: "invalid YAML: " + cleanYAMLError(err.Error()), Hint: "fix the syntax (indentation, a missing ':' or an unclosed bracket)", Err: err}
 		}
-		docs = append(docs, sourceDoc{path: p, display: display, root: &root})
+		docs = append(docs, sourceDoc{path: p, display: display, root: &root, data: data})
 	}
 	return docs, nil
 }

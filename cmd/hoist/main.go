@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
-	"time"
 
 	// Imported for its initialisation: hoist run's fast path, which ends
 	// the process there when it ran the command (see its doc).
@@ -34,7 +33,6 @@ func main() {
 }
 
 func run() int {
-	started := time.Now()
 	// The first interrupt cancels ctx (graceful stop); the second cancels
 	// killCtx (kill what is left).
 	ctx, cancel := context.WithCancel(context.Background())
@@ -54,7 +52,7 @@ func run() int {
 		kill()
 	}()
 	app := &app{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, environ: os.Environ(), killCtx: killCtx,
-		args: os.Args[1:], started: started}
+		args: os.Args[1:]}
 	root := newRoot(app)
 	root.SetArgs(rewriteArgs(os.Args[1:]))
 	err := root.ExecuteContext(ctx)

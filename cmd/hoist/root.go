@@ -10,7 +10,6 @@ import (
 	"regexp"
 	goruntime "runtime"
 	"strings"
-	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
@@ -28,11 +27,9 @@ type app struct {
 	stdin          io.Reader
 	environ        []string
 	killCtx        context.Context
-	// args is the command line as given (without the program name) and
-	// started when main began: what hoist run's cache is keyed on and
-	// trusts files from (see rememberRun).
-	args    []string
-	started time.Time
+	// args is the command line as given (without the program name), what
+	// hoist run's cache is keyed on (see rememberRun).
+	args []string
 
 	files      []string
 	project    string

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -42,21 +43,29 @@ func newRun(a *app) *cobra.Command {
 				}
 			}
 			ctx := cmd.Context()
-			var replay *engine.Replay
-			if opts.Rm && !opts.Detach && !opts.TTY {
-				opts.Replay = func(r engine.Replay) { replay = &r }
-			}
+			loadStart := time.Now()
 			p, inputs, err := compose.LoadWithInputs(ctx, a.loadOptions())
 			if err != nil {
 				return err
+			}
+			// The inputs' digests are taken now, just after the load read
+			// them and before the container runs (it may write the project
+			// dir), and the image index's as soon as the engine read it.
+			var entry *runcache.Entry
+			if in := a.runInputs(inputs, loadStart); in != nil && opts.Rm && !opts.Detach && !opts.TTY {
+				opts.Replay = func(r engine.Replay) {
+					if more, err := runcache.Digest(r.Inputs, nil, loadStart); err == nil {
+						entry = &runcache.Entry{Inputs: append(in, more...), Record: r.Record, Root: r.Root, RunDir: r.RunDir, RandomName: r.RandomName}
+					}
+				}
 			}
 			return a.withOrchestrator(ctx, func(o *orchestrate.Orchestrator) error {
 				code, err := o.Run(ctx, p, args[0], opts)
 				if err != nil {
 					return err
 				}
-				if replay != nil && inputs != nil {
-					a.rememberRun(inputs, *replay)
+				if entry != nil {
+					a.rememberRun(*entry)
 				}
 				return exitOrNil(code)
 			})
@@ -81,14 +90,24 @@ func newRun(a *app) *cobra.Command {
 	return c
 }
 
+// runInputs are the digests of the files a run's project was made from,
+// taken now; nil when the run is not to be remembered (see rememberRun).
+func (a *app) runInputs(in *compose.Inputs, since time.Time) []runcache.Input {
+	if in == nil || a.args == nil || a.getenv("HOIST_CACHE_DIR") == "off" {
+		return nil
+	}
+	out, err := runcache.Digest(in.Files, in.Present, since)
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
 // rememberRun leaves what the fast path (cmd/hoist/fastrun) needs to run
 // this command line again without the compose file: the engine's record
 // of the container, keyed on the command line, and the files it was made
 // from. Best effort: without it the next run only takes the usual way.
-func (a *app) rememberRun(inputs []string, r engine.Replay) {
-	if a.getenv("HOIST_CACHE_DIR") == "off" || a.args == nil {
-		return
-	}
+func (a *app) rememberRun(e runcache.Entry) {
 	cwd, err := os.Getwd()
 	if err != nil {
 		return
@@ -97,6 +116,5 @@ func (a *app) rememberRun(inputs []string, r engine.Replay) {
 	if err != nil {
 		return
 	}
-	e := runcache.Entry{Record: r.Record, Root: r.Root, RunDir: r.RunDir, RandomName: r.RandomName}
-	_ = runcache.Save(runcache.Dir(r.RunDir), key, e, append(inputs, r.Inputs...), a.started)
+	_ = runcache.Save(runcache.Dir(e.RunDir), key, e)
 }

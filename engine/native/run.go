@@ -59,7 +59,7 @@ func (b *Backend) RunContainer(ctx context.Context, spec engine.ContainerSpec, o
 			if opts.Replay != nil {
 				opts.Replay(engine.Replay{Record: rec, Root: b.root, RunDir: b.runDir, Inputs: []string{b.store.IndexPath()}})
 			}
-			return oneoff.Run(ctx, oneoff.RunOptions{Layout: b.layout(), Record: rec,
+			code, err := oneoff.Run(ctx, oneoff.RunOptions{Layout: b.layout(), Record: rec,
 				Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Spawned: sp, Logf: b.logf,
 				Remove: func(ctx context.Context, _, id string) error {
 					err := b.RemoveContainer(ctx, id, engine.RemoveOptions{Force: true, Volumes: true})
@@ -68,6 +68,7 @@ func (b *Backend) RunContainer(ctx context.Context, spec engine.ContainerSpec, o
 					}
 					return err
 				}})
+			return code, nameConflict(spec.Name, err)
 		}
 	}
 	if err := b.createRecord(ctx, r, spec); err != nil {

@@ -117,7 +117,11 @@ func (b *Backend) namePath(name string) string { return b.layout().NamePath(name
 
 // reserveName claims name for project/id host-wide.
 func (b *Backend) reserveName(name, project, id string) error {
-	err := b.layout().ReserveName(name, project, id)
+	return nameConflict(name, b.layout().ReserveName(name, project, id))
+}
+
+// nameConflict makes oneoff's name conflict the engine's ErrConflict.
+func nameConflict(name string, err error) error {
 	if errors.Is(err, oneoff.ErrNameInUse) {
 		return fmt.Errorf("container name %q is already in use: %w", name, engine.ErrConflict)
 	}

@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -32,10 +33,11 @@ import (
 )
 
 // version changes when an entry's meaning changes.
-const version = 1
+const version = 2
 
 // maxEntries bounds the cache: a script that runs many different commands
-// would otherwise leave an entry for each in the run dir.
+// would otherwise leave an entry for each in the run dir. When it is
+// reached, the whole cache is dropped.
 const maxEntries = 256
 
 // Entry is what a run left for the next identical one.
@@ -50,16 +52,53 @@ type Entry struct {
 	RandomName bool            `json:"random_name,omitempty"`
 }
 
-// Input is a file an entry was made from: Sum is its content's sha256,
+// Input is a file an entry was made from. Sum is its content's sha256,
+// or, with Presence (only whether it exists matters), "dir" or "file";
 // empty when it did not exist.
 type Input struct {
-	Path string `json:"path"`
-	Sum  string `json:"sum,omitempty"`
+	Path     string `json:"path"`
+	Sum      string `json:"sum,omitempty"`
+	Presence bool   `json:"presence,omitempty"`
+}
+
+// ErrChanged is Digest's answer when an input may have changed while the
+// caller read it.
+var ErrChanged = errors.New("runcache: an input changed while it was read")
+
+// ErrNotAFile is the answer for an input that is neither a regular file
+// nor absent (a pipe, a device, a directory where content matters): its
+// content cannot be read twice, so it cannot be checked.
+var ErrNotAFile = errors.New("runcache: an input is not a regular file")
+
+// Digest takes the digests of files (content) and present (existence
+// only), which the caller started reading at since: an input changed
+// since then may differ from what the caller read, and fails with
+// ErrChanged. Call it right after reading them, before anything runs that
+// could write them.
+func Digest(files, present []string, since time.Time) ([]Input, error) {
+	var out []Input
+	seen := map[Input]bool{}
+	add := func(in Input) {
+		if !seen[in] {
+			seen[in] = true
+			out = append(out, in)
+		}
+	}
+	for _, p := range files {
+		sum, err := sumSince(p, since)
+		if err != nil {
+			return nil, err
+		}
+		add(Input{Path: p, Sum: sum})
+	}
+	for _, p := range present {
+		add(Input{Path: p, Sum: presence(p), Presence: true})
+	}
+	return out, nil
 }
 
 // Dir is the cache's directory in the native engine's run dir.
 func Dir(runDir string) string { return filepath.Join(runDir, "runcache") }
-
 // Key identifies a command line: args (without the program name), the
 // working directory, the environment (in any order) and the executable
 // at exe, by its inode, size and modification time, so that another hoist
@@ -106,6 +145,12 @@ func Lookup(dir, key string) (*Entry, bool) {
 		return nil, false
 	}
 	for _, in := range e.Inputs {
+		if in.Presence {
+			if presence(in.Path) != in.Sum {
+				return nil, false
+			}
+			continue
+		}
 		if sum, err := Sum(in.Path); err != nil || sum != in.Sum {
 			return nil, false
 		}
@@ -113,35 +158,9 @@ func Lookup(dir, key string) (*Entry, bool) {
 	return &e, true
 }
 
-// ErrChanged is Save's answer when an input changed after since.
-var ErrChanged = errors.New("runcache: an input changed during the run")
-
-// Save records e under key with the digests of inputs (paths; an absent
-// one is recorded as absent). since is when the caller started reading
-// them: an input (or, for an absent one, its directory) changed after it
-// may differ from what the caller read, and the entry is not saved.
-func Save(dir, key string, e Entry, inputs []string, since time.Time) error {
+// Save records e under key; e.Inputs come from Digest.
+func Save(dir, key string, e Entry) error {
 	e.Version = version
-	e.Inputs = nil
-	seen := map[string]bool{}
-	for _, p := range inputs {
-		if seen[p] {
-			continue
-		}
-		seen[p] = true
-		sum, err := Sum(p)
-		if err != nil {
-			return err
-		}
-		probe := p
-		if sum == "" {
-			probe = filepath.Dir(p)
-		}
-		if changedSince(probe, since) {
-			return fmt.Errorf("%w: %s", ErrChanged, probe)
-		}
-		e.Inputs = append(e.Inputs, Input{Path: p, Sum: sum})
-	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
@@ -158,27 +177,67 @@ func Save(dir, key string, e Entry, inputs []string, since time.Time) error {
 	return atomicfile.Replace(filepath.Join(dir, key+".json"), data, 0o600)
 }
 
-// changedSince reports whether path's inode changed (ctime: content,
-// metadata, or for a directory an entry) at or after t, or cannot be
-// told.
-func changedSince(path string, t time.Time) bool {
-	var st syscall.Stat_t
-	if err := syscall.Stat(path, &st); err != nil {
-		return !errors.Is(err, fs.ErrNotExist)
-	}
-	return !time.Unix(st.Ctim.Sec, st.Ctim.Nsec).Before(t)
-}
+// Sum is the sha256 of path's content, empty when it does not exist. It
+// fails for anything but a regular file, without reading it (a pipe read
+// here would be gone for its reader).
+func Sum(path string) (string, error) { return sumSince(path, time.Time{}) }
 
-// Sum is the sha256 of path's content, empty when it does not exist. A
-// directory or any other error fails.
-func Sum(path string) (string, error) {
-	data, err := os.ReadFile(path)
+// sumSince is Sum, failing with ErrChanged when since is set and path's
+// inode changed (ctime: content or metadata) at or after it, or so
+// shortly before that the file system's clock cannot tell: file times
+// come from a clock that lags by up to a tick, and some file systems keep
+// whole seconds.
+func sumSince(path string, since time.Time) (string, error) {
+	f, st, err := openRegular(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}
 	if err != nil {
 		return "", err
 	}
-	s := sha256.Sum256(data)
-	return hex.EncodeToString(s[:]), nil
+	defer f.Close()
+	margin := 10 * time.Millisecond
+	if st.Ctim.Nsec == 0 {
+		margin = time.Second
+	}
+	if !since.IsZero() && !time.Unix(st.Ctim.Sec, st.Ctim.Nsec).Before(since.Add(-margin)) {
+		return "", fmt.Errorf("%w: %s", ErrChanged, path)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// openRegular opens path for reading when it is a regular file. The open
+// does not block (a FIFO with no writer) and takes no terminal.
+func openRegular(path string) (*os.File, *syscall.Stat_t, error) {
+	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		syscall.Close(fd)
+		return nil, nil, &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		syscall.Close(fd)
+		return nil, nil, fmt.Errorf("%w: %s", ErrNotAFile, path)
+	}
+	return os.NewFile(uintptr(fd), path), &st, nil
+}
+
+// presence is "dir" or "file" (anything else that exists), empty when
+// path does not exist (or cannot be looked at).
+func presence(path string) string {
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return ""
+	case st.IsDir():
+		return "dir"
+	}
+	return "file"
 }

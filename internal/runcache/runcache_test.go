@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -40,75 +41,107 @@ func TestKey(t *testing.T) {
 	}
 }
 
+// writeOld writes a file whose ctime is well before now: Digest trusts
+// only files that did not change while they were read.
+func writeOld(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestLookupSeesEveryInput(t *testing.T) {
 	dir, files := t.TempDir(), t.TempDir()
 	compose := filepath.Join(files, "compose.yaml")
 	override := filepath.Join(files, "compose.override.yaml") // absent
-	if err := os.WriteFile(compose, []byte("services: {}\n"), 0o644); err != nil {
+	ctx := filepath.Join(files, "ctx")                         // present: a dir
+	writeOld(t, compose, "services: {}\n")
+	if err := os.Mkdir(ctx, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(20 * time.Millisecond)
 	save := func() {
 		t.Helper()
-		e := Entry{Record: []byte(`{"id":"x"}`), Root: "/r", RunDir: "/run/r", RandomName: true}
-		if err := Save(dir, "k", e, []string{compose, override, compose}, time.Now()); err != nil {
+		in, err := Digest([]string{compose, override, compose}, []string{ctx}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := Entry{Inputs: in, Record: []byte(`{"id":"x"}`), Root: "/r", RunDir: "/run/r", RandomName: true}
+		if err := Save(dir, "k", e); err != nil {
 			t.Fatal(err)
 		}
 	}
 	save()
 	e, ok := Lookup(dir, "k")
-	if !ok || string(e.Record) != `{"id":"x"}` || e.Root != "/r" || e.RunDir != "/run/r" || !e.RandomName || len(e.Inputs) != 2 {
+	if !ok || string(e.Record) != `{"id":"x"}` || e.Root != "/r" || e.RunDir != "/run/r" || !e.RandomName || len(e.Inputs) != 3 {
 		t.Fatalf("Lookup = %+v, %v", e, ok)
 	}
 	if _, ok := Lookup(dir, "other"); ok {
 		t.Error("found an entry under another key")
 	}
-	// An edit, an appearing file and a removal each make it stale.
-	for name, change := range map[string]func() error{
-		"edited":   func() error { return os.WriteFile(compose, []byte("services: {a: {}}\n"), 0o644) },
-		"appeared": func() error { return os.WriteFile(override, nil, 0o644) },
-		"removed":  func() error { return os.Remove(compose) },
+	// An edit, an appearing file, a removal and a present one gone each
+	// make it stale; a present one's content does not.
+	for name, c := range map[string]struct {
+		change func() error
+		stale  bool
+	}{
+		"edited":           {func() error { return os.WriteFile(compose, []byte("services: {a: {}}\n"), 0o644) }, true},
+		"appeared":         {func() error { return os.WriteFile(override, nil, 0o644) }, true},
+		"removed":          {func() error { return os.Remove(compose) }, true},
+		"present gone":     {func() error { return os.Remove(ctx) }, true},
+		"present changed":  {func() error { return os.WriteFile(filepath.Join(ctx, "f"), nil, 0o644) }, false},
+		"present replaced": {func() error { return errors.Join(os.Remove(ctx), os.WriteFile(ctx, nil, 0o644)) }, true},
 	} {
 		save()
-		if err := change(); err != nil {
+		if err := c.change(); err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := Lookup(dir, "k"); ok {
-			t.Errorf("%s: the entry was still used", name)
+		if _, ok := Lookup(dir, "k"); ok == c.stale {
+			t.Errorf("%s: used %v", name, ok)
 		}
 		os.Remove(override)
-		if err := os.WriteFile(compose, []byte("services: {}\n"), 0o644); err != nil {
+		os.RemoveAll(ctx)
+		writeOld(t, compose, "services: {}\n")
+		if err := os.Mkdir(ctx, 0o755); err != nil {
 			t.Fatal(err)
 		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
-func TestSaveRefusesInputsChangedDuringTheRun(t *testing.T) {
-	dir, files := t.TempDir(), t.TempDir()
+func TestDigestRefusesWhatItCannotCheck(t *testing.T) {
+	files := t.TempDir()
 	f := filepath.Join(files, ".env")
 	since := time.Now()
-	time.Sleep(10 * time.Millisecond)
-	if err := os.WriteFile(f, []byte("A=1\n"), 0o644); err != nil {
+	writeOld(t, f, "A=1\n")
+	if _, err := Digest([]string{f}, nil, since); !errors.Is(err, ErrChanged) {
+		t.Errorf("a file written while it was read: %v", err)
+	}
+	// A pipe (bash's <(...)) is never read: its reader would lose it. Nor
+	// does an open of a FIFO without a writer hang.
+	fifo := filepath.Join(files, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := Save(dir, "k", Entry{}, []string{f}, since); !errors.Is(err, ErrChanged) {
-		t.Errorf("a file written after since: %v", err)
+	if _, err := Digest([]string{fifo}, nil, time.Now()); !errors.Is(err, ErrNotAFile) {
+		t.Errorf("a FIFO: %v", err)
 	}
-	// An absent input whose directory changed: it may have existed.
-	if err := Save(dir, "k", Entry{}, []string{filepath.Join(files, "gone")}, since); !errors.Is(err, ErrChanged) {
-		t.Errorf("an absent file in a changed dir: %v", err)
+	if _, err := Sum(fifo); !errors.Is(err, ErrNotAFile) {
+		t.Errorf("Sum of a FIFO: %v", err)
 	}
-	if _, ok := Lookup(dir, "k"); ok {
-		t.Error("an entry was saved")
+	if _, err := Digest([]string{files}, nil, time.Now()); !errors.Is(err, ErrNotAFile) {
+		t.Errorf("a directory: %v", err)
 	}
-	if err := Save(dir, "k", Entry{}, []string{f}, time.Now()); err != nil {
-		t.Errorf("unchanged since: %v", err)
+	time.Sleep(20 * time.Millisecond)
+	if in, err := Digest([]string{f, filepath.Join(files, "absent")}, nil, time.Now()); err != nil || len(in) != 2 || in[0].Sum == "" || in[1].Sum != "" {
+		t.Errorf("unchanged since: %+v, %v", in, err)
 	}
 }
 
 func TestSaveBoundsTheCache(t *testing.T) {
 	dir := t.TempDir()
 	for i := range maxEntries + 10 {
-		if err := Save(dir, "k"+string(rune('a'+i%26))+time.Now().Format("150405.000000000"), Entry{}, nil, time.Now()); err != nil {
+		if err := Save(dir, "k"+string(rune('a'+i%26))+time.Now().Format("150405.000000000"), Entry{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -36,15 +36,16 @@ import (
 	"github.com/hoist-dev/hoist/internal/runcache"
 )
 
-// HOIST_FASTRUN=off turns the fast path off; =require makes a command
-// line it cannot run fail (exit status 125) instead of taking the usual
-// way, to check that it runs.
+// HOIST_FASTRUN=off (or 0, false) turns the fast path off; =require makes
+// a command line it cannot run fail (exit status 125) instead of taking
+// the usual way, to check that it runs.
 func init() {
 	if runtime.IsRole() || !slices.Contains(os.Args[1:], "run") {
 		return
 	}
 	mode := getenv(os.Environ(), "HOIST_FASTRUN")
-	if mode == "off" {
+	switch mode {
+	case "off", "0", "false":
 		return
 	}
 	if code, ran := run(); ran {

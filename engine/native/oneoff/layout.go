@@ -48,13 +48,13 @@ func (l Layout) StateDir(project, id string) string {
 func (l Layout) NamePath(name string) string { return filepath.Join(l.RunDir, "names", name) }
 
 // ErrNameInUse is ReserveName's answer for a name another container holds.
-var ErrNameInUse = errors.New("container name is already in use")
+var ErrNameInUse = errors.New("conflict")
 
 // ReserveName claims name for project/id host-wide.
 func (l Layout) ReserveName(name, project, id string) error {
 	err := CreateFileExclusive(l.NamePath(name), []byte(project+"/"+id))
 	if errors.Is(err, fs.ErrExist) {
-		return fmt.Errorf("container name %q: %w", name, ErrNameInUse)
+		return fmt.Errorf("container name %q is already in use: %w", name, ErrNameInUse)
 	}
 	if err != nil {
 		return fmt.Errorf("reserve container name %q: %w", name, err)

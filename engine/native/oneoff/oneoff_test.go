@@ -12,7 +12,8 @@ import (
 func TestSimple(t *testing.T) {
 	for rec, want := range map[string]bool{
 		`{"oneoff":true,"network_mode":"none"}`:                                                     true,
-		`{"oneoff":true,"network_mode":"host","spec":{"mounts":[{"type":"bind","target":"/d"}]}}`:   true,
+		`{"oneoff":true,"network_mode":"none","spec":{"mounts":[{"type":"bind","target":"/d"}]}}`:   true,
+		`{"oneoff":true,"network_mode":"host"}`:                                                     false,
 		`{"oneoff":false,"network_mode":"none"}`:                                                    false,
 		`{"oneoff":true,"network_mode":""}`:                                                         false,
 		`{"oneoff":true,"network_mode":"container:x"}`:                                              false,
@@ -67,6 +68,17 @@ func TestRebind(t *testing.T) {
 	if got.Spec.Hostname != "web" || strings.Join(got.Spec.Env, " ") != "HOSTNAME=web" {
 		t.Errorf("rebound: %s", b)
 	}
+	// network_mode host: the host's name, and HOSTNAME the ID's default.
+	b, err = Rebind(rec("myhost", "HOSTNAME="+old[:12]), id, "n", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec.Hostname != "myhost" || strings.Join(got.Spec.Env, " ") != "HOSTNAME="+id[:12] {
+		t.Errorf("rebound: %s", b)
+	}
 	if _, err := Rebind([]byte(`{"id":"short"}`), id, "n", now); err == nil {
 		t.Error("a record without a valid id was rebound")
 	}
@@ -88,5 +100,28 @@ func TestIdle(t *testing.T) {
 	}
 	if l.Idle("p") {
 		t.Error("a project with a supervisor's state is idle")
+	}
+}
+
+// A container whose start failed or was interrupted has no state: Remove
+// removes it all the same, and the project's dir with it.
+func TestRemoveNeverStarted(t *testing.T) {
+	l := Layout{Root: t.TempDir(), RunDir: t.TempDir()}
+	if err := os.MkdirAll(filepath.Join(l.RunDir, "names"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	id := NewID()
+	r := &record{ID: id, Name: "p-box-run-1", Project: "p"}
+	rec, _ := json.Marshal(map[string]any{"id": id, "name": r.Name, "project": "p"})
+	if err := create(l, r, rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Remove(t.Context(), "p", id); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{l.LayerDir(id), l.ProjectDir("p"), l.NamePath(r.Name)} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s left: %v", p, err)
+		}
 	}
 }

@@ -37,9 +37,10 @@ type record struct {
 }
 
 // Simple reports whether the native engine's record rec can run here: a
-// one-off container with network_mode none or host, no published port,
-// no volume (bind mounts and tmpfs are fine: the runtime mounts them), no
-// terminal. Files (configs, secrets) the caller must rule out itself:
+// one-off container with network_mode none, no volume (bind mounts and
+// tmpfs are fine: the runtime mounts them), no terminal. (network_mode
+// host is not: its hostname is the host's at create, which a record run
+// again would freeze.) Files (configs, secrets) the caller must rule out itself:
 // they are written at create, and no record field tells.
 func Simple(rec []byte) bool {
 	r, err := decode(rec)
@@ -58,7 +59,7 @@ func (r *record) simple() error {
 	switch {
 	case !r.OneOff:
 		return errors.New("not a one-off container")
-	case r.NetworkMode != "none" && r.NetworkMode != "host":
+	case r.NetworkMode != "none":
 		return fmt.Errorf("network_mode %q", r.NetworkMode)
 	case len(r.Networks) > 0 || len(r.Ports) > 0:
 		return errors.New("on a compose network")
@@ -92,12 +93,13 @@ func Rebind(rec []byte, id, name string, created time.Time) ([]byte, error) {
 		return nil, fmt.Errorf("container record: %w", err)
 	}
 	spec.ID = id
+	// An old ID's prefix can only be the defaults: it is random.
 	if spec.Hostname == old[:12] {
 		spec.Hostname = id[:12]
-		for i, kv := range spec.Env {
-			if kv == "HOSTNAME="+old[:12] {
-				spec.Env[i] = "HOSTNAME=" + id[:12]
-			}
+	}
+	for i, kv := range spec.Env {
+		if kv == "HOSTNAME="+old[:12] {
+			spec.Env[i] = "HOSTNAME=" + id[:12]
 		}
 	}
 	for k, v := range map[string]any{"id": id, "name": name, "created": created.UTC(), "spec": spec} {
@@ -288,16 +290,12 @@ func start(ctx context.Context, o RunOptions, r *record, sp *runtime.Spawned) (*
 	spec.Rootfs = filepath.Join(dir, "rootfs")
 	// A layer thrown away with the container is never synced.
 	spec.Overlay = &runtime.Overlay{Lowers: r.Layers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), Volatile: true}
-	etc := etcfiles.Options{Name: r.Name, Hostname: spec.Hostname, HostNetwork: r.NetworkMode == "host",
-		ExtraHosts: r.ExtraHosts, DNS: r.DNS, Logf: o.Logf}
+	etc := etcfiles.Options{Name: r.Name, Hostname: spec.Hostname, ExtraHosts: r.ExtraHosts, DNS: r.DNS, Logf: o.Logf}
 	if spec.Hosts, spec.HostnameFile, spec.ResolvConf, err = etcfiles.Write(filepath.Join(dir, "etc"), etc); err != nil {
 		sp.Abort()
 		return nil, err
 	}
-	spec.Network = runtime.Network{Mode: runtime.NetworkNew}
-	if r.NetworkMode == "host" {
-		spec.Network.Mode = runtime.NetworkHost
-	}
+	spec.Network = runtime.Network{Mode: runtime.NetworkNew} // network_mode none
 	spec.Stdin, spec.Stdout, spec.Stderr = o.Stdin, o.Stdout, o.Stderr
 	m := &runtime.Monitor{StateDir: o.Layout.StateDir(r.Project, r.ID), Attach: true, Spawned: sp}
 	if _, err := m.Start(ctx, spec); err != nil {
@@ -309,7 +307,7 @@ func start(ctx context.Context, o RunOptions, r *record, sp *runtime.Spawned) (*
 // spawnOptions are how the init of r is spawned ahead (runtime.Spawn) to
 // run with o's streams.
 func (r *record) spawnOptions(o RunOptions) runtime.SpawnOptions {
-	return runtime.SpawnOptions{NewNetwork: r.NetworkMode != "host", Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Security: r.Spec.Security}
+	return runtime.SpawnOptions{NewNetwork: true, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Security: r.Spec.Security}
 }
 
 // Idle reports whether project has nothing in the run dir but containers'
@@ -360,12 +358,20 @@ func (l Layout) Remove(ctx context.Context, project, id string) error {
 	if err != nil {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}
-	st, err := runtime.ReadState(dir)
-	if err == nil && (st.Status != runtime.StatusExited || st.MonitorPid != os.Getpid()) {
-		err = errors.New("another hoist started it again")
-	}
-	if err != nil {
-		return fmt.Errorf("remove container %s: %w; remove it with: hoist rm -f %s", r.Name, err, r.Name)
+	if _, err := os.Stat(filepath.Join(dir, "state.json")); errors.Is(err, fs.ErrNotExist) {
+		// Never started (its start failed or was interrupted): no process;
+		// a cgroup the failed start left is removed with the rest.
+		if err := runtime.RemoveCgroups(id); err != nil {
+			return fmt.Errorf("remove container %s: %w", r.Name, err)
+		}
+	} else {
+		st, err := runtime.ReadState(dir)
+		if err == nil && (st.Status != runtime.StatusExited || st.MonitorPid != os.Getpid()) {
+			err = errors.New("another hoist started it again")
+		}
+		if err != nil {
+			return fmt.Errorf("remove container %s: %w; remove it with: hoist rm -f %s", r.Name, err, r.Name)
+		}
 	}
 	layer := l.LayerDir(id)
 	for _, d := range []string{"rootfs", "upper", "work", "etc"} {
