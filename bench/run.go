@@ -36,10 +36,10 @@ const runProject = "hbench-run"
 
 type runBench struct {
 	hoist, usual, docker []float64
-	err           error
-	dir           string
-	env           []string
-	hoistBin      string
+	err                  error
+	dir                  string
+	env                  []string
+	hoistBin             string
 }
 
 func (b *bench) runRunScenario(ctx context.Context, hoistBin string) *runBench {

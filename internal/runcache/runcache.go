@@ -99,6 +99,7 @@ func Digest(files, present []string, since time.Time) ([]Input, error) {
 
 // Dir is the cache's directory in the native engine's run dir.
 func Dir(runDir string) string { return filepath.Join(runDir, "runcache") }
+
 // Key identifies a command line: args (without the program name), the
 // working directory, the environment (in any order) and the executable
 // at exe, by its inode, size and modification time, so that another hoist

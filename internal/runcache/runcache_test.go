@@ -54,7 +54,7 @@ func TestLookupSeesEveryInput(t *testing.T) {
 	dir, files := t.TempDir(), t.TempDir()
 	compose := filepath.Join(files, "compose.yaml")
 	override := filepath.Join(files, "compose.override.yaml") // absent
-	ctx := filepath.Join(files, "ctx")                         // present: a dir
+	ctx := filepath.Join(files, "ctx")                        // present: a dir
 	writeOld(t, compose, "services: {}\n")
 	if err := os.Mkdir(ctx, 0o755); err != nil {
 		t.Fatal(err)
