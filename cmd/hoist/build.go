@@ -197,16 +197,6 @@ func newImage(a *app) *cobra.Command {
 	return c
 }
 
-func newImages(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "images",
-		Short: "List local images",
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.listImages(cmd)
-		},
-	}
-}
-
 func (a *app) listImages(cmd *cobra.Command) error {
 	ctx := cmd.Context()
 	var list []engine.ImageSummary

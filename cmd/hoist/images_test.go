@@ -1,0 +1,51 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/hoist-dev/hoist/engine"
+)
+
+func TestSplitRef(t *testing.T) {
+	for ref, want := range map[string]string{
+		"redis":                       "redis latest",
+		"redis:7":                     "redis 7",
+		"localhost:5000/app":          "localhost:5000/app latest",
+		"localhost:5000/app:v1":       "localhost:5000/app v1",
+		"app@sha256:0123456789abcdef": "app <none>",
+	} {
+		repo, tag := splitRef(ref)
+		if got := repo + " " + tag; got != want {
+			t.Errorf("splitRef(%q) = %q, want %q", ref, got, want)
+		}
+	}
+}
+
+func TestImagesTable(t *testing.T) {
+	cs := []engine.Container{
+		{Name: "p-web-1", Image: "p-web", ImageID: "sha256:" + strings.Repeat("a", 64)},
+		{Name: "p-db-1", Image: "redis:7", ImageID: "sha256:" + strings.Repeat("b", 64)},
+		{Name: "p-db-2", Image: "redis:7", ImageID: "sha256:" + strings.Repeat("b", 64)},
+	}
+	rows := imageRows(cs, map[string]int64{"sha256:" + strings.Repeat("b", 64): 2_500_000})
+	var out bytes.Buffer
+	if err := printImages(&out, rows, false, "table"); err != nil {
+		t.Fatal(err)
+	}
+	want := "CONTAINER   REPOSITORY   TAG      IMAGE ID       SIZE\n" +
+		"p-db-1      redis        7        bbbbbbbbbbbb   2.5MB\n" +
+		"p-db-2      redis        7        bbbbbbbbbbbb   2.5MB\n" +
+		"p-web-1     p-web        latest   aaaaaaaaaaaa   0.0MB\n"
+	if out.String() != want {
+		t.Errorf("table:\n%s\nwant:\n%s", out.String(), want)
+	}
+	out.Reset()
+	if err := printImages(&out, rows, true, "table"); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(out.String(), "\n") != 2 {
+		t.Errorf("-q lists each image once:\n%s", out.String())
+	}
+}
