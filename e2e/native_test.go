@@ -119,11 +119,13 @@ func nativeUsable() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, hoistBin, "--engine", "native", "image", "ls").CombinedOutput()
+	// image ls also proves the store opens; inspect tells whether the
+	// test image is there.
+	out, err := exec.CommandContext(ctx, hoistBin, "--engine", "native", "image", "ls", "-q").CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("hoist --engine native image ls: %v: %s", err, bytes.TrimSpace(out))
 	}
-	if bytes.Contains(out, []byte(testImage)) {
+	if exec.CommandContext(ctx, hoistBin, "--engine", "native", "image", "inspect", testImage).Run() == nil {
 		return nil
 	}
 	if err := testimage.Available(); err != nil {

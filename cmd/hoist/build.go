@@ -137,14 +137,17 @@ func newImage(a *app) *cobra.Command {
 		},
 	}
 	load.Flags().StringP("input", "i", "-", "archive to read (- for stdin)")
+	var lsAll, lsQuiet bool
 	ls := &cobra.Command{
 		Use:     "ls",
 		Aliases: []string{"list"},
 		Short:   "List local images",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.listImages(cmd)
+			return a.listImages(cmd, lsAll, lsQuiet)
 		},
 	}
+	ls.Flags().BoolVarP(&lsAll, "all", "a", false, "also untagged images (the native builder's layer cache among them)")
+	ls.Flags().BoolVarP(&lsQuiet, "quiet", "q", false, "only the image IDs")
 	rm := &cobra.Command{
 		Use:   "rm REF...",
 		Short: "Remove local images",
@@ -197,7 +200,9 @@ func newImage(a *app) *cobra.Command {
 	return c
 }
 
-func (a *app) listImages(cmd *cobra.Command) error {
+// listImages is docker's `images`: tagged images under their familiar
+// names; with all, untagged ones too, as <none>.
+func (a *app) listImages(cmd *cobra.Command, all, quiet bool) error {
 	ctx := cmd.Context()
 	var list []engine.ImageSummary
 	err := a.withBackend(ctx, func(b engine.Backend) error {
@@ -211,15 +216,42 @@ func (a *app) listImages(cmd *cobra.Command) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(a.stdout, 0, 4, 3, ' ', 0)
-	fmt.Fprintln(tw, "REFERENCE\tID\tSIZE\tCREATED")
+	if !quiet {
+		fmt.Fprintln(tw, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
+	}
+	seen := map[string]bool{}
 	for _, im := range list {
+		repo, tag := "<none>", "<none>"
+		if !strings.HasPrefix(im.Ref, "sha256:") {
+			repo, tag = splitRef(familiarRef(im.Ref))
+		} else if !all {
+			continue
+		}
 		id := strings.TrimPrefix(im.ID, "sha256:")
 		if len(id) > 12 {
 			id = id[:12]
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.1fMB\t%s\n", im.Ref, id, float64(im.Size)/1e6, im.Created.Format("2006-01-02 15:04"))
+		if quiet {
+			if !seen[id] {
+				seen[id] = true
+				fmt.Fprintln(tw, id)
+			}
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1fMB\n", repo, tag, id, im.Created.Format("2006-01-02 15:04"), float64(im.Size)/1e6)
 	}
 	return tw.Flush()
+}
+
+// familiarRef drops Docker Hub's implied parts of a reference, as docker
+// shows it: index.docker.io/library/redis:7 is redis:7.
+func familiarRef(ref string) string {
+	for _, p := range []string{"index.docker.io/library/", "docker.io/library/", "index.docker.io/", "docker.io/"} {
+		if rest, ok := strings.CutPrefix(ref, p); ok {
+			return rest
+		}
+	}
+	return ref
 }
 
 func (a *app) openInput(path string) (r *os.File, closeFn func(), err error) {

@@ -49,3 +49,17 @@ func TestImagesTable(t *testing.T) {
 		t.Errorf("-q lists each image once:\n%s", out.String())
 	}
 }
+
+func TestFamiliarRef(t *testing.T) {
+	for ref, want := range map[string]string{
+		"index.docker.io/library/redis:7": "redis:7",
+		"docker.io/library/redis:7":       "redis:7",
+		"index.docker.io/hoist/app:v1":    "hoist/app:v1",
+		"localhost:5000/app:v1":           "localhost:5000/app:v1",
+		"ghcr.io/o/app:v1":                "ghcr.io/o/app:v1",
+	} {
+		if got := familiarRef(ref); got != want {
+			t.Errorf("familiarRef(%q) = %q, want %q", ref, got, want)
+		}
+	}
+}
