@@ -3,6 +3,7 @@ package compose
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -48,6 +49,8 @@ var (
 	reRefers      = lazyRegexp(`^service "([^"]+)" refers to undefined (network|volume|config|secret) ([^:]+)`)
 	reCycle       = lazyRegexp(`dependency cycle detected: (.*)$`)
 	reBadToken    = lazyRegexp(`^invalid (hostPort|containerPort|IP address|port|proto)[^:]*: (.+)$`)
+	reDecode      = lazyRegexp(`(?m)^'([^']+)' (.+)$`)
+	reEnvFile     = lazyRegexp(`^env file (\S+) not found`)
 )
 
 // explain turns a compose-go error into *Error values with positions.
@@ -57,6 +60,16 @@ func explain(err error, docs sourceDocs) error {
 		return err
 	}
 	msg := strings.TrimSpace(err.Error())
+	// A value of the wrong shape: mapstructure lists the culprits on the
+	// lines after its header, as 'services[a].mem_limit' invalid size.
+	if strings.HasPrefix(msg, "decoding failed") {
+		if m := reDecode().FindStringSubmatch(msg); m != nil {
+			path := splitPath(strings.NewReplacer("[", ".", "]", "").Replace(m[1]))
+			out := &Error{Err: err, Service: serviceOf(path), Msg: fmt.Sprintf("%s: %s", last(path), m[2]), Hint: decodeHint(m[2])}
+			out.File, out.Line = docs.locate(path)
+			return out
+		}
+	}
 	// Joined errors print one per line; the first is enough to act on.
 	if i := strings.IndexByte(msg, '\n'); i > 0 {
 		msg = msg[:i]
@@ -111,12 +124,31 @@ func explain(err error, docs sourceDocs) error {
 		out.Service, out.File, out.Line = svc, file, line
 		out.Msg = fmt.Sprintf("ports: invalid %s %q", m[1], m[2])
 		out.Hint = `use "[HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO]" with ports from 1 to 65535`
+	case reEnvFile().MatchString(msg):
+		path := reEnvFile().FindStringSubmatch(msg)[1]
+		svc, file, line := docs.findServiceValue("env_file", filepath.Base(path))
+		out.Service, out.File, out.Line = svc, file, line
+		out.Msg = fmt.Sprintf("env_file %s does not exist", path)
+		out.Hint = "create it, fix the path (it is relative to the compose file), or make it optional: {path: ..., required: false}"
 	default:
 		if len(docs) > 0 {
 			out.File = docs[0].display
 		}
 	}
 	return out
+}
+
+// decodeHint says how to write a value of the kind detail complains of.
+func decodeHint(detail string) string {
+	switch {
+	case strings.Contains(detail, "invalid size"):
+		return "use a size such as 512m or 2g"
+	case strings.Contains(detail, "invalid duration"):
+		return "use a duration such as 10s or 1m30s"
+	case strings.Contains(detail, "command line"):
+		return `close its quotes, or write it as a list: ["cmd", "arg"]`
+	}
+	return "fix the value's type or format"
 }
 
 func splitPath(p string) []string {

@@ -122,7 +122,13 @@ func Run(ctx context.Context, tasks []Task, o Options) error {
 			notify(Event{ID: r.id, Status: Failed, Err: r.err, Elapsed: r.d})
 			// Tasks cancelled because of an earlier failure are not causes.
 			if !(failed && errors.Is(r.err, context.Canceled)) {
-				errs = append(errs, fmt.Errorf("%s: %w", r.id, r.err))
+				err := r.err
+				// Engines name what failed too ("start container web-1:
+				// ..."): say it once.
+				if !strings.HasPrefix(err.Error(), r.id+":") {
+					err = fmt.Errorf("%s: %w", r.id, err)
+				}
+				errs = append(errs, err)
 			}
 			if !failed {
 				failed = true

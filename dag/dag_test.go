@@ -3,6 +3,7 @@ package dag
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -66,6 +67,18 @@ func TestFailureCancelsAndSkips(t *testing.T) {
 	got := strings.Join(events, " ")
 	if !strings.Contains(got, "b:skipped") || !strings.Contains(got, "slow:failed") {
 		t.Errorf("events %s", got)
+	}
+}
+
+// A task whose error already names it is not named twice.
+func TestErrorNamesTaskOnce(t *testing.T) {
+	boom := errors.New("boom")
+	tasks := []Task{{ID: "start container web-1", Run: func(ctx context.Context) error {
+		return fmt.Errorf("start container web-1: %w", boom)
+	}}}
+	err := Run(context.Background(), tasks, Options{})
+	if !errors.Is(err, boom) || err.Error() != "start container web-1: boom" {
+		t.Fatalf("err %v", err)
 	}
 }
 

@@ -158,7 +158,7 @@ func (s *server) run(ctx context.Context, cfg ContainerConfig) error {
 		if c.log != nil {
 			c.log.close()
 		}
-		return fmt.Errorf("run %s: %w", cfg.ID, err)
+		return err // the caller names the container
 	}
 	log, err := newLogger(cfg.logDir(), cfg.LogMaxSize, cfg.LogMaxFiles, cfg.LogNonBlocking, s.clock)
 	if err != nil {
