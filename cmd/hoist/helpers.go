@@ -37,9 +37,20 @@ func (a *app) withBackend(ctx context.Context, fn func(engine.Backend) error) er
 // hands fn its containers of services (all services when empty), one-off
 // containers included when oneOff is set.
 func (a *app) withContainers(ctx context.Context, services []string, oneOff bool, fn func(b engine.Backend, project string, cs []engine.Container) error) error {
-	name, _, err := a.projectName(ctx)
+	name, p, err := a.projectName(ctx)
 	if err != nil {
 		return err
+	}
+	if p != nil {
+		// As docker compose: a name that is no service of the project is
+		// an error, not an empty list.
+		for _, svc := range services {
+			_, enabled := p.Services[svc]
+			_, disabled := p.DisabledServices[svc]
+			if !enabled && !disabled {
+				return fmt.Errorf("no such service: %q", svc)
+			}
+		}
 	}
 	return a.withBackend(ctx, func(b engine.Backend) error {
 		cs, err := (&orchestrate.Orchestrator{Backend: b}).Containers(ctx, name, services, oneOff)
