@@ -50,6 +50,10 @@ type LogLine struct {
 	Container engine.Container
 	Stderr    bool
 	Text      string
+	// Exited marks the line that follows a container's last output when
+	// it exits while followed: Text is empty, ExitCode its code.
+	Exited   bool
+	ExitCode int
 }
 
 // Logs streams the containers' output line by line to sink (calls are
@@ -100,9 +104,13 @@ func (o *Orchestrator) follow(ctx context.Context, c engine.Container, opts engi
 		}
 		again := false
 		for _, cur := range st.Containers {
-			if cur.ID == c.ID && (cur.State == engine.StateRestarting || cur.State == engine.StateRunning) {
-				again = true
+			if cur.ID != c.ID {
+				continue
 			}
+			// As docker compose, after its output; a restarted one (and
+			// one already running again) exited too.
+			emit(LogLine{Container: c, Exited: true, ExitCode: cur.ExitCode})
+			again = cur.State == engine.StateRestarting || cur.State == engine.StateRunning
 		}
 		if !again {
 			return nil

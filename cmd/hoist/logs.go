@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -50,6 +51,9 @@ type logPrinter struct {
 	color    bool
 	noPrefix bool
 	colors   map[string]string
+
+	mu     sync.Mutex      // print is called by the log stream and by up's wait
+	exited map[string]bool // containers whose exit was printed
 }
 
 var palette = []string{"36", "33", "32", "35", "34", "96", "93", "92", "95", "94"}
@@ -76,6 +80,20 @@ func prefixName(c engine.Container) string {
 }
 
 func (p *logPrinter) print(l orchestrate.LogLine) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if l.Exited {
+		if p.exited == nil {
+			p.exited = map[string]bool{}
+		}
+		p.exited[l.Container.ID] = true
+		name := prefixName(l.Container)
+		if p.color {
+			name = "\x1b[" + p.colors[l.Container.Service] + "m" + name + "\x1b[0m"
+		}
+		fmt.Fprintf(p.w, "%s exited with code %d\n", name, l.ExitCode)
+		return
+	}
 	if p.noPrefix {
 		fmt.Fprintln(p.w, l.Text)
 		return
@@ -85,6 +103,16 @@ func (p *logPrinter) print(l orchestrate.LogLine) {
 		name = "\x1b[" + p.colors[l.Container.Service] + "m" + name + "\x1b[0m"
 	}
 	fmt.Fprintln(p.w, name, l.Text)
+}
+
+// printExit prints c's exit unless its log stream already did.
+func (p *logPrinter) printExit(c engine.Container) {
+	p.mu.Lock()
+	done := p.exited[c.ID]
+	p.mu.Unlock()
+	if !done {
+		p.print(orchestrate.LogLine{Container: c, Exited: true, ExitCode: c.ExitCode})
+	}
 }
 
 func isTerminal(w io.Writer) bool {

@@ -140,6 +140,7 @@ func (a *app) attach(ctx context.Context, o *orchestrate.Orchestrator, res *orch
 	}
 	remaining := len(cs)
 	abort := false
+	var aborter *engine.Container
 	for remaining > 0 && !abort {
 		select {
 		case <-ctx.Done():
@@ -147,7 +148,7 @@ func (a *app) attach(ctx context.Context, o *orchestrate.Orchestrator, res *orch
 		case c := <-exited:
 			remaining--
 			if f.abortOnExit {
-				abort = true
+				abort, aborter = true, &c
 			}
 			if f.exitCodeFrom == c.Service || (f.exitCodeFrom == "" && c.ExitCode != 0 && f.abortOnExit) {
 				code = c.ExitCode
@@ -165,6 +166,11 @@ func (a *app) attach(ctx context.Context, o *orchestrate.Orchestrator, res *orch
 		return err
 	}
 	stopLogs()
+	<-logsDone
+	if aborter != nil {
+		// Its log stream may have been stopped before it saw the exit.
+		printer.printExit(*aborter)
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
