@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"sort"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -11,8 +12,8 @@ import (
 )
 
 func newConfig(a *app) *cobra.Command {
-	var format string
-	var services, volumes, networks, quiet bool
+	var format, hash string
+	var services, volumes, networks, images, profiles, quiet bool
 	c := &cobra.Command{
 		Use:   "config",
 		Short: "Validate and print the normalized compose model",
@@ -41,6 +42,40 @@ func newConfig(a *app) *cobra.Command {
 					fmt.Fprintln(a.stdout, n)
 				}
 				return nil
+			case images:
+				for _, n := range sortedKeysOf(p.Services) {
+					fmt.Fprintln(a.stdout, compose.ImageRef(p, p.Services[n]))
+				}
+				return nil
+			case profiles:
+				set := map[string]bool{}
+				for _, s := range p.AllServices() {
+					for _, pr := range s.Profiles {
+						set[pr] = true
+					}
+				}
+				for _, n := range sortedKeysOf(set) {
+					fmt.Fprintln(a.stdout, n)
+				}
+				return nil
+			case hash != "":
+				// The hash up compares to decide whether to recreate.
+				names := sortedKeysOf(p.Services)
+				if hash != "*" {
+					names = strings.Split(hash, ",")
+				}
+				for _, n := range names {
+					s, ok := p.Services[n]
+					if !ok {
+						return fmt.Errorf("config --hash: no such service: %q", n)
+					}
+					h, err := compose.ServiceHash(s)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintln(a.stdout, n, h)
+				}
+				return nil
 			}
 			var out []byte
 			switch format {
@@ -64,6 +99,9 @@ func newConfig(a *app) *cobra.Command {
 	fl.BoolVar(&services, "services", false, "print the service names")
 	fl.BoolVar(&volumes, "volumes", false, "print the volume names")
 	fl.BoolVar(&networks, "networks", false, "print the network names")
+	fl.BoolVar(&images, "images", false, "print the image of each service")
+	fl.BoolVar(&profiles, "profiles", false, "print the profile names")
+	fl.StringVar(&hash, "hash", "", `print the config hash of these services (comma-separated, or "*")`)
 	fl.BoolVarP(&quiet, "quiet", "q", false, "only validate")
 	return c
 }

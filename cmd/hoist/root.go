@@ -47,7 +47,10 @@ func newRoot(a *app) *cobra.Command {
 		Short:         "Run compose projects, with or without a Docker daemon",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// --version (-v), as docker compose has it; `version` says more.
+		Version: version,
 	}
+	root.SetVersionTemplate("hoist version {{.Version}}\n")
 	f := root.PersistentFlags()
 	f.StringArrayVarP(&a.files, "file", "f", nil, "compose configuration files")
 	f.StringVarP(&a.project, "project-name", "p", "", "project name")

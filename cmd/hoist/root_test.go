@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -38,5 +41,40 @@ func TestEveryCommandParses(t *testing.T) {
 				t.Fatalf("%v: %v", p, err)
 			}
 		})
+	}
+}
+
+func TestConfigListsAndVersion(t *testing.T) {
+	dir := t.TempDir()
+	compose := "services:\n  web:\n    build: .\n  db:\n    image: redis:7\n  dbg:\n    image: busybox\n    profiles: [debug, tools]\n"
+	if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte(compose), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		var out bytes.Buffer
+		a := &app{stdout: &out, stderr: &out, killCtx: context.Background()}
+		root := newRoot(a)
+		root.SetArgs(rewriteArgs(append([]string{"-f", filepath.Join(dir, "compose.yaml"), "-p", "p"}, args...)))
+		root.SetOut(&out)
+		if err := root.Execute(); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return out.String()
+	}
+	if got := run("config", "--images"); got != "redis:7\np-web\n" {
+		t.Errorf("--images: %q", got)
+	}
+	if got := run("config", "--profiles"); got != "debug\ntools\n" {
+		t.Errorf("--profiles: %q", got)
+	}
+	if got := run("config", "--hash", "*"); !regexp.MustCompile(`^db [0-9a-f]{64}\nweb [0-9a-f]{64}\n$`).MatchString(got) {
+		t.Errorf("--hash: %q", got)
+	}
+	if got := run("--version"); got != "hoist version "+version+"\n" {
+		t.Errorf("--version: %q", got)
 	}
 }
