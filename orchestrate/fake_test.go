@@ -1,6 +1,7 @@
 package orchestrate
 
 import (
+	"errors"
 	"context"
 	"fmt"
 	"io"
@@ -24,6 +25,8 @@ type fakeBackend struct {
 	nextID     int
 	// failStart makes StartContainer fail for this container name.
 	failStart string
+	// failPull makes Pull fail for this reference.
+	failPull string
 	// blockWait makes Wait block until ctx ends for this container name.
 	blockWait string
 	// waiting is closed when a blocked Wait begins.
@@ -82,6 +85,9 @@ func (f *fakeBackend) Pull(ctx context.Context, ref string, _ func(string)) erro
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("pull " + ref)
+	if ref == f.failPull {
+		return errors.New("no registry")
+	}
 	f.images[ref] = "sha256:" + ref
 	return nil
 }

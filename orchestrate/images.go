@@ -64,8 +64,21 @@ func (o *Orchestrator) Build(ctx context.Context, p *types.Project, services []s
 	return o.execute(ctx, p, pl, newRunState(observed), o.parallel())
 }
 
-// Pull pulls the images of services (or all) that name an image.
-func (o *Orchestrator) Pull(ctx context.Context, p *types.Project, services []string, ignoreBuildable bool) error {
+// PullOptions are pull's flags, as docker compose's.
+type PullOptions struct {
+	// IgnoreBuildable skips services that have a build section.
+	IgnoreBuildable bool
+	// IgnoreFailures reports failed pulls (as failed events) without
+	// failing.
+	IgnoreFailures bool
+	// Missing pulls only images the engine does not have (--policy
+	// missing); the default pulls them all.
+	Missing bool
+}
+
+// Pull pulls the images of services (or all). A service that can be built
+// does not fail the pull when its image is in no registry.
+func (o *Orchestrator) Pull(ctx context.Context, p *types.Project, services []string, opts PullOptions) error {
 	p, err := selectServices(p, services, true)
 	if err != nil {
 		return err
@@ -73,15 +86,20 @@ func (o *Orchestrator) Pull(ctx context.Context, p *types.Project, services []st
 	var errs []error
 	for _, name := range p.ServiceNames() {
 		s := p.Services[name]
-		if s.Image == "" || (s.Build != nil && ignoreBuildable) {
+		if s.Image == "" || (s.Build != nil && opts.IgnoreBuildable) {
 			continue
+		}
+		if opts.Missing {
+			if _, err := o.Backend.ImageID(ctx, s.Image); err == nil {
+				continue
+			}
 		}
 		op := &plan.Op{Kind: plan.Pull, Target: s.Image, Service: name}
 		o.emit(Event{Op: string(op.Kind), Target: op.Target, Status: "started"})
 		err := o.Backend.Pull(ctx, s.Image, o.progress(op))
 		if err != nil {
 			o.emit(Event{Op: string(op.Kind), Target: op.Target, Status: "failed", Message: err.Error()})
-			if s.Build == nil {
+			if s.Build == nil && !opts.IgnoreFailures {
 				errs = append(errs, fmt.Errorf("pull %s for service %q: %w", s.Image, name, err))
 			}
 			continue

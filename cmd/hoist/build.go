@@ -53,18 +53,34 @@ func newBuild(a *app) *cobra.Command {
 }
 
 func newPull(a *app) *cobra.Command {
-	var ignoreBuildable bool
+	var opts orchestrate.PullOptions
+	var policy string
+	var quiet bool
 	c := &cobra.Command{
 		Use:   "pull [SERVICE...]",
 		Short: "Pull the services' images",
 		RunE: func(cmd *cobra.Command, services []string) error {
+			switch policy {
+			case "always":
+			case "missing":
+				opts.Missing = true
+			default:
+				return fmt.Errorf("pull --policy %q: use missing or always", policy)
+			}
+			if quiet {
+				a.progress = "quiet"
+			}
 			ctx := cmd.Context()
 			return a.withProject(ctx, func(p *types.Project, o *orchestrate.Orchestrator) error {
-				return o.Pull(ctx, p, services, ignoreBuildable)
+				return o.Pull(ctx, p, services, opts)
 			})
 		},
 	}
-	c.Flags().BoolVar(&ignoreBuildable, "ignore-buildable", false, "skip services that have a build section")
+	fl := c.Flags()
+	fl.BoolVar(&opts.IgnoreBuildable, "ignore-buildable", false, "skip services that have a build section")
+	fl.BoolVar(&opts.IgnoreFailures, "ignore-pull-failures", false, "pull what can be pulled and ignore the images that fail")
+	fl.StringVar(&policy, "policy", "always", "missing (only images not present) or always")
+	fl.BoolVarP(&quiet, "quiet", "q", false, "pull without printing progress")
 	return c
 }
 
