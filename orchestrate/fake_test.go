@@ -1,8 +1,8 @@
 package orchestrate
 
 import (
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
