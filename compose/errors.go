@@ -3,7 +3,6 @@ package compose
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -49,8 +48,8 @@ var (
 	reRefers      = lazyRegexp(`^service "([^"]+)" refers to undefined (network|volume|config|secret) ([^:]+)`)
 	reCycle       = lazyRegexp(`dependency cycle detected: (.*)$`)
 	reBadToken    = lazyRegexp(`^invalid (hostPort|containerPort|IP address|port|proto)[^:]*: (.+)$`)
-	reDecode      = lazyRegexp(`(?m)^'([^']+)' (.+)$`)
-	reEnvFile     = lazyRegexp(`^env file (\S+) not found`)
+	reDecode      = lazyRegexp(`(?m)^'([^'\n]+)' (.+)$`)
+	reEnvFile     = lazyRegexp(`^env file (.+?) not found: `)
 )
 
 // explain turns a compose-go error into *Error values with positions.
@@ -64,7 +63,7 @@ func explain(err error, docs sourceDocs) error {
 	// lines after its header, as 'services[a].mem_limit' invalid size.
 	if strings.HasPrefix(msg, "decoding failed") {
 		if m := reDecode().FindStringSubmatch(msg); m != nil {
-			path := splitPath(strings.NewReplacer("[", ".", "]", "").Replace(m[1]))
+			path := splitDecodePath(m[1])
 			out := &Error{Err: err, Service: serviceOf(path), Msg: fmt.Sprintf("%s: %s", last(path), m[2]), Hint: decodeHint(m[2])}
 			out.File, out.Line = docs.locate(path)
 			return out
@@ -126,13 +125,40 @@ func explain(err error, docs sourceDocs) error {
 		out.Hint = `use "[HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO]" with ports from 1 to 65535`
 	case reEnvFile().MatchString(msg):
 		path := reEnvFile().FindStringSubmatch(msg)[1]
-		svc, file, line := docs.findServiceValue("env_file", filepath.Base(path))
-		out.Service, out.File, out.Line = svc, file, line
+		out.Service, out.File, out.Line = docs.findEnvFile(path)
 		out.Msg = fmt.Sprintf("env_file %s does not exist", path)
-		out.Hint = "create it, fix the path (it is relative to the compose file), or make it optional: {path: ..., required: false}"
+		out.Hint = "create it, fix the path (it is relative to the project directory), or make it optional: {path: ..., required: false}"
 	default:
 		if len(docs) > 0 {
 			out.File = docs[0].display
+		}
+	}
+	return out
+}
+
+// splitDecodePath splits mapstructure's path, services[web.v2].mem_limit,
+// into its elements: what is in brackets is one (a service name may hold
+// dots).
+func splitDecodePath(p string) []string {
+	var out []string
+	for p != "" {
+		switch {
+		case p[0] == '.':
+			p = p[1:]
+		case p[0] == '[':
+			end := strings.IndexByte(p, ']')
+			if end < 0 {
+				return append(out, p[1:])
+			}
+			out = append(out, p[1:end])
+			p = p[end+1:]
+		default:
+			end := strings.IndexAny(p, ".[")
+			if end < 0 {
+				end = len(p)
+			}
+			out = append(out, p[:end])
+			p = p[end:]
 		}
 	}
 	return out

@@ -64,8 +64,10 @@ func TestLoadErrors(t *testing.T) {
 			`compose.yaml:4: service "web": stop_grace_period: time: invalid duration "soon"; use a duration such as 10s or 1m30s`},
 		{"bad command", "services:\n  web:\n    image: x\n    command: \"echo 'oops\"\n",
 			`compose.yaml:4: service "web": command: invalid command line string; close its quotes, or write it as a list: ["cmd", "arg"]`},
-		{"missing env_file", "services:\n  web:\n    image: x\n  api:\n    image: x\n    env_file: [missing.env]\n",
-			`compose.yaml:6: service "api": env_file CTX/missing.env does not exist; create it, fix the path (it is relative to the compose file), or make it optional: {path: ..., required: false}`},
+		{"missing env_file", "services:\n  web:\n    image: x\n    env_file: [{path: data-missing.env, required: false}]\n  api:\n    image: x\n    env_file: [missing.env]\n",
+			`compose.yaml:7: service "api": env_file CTX/missing.env does not exist; create it, fix the path (it is relative to the project directory), or make it optional: {path: ..., required: false}`},
+		{"dotted service", "services:\n  web:\n    image: x\n  web.v2:\n    image: x\n    mem_limit: lots\n",
+			`compose.yaml:6: service "web.v2": mem_limit: invalid size: 'lots'; use a size such as 512m or 2g`},
 		{"required variable", "services:\n  web:\n    image: ${IMG:?set IMG}\n",
 			`compose.yaml:3: service "web": services.web.image: required variable IMG is missing a value: set IMG; set it in the environment or in .env`},
 	}

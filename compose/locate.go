@@ -157,6 +157,34 @@ func (d sourceDocs) findServiceValue(key, token string) (service, file string, l
 	return "", "", 0
 }
 
+// findEnvFile finds the env_file entry that names path (as written, or
+// relative to its compose file's directory): its service, file and line.
+func (d sourceDocs) findEnvFile(path string) (service, file string, line int) {
+	for i := len(d) - 1; i >= 0; i-- {
+		services, depth := walk(d[i].root, []string{"services"})
+		if services == nil || depth != 1 || services.Kind != yaml.MappingNode {
+			continue
+		}
+		dir := filepath.Dir(d[i].path)
+		names := func(v string) bool {
+			return v == path || filepath.Join(dir, v) == filepath.Clean(path)
+		}
+		for j := 0; j+1 < len(services.Content); j += 2 {
+			n, dep := walk(services.Content[j+1], []string{"env_file"})
+			if n == nil || dep != 1 {
+				continue
+			}
+			if v := findScalar(n, names); v != nil {
+				return services.Content[j].Value, d[i].display, v.Line
+			}
+		}
+	}
+	if len(d) > 0 {
+		return "", d[0].display, 0
+	}
+	return "", "", 0
+}
+
 // walk follows path through mappings (by key) and sequences (by index) and
 // returns the deepest node reached and how many elements matched.
 func walk(n *yaml.Node, path []string) (*yaml.Node, int) {

@@ -211,8 +211,17 @@ func (f *fakeBackend) Wait(ctx context.Context, id string, cond engine.WaitCondi
 	return cp, nil
 }
 
+// Logs writes the container's name and returns: as a follow that ended
+// because the container exited.
 func (f *fakeBackend) Logs(ctx context.Context, id string, o engine.LogOptions, stdout, stderr io.Writer) error {
-	return nil
+	f.mu.Lock()
+	c, err := f.find(id)
+	f.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(stdout, "output of", c.Name)
+	return err
 }
 
 func (f *fakeBackend) callLog() string {

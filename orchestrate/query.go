@@ -51,7 +51,8 @@ type LogLine struct {
 	Stderr    bool
 	Text      string
 	// Exited marks the line that follows a container's last output when
-	// it exits while followed: Text is empty, ExitCode its code.
+	// it exits while followed (it was running when followed): Text is
+	// empty, ExitCode its code.
 	Exited   bool
 	ExitCode int
 }
@@ -87,40 +88,65 @@ func (o *Orchestrator) Logs(ctx context.Context, cs []engine.Container, opts eng
 }
 
 func (o *Orchestrator) follow(ctx context.Context, c engine.Container, opts engine.LogOptions, emit func(LogLine)) error {
+	// Only a container seen running gets an exit line: one that stopped
+	// before the command began has no exit to report, as in docker compose.
+	watched := c.Active()
 	for {
-		started := o.now()
 		out, errw := &lines{c: c, emit: emit}, &lines{c: c, stderr: true, emit: emit}
 		err := o.Backend.Logs(ctx, c.ID, opts, out, errw)
 		out.flush()
 		errw.flush()
+		// A restart comes after the exit that ended the stream: the next
+		// run's output is all after this.
+		ended := o.now()
 		if err != nil || !opts.Follow || ctx.Err() != nil {
 			return err
 		}
 		// The stream ended because the container stopped; a restart policy
 		// may bring it back, so keep following while the engine restarts it.
-		st, err := o.Backend.Observe(ctx, c.Project, nil)
-		if err != nil {
+		cur, ok, err := o.current(ctx, c)
+		if err != nil || !ok {
 			return err
 		}
-		again := false
-		for _, cur := range st.Containers {
-			if cur.ID != c.ID {
-				continue
+		if watched {
+			code := cur.ExitCode
+			if cur.State == engine.StateRunning {
+				// The engine may not have recorded the exit yet (dockerd
+				// closes log streams first), or it restarted already: ask
+				// for the exit, briefly.
+				wctx, cancel := context.WithTimeout(ctx, time.Second)
+				if got, err := o.Backend.Wait(wctx, c.ID, engine.WaitExited); err == nil {
+					cur, code = got, got.ExitCode
+				}
+				cancel()
 			}
-			// As docker compose, after its output; a restarted one (and
-			// one already running again) exited too.
-			emit(LogLine{Container: c, Exited: true, ExitCode: cur.ExitCode})
-			again = cur.State == engine.StateRestarting || cur.State == engine.StateRunning
+			// As docker compose, after its output.
+			emit(LogLine{Container: c, Exited: true, ExitCode: code})
 		}
-		if !again {
+		if cur.State != engine.StateRestarting && cur.State != engine.StateRunning {
 			return nil
 		}
 		if _, err := o.Backend.Wait(ctx, c.ID, engine.WaitRunning); err != nil {
 			return nil
 		}
+		watched = true
 		opts.Tail = "all"
-		opts.Since = started.UTC().Format(time.RFC3339Nano)
+		opts.Since = ended.UTC().Format(time.RFC3339Nano)
 	}
+}
+
+// current is c as the engine sees it now; ok is false when it is gone.
+func (o *Orchestrator) current(ctx context.Context, c engine.Container) (engine.Container, bool, error) {
+	st, err := o.Backend.Observe(ctx, c.Project, nil)
+	if err != nil {
+		return engine.Container{}, false, err
+	}
+	for _, cur := range st.Containers {
+		if cur.ID == c.ID {
+			return cur, true, nil
+		}
+	}
+	return engine.Container{}, false, nil
 }
 
 // lines splits a byte stream into lines; flush emits a final partial line.

@@ -254,7 +254,7 @@ func (a *app) listImages(cmd *cobra.Command, all, quiet bool) error {
 			}
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1fMB\n", repo, tag, id, im.Created.Format("2006-01-02 15:04"), float64(im.Size)/1e6)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", repo, tag, id, im.Created.Format("2006-01-02 15:04"), humanSize(im.Size))
 	}
 	return tw.Flush()
 }

@@ -41,14 +41,15 @@ func (a *app) withContainers(ctx context.Context, services []string, oneOff bool
 	if err != nil {
 		return err
 	}
-	if p != nil {
-		// As docker compose: a name that is no service of the project is
-		// an error, not an empty list.
+	// As docker compose: a name that is no service of the project is an
+	// error, not an empty list. With -p and no -f the compose file here
+	// may be another project's, so there is nothing to check against.
+	if p != nil && (a.project == "" || len(a.files) > 0) {
 		for _, svc := range services {
 			_, enabled := p.Services[svc]
 			_, disabled := p.DisabledServices[svc]
 			if !enabled && !disabled {
-				return fmt.Errorf("no such service: %q", svc)
+				return fmt.Errorf("no such service: %s", svc)
 			}
 		}
 	}

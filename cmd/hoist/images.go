@@ -8,6 +8,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	units "github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
 	"github.com/hoist-dev/hoist/engine"
@@ -71,25 +72,33 @@ func imageRows(cs []engine.Container, sizes map[string]int64) []imageEntry {
 }
 
 // splitRef splits an image reference into repository and tag, as docker
-// shows them: a digest reference has the tag "<none>", a bare name
-// "latest".
+// shows them: a bare name's tag is "latest", a digest-only one's
+// "<none>", and an image ID (what Docker lists for a container whose tag
+// moved to another image) is "<none>" for both.
 func splitRef(ref string) (repo, tag string) {
-	if name, _, ok := strings.Cut(ref, "@"); ok {
+	if strings.HasPrefix(ref, "sha256:") {
+		return "<none>", "<none>"
+	}
+	name, _, digested := strings.Cut(ref, "@")
+	if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
+		return name[:i], name[i+1:]
+	}
+	if digested {
 		return name, "<none>"
 	}
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		return ref[:i], ref[i+1:]
-	}
-	return ref, "latest"
+	return name, "latest"
 }
+
+// humanSize is a size as docker prints it (3 significant digits).
+func humanSize(n int64) string { return units.HumanSizeWithPrecision(float64(n), 3) }
 
 func printImages(w io.Writer, rows []imageEntry, quiet bool, format string) error {
 	if quiet {
 		seen := map[string]bool{}
 		for _, r := range rows {
-			if !seen[r.ID] {
-				seen[r.ID] = true
-				fmt.Fprintln(w, r.ID)
+			if id := strings.TrimPrefix(r.ID, "sha256:"); !seen[id] {
+				seen[id] = true
+				fmt.Fprintln(w, id)
 			}
 		}
 		return nil
@@ -104,7 +113,7 @@ func printImages(w io.Writer, rows []imageEntry, quiet bool, format string) erro
 		if len(id) > 12 {
 			id = id[:12]
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1fMB\n", r.ContainerName, r.Repository, r.Tag, id, float64(r.Size)/1e6)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.ContainerName, r.Repository, r.Tag, id, humanSize(r.Size))
 	}
 	return tw.Flush()
 }

@@ -54,6 +54,7 @@ type logPrinter struct {
 
 	mu     sync.Mutex      // print is called by the log stream and by up's wait
 	exited map[string]bool // containers whose exit was printed
+	muted  bool            // up is aborting: the others' output is not news
 }
 
 var palette = []string{"36", "33", "32", "35", "34", "96", "93", "92", "95", "94"}
@@ -82,6 +83,20 @@ func prefixName(c engine.Container) string {
 func (p *logPrinter) print(l orchestrate.LogLine) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if !p.muted {
+		p.write(l)
+	}
+}
+
+// mute drops what print gets from now on, as docker compose's printer
+// does once a container's exit aborts up.
+func (p *logPrinter) mute() {
+	p.mu.Lock()
+	p.muted = true
+	p.mu.Unlock()
+}
+
+func (p *logPrinter) write(l orchestrate.LogLine) {
 	if l.Exited {
 		if p.exited == nil {
 			p.exited = map[string]bool{}
@@ -105,13 +120,13 @@ func (p *logPrinter) print(l orchestrate.LogLine) {
 	fmt.Fprintln(p.w, name, l.Text)
 }
 
-// printExit prints c's exit unless its log stream already did.
+// printExit prints c's exit unless its log stream already did, muted or
+// not.
 func (p *logPrinter) printExit(c engine.Container) {
 	p.mu.Lock()
-	done := p.exited[c.ID]
-	p.mu.Unlock()
-	if !done {
-		p.print(orchestrate.LogLine{Container: c, Exited: true, ExitCode: c.ExitCode})
+	defer p.mu.Unlock()
+	if !p.exited[c.ID] {
+		p.write(orchestrate.LogLine{Container: c, Exited: true, ExitCode: c.ExitCode})
 	}
 }
 

@@ -159,6 +159,11 @@ func (a *app) attach(ctx context.Context, o *orchestrate.Orchestrator, res *orch
 		<-logsDone
 		return exitOrNil(code)
 	}
+	if aborter != nil {
+		// Its last lines may still be on their way; wait for its exit line.
+		waitExitLine(printer, aborter.ID, 500*time.Millisecond)
+		printer.mute()
+	}
 	fmt.Fprintln(a.stderr, "Stopping...")
 	stopCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -184,6 +189,19 @@ func (a *app) attach(ctx context.Context, o *orchestrate.Orchestrator, res *orch
 		}
 	}
 	return exitOrNil(code)
+}
+
+// waitExitLine waits, at most d, for the log stream to print container
+// id's exit line (after its last output).
+func waitExitLine(p *logPrinter, id string, d time.Duration) {
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		p.mu.Lock()
+		done := p.exited[id]
+		p.mu.Unlock()
+		if done {
+			return
+		}
+	}
 }
 
 func exitOrNil(code int) error {
