@@ -36,4 +36,14 @@ func TestFollowReportsExits(t *testing.T) {
 	}); err != nil || len(got) != 0 {
 		t.Errorf("already stopped: %q, %v", got, err)
 	}
+	// up's Attach: a container it started may have exited before it was
+	// listed; its exit is news all the same.
+	got = nil
+	if err := o.Attach(context.Background(), []engine.Container{*f.containers["1"]}, func(l LogLine) {
+		if l.Exited {
+			got = append(got, fmt.Sprintf("%s exited %d", l.Container.Name, l.ExitCode))
+		}
+	}); err != nil || len(got) != 1 || got[0] != "p-job-1 exited 3" {
+		t.Errorf("attach: %q, %v", got, err)
+	}
 }

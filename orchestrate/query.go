@@ -60,8 +60,19 @@ type LogLine struct {
 // Logs streams the containers' output line by line to sink (calls are
 // serialized). With Follow it re-attaches to a container that restarts, so
 // no restart ends the stream, and returns when all have stopped for good or
-// ctx ends.
+// ctx ends; the exit of a container that was running is reported.
 func (o *Orchestrator) Logs(ctx context.Context, cs []engine.Container, opts engine.LogOptions, sink func(LogLine)) error {
+	return o.logs(ctx, cs, opts, sink, false)
+}
+
+// Attach follows all the output of containers up just started, as Logs
+// does, and reports every one's exit: one may have exited already, before
+// the caller listed it.
+func (o *Orchestrator) Attach(ctx context.Context, cs []engine.Container, sink func(LogLine)) error {
+	return o.logs(ctx, cs, engine.LogOptions{Follow: true, Tail: "all"}, sink, true)
+}
+
+func (o *Orchestrator) logs(ctx context.Context, cs []engine.Container, opts engine.LogOptions, sink func(LogLine), started bool) error {
 	var mu sync.Mutex
 	emit := func(l LogLine) {
 		mu.Lock()
@@ -74,7 +85,7 @@ func (o *Orchestrator) Logs(ctx context.Context, cs []engine.Container, opts eng
 		wg.Add(1)
 		go func(c engine.Container) {
 			defer wg.Done()
-			errs <- o.follow(ctx, c, opts, emit)
+			errs <- o.follow(ctx, c, opts, emit, started || c.Active())
 		}(c)
 	}
 	wg.Wait()
@@ -87,10 +98,10 @@ func (o *Orchestrator) Logs(ctx context.Context, cs []engine.Container, opts eng
 	return nil
 }
 
-func (o *Orchestrator) follow(ctx context.Context, c engine.Container, opts engine.LogOptions, emit func(LogLine)) error {
-	// Only a container seen running gets an exit line: one that stopped
-	// before the command began has no exit to report, as in docker compose.
-	watched := c.Active()
+// follow streams c's output; watched says whether its exit is news: one
+// that stopped before the command began has none to report, as in docker
+// compose.
+func (o *Orchestrator) follow(ctx context.Context, c engine.Container, opts engine.LogOptions, emit func(LogLine), watched bool) error {
 	for {
 		out, errw := &lines{c: c, emit: emit}, &lines{c: c, stderr: true, emit: emit}
 		err := o.Backend.Logs(ctx, c.ID, opts, out, errw)

@@ -119,7 +119,7 @@ func (a *app) attach(ctx context.Context, o *orchestrate.Orchestrator, res *orch
 	defer stopLogs()
 	logsDone := make(chan error, 1)
 	go func() {
-		logsDone <- o.Logs(logCtx, cs, engine.LogOptions{Follow: true, Tail: "all"}, printer.print)
+		logsDone <- o.Attach(logCtx, cs, printer.print)
 	}()
 	if f.watch {
 		go func() {
