@@ -30,7 +30,9 @@ type UpOptions struct {
 	RemoveOrphans bool
 	Wait          bool
 	WaitTimeout   time.Duration
-	DryRun        bool
+	// NoStart creates containers without starting them (plan.UpOptions).
+	NoStart bool
+	DryRun  bool
 	// KillCtx ends when the user insists (second Ctrl-C): the rollback of
 	// an interrupted or failed up then kills instead of stopping gracefully.
 	KillCtx context.Context
@@ -125,7 +127,7 @@ func (o *Orchestrator) Up(ctx context.Context, p *types.Project, opts UpOptions)
 }
 
 func planOptions(o UpOptions) plan.UpOptions {
-	return plan.UpOptions{ForceRecreate: o.ForceRecreate, NoRecreate: o.NoRecreate, RemoveOrphans: o.RemoveOrphans, Wait: o.Wait}
+	return plan.UpOptions{ForceRecreate: o.ForceRecreate, NoRecreate: o.NoRecreate, RemoveOrphans: o.RemoveOrphans, Wait: o.Wait, NoStart: o.NoStart}
 }
 
 func selectServices(p *types.Project, names []string, noDeps bool) (*types.Project, error) {

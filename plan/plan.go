@@ -5,6 +5,7 @@ package plan
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -88,6 +89,46 @@ func (p *Plan) dep(op *Op, ids ...string) {
 			op.Deps = append(op.Deps, id)
 		}
 	}
+}
+
+// without drops the ops of kinds. An op that waited for a dropped one
+// waits for what that one waited for, so the order of the rest stays.
+func (p *Plan) without(kinds ...Kind) {
+	drop := map[string]bool{}
+	for id, op := range p.ops {
+		if slices.Contains(kinds, op.Kind) {
+			drop[id] = true
+		}
+	}
+	var through func(id string) []string
+	through = func(id string) []string {
+		if !drop[id] {
+			return []string{id}
+		}
+		var out []string
+		for _, d := range p.ops[id].Deps {
+			out = append(out, through(d)...)
+		}
+		return out
+	}
+	for id, op := range p.ops {
+		if drop[id] {
+			continue
+		}
+		var deps []string
+		for _, d := range op.Deps {
+			for _, t := range through(d) {
+				if !slices.Contains(deps, t) {
+					deps = append(deps, t)
+				}
+			}
+		}
+		op.Deps = deps
+	}
+	for id := range drop {
+		delete(p.ops, id)
+	}
+	p.order = slices.DeleteFunc(p.order, func(id string) bool { return drop[id] })
 }
 
 // Len is the number of operations.

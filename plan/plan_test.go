@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -82,6 +83,36 @@ start container demo-db-1 <- create container demo-db-1
 wait healthy demo-db-1 <- start container demo-db-1
 start container demo-web-1 <- create container demo-web-1, wait healthy demo-db-1
 `)
+}
+
+// --no-start and create: the same plan without starts and waits; what
+// waited on a dropped op waits on what it waited on.
+func TestUpNoStart(t *testing.T) {
+	p := load(t, sample)
+	pl, err := Up(p, &engine.State{}, UpOptions{NoStart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, pl.String(), `create network demo_default
+create container demo-db-1 (new) <- create network demo_default
+create container demo-web-1 (new) <- create network demo_default
+`)
+	obs := running(t, p, engine.StateRunning)
+	web := p.Services["web"]
+	web.Environment = types.MappingWithEquals{"COLOR": ptr("blue")}
+	p.Services["web"] = web
+	pl, err = Up(p, obs, UpOptions{NoStart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range pl.Ops() {
+		if op.Kind == Start || op.Kind == WaitHealthy || op.Kind == WaitRunning {
+			t.Errorf("a recreate without start has %s", op.ID())
+		}
+	}
+	if !strings.Contains(pl.String(), "create container demo-web-1") {
+		t.Errorf("web not recreated:\n%s", pl.String())
+	}
 }
 
 func TestUpNoop(t *testing.T) {

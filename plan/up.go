@@ -19,6 +19,9 @@ type UpOptions struct {
 	// Wait adds a final wait (healthy, or running without a healthcheck) for
 	// every container of the project, as `up --wait`.
 	Wait bool
+	// NoStart creates (and recreates) containers without starting any,
+	// as `up --no-start` and `create`; it excludes Wait.
+	NoStart bool
 }
 
 // ContainerName is the name docker compose gives replica n of a service.
@@ -62,6 +65,9 @@ func Up(p *types.Project, observed *engine.State, o UpOptions) (*Plan, error) {
 		}
 	}
 	b.orphans()
+	if o.NoStart {
+		pl.without(Start, WaitRunning, WaitHealthy, WaitCompleted)
+	}
 	return pl, nil
 }
 

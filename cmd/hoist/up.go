@@ -17,7 +17,7 @@ import (
 
 type upFlags struct {
 	detach, wait, build, noBuild, force, noRecreate, removeOrphans, noDeps bool
-	abortOnExit, dryRun, noLogPrefix, noColor, watch                       bool
+	abortOnExit, dryRun, noLogPrefix, noColor, watch, noStart              bool
 	waitTimeout                                                            int
 	exitCodeFrom, pull                                                     string
 	scale                                                                  []string
@@ -50,6 +50,28 @@ func newUp(a *app) *cobra.Command {
 	fl.BoolVar(&f.noColor, "no-color", false, "monochrome output")
 	fl.BoolVar(&f.watch, "watch", false, "apply develop.watch rules while attached")
 	fl.StringArrayVar(&f.scale, "scale", nil, "run NUM containers of SERVICE, as SERVICE=NUM (repeatable; overrides scale and deploy.replicas)")
+	fl.BoolVar(&f.noStart, "no-start", false, "create the containers without starting them")
+	return c
+}
+
+// newCreate is docker compose's create: up --no-start.
+func newCreate(a *app) *cobra.Command {
+	f := upFlags{noStart: true}
+	c := &cobra.Command{
+		Use:   "create [SERVICE...]",
+		Short: "Create the project's containers without starting them",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.up(cmd.Context(), f, args)
+		},
+	}
+	fl := c.Flags()
+	fl.BoolVar(&f.build, "build", false, "build images before creating")
+	fl.BoolVar(&f.noBuild, "no-build", false, "do not build missing images")
+	fl.StringVar(&f.pull, "pull", "", "pull policy: always, missing or never")
+	fl.BoolVar(&f.force, "force-recreate", false, "recreate containers even if unchanged")
+	fl.BoolVar(&f.noRecreate, "no-recreate", false, "never recreate existing containers")
+	fl.BoolVar(&f.removeOrphans, "remove-orphans", false, "remove containers of services not in the compose file")
+	fl.StringArrayVar(&f.scale, "scale", nil, "create NUM containers of SERVICE, as SERVICE=NUM")
 	return c
 }
 
@@ -63,7 +85,10 @@ func (a *app) up(ctx context.Context, f upFlags, services []string) error {
 	if f.exitCodeFrom != "" {
 		f.abortOnExit = true
 	}
-	if f.wait {
+	if f.noStart && (f.wait || f.watch || f.abortOnExit) {
+		return errors.New("--no-start creates containers only: it cannot go with --wait, --watch, --abort-on-container-exit or --exit-code-from")
+	}
+	if f.wait || f.noStart {
 		f.detach = true
 	}
 	if f.detach && f.watch {
@@ -92,7 +117,7 @@ func (a *app) up(ctx context.Context, f upFlags, services []string) error {
 	opts := orchestrate.UpOptions{
 		Services: services, NoDeps: f.noDeps, Build: f.build, NoBuild: f.noBuild, Pull: f.pull,
 		ForceRecreate: f.force, NoRecreate: f.noRecreate, RemoveOrphans: f.removeOrphans,
-		Wait: f.wait, WaitTimeout: time.Duration(f.waitTimeout) * time.Second,
+		Wait: f.wait, WaitTimeout: time.Duration(f.waitTimeout) * time.Second, NoStart: f.noStart,
 		DryRun: f.dryRun, KillCtx: a.killCtx,
 	}
 	res, err := o.Up(ctx, p, opts)
