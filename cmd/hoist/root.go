@@ -61,7 +61,7 @@ func newRoot(a *app) *cobra.Command {
 	f.StringVar(&a.progress, "progress", "auto", "progress output: auto, tty, plain, json or quiet")
 	f.StringVar(&a.engineName, "engine", a.getenv("HOIST_ENGINE"), "engine: docker, native or auto (env HOIST_ENGINE)")
 	root.AddCommand(
-		newUp(a), newCreate(a), newDown(a), newRm(a), newPs(a), newLogs(a), newConfig(a), newGraph(a), newVersion(a),
+		newUp(a), newCreate(a), newDown(a), newRm(a), newWait(a), newPs(a), newLogs(a), newConfig(a), newGraph(a), newVersion(a),
 		newExec(a), newLifecycle(a, "start"), newLifecycle(a, "stop"), newLifecycle(a, "restart"), newLifecycle(a, "kill"),
 		newLs(a), newBuild(a), newPull(a), newPush(a), newRun(a), newImage(a), newImages(a), newPort(a), newTop(a), newWatch(a),
 	)
