@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -17,12 +18,17 @@ import (
 func newLogs(a *app) *cobra.Command {
 	var opts engine.LogOptions
 	var noPrefix, noColor bool
+	var index int
 	c := &cobra.Command{
 		Use:   "logs [SERVICE...]",
 		Short: "Show the containers' output",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			return a.withContainers(ctx, args, false, func(b engine.Backend, _ string, cs []engine.Container) error {
+				if index > 0 {
+					// The replica of that number, of each service asked for.
+					cs = slices.DeleteFunc(cs, func(c engine.Container) bool { return c.Number != index })
+				}
 				p := newLogPrinter(a.stdout, cs, !noColor && isTerminal(a.stdout), noPrefix, opts.Timestamps)
 				err := (&orchestrate.Orchestrator{Backend: b}).Logs(ctx, cs, opts, p.print)
 				if ctx.Err() != nil {
@@ -41,6 +47,7 @@ func newLogs(a *app) *cobra.Command {
 	fl.BoolVarP(&opts.Timestamps, "timestamps", "t", false, "show timestamps")
 	fl.BoolVar(&noPrefix, "no-log-prefix", false, "do not prefix lines with the container name")
 	fl.BoolVar(&noColor, "no-color", false, "monochrome output")
+	fl.IntVar(&index, "index", 0, "only the container of this number (replica) of the service")
 	return c
 }
 

@@ -40,12 +40,20 @@ type publisher struct {
 func newPs(a *app) *cobra.Command {
 	var all, quiet, services bool
 	var format string
+	var status, filters []string
 	c := &cobra.Command{
 		Use:   "ps [SERVICE...]",
 		Short: "List the project's containers",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			want, err := psStatuses(status, filters)
+			if err != nil {
+				return err
+			}
+			if len(want) > 0 {
+				all = true // a status filter looks at stopped ones too
+			}
 			var cs []engine.Container
-			err := a.withContainers(cmd.Context(), args, all, func(_ engine.Backend, _ string, got []engine.Container) error {
+			err = a.withContainers(cmd.Context(), args, all, func(_ engine.Backend, _ string, got []engine.Container) error {
 				cs = got
 				return nil
 			})
@@ -54,7 +62,7 @@ func newPs(a *app) *cobra.Command {
 			}
 			var rows []psEntry
 			for _, c := range cs {
-				if !all && !c.Active() {
+				if (!all && !c.Active()) || (len(want) > 0 && !want[c.State]) {
 					continue
 				}
 				rows = append(rows, entry(c))
@@ -83,7 +91,31 @@ func newPs(a *app) *cobra.Command {
 	fl.BoolVarP(&quiet, "quiet", "q", false, "only IDs")
 	fl.BoolVar(&services, "services", false, "only service names")
 	fl.StringVar(&format, "format", "table", "table, json, or a Go template (\"table TEMPLATE\" adds a header), as in {{.Name}} {{.Status}}")
+	fl.StringArrayVar(&status, "status", nil, "only containers in this state: created, running, restarting, paused, exited or dead (repeatable)")
+	fl.StringArrayVar(&filters, "filter", nil, "filter, as status=STATE (the one filter docker compose ps has)")
 	return c
+}
+
+// psStatuses is the set of states --status and --filter status=... ask
+// for; empty: no filter.
+func psStatuses(status, filters []string) (map[string]bool, error) {
+	for _, f := range filters {
+		k, v, ok := strings.Cut(f, "=")
+		if !ok || k != "status" {
+			return nil, fmt.Errorf("ps --filter %q: the only filter is status=STATE", f)
+		}
+		status = append(status, v)
+	}
+	want := map[string]bool{}
+	for _, s := range status {
+		switch s {
+		case engine.StateCreated, engine.StateRunning, engine.StateRestarting, engine.StatePaused, engine.StateExited, engine.StateDead, "removing":
+			want[s] = true
+		default:
+			return nil, fmt.Errorf("ps --status %q: use created, running, restarting, paused, exited or dead", s)
+		}
+	}
+	return want, nil
 }
 
 func entry(c engine.Container) psEntry {

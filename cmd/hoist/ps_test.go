@@ -40,3 +40,18 @@ func TestPrintPsFormats(t *testing.T) {
 		}
 	}
 }
+
+func TestPsStatuses(t *testing.T) {
+	want, err := psStatuses([]string{"exited"}, []string{"status=running"})
+	if err != nil || len(want) != 2 || !want["exited"] || !want["running"] {
+		t.Errorf("psStatuses = %v, %v", want, err)
+	}
+	if want, err := psStatuses(nil, nil); err != nil || len(want) != 0 {
+		t.Errorf("no filter: %v, %v", want, err)
+	}
+	for _, bad := range [][2][]string{{{"bogus"}, nil}, {nil, {"name=x"}}, {nil, {"status"}}} {
+		if _, err := psStatuses(bad[0], bad[1]); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
