@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/hoist-dev/hoist/engine"
 )
@@ -39,7 +40,7 @@ func TestFollowReportsExits(t *testing.T) {
 	// up's Attach: a container it started may have exited before it was
 	// listed; its exit is news all the same.
 	got = nil
-	if err := o.Attach(context.Background(), []engine.Container{*f.containers["1"]}, func(l LogLine) {
+	if err := o.Attach(context.Background(), []engine.Container{*f.containers["1"]}, time.Now(), func(l LogLine) {
 		if l.Exited {
 			got = append(got, fmt.Sprintf("%s exited %d", l.Container.Name, l.ExitCode))
 		}

@@ -65,11 +65,13 @@ func (o *Orchestrator) Logs(ctx context.Context, cs []engine.Container, opts eng
 	return o.logs(ctx, cs, opts, sink, false)
 }
 
-// Attach follows all the output of containers up just started, as Logs
+// Attach follows the output of containers up just started, since when up
+// began (not what earlier runs of the same containers wrote), as Logs
 // does, and reports every one's exit: one may have exited already, before
 // the caller listed it.
-func (o *Orchestrator) Attach(ctx context.Context, cs []engine.Container, sink func(LogLine)) error {
-	return o.logs(ctx, cs, engine.LogOptions{Follow: true, Tail: "all"}, sink, true)
+func (o *Orchestrator) Attach(ctx context.Context, cs []engine.Container, since time.Time, sink func(LogLine)) error {
+	opts := engine.LogOptions{Follow: true, Tail: "all", Since: since.UTC().Format(time.RFC3339Nano)}
+	return o.logs(ctx, cs, opts, sink, true)
 }
 
 func (o *Orchestrator) logs(ctx context.Context, cs []engine.Container, opts engine.LogOptions, sink func(LogLine), started bool) error {

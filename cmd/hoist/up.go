@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,7 +21,7 @@ type upFlags struct {
 	abortOnExit, dryRun, noLogPrefix, noColor, watch, noStart              bool
 	waitTimeout                                                            int
 	exitCodeFrom, pull                                                     string
-	scale                                                                  []string
+	scale, attach, noAttach                                                []string
 }
 
 func newUp(a *app) *cobra.Command {
@@ -51,6 +52,8 @@ func newUp(a *app) *cobra.Command {
 	fl.BoolVar(&f.watch, "watch", false, "apply develop.watch rules while attached")
 	fl.StringArrayVar(&f.scale, "scale", nil, "run NUM containers of SERVICE, as SERVICE=NUM (repeatable; overrides scale and deploy.replicas)")
 	fl.BoolVar(&f.noStart, "no-start", false, "create the containers without starting them")
+	fl.StringArrayVar(&f.attach, "attach", nil, "show only these services' output (repeatable)")
+	fl.StringArrayVar(&f.noAttach, "no-attach", nil, "do not show these services' output (repeatable)")
 	return c
 }
 
@@ -85,6 +88,9 @@ func (a *app) up(ctx context.Context, f upFlags, services []string) error {
 	if f.exitCodeFrom != "" {
 		f.abortOnExit = true
 	}
+	if len(f.attach)+len(f.noAttach) > 0 && (f.detach || f.wait || f.noStart) {
+		return errors.New("--attach and --no-attach need an attached up (no -d, --wait or --no-start)")
+	}
 	if f.noStart && (f.wait || f.watch || f.abortOnExit) {
 		return errors.New("--no-start creates containers only: it cannot go with --wait, --watch, --abort-on-container-exit or --exit-code-from")
 	}
@@ -109,6 +115,11 @@ func (a *app) up(ctx context.Context, f upFlags, services []string) error {
 			return fmt.Errorf("--exit-code-from: no such service %q", f.exitCodeFrom)
 		}
 	}
+	for _, svc := range append(slices.Clone(f.attach), f.noAttach...) {
+		if _, ok := p.Services[svc]; !ok {
+			return fmt.Errorf("--attach/--no-attach: no such service %q", svc)
+		}
+	}
 	o, _, err := a.orchestrator(ctx)
 	if err != nil {
 		return err
@@ -120,6 +131,7 @@ func (a *app) up(ctx context.Context, f upFlags, services []string) error {
 		Wait: f.wait, WaitTimeout: time.Duration(f.waitTimeout) * time.Second, NoStart: f.noStart,
 		DryRun: f.dryRun, KillCtx: a.killCtx,
 	}
+	started := time.Now()
 	res, err := o.Up(ctx, p, opts)
 	if f.dryRun && err == nil {
 		fmt.Fprint(a.stdout, "# images\n"+res.ImagePlan.String()+"# containers (assuming images are unchanged)\n"+res.Plan.String())
@@ -128,23 +140,28 @@ func (a *app) up(ctx context.Context, f upFlags, services []string) error {
 	if err != nil || f.detach {
 		return err
 	}
-	return a.attach(ctx, o, res, f)
+	return a.attach(ctx, o, res, f, started)
 }
 
 // attach streams logs until every container has stopped or the user
 // interrupts; then it stops the project's containers like docker compose.
-func (a *app) attach(ctx context.Context, o *orchestrate.Orchestrator, res *orchestrate.UpResult, f upFlags) error {
+func (a *app) attach(ctx context.Context, o *orchestrate.Orchestrator, res *orchestrate.UpResult, f upFlags, since time.Time) error {
 	p := res.Project
 	cs, err := o.Containers(ctx, p.Name, p.ServiceNames(), false)
 	if err != nil {
 		return err
 	}
-	printer := newLogPrinter(a.stdout, cs, !f.noColor && isTerminal(a.stdout), f.noLogPrefix, false)
+	// --attach and --no-attach choose whose output is shown; every
+	// container still counts for the end of the run and its exit code.
+	shown := slices.DeleteFunc(slices.Clone(cs), func(c engine.Container) bool {
+		return (len(f.attach) > 0 && !slices.Contains(f.attach, c.Service)) || slices.Contains(f.noAttach, c.Service)
+	})
+	printer := newLogPrinter(a.stdout, shown, !f.noColor && isTerminal(a.stdout), f.noLogPrefix, false)
 	logCtx, stopLogs := context.WithCancel(ctx)
 	defer stopLogs()
 	logsDone := make(chan error, 1)
 	go func() {
-		logsDone <- o.Attach(logCtx, cs, printer.print)
+		logsDone <- o.Attach(logCtx, shown, since, printer.print)
 	}()
 	if f.watch {
 		go func() {

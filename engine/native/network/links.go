@@ -65,10 +65,25 @@ func deleteLink(name string) error {
 	return nil
 }
 
+// retryDump runs a netlink dump again while the kernel reports it
+// interrupted (links or routes changed meanwhile, as other projects' ups
+// and downs do): its result may then be incomplete, and a sweep that acts
+// on it could miss what it is there to remove.
+func retryDump[T any](dump func() (T, error)) (T, error) {
+	var out T
+	var err error
+	for range 10 {
+		if out, err = dump(); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			return out, err
+		}
+	}
+	return out, err
+}
+
 // sweepLinks deletes the links in this namespace tagged with project's
 // alias: the veths first, then the bridges.
 func sweepLinks(project string, logf func(string, ...any)) error {
-	links, err := netlink.LinkList()
+	links, err := retryDump(netlink.LinkList)
 	if err != nil {
 		return fmt.Errorf("list links: %w", err)
 	}
