@@ -416,9 +416,12 @@ type RemoveOptions struct {
 
 // LogOptions control Logs.
 type LogOptions struct {
-	Follow     bool
-	Tail       string // "all" or a number
+	Follow bool
+	Tail   string // "all" or a number
+	// Since and Until bound the lines shown by time: a duration before now
+	// (10m), an RFC 3339 time or Unix seconds, as docker's flags.
 	Since      string
+	Until      string
 	Timestamps bool
 }
 

@@ -44,6 +44,7 @@ func newLogs(a *app) *cobra.Command {
 	fl.BoolVar(&opts.Follow, "follow", false, "follow log output")
 	fl.StringVarP(&opts.Tail, "tail", "n", "all", "number of lines to show from the end")
 	fl.StringVar(&opts.Since, "since", "", "show logs since a timestamp or relative time (42m)")
+	fl.StringVar(&opts.Until, "until", "", "show logs before a timestamp or relative time (42m)")
 	fl.BoolVarP(&opts.Timestamps, "timestamps", "t", false, "show timestamps")
 	fl.BoolVar(&noPrefix, "no-log-prefix", false, "do not prefix lines with the container name")
 	fl.BoolVar(&noColor, "no-color", false, "monochrome output")

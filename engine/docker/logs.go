@@ -25,6 +25,7 @@ func (b *Backend) Logs(ctx context.Context, id string, opts engine.LogOptions, s
 		Follow:     opts.Follow,
 		Tail:       opts.Tail,
 		Since:      opts.Since,
+		Until:      opts.Until,
 		Timestamps: opts.Timestamps,
 	})
 	if err != nil {

@@ -40,13 +40,20 @@ func (b *Backend) Logs(ctx context.Context, id string, opts engine.LogOptions, s
 			return fmt.Errorf("logs: invalid tail %q", opts.Tail)
 		}
 	}
-	since := ""
-	if opts.Since != "" {
-		t, err := parseSince(opts.Since, time.Now())
-		if err != nil {
-			return fmt.Errorf("logs: %w", err)
+	now := time.Now()
+	since, until := "", ""
+	for _, b := range []struct {
+		flag, value string
+		out         *string
+	}{{"--since", opts.Since, &since}, {"--until", opts.Until, &until}} {
+		if b.value == "" {
+			continue
 		}
-		since = t.UTC().Format(supervisor.LogTimeFormat)
+		t, err := parseSince(b.value, now)
+		if err != nil {
+			return fmt.Errorf("logs: %s: %w", b.flag, err)
+		}
+		*b.out = t.UTC().Format(supervisor.LogTimeFormat)
 	}
 	if stdout == nil {
 		stdout = io.Discard
@@ -54,7 +61,7 @@ func (b *Backend) Logs(ctx context.Context, id string, opts engine.LogOptions, s
 	if stderr == nil {
 		stderr = io.Discard
 	}
-	p := &logPrinter{stdout: stdout, stderr: stderr, since: since, timestamps: opts.Timestamps}
+	p := &logPrinter{stdout: stdout, stderr: stderr, since: since, until: until, timestamps: opts.Timestamps}
 	var w *fsnotify.Watcher
 	if opts.Follow {
 		// Watch before the first read, so no write is missed.
@@ -142,13 +149,13 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 		sec := int64(f)
 		return time.Unix(sec, int64((f-float64(sec))*1e9)), nil
 	}
-	return time.Time{}, fmt.Errorf("invalid --since %q: use a duration (10m), an RFC 3339 time or Unix seconds", s)
+	return time.Time{}, fmt.Errorf("invalid time %q: use a duration (10m), an RFC 3339 time or Unix seconds", s)
 }
 
 // logPrinter writes log entries to the streams.
 type logPrinter struct {
 	stdout, stderr io.Writer
-	since          string
+	since, until   string // LogTimeFormat times, which sort as strings
 	timestamps     bool
 	// midLine: the last entry of the stream was a part (P).
 	midLine map[string]bool
@@ -166,7 +173,7 @@ func (p *logPrinter) entry(line []byte) error {
 		return nil
 	}
 	tag, text, _ := bytes.Cut(rest, []byte{' '})
-	if p.since != "" && string(ts) < p.since {
+	if (p.since != "" && string(ts) < p.since) || (p.until != "" && string(ts) >= p.until) {
 		return nil
 	}
 	out := p.stdout
