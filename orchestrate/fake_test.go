@@ -216,6 +216,9 @@ func (f *fakeBackend) Wait(ctx context.Context, id string, cond engine.WaitCondi
 func (f *fakeBackend) Logs(ctx context.Context, id string, o engine.LogOptions, stdout, stderr io.Writer) error {
 	f.mu.Lock()
 	c, err := f.find(id)
+	if err == nil {
+		f.record(fmt.Sprintf("logs %s since=%t", c.Name, o.Since != ""))
+	}
 	f.mu.Unlock()
 	if err != nil {
 		return err

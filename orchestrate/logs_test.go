@@ -3,6 +3,7 @@ package orchestrate
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,11 +41,28 @@ func TestFollowReportsExits(t *testing.T) {
 	// up's Attach: a container it started may have exited before it was
 	// listed; its exit is news all the same.
 	got = nil
-	if err := o.Attach(context.Background(), []engine.Container{*f.containers["1"]}, time.Now(), func(l LogLine) {
+	if err := o.Attach(context.Background(), []engine.Container{*f.containers["1"]}, nil, time.Now(), func(l LogLine) {
 		if l.Exited {
 			got = append(got, fmt.Sprintf("%s exited %d", l.Container.Name, l.ExitCode))
 		}
 	}); err != nil || len(got) != 1 || got[0] != "p-job-1 exited 3" {
 		t.Errorf("attach: %q, %v", got, err)
+	}
+}
+
+// Attach shows a container up created whole, and one it started again
+// from when up began.
+func TestAttachSince(t *testing.T) {
+	f := newFake()
+	f.containers["1"] = &engine.Container{ID: "1", Name: "p-new-1", Project: "p", Service: "new", State: engine.StateExited}
+	f.containers["2"] = &engine.Container{ID: "2", Name: "p-old-1", Project: "p", Service: "old", State: engine.StateExited}
+	o := &Orchestrator{Backend: f}
+	cs := []engine.Container{*f.containers["1"], *f.containers["2"]}
+	if err := o.Attach(context.Background(), cs, map[string]bool{"p-new-1": true}, time.Now(), func(LogLine) {}); err != nil {
+		t.Fatal(err)
+	}
+	log := f.callLog()
+	if !strings.Contains(log, "logs p-new-1 since=false") || !strings.Contains(log, "logs p-old-1 since=true") {
+		t.Errorf("calls:\n%s", log)
 	}
 }

@@ -62,19 +62,27 @@ type LogLine struct {
 // no restart ends the stream, and returns when all have stopped for good or
 // ctx ends; the exit of a container that was running is reported.
 func (o *Orchestrator) Logs(ctx context.Context, cs []engine.Container, opts engine.LogOptions, sink func(LogLine)) error {
-	return o.logs(ctx, cs, opts, sink, false)
+	return o.logs(ctx, cs, func(engine.Container) engine.LogOptions { return opts }, sink, false)
 }
 
-// Attach follows the output of containers up just started, since when up
-// began (not what earlier runs of the same containers wrote), as Logs
-// does, and reports every one's exit: one may have exited already, before
-// the caller listed it.
-func (o *Orchestrator) Attach(ctx context.Context, cs []engine.Container, since time.Time, sink func(LogLine)) error {
-	opts := engine.LogOptions{Follow: true, Tail: "all", Since: since.UTC().Format(time.RFC3339Nano)}
-	return o.logs(ctx, cs, opts, sink, true)
+// Attach follows the output of the containers up just brought up, and
+// reports every one's exit: one may have exited already, before the caller
+// listed it. A container up created shows all its output; one it started
+// again (or found running) shows what came since up began, not its
+// earlier runs'. (since is this host's clock, the engine's may differ:
+// only the containers that had output before rely on it.)
+func (o *Orchestrator) Attach(ctx context.Context, cs []engine.Container, created map[string]bool, since time.Time, sink func(LogLine)) error {
+	optsFor := func(c engine.Container) engine.LogOptions {
+		opts := engine.LogOptions{Follow: true, Tail: "all"}
+		if !created[c.Name] {
+			opts.Since = since.UTC().Format(time.RFC3339Nano)
+		}
+		return opts
+	}
+	return o.logs(ctx, cs, optsFor, sink, true)
 }
 
-func (o *Orchestrator) logs(ctx context.Context, cs []engine.Container, opts engine.LogOptions, sink func(LogLine), started bool) error {
+func (o *Orchestrator) logs(ctx context.Context, cs []engine.Container, optsFor func(engine.Container) engine.LogOptions, sink func(LogLine), started bool) error {
 	var mu sync.Mutex
 	emit := func(l LogLine) {
 		mu.Lock()
@@ -87,7 +95,7 @@ func (o *Orchestrator) logs(ctx context.Context, cs []engine.Container, opts eng
 		wg.Add(1)
 		go func(c engine.Container) {
 			defer wg.Done()
-			errs <- o.follow(ctx, c, opts, emit, started || c.Active())
+			errs <- o.follow(ctx, c, optsFor(c), emit, started || c.Active())
 		}(c)
 	}
 	wg.Wait()

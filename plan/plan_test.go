@@ -115,6 +115,35 @@ create container demo-web-1 (new) <- create network demo_default
 	}
 }
 
+// --no-start never stops a running dependent for a depends_on restart:
+// nothing would start it again.
+func TestUpNoStartLeavesRestartDependents(t *testing.T) {
+	p := load(t, sample)
+	web := p.Services["web"]
+	cond := web.DependsOn["db"]
+	cond.Restart = true
+	web.DependsOn["db"] = cond
+	p.Services["web"] = web
+	obs := running(t, p, engine.StateRunning)
+	for i, c := range obs.Containers {
+		if c.Service == "db" {
+			obs.Containers[i].State = engine.StateExited
+		}
+	}
+	pl, err := Up(p, obs, UpOptions{NoStart: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, pl.String(), "nothing to do\n")
+	pl, err = Up(p, obs, UpOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(pl.String(), "stop container demo-web-1 (restart after db)") {
+		t.Errorf("without --no-start web is restarted after db:\n%s", pl.String())
+	}
+}
+
 func TestUpNoop(t *testing.T) {
 	p := load(t, sample)
 	pl, err := Up(p, running(t, p, engine.StateRunning), UpOptions{})

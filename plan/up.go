@@ -220,7 +220,9 @@ func (b *upBuilder) dependencies(s types.ServiceConfig) {
 		if !ok {
 			continue // an optional dependency that is disabled
 		}
-		restartDependents := cond.Restart && len(starts) == 0 && len(b.started[depName]) > 0
+		// (Not without starts: stopping a running dependent that nothing
+		// starts again would only take it down.)
+		restartDependents := cond.Restart && len(starts) == 0 && len(b.started[depName]) > 0 && !b.o.NoStart
 		if len(starts) == 0 && !restartDependents {
 			continue
 		}

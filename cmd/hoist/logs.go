@@ -23,6 +23,9 @@ func newLogs(a *app) *cobra.Command {
 		Use:   "logs [SERVICE...]",
 		Short: "Show the containers' output",
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if index < 0 {
+				return fmt.Errorf("logs --index %d: use a replica number from 1", index)
+			}
 			ctx := cmd.Context()
 			return a.withContainers(ctx, args, false, func(b engine.Backend, _ string, cs []engine.Container) error {
 				if index > 0 {

@@ -91,7 +91,7 @@ func newPs(a *app) *cobra.Command {
 	fl.BoolVarP(&quiet, "quiet", "q", false, "only IDs")
 	fl.BoolVar(&services, "services", false, "only service names")
 	fl.StringVar(&format, "format", "table", "table, json, or a Go template (\"table TEMPLATE\" adds a header), as in {{.Name}} {{.Status}}")
-	fl.StringArrayVar(&status, "status", nil, "only containers in this state: created, running, restarting, paused, exited or dead (repeatable)")
+	fl.StringArrayVar(&status, "status", nil, "only containers in this state: created, running, restarting, paused, removing, exited or dead (repeatable)")
 	fl.StringArrayVar(&filters, "filter", nil, "filter, as status=STATE (the one filter docker compose ps has)")
 	return c
 }
@@ -112,7 +112,7 @@ func psStatuses(status, filters []string) (map[string]bool, error) {
 		case engine.StateCreated, engine.StateRunning, engine.StateRestarting, engine.StatePaused, engine.StateExited, engine.StateDead, "removing":
 			want[s] = true
 		default:
-			return nil, fmt.Errorf("ps --status %q: use created, running, restarting, paused, exited or dead", s)
+			return nil, fmt.Errorf("ps --status %q: use created, running, restarting, paused, removing, exited or dead", s)
 		}
 	}
 	return want, nil

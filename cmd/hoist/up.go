@@ -14,6 +14,7 @@ import (
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/orchestrate"
+	"github.com/hoist-dev/hoist/plan"
 )
 
 type upFlags struct {
@@ -151,17 +152,30 @@ func (a *app) attach(ctx context.Context, o *orchestrate.Orchestrator, res *orch
 	if err != nil {
 		return err
 	}
+	created := map[string]bool{}
+	for _, op := range res.Plan.Ops() {
+		if op.Kind == plan.Create {
+			created[op.Target] = true
+		}
+	}
 	// --attach and --no-attach choose whose output is shown; every
 	// container still counts for the end of the run and its exit code.
+	// A service with attach: false is not shown unless --attach names it.
 	shown := slices.DeleteFunc(slices.Clone(cs), func(c engine.Container) bool {
-		return (len(f.attach) > 0 && !slices.Contains(f.attach, c.Service)) || slices.Contains(f.noAttach, c.Service)
+		if len(f.attach) > 0 {
+			return !slices.Contains(f.attach, c.Service)
+		}
+		if s, ok := p.Services[c.Service]; ok && s.Attach != nil && !*s.Attach {
+			return true
+		}
+		return slices.Contains(f.noAttach, c.Service)
 	})
 	printer := newLogPrinter(a.stdout, shown, !f.noColor && isTerminal(a.stdout), f.noLogPrefix, false)
 	logCtx, stopLogs := context.WithCancel(ctx)
 	defer stopLogs()
 	logsDone := make(chan error, 1)
 	go func() {
-		logsDone <- o.Attach(logCtx, shown, since, printer.print)
+		logsDone <- o.Attach(logCtx, shown, created, since, printer.print)
 	}()
 	if f.watch {
 		go func() {

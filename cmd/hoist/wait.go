@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
@@ -28,7 +30,8 @@ func newWait(a *app) *cobra.Command {
 					return err
 				}
 				if downProject {
-					if _, err := o.Down(ctx, name, p, orchestrate.DownOptions{KillCtx: a.killCtx}); err != nil {
+					// As docker compose's: orphans go too.
+					if _, err := o.Down(ctx, name, p, orchestrate.DownOptions{RemoveOrphans: true, KillCtx: a.killCtx}); err != nil {
 						return err
 					}
 				}
@@ -42,7 +45,10 @@ func newWait(a *app) *cobra.Command {
 
 // waitFirst waits for the running containers of services (all: none
 // given) to stop, for all of them or, with all false, the first; it
-// returns the first one's exit code.
+// returns the first one's exit code. A container that exits and is
+// restarted by its restart policy has stopped too, as for docker compose:
+// the engines' wait looks for an exit for good, so a poll looks for the
+// restarting state besides (a crash loop's growing backoff shows it).
 func waitFirst(ctx context.Context, o *orchestrate.Orchestrator, project string, services []string, all bool) (int, error) {
 	cs, err := o.Containers(ctx, project, services, false)
 	if err != nil {
@@ -63,7 +69,7 @@ func waitFirst(ctx context.Context, o *orchestrate.Orchestrator, project string,
 		c   engine.Container
 		err error
 	}
-	done := make(chan result, len(running))
+	done := make(chan result, 2*len(running)+1)
 	for _, c := range running {
 		go func(c engine.Container) {
 			got, err := o.Backend.Wait(ctx, c.ID, engine.WaitExited)
@@ -73,12 +79,43 @@ func waitFirst(ctx context.Context, o *orchestrate.Orchestrator, project string,
 			done <- result{got, err}
 		}(c)
 	}
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		sent := map[string]bool{}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			st, err := o.Backend.Observe(ctx, project, nil)
+			if err != nil {
+				continue
+			}
+			for _, c := range st.Containers {
+				if c.State == engine.StateRestarting && !sent[c.ID] {
+					sent[c.ID] = true
+					select {
+					case done <- result{c: c}:
+					case <-ctx.Done():
+						return
+					}
+				}
+			}
+		}
+	}()
 	first := -1
-	for range running {
+	finished := map[string]bool{}
+	for len(finished) < len(running) {
 		r := <-done
 		if r.err != nil {
 			return 0, r.err
 		}
+		if finished[r.c.ID] || !slices.ContainsFunc(running, func(c engine.Container) bool { return c.ID == r.c.ID }) {
+			continue
+		}
+		finished[r.c.ID] = true
 		if first < 0 {
 			first = r.c.ExitCode
 			if !all {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
@@ -72,10 +73,11 @@ func deleteLink(name string) error {
 func retryDump[T any](dump func() (T, error)) (T, error) {
 	var out T
 	var err error
-	for range 10 {
+	for i := range 10 {
 		if out, err = dump(); !errors.Is(err, netlink.ErrDumpInterrupted) {
 			return out, err
 		}
+		time.Sleep(time.Duration(i+1) * time.Millisecond) // let the churn pass
 	}
 	return out, err
 }

@@ -1,9 +1,12 @@
 package network
 
 import (
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/vishvananda/netlink"
 )
 
 func TestNames(t *testing.T) {
@@ -97,5 +100,23 @@ func TestNetRules(t *testing.T) {
 	}
 	if b := broadcast4(n.Subnet); netip.AddrFrom4(b) != addr("172.18.255.255") {
 		t.Errorf("broadcast %v", b)
+	}
+}
+
+func TestRetryDump(t *testing.T) {
+	calls := 0
+	got, err := retryDump(func() (int, error) {
+		calls++
+		if calls < 3 {
+			return 0, netlink.ErrDumpInterrupted
+		}
+		return 42, nil
+	})
+	if got != 42 || err != nil || calls != 3 {
+		t.Errorf("got %d, %v after %d calls", got, err, calls)
+	}
+	boom := errors.New("boom")
+	if _, err := retryDump(func() (int, error) { return 0, boom }); !errors.Is(err, boom) {
+		t.Errorf("another error is returned as is: %v", err)
 	}
 }
