@@ -11,6 +11,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/orchestrate"
@@ -38,12 +39,7 @@ func newUp(a *app) *cobra.Command {
 	fl.BoolVarP(&f.detach, "detach", "d", false, "run in the background")
 	fl.BoolVar(&f.wait, "wait", false, "wait until services are running or healthy (implies -d)")
 	fl.IntVar(&f.waitTimeout, "wait-timeout", 0, "seconds to wait with --wait (0: no limit)")
-	fl.BoolVar(&f.build, "build", false, "build images before starting")
-	fl.BoolVar(&f.noBuild, "no-build", false, "do not build missing images")
-	fl.StringVar(&f.pull, "pull", "", "pull policy: always, missing or never")
-	fl.BoolVar(&f.force, "force-recreate", false, "recreate containers even if unchanged")
-	fl.BoolVar(&f.noRecreate, "no-recreate", false, "never recreate existing containers")
-	fl.BoolVar(&f.removeOrphans, "remove-orphans", false, "remove containers of services not in the compose file")
+	addCreateFlags(fl, &f)
 	fl.BoolVar(&f.noDeps, "no-deps", false, "do not start linked services")
 	fl.BoolVar(&f.abortOnExit, "abort-on-container-exit", false, "stop all containers when one stops")
 	fl.StringVar(&f.exitCodeFrom, "exit-code-from", "", "return this service's exit code (implies --abort-on-container-exit)")
@@ -51,7 +47,6 @@ func newUp(a *app) *cobra.Command {
 	fl.BoolVar(&f.noLogPrefix, "no-log-prefix", false, "do not prefix log lines")
 	fl.BoolVar(&f.noColor, "no-color", false, "monochrome output")
 	fl.BoolVar(&f.watch, "watch", false, "apply develop.watch rules while attached")
-	fl.StringArrayVar(&f.scale, "scale", nil, "run NUM containers of SERVICE, as SERVICE=NUM (repeatable; overrides scale and deploy.replicas)")
 	fl.BoolVar(&f.noStart, "no-start", false, "create the containers without starting them")
 	fl.StringArrayVar(&f.attach, "attach", nil, "show only these services' output (repeatable)")
 	fl.StringArrayVar(&f.noAttach, "no-attach", nil, "do not show these services' output (repeatable)")
@@ -68,15 +63,20 @@ func newCreate(a *app) *cobra.Command {
 			return a.up(cmd.Context(), f, args)
 		},
 	}
-	fl := c.Flags()
-	fl.BoolVar(&f.build, "build", false, "build images before creating")
+	addCreateFlags(c.Flags(), &f)
+	return c
+}
+
+// addCreateFlags are the flags up and create share: how images and
+// containers come to be.
+func addCreateFlags(fl *pflag.FlagSet, f *upFlags) {
+	fl.BoolVar(&f.build, "build", false, "build images first")
 	fl.BoolVar(&f.noBuild, "no-build", false, "do not build missing images")
 	fl.StringVar(&f.pull, "pull", "", "pull policy: always, missing or never")
 	fl.BoolVar(&f.force, "force-recreate", false, "recreate containers even if unchanged")
 	fl.BoolVar(&f.noRecreate, "no-recreate", false, "never recreate existing containers")
 	fl.BoolVar(&f.removeOrphans, "remove-orphans", false, "remove containers of services not in the compose file")
-	fl.StringArrayVar(&f.scale, "scale", nil, "create NUM containers of SERVICE, as SERVICE=NUM")
-	return c
+	fl.StringArrayVar(&f.scale, "scale", nil, "NUM containers of SERVICE, as SERVICE=NUM (repeatable; overrides scale and deploy.replicas)")
 }
 
 func (a *app) up(ctx context.Context, f upFlags, services []string) error {
