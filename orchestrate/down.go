@@ -65,7 +65,24 @@ func (o *Orchestrator) Down(ctx context.Context, name string, p *types.Project, 
 		return pl, nil
 	}
 	st := newRunState(observed)
-	return pl, o.runDown(ctx, p, pl, st, opts.Timeout, opts.KillCtx)
+	if err := o.runDown(ctx, p, pl, st, opts.Timeout, opts.KillCtx); err != nil {
+		return pl, err
+	}
+	// What an interrupted or failed teardown left (a supervisor, network
+	// state) goes too, even when there was nothing else to remove.
+	if t, ok := o.Backend.(projectTearer); ok && filter == nil {
+		if err := t.TeardownProject(ctx, name); err != nil {
+			return pl, fmt.Errorf("tear down project %q: %w", name, err)
+		}
+	}
+	return pl, nil
+}
+
+// projectTearer is a backend that keeps per-project state besides its
+// containers, networks and volumes (the native engine's supervisor and
+// network state), to be removed once they are all gone.
+type projectTearer interface {
+	TeardownProject(ctx context.Context, project string) error
 }
 
 // runDown executes a removal plan; once killCtx ends, stops become kills.

@@ -144,32 +144,37 @@ func (b *Backend) RemoveNetwork(ctx context.Context, name string) error {
 // maybeTeardown removes what is left of project on the host once it has
 // no container and no network: the network manager's state (nftables
 // table, stray links) and <RunDir>/<project>. Failures are reported
-// through Logf: the caller's work is done, and a later down retries.
+// through Logf: the caller's work is done, and a later down retries
+// (TeardownProject).
 func (b *Backend) maybeTeardown(ctx context.Context, project string) {
+	if err := b.TeardownProject(ctx, project); err != nil {
+		b.logf("project %s: %v", project, err)
+	}
+}
+
+// TeardownProject is maybeTeardown's work, with its error: down calls it
+// last, so that what an earlier teardown could not remove goes then.
+func (b *Backend) TeardownProject(ctx context.Context, project string) error {
 	if checkName("project", project) != nil {
-		return
+		return nil
 	}
 	if m, _ := filepath.Glob(filepath.Join(b.stateDir(project, "*"), configFile)); len(m) > 0 {
-		return
+		return nil
 	}
 	nets, _ := filepath.Glob(filepath.Join(b.runDir, "networks", "*.json"))
 	for _, p := range nets {
 		var n networkRecord
 		if readJSON(p, &n) == nil && n.Project == project {
-			return
+			return nil
 		}
 	}
 	if err := b.teardownSupervisor(context.WithoutCancel(ctx), project); err != nil {
-		b.logf("project %s: %v", project, err)
-		return
+		return err
 	}
 	if err := b.netm.Teardown(context.WithoutCancel(ctx), project); err != nil {
-		b.logf("project %s: %v", project, err)
-		return
+		return err
 	}
-	if err := os.RemoveAll(b.projectDir(project)); err != nil {
-		b.logf("project %s: %v", project, err)
-	}
+	return os.RemoveAll(b.projectDir(project))
 }
 
 func (b *Backend) readNetwork(name string) (networkRecord, error) {

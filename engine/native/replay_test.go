@@ -109,3 +109,39 @@ func TestReplayRunsTheRecordAgain(t *testing.T) {
 		t.Errorf("a declined replay left the project's run dir: %v", err)
 	}
 }
+
+// What an interrupted teardown left of a project (its run dir, network
+// state) goes at the next down, even with nothing else to remove.
+func TestTeardownProjectRemovesLeftovers(t *testing.T) {
+	b := newBackend(t)
+	ctx := testCtx(t)
+	dir := b.projectDir("leftover")
+	for _, d := range []string{"net/networks", "net/containers", "net/netns"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "supervisor.log"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.TeardownProject(ctx, "leftover"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s left: %v", dir, err)
+	}
+	// A project with a container keeps its state.
+	code, err := b.RunContainer(ctx, oneOff("keep", "true"), engine.RunAttach{Stdout: io.Discard, Stderr: io.Discard})
+	if err != nil || code != 0 {
+		t.Fatalf("code %d err %v", code, err)
+	}
+	if err := b.TeardownProject(ctx, "keep"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(b.projectDir("keep")); err != nil {
+		t.Errorf("a project with a container lost its run dir: %v", err)
+	}
+	if err := b.RemoveContainer(ctx, "keep-box-run-1", engine.RemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+}
