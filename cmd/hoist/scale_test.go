@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/hoist-dev/hoist/engine"
 )
 
 func TestApplyScale(t *testing.T) {
@@ -35,6 +36,36 @@ func TestApplyScale(t *testing.T) {
 		err := applyScale(project(), []string{spec})
 		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("--scale %s: %v, want one line with %q", spec, err, want)
+		}
+	}
+}
+
+func TestShownContainers(t *testing.T) {
+	no := false
+	p := &types.Project{Services: types.Services{
+		"web": {Name: "web"}, "db": {Name: "db"}, "noisy": {Name: "noisy", Attach: &no},
+	}}
+	cs := []engine.Container{{Name: "p-db-1", Service: "db"}, {Name: "p-noisy-1", Service: "noisy"}, {Name: "p-web-1", Service: "web"}}
+	names := func(named []string, f upFlags) string {
+		var out []string
+		for _, c := range shownContainers(cs, p, named, f) {
+			out = append(out, c.Service)
+		}
+		return strings.Join(out, ",")
+	}
+	for _, c := range []struct {
+		named []string
+		f     upFlags
+		want  string
+	}{
+		{nil, upFlags{}, "db,web"},
+		{[]string{"web"}, upFlags{}, "web"},
+		{[]string{"web"}, upFlags{attachDeps: true}, "db,web"},
+		{nil, upFlags{attach: []string{"noisy"}}, "noisy"},
+		{nil, upFlags{noAttach: []string{"db"}}, "web"},
+	} {
+		if got := names(c.named, c.f); got != c.want {
+			t.Errorf("named %v flags %+v: shown %s, want %s", c.named, c.f, got, c.want)
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 type upFlags struct {
 	detach, wait, build, noBuild, force, noRecreate, removeOrphans, noDeps bool
 	abortOnExit, dryRun, noLogPrefix, noColor, watch, noStart              bool
+	attachDeps                                                             bool
 	waitTimeout                                                            int
 	exitCodeFrom, pull                                                     string
 	scale, attach, noAttach                                                []string
@@ -50,6 +51,7 @@ func newUp(a *app) *cobra.Command {
 	fl.BoolVar(&f.noStart, "no-start", false, "create the containers without starting them")
 	fl.StringArrayVar(&f.attach, "attach", nil, "show only these services' output (repeatable)")
 	fl.StringArrayVar(&f.noAttach, "no-attach", nil, "do not show these services' output (repeatable)")
+	fl.BoolVar(&f.attachDeps, "attach-dependencies", false, "also show the output of the services named's dependencies")
 	return c
 }
 
@@ -141,12 +143,12 @@ func (a *app) up(ctx context.Context, f upFlags, services []string) error {
 	if err != nil || f.detach {
 		return err
 	}
-	return a.attach(ctx, o, res, f, started)
+	return a.attach(ctx, o, res, f, services, started)
 }
 
 // attach streams logs until every container has stopped or the user
 // interrupts; then it stops the project's containers like docker compose.
-func (a *app) attach(ctx context.Context, o *orchestrate.Orchestrator, res *orchestrate.UpResult, f upFlags, since time.Time) error {
+func (a *app) attach(ctx context.Context, o *orchestrate.Orchestrator, res *orchestrate.UpResult, f upFlags, named []string, since time.Time) error {
 	p := res.Project
 	cs, err := o.Containers(ctx, p.Name, p.ServiceNames(), false)
 	if err != nil {
@@ -158,18 +160,9 @@ func (a *app) attach(ctx context.Context, o *orchestrate.Orchestrator, res *orch
 			created[op.Target] = true
 		}
 	}
-	// --attach and --no-attach choose whose output is shown; every
-	// container still counts for the end of the run and its exit code.
-	// A service with attach: false is not shown unless --attach names it.
-	shown := slices.DeleteFunc(slices.Clone(cs), func(c engine.Container) bool {
-		if len(f.attach) > 0 {
-			return !slices.Contains(f.attach, c.Service)
-		}
-		if s, ok := p.Services[c.Service]; ok && s.Attach != nil && !*s.Attach {
-			return true
-		}
-		return slices.Contains(f.noAttach, c.Service)
-	})
+	// Every container still counts for the end of the run and its exit
+	// code; only the output shown is chosen.
+	shown := shownContainers(cs, p, named, f)
 	printer := newLogPrinter(a.stdout, shown, !f.noColor && isTerminal(a.stdout), f.noLogPrefix, false)
 	logCtx, stopLogs := context.WithCancel(ctx)
 	defer stopLogs()
@@ -245,6 +238,25 @@ func (a *app) attach(ctx context.Context, o *orchestrate.Orchestrator, res *orch
 		}
 	}
 	return exitOrNil(code)
+}
+
+// shownContainers are the containers whose output an attached up shows,
+// as docker compose chooses them: the services --attach names; else those
+// named on the command line (with their dependencies under
+// --attach-dependencies), or all; less --no-attach and attach: false ones.
+func shownContainers(cs []engine.Container, p *types.Project, named []string, f upFlags) []engine.Container {
+	return slices.DeleteFunc(slices.Clone(cs), func(c engine.Container) bool {
+		if len(f.attach) > 0 {
+			return !slices.Contains(f.attach, c.Service)
+		}
+		if len(named) > 0 && !f.attachDeps && !slices.Contains(named, c.Service) {
+			return true
+		}
+		if s, ok := p.Services[c.Service]; ok && s.Attach != nil && !*s.Attach {
+			return true
+		}
+		return slices.Contains(f.noAttach, c.Service)
+	})
 }
 
 // waitExitLine waits, at most d, for the log stream to print container
