@@ -89,9 +89,7 @@ func (b *Backend) createRecord(ctx context.Context, r *record, spec engine.Conta
 	}
 	fail := func(err error) error {
 		b.removeAnonymous(r)
-		os.RemoveAll(b.layerDir(id))
-		os.RemoveAll(b.stateDir(spec.Project, id))
-		b.releaseName(spec.Name, id)
+		_ = b.layout().RemoveRecord(spec.Project, id, spec.Name)
 		return fmt.Errorf("create container %q: %w", spec.Name, err)
 	}
 	if err := b.layout().CreateLayer(id); err != nil {

@@ -227,21 +227,15 @@ func (b *Backend) RemoveContainer(ctx context.Context, id string, opts engine.Re
 	if err := errors.Join(b.release(ctx, r), b.net.release(ctx, r)); err != nil {
 		return fmt.Errorf("remove container %s: %w", r.Name, err)
 	}
-	dir := b.layerDir(r.ID)
-	for _, d := range []string{"rootfs", "upper", "work", "etc"} {
-		if err := os.RemoveAll(filepath.Join(dir, d)); err != nil {
-			return fmt.Errorf("remove container %s: %w", r.Name, err)
-		}
+	if err := b.layout().RemoveLayerContent(r.ID); err != nil {
+		return fmt.Errorf("remove container %s: %w", r.Name, err)
 	}
 	if opts.Volumes {
 		b.removeAnonymous(r)
 	}
-	// The record goes last but one: until then a retry finds the container.
-	if err := os.RemoveAll(b.stateDir(r.Project, r.ID)); err != nil {
+	if err := b.layout().RemoveRecord(r.Project, r.ID, r.Name); err != nil {
 		return fmt.Errorf("remove container %s: %w", r.Name, err)
 	}
-	b.releaseName(r.Name, r.ID)
-	_ = os.RemoveAll(dir)
 	b.maybeTeardown(ctx, r.Project)
 	return nil
 }

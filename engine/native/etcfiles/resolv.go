@@ -80,11 +80,9 @@ func HostResolvConf() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read host resolv.conf: %w", err)
 	}
-	if _, dropped := ResolvConf(data, DNS{}); len(dropped) > 0 {
-		if conf, _ := ResolvConf(data, DNS{}); !bytes.Contains(conf, []byte("nameserver ")) {
-			if up, err := os.ReadFile("/run/systemd/resolve/resolv.conf"); err == nil {
-				return up, nil
-			}
+	if conf, dropped := ResolvConf(data, DNS{}); len(dropped) > 0 && !bytes.Contains(conf, []byte("nameserver ")) {
+		if up, err := os.ReadFile("/run/systemd/resolve/resolv.conf"); err == nil {
+			return up, nil
 		}
 	}
 	return data, nil

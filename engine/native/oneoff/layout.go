@@ -87,6 +87,28 @@ func (l Layout) CreateLayer(id string) error {
 	return os.WriteFile(filepath.Join(dir, "lock"), nil, 0o600)
 }
 
+// RemoveLayerContent removes the container's writable layer, mount point
+// and /etc files; the layer dir, with the lock, stays for RemoveRecord.
+func (l Layout) RemoveLayerContent(id string) error {
+	for _, d := range []string{"rootfs", "upper", "work", "etc"} {
+		if err := os.RemoveAll(filepath.Join(l.LayerDir(id), d)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RemoveRecord removes the container's record, then its name and layer
+// dir. The record goes first: until then a retry finds the container.
+func (l Layout) RemoveRecord(project, id, name string) error {
+	if err := os.RemoveAll(l.StateDir(project, id)); err != nil {
+		return err
+	}
+	l.ReleaseName(name, id)
+	_ = os.RemoveAll(l.LayerDir(id))
+	return nil
+}
+
 // Lock takes an exclusive flock on the container's lock file, which
 // serialises start, stop and remove across hoist processes. It fails with
 // fs.ErrNotExist once the container is removed.

@@ -269,9 +269,7 @@ func create(l Layout, r *record, rec []byte) error {
 		err = atomicfile.Replace(filepath.Join(l.StateDir(r.Project, r.ID), ConfigFile), rec, 0o600)
 	}
 	if err != nil {
-		os.RemoveAll(l.LayerDir(r.ID))
-		os.RemoveAll(l.StateDir(r.Project, r.ID))
-		l.ReleaseName(r.Name, r.ID)
+		_ = l.RemoveRecord(r.Project, r.ID, r.Name)
 		return fmt.Errorf("create container %q: %w", r.Name, err)
 	}
 	return nil
@@ -373,18 +371,9 @@ func (l Layout) Remove(ctx context.Context, project, id string) error {
 			return fmt.Errorf("remove container %s: %w; remove it with: hoist rm -f %s", r.Name, err, r.Name)
 		}
 	}
-	layer := l.LayerDir(id)
-	for _, d := range []string{"rootfs", "upper", "work", "etc"} {
-		if err := os.RemoveAll(filepath.Join(layer, d)); err != nil {
-			return fmt.Errorf("remove container %s: %w", r.Name, err)
-		}
-	}
-	// The record goes last but one: until then a retry finds the container.
-	if err := os.RemoveAll(dir); err != nil {
+	if err := errors.Join(l.RemoveLayerContent(id), l.RemoveRecord(project, id, r.Name)); err != nil {
 		return fmt.Errorf("remove container %s: %w", r.Name, err)
 	}
-	l.ReleaseName(r.Name, id)
-	_ = os.RemoveAll(layer)
 	// The project's run dir goes when nothing else is left in it (Idle).
 	if os.Remove(filepath.Dir(dir)) == nil {
 		_ = os.Remove(l.ProjectDir(project))
