@@ -68,6 +68,10 @@ func TestLoadErrors(t *testing.T) {
 			`compose.yaml:7: service "api": env_file CTX/missing.env does not exist; create it, fix the path (it is relative to the project directory), or make it optional: {path: ..., required: false}`},
 		{"dotted service", "services:\n  web:\n    image: x\n  web.v2:\n    image: x\n    mem_limit: lots\n",
 			`compose.yaml:6: service "web.v2": mem_limit: invalid size: 'lots'; use a size such as 512m or 2g`},
+		{"device rule", "services:\n  web:\n    image: x\n    device_cgroup_rules: [\"c 1:3 rw\", \"c 1-3 rwx\"]\n",
+			`compose.yaml:4: service "web": device rule "c 1-3 rwx": numbers must be MAJOR:MINOR; write TYPE MAJOR:MINOR ACCESS, as in "c 1:3 rwm"`},
+		{"device permissions", "services:\n  web:\n    image: x\n    devices: [\"/dev/fuse:/dev/fuse:rwx\"]\n",
+			`compose.yaml:4: service "web": device /dev/fuse: permissions "rwx"; use letters of rwm, as /dev/fuse:/dev/fuse:rw`},
 		{"required variable", "services:\n  web:\n    image: ${IMG:?set IMG}\n",
 			`compose.yaml:3: service "web": services.web.image: required variable IMG is missing a value: set IMG; set it in the environment or in .env`},
 	}

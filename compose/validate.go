@@ -10,6 +10,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/hoist-dev/hoist/internal/devicerule"
 	"github.com/hoist-dev/hoist/internal/logopts"
 )
 
@@ -164,6 +165,22 @@ func validateService(p *types.Project, s types.ServiceConfig) []problem {
 		if _, err := logopts.Parse(l.Driver, l.Options); err != nil {
 			msg, hint, _ := strings.Cut(err.Error(), "; ")
 			out = append(out, newProblem([]string{"logging", "options"}, msg, hint))
+		}
+	}
+	for i, r := range s.DeviceCgroupRules {
+		if _, err := devicerule.Parse(r); err != nil {
+			msg, hint, _ := strings.Cut(err.Error(), " (")
+			out = append(out, newProblem([]string{"device_cgroup_rules", fmt.Sprint(i)}, msg, "write "+strings.TrimPrefix(strings.TrimSuffix(hint, ")"), "want ")))
+		}
+	}
+	for i, d := range s.Devices {
+		switch {
+		case !filepath.IsAbs(d.Source):
+			out = append(out, newProblem([]string{"devices", fmt.Sprint(i)}, fmt.Sprintf("device %q is not an absolute path", d.Source), "name the host device, as /dev/fuse"))
+		case d.Target != "" && !strings.HasPrefix(d.Target, "/"):
+			out = append(out, newProblem([]string{"devices", fmt.Sprint(i)}, fmt.Sprintf("device %s: container path %q is not absolute", d.Source, d.Target), "use HOST:CONTAINER with an absolute CONTAINER path"))
+		case d.Permissions != "" && !devicerule.ValidAccess(d.Permissions):
+			out = append(out, newProblem([]string{"devices", fmt.Sprint(i)}, fmt.Sprintf("device %s: permissions %q", d.Source, d.Permissions), "use letters of rwm, as /dev/fuse:/dev/fuse:rw"))
 		}
 	}
 	if mode := s.NetworkMode; strings.HasPrefix(mode, "service:") {

@@ -20,6 +20,7 @@ import (
 	"github.com/hoist-dev/hoist/engine/native/etcfiles"
 	"github.com/hoist-dev/hoist/engine/native/image"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/internal/devicerule"
 	"github.com/hoist-dev/hoist/internal/logopts"
 	"github.com/hoist-dev/hoist/netplan"
 )
@@ -202,6 +203,16 @@ func buildSpec(r *record, spec engine.ContainerSpec, img *image.Image) error {
 		if l.Pids != 0 {
 			s.Resources.PidsLimit = l.Pids
 		}
+	}
+	for _, d := range svc.Devices {
+		s.Devices = append(s.Devices, runtime.Device{HostPath: d.Source, Path: d.Target, Access: d.Permissions})
+	}
+	for _, text := range svc.DeviceCgroupRules {
+		rule, err := devicerule.Parse(text)
+		if err != nil {
+			return fmt.Errorf("device_cgroup_rules: %w", err)
+		}
+		s.DeviceRules = append(s.DeviceRules, rule)
 	}
 	for _, t := range svc.Tmpfs {
 		m, err := parseTmpfs(t)

@@ -28,8 +28,6 @@ func (b *Backend) Unsupported(svc types.ServiceConfig) []string {
 		out = append(out, b.net.unsupported(len(svc.Networks))...)
 	}
 	add(svc.DomainName != "", "domainname")
-	add(len(svc.Devices) > 0, "devices")
-	add(len(svc.DeviceCgroupRules) > 0, "device_cgroup_rules")
 	add(len(svc.Gpus) > 0, "gpus")
 	add(svc.Logging != nil && !logopts.FileDriver(svc.Logging.Driver), "logging driver "+logDriver(svc.Logging)+" (logs are kept in files, as with json-file)")
 	add(svc.Ipc != "", "ipc")

@@ -14,13 +14,15 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/internal/devicerule"
 )
 
 // cgroupRoot is where cgroup hierarchies are mounted.
 const cgroupRoot = "/sys/fs/cgroup"
 
 // v1Controllers are the hierarchies a container gets a directory in.
-var v1Controllers = []string{"memory", "cpu", "pids"}
+var v1Controllers = []string{"memory", "cpu", "pids", "devices"}
 
 // cgroup is one container's cgroup directories: one per v1 controller, or
 // one in the v2 unified hierarchy. See the package doc for the layout.
@@ -104,6 +106,9 @@ func newCgroup(id string) (*cgroup, error) {
 	cg := &cgroup{dirs: map[string]string{}}
 	for _, c := range v1Controllers {
 		m, ok := mounts[c]
+		if !ok && c == "devices" {
+			return nil, errNoDeviceController
+		}
 		if !ok {
 			return nil, fmt.Errorf("cgroup v1 controller %s is not mounted", c)
 		}
@@ -120,10 +125,16 @@ func writeCgroupFile(dir, name, value string) error {
 	return nil
 }
 
-// create makes the directories and writes the limits.
-func (c *cgroup) create(r Resources) error {
+// errNoDeviceController refuses to run a container whose device access
+// nothing would limit: with CAP_MKNOD it could open every host device.
+var errNoDeviceController = errors.New("this host's cgroup v1 has no devices controller, so nothing would stop a container from opening any host device; " +
+	"hoist will not start containers without it: mount it (mount -t cgroup -o devices cgroup /sys/fs/cgroup/devices)")
+
+// create makes the directories and writes the limits and the device
+// rules (the whole allow list: deviceRules).
+func (c *cgroup) create(r Resources, devices []DeviceRule) error {
 	if c.v2 {
-		return c.createV2(r)
+		return c.createV2(r, devices)
 	}
 	for ctrl, dir := range c.dirs {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -146,7 +157,35 @@ func (c *cgroup) create(r Resources) error {
 			if err := writeCgroupFile(dir, "pids.max", strconv.FormatInt(r.PidsLimit, 10)); err != nil {
 				return err
 			}
+		case ctrl == "devices":
+			if err := writeDeviceRulesV1(dir, devices); err != nil {
+				return err
+			}
 		}
+	}
+	return nil
+}
+
+// writeDeviceRulesV1 denies every device, then allows rules, and checks
+// the outcome: a rule the kernel took otherwise must not leave the
+// container with more than it should have.
+func writeDeviceRulesV1(dir string, rules []DeviceRule) error {
+	if err := writeCgroupFile(dir, "devices.deny", "a"); err != nil {
+		return fmt.Errorf("device rules: %w", err)
+	}
+	allowAll := false
+	for _, r := range rules {
+		if err := writeCgroupFile(dir, "devices.allow", r.String()); err != nil {
+			return fmt.Errorf("device rules: %w", err)
+		}
+		allowAll = allowAll || r == devicerule.All()
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "devices.list"))
+	if err != nil {
+		return fmt.Errorf("device rules: %w", err)
+	}
+	if !allowAll && strings.Contains(string(b), devicerule.All().String()) {
+		return fmt.Errorf("device rules: %s still allows every device", dir)
 	}
 	return nil
 }
@@ -154,7 +193,7 @@ func (c *cgroup) create(r Resources) error {
 // createV2 enables the controllers on the way down. This needs hoist's
 // own cgroup to delegate them; a non-root cgroup that holds processes
 // cannot (the "no internal processes" rule), so then the error says so.
-func (c *cgroup) createV2(r Resources) error {
+func (c *cgroup) createV2(r Resources, devices []DeviceRule) error {
 	dir := c.dirs[""]
 	parent := filepath.Dir(dir)
 	for _, d := range []string{filepath.Dir(parent), parent} {
@@ -188,7 +227,7 @@ func (c *cgroup) createV2(r Resources) error {
 			return err
 		}
 	}
-	return nil
+	return attachDeviceFilter(dir, devices)
 }
 
 // add moves pid into every directory of the container.

@@ -31,7 +31,7 @@ func runInit() error {
 			return err
 		}
 	}
-	if err := setupRootfs(&s); err != nil {
+	if err := setupRootfs(&s, cfg.Nodes); err != nil {
 		return err
 	}
 	if s.Hostname != "" {
@@ -54,11 +54,13 @@ func runInit() error {
 	return execFinal(fc)
 }
 
-// initConfig is what Start sends to the init: the spec and the seccomp
-// filter compiled for it.
+// initConfig is what Start sends to the init: the spec, the seccomp
+// filter compiled for it and the device nodes to make (Spec.Devices
+// resolved on the host, after Docker's defaults).
 type initConfig struct {
 	Spec
 	Seccomp *seccompProgram `json:"seccomp,omitempty"`
+	Nodes   []deviceNode    `json:"nodes,omitempty"`
 }
 
 // joinNetns moves this thread (the one that will exec, or start the

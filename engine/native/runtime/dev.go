@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -8,11 +9,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// setupDev mounts a minimal /dev: a tmpfs with the harmless host devices
-// bound in (binding needs no CAP_MKNOD and keeps the host's device nodes
-// the only source of truth), a private devpts instance, /dev/shm,
-// /dev/mqueue and the usual symlinks.
-func setupDev(root string, shmSize int64) error {
+// setupDev mounts a minimal /dev: a tmpfs with device nodes of its own
+// (Docker's defaults and the container's devices), a private devpts
+// instance, /dev/shm, /dev/mqueue and the usual symlinks. The nodes are
+// made, not bound from the host's /dev: a bound node is the host's inode,
+// so the container's root could chmod or chown the host's /dev/null.
+// Making them needs CAP_MKNOD, which the init has until it execs; what a
+// node may be used for is the device rules' business (devices.go).
+func setupDev(root string, shmSize int64, nodes []deviceNode) error {
 	if err := mountAt(root, "/dev", false, "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
 		return err
 	}
@@ -21,17 +25,6 @@ func setupDev(root string, shmSize int64) error {
 	dev, err := resolveInRoot(root, "/dev")
 	if err != nil {
 		return err
-	}
-	for _, name := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
-		dst := path.Join(dev, name)
-		f, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o666)
-		if err != nil {
-			return fmt.Errorf("create /dev/%s: %w", name, err)
-		}
-		f.Close()
-		if err := unix.Mount("/dev/"+name, dst, "", unix.MS_BIND, ""); err != nil {
-			return fmt.Errorf("bind /dev/%s: %w", name, err)
-		}
 	}
 	for _, d := range []string{"pts", "shm", "mqueue"} {
 		if err := os.Mkdir(path.Join(dev, d), 0o755); err != nil {
@@ -58,6 +51,47 @@ func setupDev(root string, shmSize int64) error {
 		if err := os.Symlink(target, path.Join(dev, name)); err != nil {
 			return fmt.Errorf("create /dev/%s: %w", name, err)
 		}
+	}
+	for _, n := range nodes {
+		if err := makeNode(root, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// makeNode creates n at its path resolved inside root, replacing what the
+// image may have there (but not a directory).
+func makeNode(root string, n deviceNode) error {
+	p, err := resolveInRoot(root, n.Path)
+	if err != nil {
+		return err
+	}
+	if err := mkdirAllInRoot(root, path.Dir(p)); err != nil {
+		return err
+	}
+	mode := n.Mode & 0o777
+	if n.Type == 'b' {
+		mode |= unix.S_IFBLK
+	} else {
+		mode |= unix.S_IFCHR
+	}
+	dev := int(unix.Mkdev(uint32(n.Major), uint32(n.Minor)))
+	err = unix.Mknod(p, mode, dev)
+	if errors.Is(err, unix.EEXIST) {
+		if err = unix.Unlink(p); err == nil {
+			err = unix.Mknod(p, mode, dev)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("create device %s: %w", n.Path, err)
+	}
+	// mknod's mode is subject to the umask; the node gets the host's.
+	if err := unix.Fchmodat(unix.AT_FDCWD, p, n.Mode&0o777, 0); err != nil {
+		return fmt.Errorf("create device %s: %w", n.Path, err)
+	}
+	if err := unix.Lchown(p, n.UID, n.GID); err != nil {
+		return fmt.Errorf("create device %s: %w", n.Path, err)
 	}
 	return nil
 }

@@ -47,9 +47,9 @@ func remountReadonly(root, target string, extra uintptr) error {
 }
 
 // setupRootfs builds the container's mount tree below s.Rootfs and makes
-// it the root with pivot_root. It runs in the container's fresh mount
-// namespace.
-func setupRootfs(s *Spec) error {
+// it the root with pivot_root, with nodes in its /dev. It runs in the
+// container's fresh mount namespace.
+func setupRootfs(s *Spec, nodes []deviceNode) error {
 	// Slave, not private: host unmounts still propagate in (so a volume
 	// that goes away on the host does not stay pinned here), while nothing
 	// mounted here propagates out.
@@ -70,7 +70,7 @@ func setupRootfs(s *Spec) error {
 	if err := mountAt(root, "/proc", false, "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
 		return err
 	}
-	if err := setupDev(root, s.ShmSize); err != nil {
+	if err := setupDev(root, s.ShmSize, nodes); err != nil {
 		return err
 	}
 	if err := mountSys(root, s.Security.Privileged); err != nil {

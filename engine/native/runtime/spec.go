@@ -8,6 +8,8 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+
+	"github.com/hoist-dev/hoist/internal/devicerule"
 )
 
 // Spec describes one container. Everything except the io and hook fields is
@@ -64,6 +66,13 @@ type Spec struct {
 	ShmSize int64 `json:"shm_size,omitempty"`
 
 	Network Network `json:"network"`
+
+	// Devices are host devices the container gets (compose's devices:),
+	// and DeviceRules further devices it may use (device_cgroup_rules);
+	// both add to devicerule.Defaults. A privileged container may use
+	// every device.
+	Devices     []Device     `json:"devices,omitempty"`
+	DeviceRules []DeviceRule `json:"device_rules,omitempty"`
 
 	// Stdin, Stdout and Stderr are the command's stdio; nil means /dev/null.
 	// With TTY they are not used: the command's stdio is a pty of the
@@ -219,6 +228,22 @@ func (s *Spec) validate() error {
 		case MountTmpfs:
 		default:
 			return bad("mount type %q", m.Type)
+		}
+	}
+	for _, d := range s.Devices {
+		if !filepath.IsAbs(d.HostPath) {
+			return bad("device %q is not an absolute path", d.HostPath)
+		}
+		if d.Path != "" && !path.IsAbs(d.Path) {
+			return bad("device path %q in the container is not absolute", d.Path)
+		}
+		if d.Access != "" && !devicerule.ValidAccess(d.Access) {
+			return bad("device %s: access %q is not letters of rwm", d.HostPath, d.Access)
+		}
+	}
+	for _, r := range s.DeviceRules {
+		if err := r.Validate(); err != nil {
+			return bad("%v", err)
 		}
 	}
 	for k := range s.Sysctls {

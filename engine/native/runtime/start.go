@@ -254,10 +254,14 @@ func (s *Spawned) Start(ctx context.Context, spec Spec) (*Process, error) {
 	if err != nil {
 		return fail(err)
 	}
+	nodes, access, err := resolveDevices(spec.Devices)
+	if err != nil {
+		return fail(err)
+	}
 	if p.cg, err = newCgroup(spec.ID); err != nil {
 		return fail(err)
 	}
-	if err := p.cg.create(spec.Resources); err != nil {
+	if err := p.cg.create(spec.Resources, deviceRules(spec.Security.Privileged, nodes, access, spec.DeviceRules)); err != nil {
 		return fail(err)
 	}
 	if err := p.cg.add(cmd.Process.Pid); err != nil {
@@ -280,7 +284,7 @@ func (s *Spawned) Start(ctx context.Context, spec Spec) (*Process, error) {
 		defer ns.Close()
 		spec.Network.Path = fmt.Sprintf("/proc/%d/fd/%d", os.Getpid(), ns.Fd())
 	}
-	if err := writeJSON(s.cfgW, initConfig{Spec: spec, Seccomp: prog}); err != nil {
+	if err := writeJSON(s.cfgW, initConfig{Spec: spec, Seccomp: prog, Nodes: append(defaultDeviceNodes(), nodes...)}); err != nil {
 		return fail(fmt.Errorf("send container config: %w", err))
 	}
 	s.cfgW.Close()

@@ -1,8 +1,10 @@
 // Command probe is copied into test containers to try what busybox cannot:
-// keyring syscalls and writing to a process's executable.
+// keyring syscalls, writing to a process's executable, and opening device
+// nodes with the errno printed by name.
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -11,6 +13,39 @@ import (
 
 func main() {
 	switch os.Args[1] {
+	case "mknod":
+		// mknod PATH b|c MAJOR MINOR
+		mode := uint32(unix.S_IFCHR)
+		if os.Args[3] == "b" {
+			mode = unix.S_IFBLK
+		}
+		var major, minor uint32
+		fmt.Sscan(os.Args[4], &major)
+		fmt.Sscan(os.Args[5], &minor)
+		fmt.Println("mknod:", errnoName(unix.Mknod(os.Args[2], mode|0o600, int(unix.Mkdev(major, minor)))))
+	case "read", "write":
+		// read PATH N: open read-only and print up to N bytes;
+		// write PATH DATA: open write-only and write DATA.
+		flag := os.O_RDONLY
+		if os.Args[1] == "write" {
+			flag = os.O_WRONLY
+		}
+		f, err := os.OpenFile(os.Args[2], flag, 0)
+		fmt.Println("open:", errnoName(err))
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		if flag == os.O_WRONLY {
+			_, err = f.Write([]byte(os.Args[3]))
+			fmt.Println("write:", errnoName(err))
+			return
+		}
+		var n int
+		fmt.Sscan(os.Args[3], &n)
+		buf := make([]byte, n)
+		k, err := f.Read(buf)
+		fmt.Printf("read: %s %q\n", errnoName(err), buf[:k])
 	case "keyctl":
 		_, err := unix.AddKey("user", "hoist-test", []byte("x"), unix.KEY_SPEC_PROCESS_KEYRING)
 		fmt.Println("add_key:", errName(err))
@@ -41,6 +76,18 @@ func main() {
 func errName(err error) string {
 	if err == nil {
 		return "ok"
+	}
+	return err.Error()
+}
+
+// errnoName is err's errno by name (EPERM), for exact assertions.
+func errnoName(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return unix.ErrnoName(errno)
 	}
 	return err.Error()
 }
