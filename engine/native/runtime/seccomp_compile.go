@@ -5,35 +5,33 @@ package runtime
 import (
 	"fmt"
 	"sync"
-	"syscall"
 
-	bpfseccomp "github.com/elastic/go-seccomp-bpf"
 	"github.com/elastic/go-seccomp-bpf/arch"
 	"github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
-// Docker's default seccomp profile is translated to a go-seccomp-bpf policy.
+// Docker's default seccomp profile is compiled to classic BPF here, by
+// hoist's own compiler (seccomp_bpf.go); go-seccomp-bpf's syscall table
+// gives the numbers.
 //
 // Exact: conditional rules on capabilities, architecture and kernel version
 // are resolved by moby's own setup code for the container's final bounding
 // set, so e.g. clone with namespace flags is allowed only with CAP_SYS_ADMIN.
-// Names, the allow and errno actions (with their errno values) and the
-// comparisons EQ, NE, LT, LE, GT, GE and MASKED_EQ with a zero result are
-// translated. Arguments on one index within a rule are OR-ed and different
-// indices AND-ed, as runc does.
+// Names, the allow and errno actions (with their errno values) and every
+// comparison (EQ, NE, LT, LE, GT, GE, MASKED_EQ) on 64-bit arguments are
+// translated; each rule is kept, so a syscall with several rules (such as
+// personality, allowed for five values) is allowed by any of them.
+// Arguments on one index within a rule are OR-ed and different indices
+// AND-ed, as runc does.
 //
 // Approximated:
 //   - Only the native architecture is allowed; syscalls through the x32 ABI
 //     fail with ENOSYS and through other ABIs (i386 int 0x80) with EPERM,
 //     where Docker allows x86 and x32. 32-bit binaries do not run.
-//   - Names unknown to go-seccomp-bpf's table for this architecture are
-//     skipped (libseccomp skips names it does not know too).
-//   - A rule whose argument test cannot be expressed (MASKED_EQ with a
-//     non-zero result, none in the default profile) is dropped, which leaves
-//     the syscall denied: the safe direction.
+//   - Names unknown to the syscall table for this architecture are skipped
+//     (libseccomp skips names it does not know too).
 //   - Rules are tried in order with errno rules first; the profile never
 //     gives one syscall two overlapping rules with different actions, so the
 //     order only matters for custom profiles.
@@ -86,108 +84,92 @@ func compileDefaultSeccomp(caps capSet) (*seccompProgram, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seccomp default profile: %w", err)
 	}
-	policy, err := translateSeccomp(prof)
+	f, err := translateSeccomp(prof)
 	if err != nil {
 		return nil, err
 	}
-	insts, err := policy.Assemble()
-	if err != nil {
-		return nil, fmt.Errorf("assemble seccomp policy: %w", err)
-	}
-	raw, err := bpf.Assemble(insts)
-	if err != nil {
-		return nil, fmt.Errorf("assemble seccomp bpf: %w", err)
-	}
-	p := &seccompProgram{filter: make([]syscall.SockFilter, len(raw))}
-	for i, r := range raw {
-		p.filter[i] = syscall.SockFilter{Code: r.Op, Jt: r.Jt, Jf: r.Jf, K: r.K}
-	}
-	return p, nil
+	return f.compile()
 }
 
-func translateAction(act specs.LinuxSeccompAction, errnoRet *uint) (bpfseccomp.Action, error) {
+func translateAction(act specs.LinuxSeccompAction, errnoRet *uint) (uint32, error) {
 	switch act {
 	case specs.ActAllow:
-		return bpfseccomp.ActionAllow, nil
+		return unix.SECCOMP_RET_ALLOW, nil
 	case specs.ActErrno:
 		errno := uint(unix.EPERM)
 		if errnoRet != nil {
 			errno = *errnoRet
 		}
-		if errno == uint(unix.EPERM) {
-			// go-seccomp-bpf only accepts the bare action as a default; it
-			// means EPERM.
-			return bpfseccomp.ActionErrno, nil
-		}
-		return bpfseccomp.ActionErrno | bpfseccomp.Action(errno&0xffff), nil
+		return unix.SECCOMP_RET_ERRNO | uint32(errno&unix.SECCOMP_RET_DATA), nil
 	case specs.ActKillProcess:
-		return bpfseccomp.ActionKillProcess, nil
+		return unix.SECCOMP_RET_KILL_PROCESS, nil
 	case specs.ActKill, specs.ActKillThread:
-		return bpfseccomp.ActionKillThread, nil
+		return unix.SECCOMP_RET_KILL_THREAD, nil
 	case specs.ActTrap:
-		return bpfseccomp.ActionTrap, nil
+		return unix.SECCOMP_RET_TRAP, nil
 	case specs.ActLog:
-		return bpfseccomp.ActionLog, nil
+		return unix.SECCOMP_RET_LOG, nil
 	}
 	return 0, fmt.Errorf("seccomp action %q is not supported", act)
 }
 
-func translateOp(a specs.LinuxSeccompArg) (bpfseccomp.Condition, bool) {
-	c := bpfseccomp.Condition{Argument: uint32(a.Index), Value: a.Value}
+func translateOp(a specs.LinuxSeccompArg) (argTest, error) {
+	t := argTest{Index: int(a.Index), Value: a.Value}
 	switch a.Op {
 	case specs.OpEqualTo:
-		c.Operation = bpfseccomp.Equal
+		t.Op = opEQ
 	case specs.OpNotEqual:
-		c.Operation = bpfseccomp.NotEqual
+		t.Op = opNE
 	case specs.OpLessThan:
-		c.Operation = bpfseccomp.LessThan
+		t.Op = opLT
 	case specs.OpLessEqual:
-		c.Operation = bpfseccomp.LessOrEqual
+		t.Op = opLE
 	case specs.OpGreaterThan:
-		c.Operation = bpfseccomp.GreaterThan
+		t.Op = opGT
 	case specs.OpGreaterEqual:
-		c.Operation = bpfseccomp.GreaterOrEqual
+		t.Op = opGE
 	case specs.OpMaskedEqual:
-		if a.ValueTwo != 0 {
-			return c, false
-		}
-		c.Operation = bpfseccomp.BitsNotSet
+		// libseccomp's SCMP_CMP_MASKED_EQ: (arg & Value) == ValueTwo.
+		t.Op, t.Mask, t.Value = opMaskedEQ, a.Value, a.ValueTwo
 	default:
-		return c, false
+		return t, fmt.Errorf("seccomp argument operator %q is not supported", a.Op)
 	}
-	return c, true
+	if a.Index > 5 {
+		return t, fmt.Errorf("seccomp argument index %d", a.Index)
+	}
+	return t, nil
 }
 
 // conditionSets expands a rule's arguments: one index with several tests
 // is an OR, different indices an AND.
-func conditionSets(args []specs.LinuxSeccompArg) ([]bpfseccomp.ArgumentConditions, bool) {
-	byIndex := map[uint][]bpfseccomp.Condition{}
+func conditionSets(args []specs.LinuxSeccompArg) ([][]argTest, error) {
+	byIndex := map[uint][]argTest{}
 	var order []uint
 	for _, a := range args {
-		c, ok := translateOp(a)
-		if !ok {
-			return nil, false
+		c, err := translateOp(a)
+		if err != nil {
+			return nil, err
 		}
 		if _, seen := byIndex[a.Index]; !seen {
 			order = append(order, a.Index)
 		}
 		byIndex[a.Index] = append(byIndex[a.Index], c)
 	}
-	sets := []bpfseccomp.ArgumentConditions{nil}
+	sets := [][]argTest{nil}
 	for _, idx := range order {
-		var next []bpfseccomp.ArgumentConditions
+		var next [][]argTest
 		for _, s := range sets {
 			for _, c := range byIndex[idx] {
-				n := append(append(bpfseccomp.ArgumentConditions{}, s...), c)
-				next = append(next, n)
+				next = append(next, append(append([]argTest{}, s...), c))
 			}
 		}
 		sets = next
 	}
-	return sets, true
+	return sets, nil
 }
 
-func translateSeccomp(prof *specs.LinuxSeccomp) (*bpfseccomp.Policy, error) {
+// translateSeccomp turns prof into the filter's rules, errno rules first.
+func translateSeccomp(prof *specs.LinuxSeccomp) (*seccompFilter, error) {
 	def, err := translateAction(prof.DefaultAction, prof.DefaultErrnoRet)
 	if err != nil {
 		return nil, err
@@ -196,8 +178,8 @@ func translateSeccomp(prof *specs.LinuxSeccomp) (*bpfseccomp.Policy, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seccomp architecture: %w", err)
 	}
-	known := func(name string) bool { _, ok := info.SyscallNames[name]; return ok }
-	var errnoGroups, otherGroups []bpfseccomp.SyscallGroup
+	f := &seccompFilter{Arch: uint32(info.ID), X32: uint32(info.ID) == auditArchX86_64, Default: def}
+	var errnoRules, otherRules []seccompRule
 	for _, rule := range prof.Syscalls {
 		act, err := translateAction(rule.Action, rule.ErrnoRet)
 		if err != nil {
@@ -206,31 +188,26 @@ func translateSeccomp(prof *specs.LinuxSeccomp) (*bpfseccomp.Policy, error) {
 		if act == def {
 			continue
 		}
-		g := bpfseccomp.SyscallGroup{Action: act}
-		sets, ok := conditionSets(rule.Args)
-		if !ok {
-			continue
+		sets, err := conditionSets(rule.Args)
+		if err != nil {
+			return nil, err
+		}
+		if len(rule.Args) == 0 {
+			sets = nil
 		}
 		for _, name := range rule.Names {
-			if !known(name) {
+			nr, ok := info.SyscallNames[name]
+			if !ok {
 				continue
 			}
-			if len(rule.Args) == 0 {
-				g.Names = append(g.Names, name)
-				continue
+			r := seccompRule{Nr: uint32(nr), Action: act, Sets: sets}
+			if act&unix.SECCOMP_RET_ACTION_FULL == unix.SECCOMP_RET_ERRNO {
+				errnoRules = append(errnoRules, r)
+			} else {
+				otherRules = append(otherRules, r)
 			}
-			for _, s := range sets {
-				g.NamesWithCondtions = append(g.NamesWithCondtions, bpfseccomp.NameWithConditions{Name: name, Conditions: s})
-			}
-		}
-		if len(g.Names)+len(g.NamesWithCondtions) == 0 {
-			continue
-		}
-		if act&unix.SECCOMP_RET_ACTION_FULL == bpfseccomp.ActionErrno {
-			errnoGroups = append(errnoGroups, g)
-		} else {
-			otherGroups = append(otherGroups, g)
 		}
 	}
-	return &bpfseccomp.Policy{DefaultAction: def, Syscalls: append(errnoGroups, otherGroups...)}, nil
+	f.Rules = append(errnoRules, otherRules...)
+	return f, nil
 }

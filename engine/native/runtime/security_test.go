@@ -69,6 +69,21 @@ func TestDefaultContainerSecurity(t *testing.T) {
 			t.Fatalf("keyring calls not blocked: %q", out)
 		}
 	})
+	t.Run("seccomp argument rules", func(t *testing.T) {
+		// Docker allows personality for five values (setarch linux32
+		// needs 8), and socket for the known domains but AF_VSOCK (40),
+		// compared as 64-bit values. A high word in an argument must not
+		// change the verdict of a later rule (it did with go-seccomp-bpf:
+		// socket(40 | 56<<32) passed, and personality(8) did not).
+		code, out, errOut := sh(t, rootfs, "/probe personality 0 8 131072 131080 4294967295 1 4294967296 240518168576; /probe socket 40 240518168616 1 1099511627777")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		wantLines(t, "seccomp", out,
+			"personality 0: ok", "personality 8: ok", "personality 131072: ok", "personality 131080: ok", "personality 4294967295: ok",
+			"personality 1: EPERM", "personality 4294967296: EPERM", "personality 240518168576: EPERM",
+			"socket 40: EPERM", "socket 240518168616: EPERM", "socket 1: ok", "socket 1099511627777: EPERM")
+	})
 	t.Run("masked and read-only paths", func(t *testing.T) {
 		// This kernel may lack some paths (kcore, sysrq-trigger); the
 		// expectation follows the host, which has the same kernel.

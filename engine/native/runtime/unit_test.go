@@ -81,16 +81,16 @@ func TestCheckSysctl(t *testing.T) {
 }
 
 func TestSeccompTranslation(t *testing.T) {
-	sets, ok := conditionSets([]specs.LinuxSeccompArg{
+	sets, err := conditionSets([]specs.LinuxSeccompArg{
 		{Index: 0, Value: 1, Op: specs.OpEqualTo}, {Index: 0, Value: 2, Op: specs.OpEqualTo},
-		{Index: 1, Value: 3, Op: specs.OpMaskedEqual},
+		{Index: 1, Value: 3, ValueTwo: 1, Op: specs.OpMaskedEqual},
 	})
-	// (a0==1 || a0==2) && a1&3==0 → two AND-sets.
-	if !ok || len(sets) != 2 || len(sets[0]) != 2 || sets[1][0].Value != 2 {
-		t.Fatalf("condition sets %+v", sets)
+	// (a0==1 || a0==2) && a1&3==1 → two AND-sets.
+	if err != nil || len(sets) != 2 || len(sets[0]) != 2 || sets[1][0].Value != 2 || sets[1][1] != (argTest{Index: 1, Op: opMaskedEQ, Mask: 3, Value: 1}) {
+		t.Fatalf("condition sets %+v, %v", sets, err)
 	}
-	if _, ok := conditionSets([]specs.LinuxSeccompArg{{Index: 0, Value: 1, ValueTwo: 1, Op: specs.OpMaskedEqual}}); ok {
-		t.Error("MASKED_EQ with a non-zero result must be refused")
+	if _, err := conditionSets([]specs.LinuxSeccompArg{{Index: 6, Value: 1, Op: specs.OpEqualTo}}); err == nil {
+		t.Error("argument index 6 must be refused")
 	}
 	def, _ := (Security{}).capabilities()
 	for _, caps := range []capSet{def, allCaps()} {

@@ -13,6 +13,31 @@ import (
 
 func main() {
 	switch os.Args[1] {
+	case "personality":
+		// personality VALUE...: each call's errno (the old persona is
+		// restored after each success).
+		for _, a := range os.Args[2:] {
+			var v uint64
+			fmt.Sscan(a, &v)
+			old, _, _ := unix.RawSyscall(unix.SYS_PERSONALITY, 0xffffffff, 0, 0)
+			_, _, e := unix.RawSyscall(unix.SYS_PERSONALITY, uintptr(v), 0, 0)
+			if e == 0 {
+				unix.RawSyscall(unix.SYS_PERSONALITY, old, 0, 0)
+			}
+			fmt.Printf("personality %s: %s\n", a, errnoName(errnoOrNil(e)))
+		}
+	case "socket":
+		// socket DOMAIN...: socket(DOMAIN, SOCK_STREAM, 0)'s errno, with
+		// DOMAIN a 64-bit value (the kernel reads its low 32 bits).
+		for _, a := range os.Args[2:] {
+			var v uint64
+			fmt.Sscan(a, &v)
+			fd, _, e := unix.RawSyscall(unix.SYS_SOCKET, uintptr(v), unix.SOCK_STREAM, 0)
+			if e == 0 {
+				unix.Close(int(fd))
+			}
+			fmt.Printf("socket %s: %s\n", a, errnoName(errnoOrNil(e)))
+		}
 	case "mknod":
 		// mknod PATH b|c MAJOR MINOR
 		mode := uint32(unix.S_IFCHR)
@@ -78,6 +103,13 @@ func errName(err error) string {
 		return "ok"
 	}
 	return err.Error()
+}
+
+func errnoOrNil(e unix.Errno) error {
+	if e == 0 {
+		return nil
+	}
+	return e
 }
 
 // errnoName is err's errno by name (EPERM), for exact assertions.
