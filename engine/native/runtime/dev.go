@@ -45,7 +45,7 @@ func setupDev(root string, shmSize int64, nodes []deviceNode) error {
 	}
 	links := map[string]string{
 		"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",
-		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2", "core": "/proc/kcore",
+		"stdout": "/proc/self/fd/1", "stderr": "/proc/self/fd/2",
 	}
 	for name, target := range links {
 		if err := os.Symlink(target, path.Join(dev, name)); err != nil {

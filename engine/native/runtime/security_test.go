@@ -153,7 +153,7 @@ func TestDefaultContainerSecurity(t *testing.T) {
 	})
 	t.Run("devices", func(t *testing.T) {
 		code, out, errOut := sh(t, rootfs, "ls /dev | tr '\n' ' '; head -c 4 /dev/zero | wc -c; echo x > /dev/null && echo null-ok; grep -E ' /dev/(shm|pts|mqueue) ' /proc/mounts | cut -d' ' -f3 | tr '\n' ' '")
-		want := "core fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero 4\nnull-ok\ndevpts tmpfs mqueue "
+		want := "fd full mqueue null ptmx pts random shm stderr stdin stdout tty urandom zero 4\nnull-ok\ndevpts tmpfs mqueue "
 		if code != 0 || out != want {
 			t.Fatalf("exit %d output %q want %q stderr %q", code, out, want, errOut)
 		}
