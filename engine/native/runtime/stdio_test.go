@@ -364,3 +364,34 @@ func runOnStdout(rootfs, id string) (int, error) {
 	code, err := p.Wait()
 	return code, errors.Join(err, p.Cleanup())
 }
+
+// A file marked Handover (one made for the container alone, as a
+// supervisor's FIFO) is given as it is; a nil stdin is an empty pipe.
+func TestHandoverGivesTheFileItself(t *testing.T) {
+	needRoot(t)
+	path := filepath.Join(t.TempDir(), "out")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p, err := Start(context.Background(), Spec{ID: testID(t), Rootfs: newRootfs(t),
+		Args:   []string{"sh", "-c", "cat; readlink /proc/$$/fd/0; readlink /proc/$$/fd/1"},
+		Stdout: Handover{f}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := p.Wait()
+	_ = p.Cleanup()
+	if err != nil || code != 0 {
+		t.Fatalf("exit %d, %v", code, err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "pipe:[") || lines[1] != path {
+		t.Errorf("output %q: want stdin a pipe, stdout %s", b, path)
+	}
+}
