@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -50,10 +49,9 @@ func newExec(a *app) *cobra.Command {
 				}
 				spec := engine.ExecSpec{Cmd: args[1:], User: user, WorkDir: workdir, Env: env, TTY: tty, Stdout: a.stdout, Stderr: a.stderr}
 				if !detach {
+					// Copied, never handed over: no engine gives a
+					// container a file of hoist's (runtime.Handover).
 					spec.Stdin = a.stdin
-					if !tty {
-						spec.Stdin = containerStdin(a.stdin)
-					}
 				}
 				if tty {
 					size, resize, stop := watchTerminalSize(termIn)
@@ -272,17 +270,6 @@ func watchTerminalSize(f *os.File) (engine.WinSize, <-chan engine.WinSize, func(
 		}
 	}()
 	return get(), out, func() { signal.Stop(sigs); close(done) }
-}
-
-// containerStdin is what a container may read as stdin: a terminal is
-// handed over only as a stream of bytes, never as the file itself, so
-// that the container cannot act on hoist's terminal (TIOCSTI would type
-// into the user's shell).
-func containerStdin(r io.Reader) io.Reader {
-	if f, ok := r.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return struct{ io.Reader }{f}
-	}
-	return r
 }
 
 // terminalIn is hoist's stdin when both it and stdout are terminals (the

@@ -32,7 +32,7 @@ func newRun(a *app) *cobra.Command {
 			}
 			opts.Stdout, opts.Stderr = a.stdout, a.stderr
 			if !opts.Detach {
-				opts.Stdin = containerStdin(a.stdin)
+				opts.Stdin = a.stdin
 				// A terminal on both ends: the command gets one too, as
 				// with docker compose run (-T: not).
 				if f := a.terminalIn(noTTY); f != nil {

@@ -35,14 +35,10 @@ func (b *Backend) RunContainer(ctx context.Context, spec engine.ContainerSpec, o
 	// The container's init is spawned first: its own start (a Go runtime,
 	// about 5 ms here) overlaps with creating the container. A wrong guess
 	// of how it must be spawned only costs a respawn (runtime.Spawned).
-	var sp *runtime.Spawned
-	if _, isFile := opts.Stdin.(*os.File); opts.TTY || opts.Stdin == nil || isFile {
-		// (A Stdin that is not a file is read by a goroutine from spawn
-		// on; a respawn would lose what it read.)
-		var err error
-		if sp, err = runtime.Spawn(spawnGuess(spec, opts)); err != nil {
-			sp = nil // start as usual
-		}
+	// (Its stdin is read only once it is started: a respawn loses none.)
+	sp, err := runtime.Spawn(spawnGuess(spec, opts))
+	if err != nil {
+		sp = nil // start as usual
 	}
 	r, img, err := b.newRecord(ctx, spec)
 	if err != nil {

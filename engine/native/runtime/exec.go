@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	goruntime "runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -29,6 +30,7 @@ type ExecSpec struct {
 	Security Security
 	Ulimits  []Ulimit
 
+	// The command's standard streams, as Spec's (see Handover).
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
@@ -43,7 +45,9 @@ type ExecSpec struct {
 }
 
 // Exec runs a command in the container whose init is pid and returns its
-// exit code (128+n when killed by signal n). ctx cancellation kills it.
+// exit code (128+n when killed by signal n) once it exited and its output
+// is copied (see outCopy.run). ctx cancellation kills it. The command
+// runs in a session of its own (see Spawn).
 //
 // How namespaces are joined without cgo: setns(CLONE_NEWNS) refuses a
 // process whose threads share their filesystem information, which every
@@ -98,16 +102,14 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 	}
 	defer errR.Close()
 	cmd := &exec.Cmd{
-		Path:       fmt.Sprintf("/proc/self/fd/%d", fdMountNS+1),
-		Args:       []string{roleFinal},
-		Env:        []string{},
-		Stdin:      spec.Stdin,
-		Stdout:     spec.Stdout,
-		Stderr:     spec.Stderr,
-		ExtraFiles: []*os.File{cfgR, errW, nsFiles["mnt"], self},
-		WaitDelay:  waitDelay,
+		Path:        fmt.Sprintf("/proc/self/fd/%d", fdMountNS+1),
+		Args:        []string{roleFinal},
+		Env:         []string{},
+		ExtraFiles:  []*os.File{cfgR, errW, nsFiles["mnt"], self},
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
 	var console *os.File // our end of the console socket
+	var stdio *stdio     // nil with TTY
 	if spec.TTY {
 		var child *os.File
 		if console, child, err = consoleSocket(); err != nil {
@@ -117,9 +119,16 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 		}
 		defer console.Close()
 		defer child.Close()
-		// The helper's own streams are unused: the pty replaces them.
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, nil, nil
+		// The helper's own streams (/dev/null) are unused: the pty
+		// replaces them.
 		cmd.ExtraFiles = append(cmd.ExtraFiles, child) // fdConsole
+	} else {
+		if stdio, err = newStdio(spec.Stdin, spec.Stdout, spec.Stderr); err != nil {
+			cfgR.Close()
+			errW.Close()
+			return -1, err
+		}
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.child[0], stdio.child[1], stdio.child[2]
 	}
 	started := make(chan error, 1)
 	go func() {
@@ -139,12 +148,15 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 	err = <-started
 	cfgR.Close()
 	errW.Close()
+	stdio.closeChildEnds()
 	if err != nil {
+		stdio.abort()
 		return -1, fmt.Errorf("start exec helper: %w", err)
 	}
 	fail := func(err error) (int, error) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
+		stdio.abort()
 		return -1, err
 	}
 	for _, dir := range cgDirs {
@@ -162,7 +174,7 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 	}
 	stop := context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
 	defer stop()
-	drain := func() {}
+	drain := stdio.finish
 	if spec.TTY {
 		master, err := receiveFD(console)
 		if err != nil {
@@ -170,10 +182,11 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 		}
 		drain = ServeConsole(master, spec.Stdin, spec.Stdout, spec.Resize)
 	}
+	stdio.start()
 	err = cmd.Wait()
 	drain()
 	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) && !errors.Is(err, exec.ErrWaitDelay) {
+	if err != nil && !errors.As(err, &ee) {
 		return -1, fmt.Errorf("wait for exec: %w", err)
 	}
 	if ctx.Err() != nil {

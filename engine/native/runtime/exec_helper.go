@@ -34,7 +34,7 @@ const (
 // mount namespace: a new pty from the container's own devpts instance (so
 // that ttyname and `tty` name /dev/pts/N inside the container, as with
 // Docker), its master sent to hoist over the console socket, its slave
-// the controlling terminal of a new session and fds 0 to 2.
+// the controlling terminal of this process's session and fds 0 to 2.
 //
 // With claim false (the init that stays pid 1 and forks the command) the
 // slave only becomes fds 0 to 2: the command takes it as its controlling
@@ -69,9 +69,8 @@ func setupConsole(sock int, size WinSize, claim bool) error {
 	}
 	_ = unix.Close(sock)
 	if claim {
-		if _, err := unix.Setsid(); err != nil {
-			return fmt.Errorf("tty: setsid: %w", err)
-		}
+		// This process already leads a session of its own, with no
+		// terminal: Spawn and Exec start it so.
 		if err := unix.IoctlSetInt(int(slave), unix.TIOCSCTTY, 0); err != nil {
 			return fmt.Errorf("tty: set controlling terminal: %w", err)
 		}

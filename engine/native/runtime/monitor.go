@@ -62,7 +62,8 @@ func (m *Monitor) Start(ctx context.Context, spec Spec) (int, error) {
 			}
 			m.logs = append(m.logs, f)
 		}
-		spec.Stdin, spec.Stdout, spec.Stderr = nil, m.logs[0], m.logs[1]
+		// The container's own log files, given as they are.
+		spec.Stdin, spec.Stdout, spec.Stderr = nil, Handover{m.logs[0]}, Handover{m.logs[1]}
 	}
 	var p *Process
 	var err error

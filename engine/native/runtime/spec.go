@@ -74,9 +74,11 @@ type Spec struct {
 	Devices     []Device     `json:"devices,omitempty"`
 	DeviceRules []DeviceRule `json:"device_rules,omitempty"`
 
-	// Stdin, Stdout and Stderr are the command's stdio; nil means /dev/null.
-	// With TTY they are not used: the command's stdio is a pty of the
-	// container's devpts, of size Size, whose master is Process.Console.
+	// Stdin, Stdout and Stderr are the command's stdio: pipes that the
+	// runtime copies (or files marked Handover, given as they are); nil
+	// Stdin reads as empty, nil Stdout or Stderr is discarded. With TTY
+	// they are not used: the command's stdio is a pty of the container's
+	// devpts, of size Size, whose master is Process.Console.
 	Stdin  io.Reader `json:"-"`
 	Stdout io.Writer `json:"-"`
 	Stderr io.Writer `json:"-"`

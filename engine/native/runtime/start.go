@@ -12,19 +12,15 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
 
-// waitDelay bounds how long Wait waits for the copying of a non-file
-// Stdin after the process exited.
-const waitDelay = 200 * time.Millisecond
-
 // Process is a running container: its init process and its cgroup.
 type Process struct {
-	cmd *exec.Cmd
-	cg  *cgroup
+	cmd   *exec.Cmd
+	cg    *cgroup
+	stdio *stdio // nil with a terminal
 	// Console is the master of the container's terminal (Spec.TTY), nil
 	// otherwise; non-blocking, so reads honour deadlines. The caller
 	// copies to and from it and closes it.
@@ -47,13 +43,15 @@ func (p *Process) Signal(sig os.Signal) error {
 	return nil
 }
 
-// Wait waits for the container's init to exit and returns its exit code,
-// 128+n when killed by signal n. It may be called more than once.
+// Wait waits for the container's init to exit and for its output (see
+// outCopy.run), and returns its exit code, 128+n when killed by signal n.
+// It may be called more than once.
 func (p *Process) Wait() (int, error) {
 	p.waitOnce.Do(func() {
 		err := p.cmd.Wait()
+		p.stdio.finish()
 		var ee *exec.ExitError
-		if err != nil && !errors.As(err, &ee) && !errors.Is(err, exec.ErrWaitDelay) {
+		if err != nil && !errors.As(err, &ee) {
 			p.code, p.waitErr = -1, fmt.Errorf("wait for container: %w", err)
 			return
 		}
@@ -98,9 +96,11 @@ type SpawnOptions struct {
 	// NewNetwork gives it a network namespace of its own (NetworkNew).
 	NewNetwork bool
 	TTY        bool
-	Stdin      io.Reader
-	Stdout     io.Writer
-	Stderr     io.Writer
+	// The container's standard streams, as Spec's (see Handover). Stdin
+	// is not read before Spawned.Start.
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
 	// Security picks what the init runs from (initExecutableFor).
 	Security Security
 }
@@ -122,11 +122,15 @@ type Spawned struct {
 	cfgW      *os.File
 	errR      *os.File
 	console   *os.File // our end of the console socket (TTY)
+	stdio     *stdio   // nil with TTY
 	used      bool
 }
 
 // Spawn starts a container init that waits for its Spec (Start) in new
-// mount, pid, uts and ipc namespaces (and a network one with NewNetwork).
+// mount, pid, uts and ipc namespaces (and a network one with NewNetwork),
+// and in a session of its own with no controlling terminal: /dev/tty in
+// the container is no one's, and the caller's terminal (of which the
+// container has no descriptor either: see Handover) stays out of reach.
 // The caller must Start or Abort it.
 func Spawn(opts SpawnOptions) (*Spawned, error) {
 	self, fromCache, err := initExecutableFor(opts.Security)
@@ -152,36 +156,32 @@ func Spawn(opts SpawnOptions) (*Spawned, error) {
 		Path:        fmt.Sprintf("/proc/self/fd/%d", fdSelf),
 		Args:        []string{roleInit},
 		Env:         []string{},
-		Stdin:       opts.Stdin,
-		Stdout:      opts.Stdout,
-		Stderr:      opts.Stderr,
 		ExtraFiles:  []*os.File{cfgR, errW, self},
-		SysProcAttr: &syscall.SysProcAttr{Cloneflags: flags},
-		// A Stdin that is not a file is copied by a goroutine that may
-		// block in a read (a terminal nobody types on) after the
-		// container is gone: Wait does not wait for it.
-		WaitDelay: waitDelay,
+		SysProcAttr: &syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
 	}
 	var child *os.File
 	if opts.TTY {
-		if s.console, child, err = consoleSocket(); err != nil {
-			cfgR.Close()
-			errW.Close()
-			s.closePipes()
-			return nil, err
-		}
-		s.cmd.Stdin, s.cmd.Stdout, s.cmd.Stderr = nil, nil, nil
+		// The streams are the terminal's (the init's own, until then,
+		// are /dev/null).
+		s.console, child, err = consoleSocket()
 		s.cmd.ExtraFiles = append(s.cmd.ExtraFiles, child) // fdInitConsole
+	} else if s.stdio, err = newStdio(opts.Stdin, opts.Stdout, opts.Stderr); err == nil {
+		s.cmd.Stdin, s.cmd.Stdout, s.cmd.Stderr = s.stdio.child[0], s.stdio.child[1], s.stdio.child[2]
 	}
-	err = s.cmd.Start()
+	if err == nil {
+		if err = s.cmd.Start(); err != nil {
+			err = fmt.Errorf("start container init: %w", err)
+		}
+	}
 	cfgR.Close()
 	errW.Close()
 	if child != nil {
 		child.Close()
 	}
+	s.stdio.closeChildEnds()
 	if err != nil {
 		s.closePipes()
-		return nil, fmt.Errorf("start container init: %w", err)
+		return nil, err
 	}
 	return s, nil
 }
@@ -192,6 +192,7 @@ func (s *Spawned) closePipes() {
 			f.Close()
 		}
 	}
+	s.stdio.abort()
 }
 
 // matches reports whether the spawned init can run spec. Its standard
@@ -244,7 +245,7 @@ func (s *Spawned) Start(ctx context.Context, spec Spec) (*Process, error) {
 		defer s.console.Close()
 	}
 	cmd := s.cmd
-	p := &Process{cmd: cmd}
+	p := &Process{cmd: cmd, stdio: s.stdio}
 	fail := func(err error) (*Process, error) {
 		_ = cmd.Process.Kill()
 		_, _ = p.Wait()
@@ -296,6 +297,9 @@ func (s *Spawned) Start(ctx context.Context, spec Spec) (*Process, error) {
 			return fail(err)
 		}
 	}
+	// The container runs: its stdin is read from now on (not before: an
+	// init dropped for another would have lost what it read).
+	p.stdio.start()
 	return p, nil
 }
 

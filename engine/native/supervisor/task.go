@@ -48,7 +48,9 @@ func startTask(ctx context.Context, cfg *ContainerConfig, log *logger) (task, er
 	}
 	spec := cfg.Spec
 	spec.ID = cfg.ID
-	spec.Stdin, spec.Stdout, spec.Stderr = nil, writers[0], writers[1]
+	// The FIFOs are the container's alone (made in its state dir), and
+	// outlive this supervisor: a new one reads them on (adopt).
+	spec.Stdin, spec.Stdout, spec.Stderr = nil, runtime.Handover{File: writers[0]}, runtime.Handover{File: writers[1]}
 	spec.Prestart = nil
 	if cfg.StdinOpen && !spec.TTY {
 		// A pipe whose write end only we hold: reads block, never end.
@@ -58,7 +60,7 @@ func startTask(ctx context.Context, cfg *ContainerConfig, log *logger) (task, er
 		}
 		defer r.Close()
 		t.stdin = w
-		spec.Stdin = r
+		spec.Stdin = runtime.Handover{File: r}
 	}
 	if _, err := t.m.Start(ctx, spec); err != nil {
 		// The readers end at EOF once the deferred close drops the

@@ -1,12 +1,15 @@
 // Command probe is copied into test containers to try what busybox cannot:
-// keyring syscalls, writing to a process's executable, and opening device
-// nodes with the errno printed by name.
+// keyring syscalls, writing to a process's executable, opening device
+// nodes and making syscalls with the errno printed by name, and what its
+// standard streams and session let it do to a terminal.
 package main
 
 import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -95,7 +98,54 @@ func main() {
 			}
 		}
 		fmt.Println("reopen:", errName(err))
+	case "stdio":
+		// What fds 0 to 2 are, whether TIOCSTI (typing into a
+		// terminal's input) works on them, whether /dev/tty opens, and
+		// the controlling terminal (tty_nr of /proc/self/stat).
+		for fd := 0; fd <= 2; fd++ {
+			link, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+			if err != nil {
+				link = errnoName(err)
+			}
+			fmt.Printf("fd%d %s\n", fd, link)
+		}
+		for fd := 0; fd <= 2; fd++ {
+			fmt.Printf("tiocsti%d %s\n", fd, errnoName(typeInto(fd, "#injected\n")))
+		}
+		f, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+		if err == nil {
+			f.Close()
+		}
+		fmt.Println("devtty", errnoName(err))
+		stat, err := os.ReadFile("/proc/self/stat")
+		if err != nil {
+			fmt.Println("ctty", errnoName(err))
+			break
+		}
+		// The fields after the command name, which ends at the last ')'.
+		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		fmt.Println("ctty", fields[4])
 	}
+}
+
+// typeInto pushes s into the input of the terminal fd, one byte at a time.
+func typeInto(fd int, s string) error {
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TIOCSTI, uintptr(unsafe.Pointer(&b))); e != 0 {
+			return e
+		}
+	}
+	return nil
+}
+
+// errnoName is "ok" for nil, the errno's name (ENOTTY) for an errno.
+func errnoName(err error) string {
+	var e unix.Errno
+	if errors.As(err, &e) {
+		return unix.ErrnoName(e)
+	}
+	return errName(err)
 }
 
 func errName(err error) string {
@@ -110,16 +160,4 @@ func errnoOrNil(e unix.Errno) error {
 		return nil
 	}
 	return e
-}
-
-// errnoName is err's errno by name (EPERM), for exact assertions.
-func errnoName(err error) string {
-	if err == nil {
-		return "ok"
-	}
-	var errno unix.Errno
-	if errors.As(err, &errno) {
-		return unix.ErrnoName(errno)
-	}
-	return err.Error()
 }
