@@ -1,10 +1,11 @@
 // Package rootfswrite applies watch sync changes to a container's root
 // filesystem seen from the host (the native engine's merged overlay, or
 // Docker's when dockerd runs on this host). Paths are resolved with
-// openat2: the rule's target within the container's root (RESOLVE_IN_ROOT,
-// so an absolute symlink in the image stays inside it), and everything
-// below the target with no symlinks at all, so a link in the container
-// cannot redirect a write outside the target.
+// internal/inroot: the rule's target within the container's root (InRoot,
+// so a symlink in the container means what it means there and never
+// reaches the host), and everything below the target with no symlinks at
+// all (NoSymlinks), so a link in the container cannot redirect a write
+// outside the target.
 package rootfswrite
 
 import (
@@ -19,11 +20,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/internal/inroot"
 )
 
 // Apply writes (or deletes) each change inside the root directory rootfs.
 func Apply(ctx context.Context, rootfs string, changes []engine.SyncChange) error {
-	root, err := os.Open(rootfs)
+	root, err := inroot.Open(rootfs)
 	if err != nil {
 		return fmt.Errorf("open rootfs: %w", err)
 	}
@@ -32,14 +34,14 @@ func Apply(ctx context.Context, rootfs string, changes []engine.SyncChange) erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := syncOne(int(root.Fd()), c); err != nil {
+		if err := syncOne(root, c); err != nil {
 			return fmt.Errorf("%s: %w", c.ContainerPath, err)
 		}
 	}
 	return nil
 }
 
-func syncOne(rootfd int, c engine.SyncChange) error {
+func syncOne(root *inroot.Root, c engine.SyncChange) error {
 	target := path.Clean(c.Root)
 	if c.Root == "" {
 		target = path.Dir(path.Clean(c.ContainerPath))
@@ -54,81 +56,31 @@ func syncOne(rootfd int, c engine.SyncChange) error {
 		// its parent directory.
 		target, rel = path.Dir(p), path.Base(p)
 	}
-	tfd, err := openTarget(rootfd, target, !c.Deleted)
-	if err != nil {
-		if c.Deleted && errors.Is(err, unix.ENOENT) {
-			return nil
-		}
-		return err
-	}
-	defer unix.Close(tfd)
 	dir, name := path.Split(rel)
-	dfd, err := openBeneath(tfd, strings.TrimSuffix(dir, "/"), !c.Deleted)
-	if err != nil {
-		if c.Deleted && errors.Is(err, unix.ENOENT) {
-			return nil
+	var t, d *inroot.Root
+	var err error
+	if c.Deleted {
+		if t, err = root.OpenDir(target, inroot.InRoot); err == nil {
+			d, err = t.OpenDir(dir, inroot.NoSymlinks)
 		}
+	} else if t, err = root.MkdirAll(target, inroot.InRoot, 0o755, nil); err == nil {
+		d, err = t.MkdirAll(dir, inroot.NoSymlinks, 0o755, nil)
+	}
+	t.Close()
+	switch {
+	case err == nil:
+	case c.Deleted && errors.Is(err, unix.ENOENT):
+		return nil
+	case t != nil && (errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR)):
+		return fmt.Errorf("a directory on the way is a symlink or a file in the container; refusing to write through it: %w", err)
+	default:
 		return err
 	}
-	defer unix.Close(dfd)
+	defer d.Close()
 	if c.Deleted {
-		return removeAt(dfd, name)
+		return inroot.RemoveAt(d.FD(), name)
 	}
-	return writeAt(dfd, name, c.HostPath)
-}
-
-// openTarget opens (creating when asked) the rule's target directory,
-// resolving it as the container would see it.
-func openTarget(rootfd int, target string, create bool) (int, error) {
-	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT}
-	fd, err := unix.Openat2(rootfd, strings.TrimPrefix(target, "/"), how)
-	if err == nil || !create || !errors.Is(err, unix.ENOENT) {
-		return fd, err
-	}
-	// Create the missing components one by one, each resolved in root.
-	cur := ""
-	for _, comp := range strings.Split(strings.Trim(target, "/"), "/") {
-		cur = path.Join(cur, comp)
-		if err := unix.Mkdirat(rootfd, cur, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
-			// Mkdirat does not resolve in root; fall back to openat2 checks.
-			if _, oerr := unix.Openat2(rootfd, cur, how); oerr != nil {
-				return -1, err
-			}
-		}
-	}
-	return unix.Openat2(rootfd, strings.TrimPrefix(target, "/"), how)
-}
-
-// openBeneath opens dir below parent refusing every symlink on the way.
-func openBeneath(parent int, dir string, create bool) (int, error) {
-	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS}
-	if dir == "" {
-		return unix.Openat2(parent, ".", how)
-	}
-	fd, err := unix.Openat2(parent, dir, how)
-	if err == nil || !create || !errors.Is(err, unix.ENOENT) {
-		if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
-			return -1, fmt.Errorf("a directory on the way is a symlink or a file in the container; refusing to write through it: %w", err)
-		}
-		return fd, err
-	}
-	cur, err := unix.Openat2(parent, ".", how)
-	if err != nil {
-		return -1, err
-	}
-	for _, comp := range strings.Split(dir, "/") {
-		if err := unix.Mkdirat(cur, comp, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
-			unix.Close(cur)
-			return -1, err
-		}
-		next, err := unix.Openat2(cur, comp, how)
-		unix.Close(cur)
-		if err != nil {
-			return -1, fmt.Errorf("a directory on the way is a symlink in the container; refusing to write through it: %w", err)
-		}
-		cur = next
-	}
-	return cur, nil
+	return writeAt(d.FD(), name, c.HostPath)
 }
 
 // writeAt replaces name in dir atomically (temporary file, rename), so a
@@ -192,35 +144,4 @@ func copyInto(dirfd int, name, hostPath string, perm os.FileMode) error {
 		err = cerr
 	}
 	return err
-}
-
-// removeAt deletes name (recursively for a directory) without following
-// symlinks: a symlink is removed itself.
-func removeAt(dirfd int, name string) error {
-	err := unix.Unlinkat(dirfd, name, 0)
-	if err == nil || errors.Is(err, unix.ENOENT) {
-		return nil
-	}
-	if !errors.Is(err, unix.EISDIR) && !errors.Is(err, unix.EPERM) {
-		return err
-	}
-	how := &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS}
-	sub, err := unix.Openat2(dirfd, name, how)
-	if err != nil {
-		return err
-	}
-	f := os.NewFile(uintptr(sub), name)
-	entries, err := f.Readdirnames(-1)
-	if err != nil {
-		f.Close()
-		return err
-	}
-	for _, e := range entries {
-		if err := removeAt(sub, e); err != nil {
-			f.Close()
-			return err
-		}
-	}
-	f.Close()
-	return unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR)
 }

@@ -1,0 +1,135 @@
+package native
+
+import (
+	"bytes"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/hoist-dev/hoist/engine"
+)
+
+// hostOutside is a host directory, /tmp/<testdir>/outside, that a hostile
+// container, image or build step aims its symlinks at, holding one
+// sentinel file; check fails when anything in it was created, written or
+// removed.
+type hostOutside struct {
+	dir    string
+	before map[string]string
+}
+
+func newHostOutside(t *testing.T) *hostOutside {
+	t.Helper()
+	base, err := os.MkdirTemp("/tmp", "hoist-inroot-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	h := &hostOutside{dir: filepath.Join(base, "outside")}
+	if err := os.Mkdir(h.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(h.dir, "sentinel"), []byte("host"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.before = h.snapshot(t)
+	return h
+}
+
+func (h *hostOutside) snapshot(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(h.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		out[p] = info.Mode().String()
+		if info.Mode().IsRegular() {
+			raw, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			out[p] += " " + string(raw)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (h *hostOutside) check(t *testing.T) {
+	t.Helper()
+	if now := h.snapshot(t); !maps.Equal(now, h.before) {
+		t.Fatalf("the host outside the container changed:\nbefore %v\nafter  %v", h.before, now)
+	}
+}
+
+// The reported attack on watch sync, on a real container: a rule ./src ->
+// /app/src; the container replaces /app by a symlink to a host directory
+// (absolute, or relative with ..), or puts one below the target; edits
+// are then synced. Nothing may appear on the host.
+func TestSyncThroughContainerSymlinks(t *testing.T) {
+	b := newBackend(t)
+	ctx := testCtx(t)
+	out := newHostOutside(t)
+	spec := testSpec("syncattack", "app", "sh", "-c", "touch /ready; exec sleep 600")
+	spec.Service.NetworkMode = "none"
+	id, _ := run(t, b, spec, engine.WaitRunning)
+	sh := func(script string) {
+		t.Helper()
+		var buf bytes.Buffer
+		if code, err := b.Exec(ctx, id, engine.ExecSpec{Cmd: []string{"sh", "-c", script}, Stdout: &buf, Stderr: &buf}); err != nil || code != 0 {
+			t.Fatalf("%s: code %d, %v: %s", script, code, err, buf.String())
+		}
+	}
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, "a.txt"), []byte("edit"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	write := func(p, root string) engine.SyncChange {
+		return engine.SyncChange{HostPath: filepath.Join(host, "a.txt"), ContainerPath: p, Root: root}
+	}
+	deleted := func(p, root string) engine.SyncChange {
+		return engine.SyncChange{ContainerPath: p, Root: root, Deleted: true}
+	}
+	for _, tc := range []struct{ name, setup string }{
+		{"above absolute", "rm -rf /app; ln -s " + out.dir + " /app"},
+		{"above relative", "rm -rf /app; ln -s ../../../../../../.." + out.dir + " /app"},
+		{"above dangling", "rm -rf /app; ln -s " + out.dir + "/missing /app"},
+		{"below absolute", "rm -rf /app; mkdir /app; ln -s " + out.dir + " /app/src"},
+		{"below relative", "rm -rf /app; mkdir /app; ln -s ../../../../../../.." + out.dir + " /app/src"},
+		{"below file", "rm -rf /app; mkdir -p /app/src; ln -s " + out.dir + "/sentinel /app/src/sentinel"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sh(tc.setup)
+			for _, c := range []engine.SyncChange{
+				write("/app/src/a.txt", "/app/src"),
+				write("/app/src/new/b.txt", "/app/src"),
+				write("/app/src/sentinel/x", "/app/src"),
+				deleted("/app/src/sentinel", "/app/src"),
+			} {
+				_ = b.Sync(ctx, id, []engine.SyncChange{c})
+				out.check(t)
+			}
+		})
+	}
+	// The container's own directories are synced as before.
+	sh("rm -rf /app; mkdir -p /srv/real; ln -s /srv/real /app")
+	if err := b.Sync(ctx, id, []engine.SyncChange{write("/app/src/a.txt", "/app/src")}); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := b.Exec(ctx, id, engine.ExecSpec{Cmd: []string{"cat", "/srv/real/src/a.txt"}, Stdout: &buf, Stderr: &buf}); err != nil || strings.TrimSpace(buf.String()) != "edit" {
+		t.Errorf("sync through the container's own link: %q, %v", buf.String(), err)
+	}
+	out.check(t)
+}
