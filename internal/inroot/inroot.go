@@ -213,8 +213,13 @@ func (r *Root) MkdirAll(p string, how Resolve, perm uint32, made func(dirfd int,
 		return nil, &os.PathError{Op: "mkdir", Path: p, Err: err}
 	}
 	// Resolve the whole path again: a name that existed may be a symlink,
-	// to be followed (or refused) from the root, not from parent.
-	return r.OpenDir(c, how)
+	// to be followed (or refused) from the root, not from parent. As
+	// mkdir -p, it does not create what a dangling one points at.
+	d, err = r.OpenDir(c, how)
+	if errors.Is(err, unix.ENOENT) {
+		return nil, &os.PathError{Op: "mkdir", Path: p, Err: fmt.Errorf("%s is a symlink to nothing: %w", name, unix.ENOENT)}
+	}
+	return d, err
 }
 
 // RemoveAll removes p, a directory with all it holds, without following
