@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/hoist-dev/hoist/engine"
@@ -132,4 +133,75 @@ func TestSyncThroughContainerSymlinks(t *testing.T) {
 		t.Errorf("sync through the container's own link: %q, %v", buf.String(), err)
 	}
 	out.check(t)
+}
+
+// buildImage builds an inline Dockerfile FROM the test image into tag.
+func buildImage(t *testing.T, b *Backend, tag string, lines ...string) {
+	t.Helper()
+	spec := engine.BuildSpec{Tag: tag, Context: t.TempDir(), Inline: "FROM " + testImage + "\n" + strings.Join(lines, "\n") + "\n"}
+	if _, err := b.Build(testCtx(t), spec, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Secrets and configs are written into a new container's writable layer
+// at paths the image's symlinks aim at the host: above the file
+// (absolute, relative with .., dangling), as the file itself, and in a
+// lower layer under a directory an upper layer replaced. The host keeps
+// its bytes, and nothing of it (its modes, its owners) leaks in.
+func TestFilesNeverFollowImageLinks(t *testing.T) {
+	b := newBackend(t)
+	ctx := testCtx(t)
+	out := newHostOutside(t)
+	// A host directory whose mode and owner a lookup that followed the
+	// image's /data link would copy into the container.
+	if err := os.Mkdir(filepath.Join(out.dir, "sub"), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(filepath.Join(out.dir, "sub"), 4321, 4321); err != nil {
+		t.Fatal(err)
+	}
+	out.before = out.snapshot(t)
+	for i, tc := range []struct {
+		name, run, file string
+		refused         bool
+	}{
+		{"above absolute", "mkdir /run && ln -s " + out.dir + " /run/s", "/run/s/token", true},
+		{"above relative", "mkdir /cfg && ln -s ../../../../../.." + out.dir + " /cfg/sub", "/cfg/sub/app.conf", true},
+		{"above dangling", "ln -s " + out.dir + "/missing /etc/app", "/etc/app/x.conf", true},
+		{"the file", "mkdir -p /run/secrets && ln -s " + out.dir + "/sentinel /run/secrets/token", "/run/secrets/token", false},
+		{"lower layer", "ln -s " + out.dir + " /data\nRUN rm /data && mkdir -m 750 /data", "/data/sub/x", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tag := "inroot-files-" + string(rune('a'+i)) + ":latest"
+			buildImage(t, b, tag, "RUN "+tc.run)
+			spec := testSpec("filesattack", "app"+string(rune('a'+i)), "true")
+			spec.Image, spec.Service.Image = tag, tag
+			spec.Files = []engine.File{{Path: tc.file, Content: []byte("secret"), Mode: 0o400}}
+			id, err := b.CreateContainer(ctx, spec)
+			out.check(t)
+			if tc.refused {
+				if err == nil {
+					b.RemoveContainer(ctx, id, engine.RemoveOptions{Force: true})
+					t.Fatal("a file was written through a symlink in the image")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { b.RemoveContainer(ctx, id, engine.RemoveOptions{Force: true}) })
+			upper := filepath.Join(b.layerDir(id), "upper")
+			if raw, err := os.ReadFile(filepath.Join(upper, tc.file)); err != nil || string(raw) != "secret" {
+				t.Errorf("%s in the writable layer: %q, %v", tc.file, raw, err)
+			}
+			fi, err := os.Lstat(filepath.Join(upper, filepath.Dir(tc.file)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st := fi.Sys().(*syscall.Stat_t); st.Uid == 4321 || fi.Mode().Perm() == 0o711 {
+				t.Errorf("%s took the host directory's owner %d or mode %v", filepath.Dir(tc.file), st.Uid, fi.Mode())
+			}
+		})
+	}
 }
