@@ -2,6 +2,7 @@ package native
 
 import (
 	"bytes"
+	"context"
 	"io/fs"
 	"maps"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/hoist-dev/hoist/engine"
 )
@@ -204,4 +207,69 @@ func TestFilesNeverFollowImageLinks(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Copy-up fills a new volume from the image's content at the mount
+// point. The image puts links there that lead to the host (absolute,
+// relative with .., dangling, to a file) and a link above the mount point
+// of a second volume; a shared volume meanwhile holds a link planted by
+// another container. Links are copied as links, nothing is read from or
+// written to the host.
+func TestVolumeCopyUpNeverFollowsLinks(t *testing.T) {
+	b := newBackend(t)
+	out := newHostOutside(t)
+	buildImage(t, b, "inroot-copyup:latest",
+		"RUN mkdir -p /data/sub && echo image > /data/sub/file && ln -s "+out.dir+" /data/abs"+
+			" && ln -s ../../../../../.."+out.dir+"/sentinel /data/sub/rel && ln -s "+out.dir+"/missing /data/dangling"+
+			" && ln -s "+out.dir+" /srv",
+	)
+	spec := testSpec("copyup", "app", "sh", "-c", "cat /data/sub/file; ls /srv/data 2>&1; exit 0")
+	spec.Image, spec.Service.Image = "inroot-copyup:latest", "inroot-copyup:latest"
+	spec.Service.NetworkMode = "none"
+	spec.Service.Volumes = []types.ServiceVolumeConfig{
+		{Type: types.VolumeTypeVolume, Source: "copyup-data", Target: "/data"},
+		{Type: types.VolumeTypeVolume, Source: "copyup-srv", Target: "/srv/data"},
+	}
+	t.Cleanup(func() {
+		b.RemoveVolume(context.Background(), "copyup-data")
+		b.RemoveVolume(context.Background(), "copyup-srv")
+	})
+	id, _ := run(t, b, spec, engine.WaitExited)
+	out.check(t)
+	if got := logs(t, b, id, engine.LogOptions{}); !strings.Contains(got, "image") {
+		t.Errorf("the volume was not filled from the image: %q", got)
+	}
+	vr, err := b.readVolume("copyup-data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := b.volumeData(vr)
+	for name, want := range map[string]string{
+		"abs": out.dir, "sub/rel": "../../../../../.." + out.dir + "/sentinel", "dangling": out.dir + "/missing",
+	} {
+		if got, err := os.Readlink(filepath.Join(data, name)); err != nil || got != want {
+			t.Errorf("%s in the volume: %q, %v; want the link itself", name, got, err)
+		}
+	}
+	if raw, err := os.ReadFile(filepath.Join(data, "sub", "file")); err != nil || string(raw) != "image\n" {
+		t.Errorf("sub/file in the volume: %q, %v", raw, err)
+	}
+
+	// A link in the volume (another container that shares it can put one
+	// there after the emptiness check) is never written through.
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "data", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "data", "sub", "sentinel"), []byte("image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shared := t.TempDir()
+	if err := os.Symlink(out.dir, filepath.Join(shared, "sub")); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyFromRootfs(root, "/data", shared); err == nil {
+		t.Error("copied into a volume through a link planted in it")
+	}
+	out.check(t)
 }
