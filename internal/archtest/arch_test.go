@@ -1,5 +1,6 @@
 // Package archtest guards the architecture: the loader, the planner, the
-// executor, the network planner and watch stay engine-agnostic.
+// executor, the network planner and watch stay engine-agnostic, and paths
+// inside containers' roots are resolved in one place.
 package archtest
 
 import (
