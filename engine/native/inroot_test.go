@@ -273,3 +273,34 @@ func TestVolumeCopyUpNeverFollowsLinks(t *testing.T) {
 	}
 	out.check(t)
 }
+
+// Sync writes what the container sees: under a volume mounted at the
+// rule's target, into the volume (the copy helper works in the
+// container's mount namespace).
+func TestSyncIntoVolume(t *testing.T) {
+	b := newBackend(t)
+	ctx := testCtx(t)
+	spec := testSpec("syncvol", "app", "sleep", "600")
+	spec.Service.NetworkMode = "none"
+	spec.Service.Volumes = []types.ServiceVolumeConfig{{Type: types.VolumeTypeVolume, Source: "syncvol-app", Target: "/app"}}
+	t.Cleanup(func() { b.RemoveVolume(context.Background(), "syncvol-app") })
+	id, _ := run(t, b, spec, engine.WaitRunning)
+	host := filepath.Join(t.TempDir(), "a.txt")
+	if err := os.WriteFile(host, []byte("synced"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Sync(ctx, id, []engine.SyncChange{{HostPath: host, ContainerPath: "/app/src/a.txt", Root: "/app"}}); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if code, err := b.Exec(ctx, id, engine.ExecSpec{Cmd: []string{"cat", "/app/src/a.txt"}, Stdout: &out, Stderr: &out}); err != nil || code != 0 || out.String() != "synced" {
+		t.Errorf("in the container: %q, %d, %v", out.String(), code, err)
+	}
+	vr, err := b.readVolume("syncvol-app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if raw, err := os.ReadFile(filepath.Join(b.volumeData(vr), "src", "a.txt")); err != nil || string(raw) != "synced" {
+		t.Errorf("in the volume: %q, %v", raw, err)
+	}
+}

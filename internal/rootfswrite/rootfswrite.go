@@ -1,11 +1,12 @@
 // Package rootfswrite applies watch sync changes to a container's root
-// filesystem seen from the host (the native engine's merged overlay, or
-// Docker's when dockerd runs on this host). Paths are resolved with
-// internal/inroot: the rule's target within the container's root (InRoot,
-// so a symlink in the container means what it means there and never
-// reaches the host), and everything below the target with no symlinks at
-// all (NoSymlinks), so a link in the container cannot redirect a write
-// outside the target.
+// file system: Docker's merged overlay directory seen from the host (when
+// dockerd runs on this host), or the root of the native engine's copy
+// helper, which sits in the container's mount namespace. Paths are
+// resolved with internal/inroot: the rule's target within the container's
+// root (InRoot, so a symlink in the container means what it means there
+// and never reaches the host), and everything below the target with no
+// symlinks at all (NoSymlinks), so a link in the container cannot redirect
+// a write outside the target.
 package rootfswrite
 
 import (
@@ -19,12 +20,31 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/internal/inroot"
 )
 
-// Apply writes (or deletes) each change inside the root directory rootfs.
-func Apply(ctx context.Context, rootfs string, changes []engine.SyncChange) error {
+// Change is one path to write or delete in the container.
+type Change struct {
+	Path string `json:"path"` // absolute, in the container
+	// HostPath is the host file a write copies (Apply's changes).
+	HostPath string `json:"-"`
+	// Root is the watch rule's target: Path is under it, and nothing
+	// between Root and Path may be a symlink ("" : Path's directory).
+	Root    string `json:"root,omitempty"`
+	Deleted bool   `json:"deleted,omitempty"`
+}
+
+// Content is what a write puts at a change's path: a directory, a
+// symlink to Link, or a regular file of Data (os.ModePerm bits of Mode).
+type Content struct {
+	Mode os.FileMode
+	Link string
+	Data io.Reader
+}
+
+// Apply writes (or deletes) each change inside the root directory rootfs,
+// reading what to write from the host files the changes name.
+func Apply(ctx context.Context, rootfs string, changes []Change) error {
 	root, err := inroot.Open(rootfs)
 	if err != nil {
 		return fmt.Errorf("open rootfs: %w", err)
@@ -34,19 +54,67 @@ func Apply(ctx context.Context, rootfs string, changes []engine.SyncChange) erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := syncOne(root, c); err != nil {
-			return fmt.Errorf("%s: %w", c.ContainerPath, err)
+		if err := applyHost(root, c); err != nil {
+			return fmt.Errorf("%s: %w", c.Path, err)
 		}
 	}
 	return nil
 }
 
-func syncOne(root *inroot.Root, c engine.SyncChange) error {
+func applyHost(root *inroot.Root, c Change) error {
+	if c.Deleted {
+		return ApplyOne(root, c, nil)
+	}
+	content, done, err := HostContent(c.HostPath)
+	if err != nil || content == nil {
+		return err
+	}
+	defer done()
+	return ApplyOne(root, c, content)
+}
+
+// HostContent reads what a change writes from the host file p, not
+// following it: nil when it is gone (a later batch deletes it) or is not
+// something synced (a device, a socket, a fifo). done releases it.
+func HostContent(p string) (*Content, func(), error) {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil, nil
+		}
+		return nil, nil, err
+	}
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		link, err := os.Readlink(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &Content{Mode: os.ModeSymlink, Link: link}, func() {}, nil
+	case fi.IsDir():
+		return &Content{Mode: os.ModeDir | fi.Mode().Perm()}, func() {}, nil
+	case fi.Mode().IsRegular():
+		f, err := os.Open(p)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		return &Content{Mode: fi.Mode().Perm(), Data: f}, func() { f.Close() }, nil
+	}
+	return nil, nil, nil
+}
+
+// ApplyOne writes content at c.Path, or deletes it: its directory is the
+// rule's target resolved in root, then the directories below it, none a
+// symlink.
+func ApplyOne(root *inroot.Root, c Change, content *Content) error {
 	target := path.Clean(c.Root)
 	if c.Root == "" {
-		target = path.Dir(path.Clean(c.ContainerPath))
+		target = path.Dir(path.Clean(c.Path))
 	}
-	p := path.Clean(c.ContainerPath)
+	p := path.Clean(c.Path)
 	if !path.IsAbs(p) || (p != target && !strings.HasPrefix(p, strings.TrimSuffix(target, "/")+"/")) {
 		return fmt.Errorf("not under the rule's target %q", target)
 	}
@@ -80,41 +148,33 @@ func syncOne(root *inroot.Root, c engine.SyncChange) error {
 	if c.Deleted {
 		return inroot.RemoveAt(d.FD(), name)
 	}
-	return writeAt(d.FD(), name, c.HostPath)
+	if content == nil {
+		return nil
+	}
+	return writeAt(d.FD(), name, content)
 }
 
 // writeAt replaces name in dir atomically (temporary file, rename), so a
-// reader in the container never sees half a file. A symlink on the host is
-// recreated as a symlink, never followed.
-func writeAt(dirfd int, name, hostPath string) error {
-	fi, err := os.Lstat(hostPath)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil // gone since the event; a later batch deletes it
-		}
-		return err
-	}
+// reader in the container never sees half a file. A symlink is written as
+// a symlink.
+func writeAt(dirfd int, name string, c *Content) error {
 	tmp := ".hoist-sync-" + name
 	if len(tmp) > 255 {
 		tmp = tmp[:255]
 	}
 	_ = unix.Unlinkat(dirfd, tmp, 0)
 	switch {
-	case fi.Mode()&os.ModeSymlink != 0:
-		link, err := os.Readlink(hostPath)
-		if err != nil {
+	case c.Mode&os.ModeSymlink != 0:
+		if err := unix.Symlinkat(c.Link, dirfd, tmp); err != nil {
 			return err
 		}
-		if err := unix.Symlinkat(link, dirfd, tmp); err != nil {
-			return err
-		}
-	case fi.IsDir():
-		if err := unix.Mkdirat(dirfd, name, uint32(fi.Mode().Perm())); err != nil && !errors.Is(err, unix.EEXIST) {
+	case c.Mode.IsDir():
+		if err := unix.Mkdirat(dirfd, name, uint32(c.Mode.Perm())); err != nil && !errors.Is(err, unix.EEXIST) {
 			return err
 		}
 		return nil
-	case fi.Mode().IsRegular():
-		if err := copyInto(dirfd, tmp, hostPath, fi.Mode().Perm()); err != nil {
+	case c.Mode.IsRegular():
+		if err := copyInto(dirfd, tmp, c.Data, c.Mode.Perm()); err != nil {
 			_ = unix.Unlinkat(dirfd, tmp, 0)
 			return err
 		}
@@ -128,12 +188,7 @@ func writeAt(dirfd int, name, hostPath string) error {
 	return nil
 }
 
-func copyInto(dirfd int, name, hostPath string, perm os.FileMode) error {
-	src, err := os.Open(hostPath)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
+func copyInto(dirfd int, name string, src io.Reader, perm os.FileMode) error {
 	fd, err := unix.Openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm))
 	if err != nil {
 		return err

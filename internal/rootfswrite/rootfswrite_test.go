@@ -7,8 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/hoist-dev/hoist/engine"
 )
 
 // fixture is a container root, a host directory beside it ("outside")
@@ -94,12 +92,12 @@ func (f *fixture) link(t *testing.T, name, target string) {
 	}
 }
 
-func (f *fixture) write(path, root string) engine.SyncChange {
-	return engine.SyncChange{HostPath: filepath.Join(f.host, "a.txt"), ContainerPath: path, Root: root}
+func (f *fixture) write(path, root string) Change {
+	return Change{HostPath: filepath.Join(f.host, "a.txt"), Path: path, Root: root}
 }
 
-func del(path, root string) engine.SyncChange {
-	return engine.SyncChange{ContainerPath: path, Root: root, Deleted: true}
+func del(path, root string) Change {
+	return Change{Path: path, Root: root, Deleted: true}
 }
 
 // The reported attack: a sync rule ./src -> /app/src; inside the
@@ -109,7 +107,7 @@ func del(path, root string) engine.SyncChange {
 func TestSyncDoesNotMkdirThroughContainerSymlink(t *testing.T) {
 	f := newFixture(t)
 	f.link(t, "app", f.outside)
-	_ = Apply(context.Background(), f.rootfs, []engine.SyncChange{f.write("/app/src/a.txt", "/app/src")})
+	_ = Apply(context.Background(), f.rootfs, []Change{f.write("/app/src/a.txt", "/app/src")})
 	if _, err := os.Lstat(filepath.Join(f.outside, "src")); err == nil {
 		t.Fatalf("sync created %s/src on the host through the container's symlink /app", f.outside)
 	}
@@ -139,7 +137,7 @@ func TestLinksAboveTheTarget(t *testing.T) {
 				via = tc.via(f)
 			}
 			ctx := context.Background()
-			for _, c := range []engine.SyncChange{
+			for _, c := range []Change{
 				f.write(via+"/src/a.txt", via+"/src"),
 				f.write(via+"/a.txt", via+"/a.txt"),
 				f.write(via+"/src/new/b.txt", via),
@@ -147,7 +145,7 @@ func TestLinksAboveTheTarget(t *testing.T) {
 				del(via+"/sentinel", via),
 				del(via+"/a.txt", via+"/a.txt"),
 			} {
-				_ = Apply(ctx, f.rootfs, []engine.SyncChange{c})
+				_ = Apply(ctx, f.rootfs, []Change{c})
 				f.checkOutside(t)
 			}
 		})
@@ -160,7 +158,7 @@ func TestLinksAboveTheTarget(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(f.rootfs, mirror), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := Apply(context.Background(), f.rootfs, []engine.SyncChange{f.write("/app/src/a.txt", "/app/src")}); err != nil {
+	if err := Apply(context.Background(), f.rootfs, []Change{f.write("/app/src/a.txt", "/app/src")}); err != nil {
 		t.Fatal(err)
 	}
 	if raw, err := os.ReadFile(filepath.Join(f.rootfs, mirror, "src", "a.txt")); err != nil || string(raw) != "edit" {
@@ -191,28 +189,28 @@ func TestLinksBelowTheTarget(t *testing.T) {
 				via = tc.via(f)
 			}
 			ctx := context.Background()
-			for _, c := range []engine.SyncChange{
+			for _, c := range []Change{
 				f.write(via+"/a.txt", "/app"),
 				f.write(via+"/src/a.txt", "/app"),
 				f.write(via+"/new/b.txt", "/app"),
 				del(via+"/sentinel", "/app"),
 				del(via+"/a.txt", "/app"),
 			} {
-				if err := Apply(ctx, f.rootfs, []engine.SyncChange{c}); err == nil && !c.Deleted {
-					t.Errorf("%s went through the link", c.ContainerPath)
+				if err := Apply(ctx, f.rootfs, []Change{c}); err == nil && !c.Deleted {
+					t.Errorf("%s went through the link", c.Path)
 				}
 				f.checkOutside(t)
 			}
 			// The link itself, as the synced name: replaced by the file,
 			// or removed.
-			if err := Apply(ctx, f.rootfs, []engine.SyncChange{f.write("/app/src", "/app")}); err != nil {
+			if err := Apply(ctx, f.rootfs, []Change{f.write("/app/src", "/app")}); err != nil {
 				t.Fatal(err)
 			}
 			if raw, err := os.ReadFile(filepath.Join(f.rootfs, "app", "src")); err != nil || string(raw) != "edit" {
 				t.Errorf("app/src: %q, %v", raw, err)
 			}
 			f.link(t, "app/l", tc.target(f))
-			if err := Apply(ctx, f.rootfs, []engine.SyncChange{del("/app/l", "/app")}); err != nil {
+			if err := Apply(ctx, f.rootfs, []Change{del("/app/l", "/app")}); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := os.Lstat(filepath.Join(f.rootfs, "app", "l")); err == nil {

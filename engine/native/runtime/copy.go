@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 
+	"github.com/hoist-dev/hoist/internal/rootfswrite"
 	"github.com/hoist-dev/hoist/internal/roottar"
 )
 
@@ -80,6 +81,23 @@ func CopyArchive(ctx context.Context, t CopyTarget, path string) (io.ReadCloser,
 // in its Spec) the files get that user's ids, else the archive's.
 func CopyExtract(ctx context.Context, t CopyTarget, dir string, r io.Reader, copyUIDGID bool, user string) error {
 	h, err := startCopyHelper(ctx, t, copyConfig{Op: "extract", Path: dir, CopyUIDGID: copyUIDGID, User: user}, r, nil)
+	if err != nil {
+		return err
+	}
+	if _, err := h.first(); err != nil {
+		_ = h.wait()
+		return err
+	}
+	return h.wait()
+}
+
+// CopySync applies watch sync changes in the container (see
+// internal/rootfswrite: the rule's target resolved in the container's
+// root, nothing below it a symlink). The content of change i, when there
+// is one, is the entry named i of the tar stream r: a regular file, a
+// symlink or a directory.
+func CopySync(ctx context.Context, t CopyTarget, changes []rootfswrite.Change, r io.Reader) error {
+	h, err := startCopyHelper(ctx, t, copyConfig{Op: "sync", Changes: changes}, r, nil)
 	if err != nil {
 		return err
 	}

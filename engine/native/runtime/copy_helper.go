@@ -3,17 +3,20 @@
 package runtime
 
 import (
+	"archive/tar"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/internal/inroot"
 	"github.com/hoist-dev/hoist/internal/overlay"
+	"github.com/hoist-dev/hoist/internal/rootfswrite"
 	"github.com/hoist-dev/hoist/internal/roottar"
 )
 
@@ -30,8 +33,10 @@ func init() { RegisterRole(roleCopy, runCopyHelper) }
 
 // copyConfig is sent to the copy helper on fdConfig.
 type copyConfig struct {
-	Op   string `json:"op"` // "stat", "archive" or "extract"
+	Op   string `json:"op"` // "stat", "archive", "extract" or "sync"
 	Path string `json:"path"`
+	// Changes of a sync, whose contents come on stdin (see CopySync).
+	Changes []rootfswrite.Change `json:"changes,omitempty"`
 	// Owner of extracted files: with CopyUIDGID, the container's User
 	// when it has one, else the archive's owners.
 	CopyUIDGID bool   `json:"copy_uid_gid,omitempty"`
@@ -118,9 +123,55 @@ func runCopyHelper() int {
 		// writer never fails on a closed pipe.
 		_, _ = io.Copy(io.Discard, os.Stdin)
 		return 0
+	case "sync":
+		if err := applySync(root, cfg.Changes, os.Stdin); err != nil {
+			return fail(err)
+		}
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		if err := enc.Encode(copyResult{}); err != nil {
+			return 1
+		}
+		return 0
 	default:
 		return fail(fmt.Errorf("unknown copy operation %q", cfg.Op))
 	}
+}
+
+// applySync applies changes in order; the content of change i, when the
+// host still had it, is the tar entry named i of r.
+func applySync(root *inroot.Root, changes []rootfswrite.Change, r io.Reader) error {
+	tr := tar.NewReader(r)
+	hdr, err := tr.Next()
+	if err != nil && err != io.EOF {
+		return err
+	}
+	for i, c := range changes {
+		var content *rootfswrite.Content
+		if !c.Deleted && hdr != nil && hdr.Name == strconv.Itoa(i) {
+			perm := os.FileMode(hdr.Mode).Perm()
+			switch hdr.Typeflag {
+			case tar.TypeReg:
+				content = &rootfswrite.Content{Mode: perm, Data: tr}
+			case tar.TypeSymlink:
+				content = &rootfswrite.Content{Mode: os.ModeSymlink, Link: hdr.Linkname}
+			case tar.TypeDir:
+				content = &rootfswrite.Content{Mode: os.ModeDir | perm}
+			}
+		}
+		if c.Deleted || content != nil {
+			if err := rootfswrite.ApplyOne(root, c, content); err != nil {
+				return fmt.Errorf("%s: %w", c.Path, err)
+			}
+		}
+		if !c.Deleted && hdr != nil && hdr.Name == strconv.Itoa(i) {
+			if hdr, err = tr.Next(); err == io.EOF {
+				hdr = nil
+			} else if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // enterContainerRoot makes this thread's root the container's: by joining
