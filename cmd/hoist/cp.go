@@ -14,6 +14,8 @@ func newCp(a *app) *cobra.Command {
 		Use:   "cp [OPTIONS] SERVICE:SRC_PATH DEST_PATH|-\n  hoist cp [OPTIONS] SRC_PATH|- SERVICE:DEST_PATH",
 		Short: "Copy files/folders between a service container and the local filesystem",
 		Args:  cobra.ExactArgs(2),
+		// The two forms of Use say where the flags go.
+		DisableFlagsInUseLine: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r.Source, r.Destination, r.Stdin, r.Stdout = args[0], args[1], a.stdin, a.stdout
 			svc, _, err := r.Service()

@@ -105,12 +105,18 @@ func (b *Backend) copyTarget(ctx context.Context, id string) (runtime.CopyTarget
 	return t, r, unlock, nil
 }
 
+// copyErr makes a path the container does not have an engine.ErrNotFound.
 func copyErr(err error) error {
 	if errors.Is(err, runtime.ErrCopyNotFound) {
-		return fmt.Errorf("%w: %w", err, engine.ErrNotFound)
+		return notFound{err}
 	}
 	return err
 }
+
+type notFound struct{ error }
+
+func (e notFound) Unwrap() error        { return e.error }
+func (e notFound) Is(target error) bool { return target == engine.ErrNotFound }
 
 // releasingStream releases the container when the archive is closed.
 type releasingStream struct {

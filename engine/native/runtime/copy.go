@@ -19,7 +19,7 @@ import (
 type FileStat = roottar.Stat
 
 // ErrCopyNotFound is wrapped by copy errors about a path that is not there.
-var ErrCopyNotFound = errors.New("no such file or directory in the container")
+var ErrCopyNotFound = errors.New("in the container")
 
 // CopyTarget is the container a copy reaches: a running one by the pid
 // of its init, whose mount namespace (its root and its mounts) the helper
@@ -199,7 +199,7 @@ func (h *copyHelper) first() (FileStat, error) {
 func (r copyResult) err() error {
 	switch {
 	case r.NotFound:
-		return fmt.Errorf("%s: %w", r.Error, ErrCopyNotFound)
+		return fmt.Errorf("%s %w", r.Error, ErrCopyNotFound)
 	case r.Error != "":
 		return errors.New(r.Error)
 	}
