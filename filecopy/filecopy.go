@@ -242,6 +242,9 @@ func FromContainer(ctx context.Context, c engine.Copier, id, src, dst string, st
 	srcPath := containerPath(src)
 	contents := strings.HasSuffix(src, "/.") || src == "."
 	name := path.Base(srcPath)
+	if name == "/" {
+		name = "." // the root's entries, named relative
+	}
 	if opts.FollowLink {
 		st, err := c.StatPath(ctx, id, srcPath)
 		for n := 0; err == nil && st.Mode&os.ModeSymlink != 0; n++ {

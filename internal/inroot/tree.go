@@ -34,6 +34,19 @@ func (e *Entry) Readlink() (string, error) {
 	return t, nil
 }
 
+// Statfs describes the file system of the entry (a directory: of what
+// is mounted there, if anything), never following a symlink.
+func (e *Entry) Statfs() (unix.Statfs_t, error) {
+	var fs unix.Statfs_t
+	fd, err := unix.Openat(e.dir, e.Name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fs, &os.PathError{Op: "open", Path: e.Path, Err: err}
+	}
+	defer unix.Close(fd)
+	err = unix.Fstatfs(fd, &fs)
+	return fs, err
+}
+
 // Open opens the entry for reading when it is (still) the regular file
 // Walk saw: never a symlink, and never a fifo or device put in its place,
 // which could block or read what is not a file.

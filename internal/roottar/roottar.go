@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"os"
 	"path"
 	"strings"
@@ -98,8 +99,21 @@ func Write(w io.Writer, root *inroot.Root, p string, how inroot.Resolve, name st
 		return err
 	}
 	if top != nil {
+		if fs, err := statfsFD(top.FD()); err != nil || kernelFS(fs.Type) {
+			top = nil
+		}
+	}
+	if top != nil {
 		err := top.Walk(func(e *inroot.Entry) error {
-			return writeEntry(tw, -1, "", path.Join(name, e.Path), &e.Stat, e)
+			if err := writeEntry(tw, -1, "", path.Join(name, e.Path), &e.Stat, e); err != nil {
+				return err
+			}
+			if e.IsDir() {
+				if fs, err := e.Statfs(); err != nil || kernelFS(fs.Type) {
+					return iofs.SkipDir
+				}
+			}
+			return nil
 		})
 		if err != nil {
 			return err
@@ -172,6 +186,27 @@ func writeEntry(tw *tar.Writer, dirfd int, base, name string, st *unix.Stat_t, e
 		return fmt.Errorf("%s changed while copied: %w", name, err)
 	}
 	return nil
+}
+
+func statfsFD(fd int) (unix.Statfs_t, error) {
+	var fs unix.Statfs_t
+	err := unix.Fstatfs(fd, &fs)
+	return fs, err
+}
+
+// kernelFS reports whether a file system is the kernel's view of itself
+// (proc, sysfs, cgroups, ...), mounted in a running container: like
+// docker cp, a copy has its mount point, not its files, which are not
+// files (sizes that lie, links that mean the reader's process).
+func kernelFS(magic int64) bool {
+	const mqueueMagic = 0x19800202 // not in x/sys/unix
+	switch uint32(magic) {
+	case unix.PROC_SUPER_MAGIC, unix.SYSFS_MAGIC, unix.DEVPTS_SUPER_MAGIC, mqueueMagic,
+		unix.CGROUP_SUPER_MAGIC, unix.CGROUP2_SUPER_MAGIC, unix.SECURITYFS_MAGIC, unix.DEBUGFS_MAGIC,
+		unix.TRACEFS_MAGIC, unix.BPF_FS_MAGIC, unix.PSTOREFS_MAGIC, unix.EFIVARFS_MAGIC:
+		return true
+	}
+	return false
 }
 
 func readlinkAt(dirfd int, name string) (string, error) {
