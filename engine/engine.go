@@ -180,6 +180,42 @@ type SyncChange struct {
 	Deleted bool
 }
 
+// Copier copies files into and out of a container, running or stopped,
+// as the Engine API's archive endpoints do. docker cp's path rules are
+// not the engine's: package filecopy applies them over these three.
+type Copier interface {
+	// StatPath describes path in the container's file system (its
+	// root and mounts) without following its last component.
+	StatPath(ctx context.Context, id, path string) (PathStat, error)
+	// CopyFrom returns a tar stream of path, its top entry named as
+	// path's last component: a file, a symlink as a symlink, or a
+	// directory with all it holds.
+	CopyFrom(ctx context.Context, id, path string) (io.ReadCloser, PathStat, error)
+	// CopyTo extracts the tar stream content into dir, an existing
+	// directory of the container. Symlinks in the container are
+	// followed only inside it.
+	CopyTo(ctx context.Context, id, dir string, content io.Reader, opts CopyToOptions) error
+}
+
+// PathStat describes a file in a container.
+type PathStat struct {
+	Name  string
+	Size  int64
+	Mode  os.FileMode
+	Mtime time.Time
+	// LinkTarget is a symlink's target: as the link says it (relative
+	// to the link's directory when not absolute), or, from the Engine
+	// API, already resolved in the container.
+	LinkTarget string
+}
+
+// CopyToOptions control Copier.CopyTo.
+type CopyToOptions struct {
+	// CopyUIDGID gives the files the container's user (when it has one)
+	// instead of the archive's owners (docker cp -a).
+	CopyUIDGID bool
+}
+
 // ImageInspector describes a local image.
 type ImageInspector interface {
 	InspectImage(ctx context.Context, ref string) (ImageDetail, error)

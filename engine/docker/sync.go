@@ -30,7 +30,11 @@ var _ engine.Syncer = (*Backend)(nil)
 // symlink there could redirect the write outside the rule's target.
 func (b *Backend) Sync(ctx context.Context, id string, changes []engine.SyncChange) error {
 	if dir := b.localMergedDir(ctx, id, changes); dir != "" {
-		if err := rootfswrite.Apply(ctx, dir, changes); err != nil {
+		rc := make([]rootfswrite.Change, len(changes))
+		for i, c := range changes {
+			rc[i] = rootfswrite.Change{Path: c.ContainerPath, Root: c.Root, Deleted: c.Deleted, HostPath: c.HostPath}
+		}
+		if err := rootfswrite.Apply(ctx, dir, rc); err != nil {
 			return fmt.Errorf("sync into %s: %w", id, err)
 		}
 		return nil

@@ -1,15 +1,14 @@
 package native
 
 import (
+	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
-	"strings"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/internal/inroot"
 )
 
 // writeFiles writes files (secrets and configs given as content) into a
@@ -18,72 +17,115 @@ import (
 // owner, so that the merged directory looks as in the image; one it
 // lacks is made 0755, root-owned. A parent that is not a directory in
 // the image (a symlink) is refused: writing through it is not the
-// image's layout.
+// image's layout. Both the upper dir and the image's layers are reached
+// through internal/inroot with no symlink followed, so no link in the
+// image leads a lookup or a write to the host.
 func writeFiles(upper string, layers []string, files []engine.File) error {
+	if len(files) == 0 {
+		return nil
+	}
+	up, err := inroot.Open(upper)
+	if err != nil {
+		return err
+	}
+	defer up.Close()
+	img, err := openLayers(layers)
+	if err != nil {
+		return err
+	}
+	defer img.Close()
 	for _, f := range files {
-		p := path.Clean("/" + f.Path)
-		if p == "/" || p != f.Path {
-			return fmt.Errorf("file %q: not an absolute, clean path", f.Path)
-		}
-		parts := strings.Split(strings.TrimPrefix(path.Dir(p), "/"), "/")
-		dir := upper
-		for i, part := range parts {
-			if part == "" {
-				continue
-			}
-			dir = filepath.Join(dir, part)
-			if _, err := os.Lstat(dir); err == nil {
-				continue
-			}
-			mode, uid, gid := fs.FileMode(0o755), 0, 0
-			if fi, ok := imageEntry(layers, strings.Join(parts[:i+1], "/")); ok {
-				if !fi.IsDir() {
-					return fmt.Errorf("file %s: /%s is not a directory in the image", f.Path, strings.Join(parts[:i+1], "/"))
-				}
-				mode = fi.Mode().Perm() | fi.Mode()&(fs.ModeSticky|fs.ModeSetgid)
-				if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-					uid, gid = int(st.Uid), int(st.Gid)
-				}
-			}
-			if err := os.Mkdir(dir, 0o700); err != nil {
-				return fmt.Errorf("file %s: %w", f.Path, err)
-			}
-			if err := os.Lchown(dir, uid, gid); err != nil {
-				return fmt.Errorf("file %s: %w", f.Path, err)
-			}
-			if err := os.Chmod(dir, mode); err != nil {
-				return fmt.Errorf("file %s: %w", f.Path, err)
-			}
-		}
-		target := filepath.Join(upper, filepath.FromSlash(strings.TrimPrefix(p, "/")))
-		if err := os.WriteFile(target, f.Content, 0o600); err != nil {
-			return fmt.Errorf("file %s: %w", f.Path, err)
-		}
-		if err := os.Lchown(target, f.UID, f.GID); err != nil {
-			return fmt.Errorf("file %s: %w", f.Path, err)
-		}
-		if err := os.Chmod(target, f.Mode.Perm()); err != nil {
+		if err := writeFile(up, img, f); err != nil {
 			return fmt.Errorf("file %s: %w", f.Path, err)
 		}
 	}
 	return nil
 }
 
-// imageEntry finds rel in the image's layers, topmost first. A whiteout
-// hides it; the layers are unpacked by hoist, so no entry is a symlink
-// leading out (Lstat only).
-func imageEntry(layers []string, rel string) (fs.FileInfo, bool) {
-	for i := len(layers) - 1; i >= 0; i-- {
-		fi, err := os.Lstat(filepath.Join(layers[i], rel))
-		if err != nil {
-			continue
-		}
-		if fi.Mode()&fs.ModeCharDevice != 0 {
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Rdev == 0 {
-				return nil, false // overlay whiteout
-			}
-		}
-		return fi, true
+func writeFile(up *inroot.Root, img imageLayers, f engine.File) error {
+	p := path.Clean("/" + f.Path)
+	if p == "/" || p != f.Path {
+		return errors.New("not an absolute, clean path")
 	}
-	return nil, false
+	dir, err := up.MkdirAll(path.Dir(p), inroot.NoSymlinks, 0o700, func(dirfd int, name, rel string) error {
+		mode, uid, gid := uint32(0o755), 0, 0
+		if st, ok := img.entry(rel); ok {
+			if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+				return fmt.Errorf("/%s is not a directory in the image", rel)
+			}
+			mode = st.Mode & (0o777 | unix.S_ISVTX | unix.S_ISGID)
+			uid, gid = int(st.Uid), int(st.Gid)
+		}
+		fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		if err := unix.Fchown(fd, uid, gid); err != nil {
+			return err
+		}
+		return unix.Fchmod(fd, mode)
+	})
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	out, err := dir.OpenFile(path.Base(p), inroot.NoSymlinks, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = out.Write(f.Content)
+	if err == nil {
+		err = out.Chown(f.UID, f.GID)
+	}
+	if err == nil {
+		// After chown, which clears setuid bits.
+		err = out.Chmod(f.Mode.Perm())
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// imageLayers are an image's unpacked layers, topmost last.
+type imageLayers []*inroot.Root
+
+func openLayers(layers []string) (imageLayers, error) {
+	var out imageLayers
+	for _, l := range layers {
+		r, err := inroot.Open(l)
+		if err != nil {
+			out.Close()
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func (l imageLayers) Close() {
+	for _, r := range l {
+		r.Close()
+	}
+}
+
+// entry finds rel in the layers, topmost first, as overlayfs merges them:
+// a whiteout hides it, and so does a layer where a directory above it is
+// a symlink or a file (that entry covers the lower layers' directory).
+// Nothing is followed: a symlink in a layer is only ever seen as one.
+func (l imageLayers) entry(rel string) (unix.Stat_t, bool) {
+	for i := len(l) - 1; i >= 0; i-- {
+		st, err := l[i].Lstat(rel, inroot.NoSymlinks)
+		switch {
+		case err == nil:
+			if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 {
+				return st, false // overlay whiteout
+			}
+			return st, true
+		case errors.Is(err, unix.ELOOP), errors.Is(err, unix.ENOTDIR):
+			return st, false
+		}
+	}
+	return unix.Stat_t{}, false
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/internal/inroot"
 )
 
 // labelAnonymous marks an anonymous volume with the ID of its container.
@@ -307,102 +308,119 @@ func isEmptyDir(dir string) (bool, error) {
 	return false, err
 }
 
-// copyFromRootfs copies the directory target of the rootfs (resolved
-// inside it, so image symlinks cannot point at the host) to dst. Symlinks
-// inside are copied as links, never followed; ownership and modes are
-// kept.
+// copyFromRootfs copies the directory target of the rootfs to dst. The
+// image (and an earlier run of the container) decides what is there, so
+// target is resolved inside the rootfs and the copy never follows a
+// symlink: links are copied as links. dst, a volume other containers may
+// be using, is written with no symlink followed either (internal/inroot).
+// Ownership and modes are kept.
 func copyFromRootfs(rootfs, target, dst string) error {
-	root, err := os.Open(rootfs)
+	root, err := inroot.Open(rootfs)
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	fd, err := unix.Openat2(int(root.Fd()), strings.TrimPrefix(path.Clean(target), "/"), &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	})
+	src, err := root.OpenDir(target, inroot.InRoot)
 	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
 		return nil // nothing to copy
 	}
 	if err != nil {
 		return err
 	}
-	defer unix.Close(fd)
-	src := fmt.Sprintf("/proc/self/fd/%d/.", fd)
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		out := filepath.Join(dst, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		st, _ := info.Sys().(*unix.Stat_t)
-		switch mode := info.Mode(); {
-		case rel == ".":
-			if err := os.Chmod(dst, mode.Perm()|mode&(fs.ModeSticky|fs.ModeSetgid|fs.ModeSetuid)); err != nil {
-				return err
-			}
-		case mode.IsDir():
-			if err := os.Mkdir(out, 0o700); err != nil {
-				return err
-			}
-		case mode&fs.ModeSymlink != 0:
-			link, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			if err := os.Symlink(link, out); err != nil {
-				return err
-			}
-		case mode.IsRegular():
-			if err := copyFile(p, out); err != nil {
-				return err
-			}
-		default:
-			return nil // devices, fifos and sockets are not copied
-		}
-		if st != nil {
-			if err := os.Lchown(out, int(st.Uid), int(st.Gid)); err != nil {
-				return err
-			}
-		}
-		if rel != "." && info.Mode()&fs.ModeSymlink == 0 {
-			return unix.Chmod(out, uint32(info.Mode().Perm())|modeBits(info.Mode()))
-		}
-		return nil
-	})
-}
-
-func modeBits(m fs.FileMode) uint32 {
-	var out uint32
-	if m&fs.ModeSetuid != 0 {
-		out |= unix.S_ISUID
-	}
-	if m&fs.ModeSetgid != 0 {
-		out |= unix.S_ISGID
-	}
-	if m&fs.ModeSticky != 0 {
-		out |= unix.S_ISVTX
-	}
-	return out
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	defer src.Close()
+	out, err := inroot.Open(dst)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	defer out.Close()
+	st, err := src.Stat()
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
+	top, err := out.OpenFile(".", inroot.NoSymlinks, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
 		return err
 	}
-	return out.Close()
+	err = setOwnerMode(int(top.Fd()), &st)
+	top.Close()
+	if err != nil {
+		return err
+	}
+	c := &volumeCopier{out: out}
+	defer c.close()
+	return src.Walk(c.entry)
+}
+
+// volumeCopier writes the entries of a walk below out, keeping the
+// directory of the last one open, since a walk lists a directory's
+// entries one after another.
+type volumeCopier struct {
+	out     *inroot.Root
+	dirPath string
+	dir     *inroot.Root
+}
+
+func (c *volumeCopier) close() { c.dir.Close() }
+
+func (c *volumeCopier) entry(e *inroot.Entry) error {
+	if p := path.Dir(e.Path); c.dir == nil || p != c.dirPath {
+		d, err := c.out.OpenDir(p, inroot.NoSymlinks)
+		if err != nil {
+			return err
+		}
+		c.dir.Close()
+		c.dir, c.dirPath = d, p
+	}
+	dir := c.dir.FD()
+	switch e.Type() {
+	case unix.S_IFDIR:
+		if err := unix.Mkdirat(dir, e.Name, 0o700); err != nil {
+			return &os.PathError{Op: "mkdir", Path: e.Path, Err: err}
+		}
+		fd, err := unix.Openat(dir, e.Name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return &os.PathError{Op: "open", Path: e.Path, Err: err}
+		}
+		defer unix.Close(fd)
+		return setOwnerMode(fd, &e.Stat)
+	case unix.S_IFLNK:
+		link, err := e.Readlink()
+		if err != nil {
+			return err
+		}
+		if err := unix.Symlinkat(link, dir, e.Name); err != nil {
+			return &os.PathError{Op: "symlink", Path: e.Path, Err: err}
+		}
+		return unix.Fchownat(dir, e.Name, int(e.Stat.Uid), int(e.Stat.Gid), unix.AT_SYMLINK_NOFOLLOW)
+	case unix.S_IFREG:
+		in, err := e.Open()
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		fd, err := unix.Openat(dir, e.Name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return &os.PathError{Op: "create", Path: e.Path, Err: err}
+		}
+		f := os.NewFile(uintptr(fd), e.Path)
+		_, err = io.Copy(f, in)
+		if err == nil {
+			err = setOwnerMode(fd, &e.Stat)
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	default:
+		return nil // devices, fifos and sockets are not copied
+	}
+}
+
+// setOwnerMode gives the open file fd st's owner, then its mode (chown
+// clears setuid bits).
+func setOwnerMode(fd int, st *unix.Stat_t) error {
+	if err := unix.Fchown(fd, int(st.Uid), int(st.Gid)); err != nil {
+		return err
+	}
+	return unix.Fchmod(fd, st.Mode&0o7777)
 }

@@ -1,5 +1,7 @@
 // Package archtest guards the architecture: the loader, the planner, the
-// executor, the network planner and watch stay engine-agnostic.
+// executor, the network planner, watch and cp's rules stay
+// engine-agnostic, and paths inside containers' roots are resolved in one
+// place.
 package archtest
 
 import (
@@ -14,7 +16,7 @@ func TestLayering(t *testing.T) {
 		"github.com/hoist-dev/hoist/engine/docker",
 		"github.com/hoist-dev/hoist/engine/native",
 	}
-	for _, pkg := range []string{"compose", "plan", "dag", "netplan", "watch", "orchestrate"} {
+	for _, pkg := range []string{"compose", "plan", "dag", "netplan", "watch", "orchestrate", "filecopy"} {
 		out, err := exec.Command("go", "list", "-deps", "github.com/hoist-dev/hoist/"+pkg).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go list %s: %v\n%s", pkg, err, out)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -40,6 +41,19 @@ func mount(lowers []string, upper, work, target string, forceFDs, volatile bool)
 		return errors.New("mount rootfs: no layers")
 	}
 	volatile = volatile && upper != ""
+	lowers = topmostOnce(lowers)
+	if upper == "" && len(lowers) == 1 {
+		// overlayfs wants two lowers without an upper; a read-only bind
+		// is the same thing.
+		if err := unix.Mount(lowers[0], target, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("mount rootfs: bind %s: %w", lowers[0], err)
+		}
+		if err := unix.Mount("", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+			unix.Unmount(target, unix.MNT_DETACH)
+			return fmt.Errorf("mount rootfs: read-only remount: %w", err)
+		}
+		return nil
+	}
 	names := lowers
 	if forceFDs || len(Options(lowers, upper, work, true, volatile)) >= os.Getpagesize() {
 		var fds []int
@@ -75,6 +89,27 @@ func mount(lowers []string, upper, work, target string, forceFDs, volatile bool)
 		return fmt.Errorf("mount rootfs at %s: %w", target, err)
 	}
 	return nil
+}
+
+// topmostOnce drops all but the topmost occurrence of a layer that is
+// listed more than once (two steps of a build that made the same layer):
+// overlayfs refuses a directory that is two of its layers (ELOOP), and
+// the view is the same, since the upper copy covers whatever lies between
+// the two with the very same entries, whiteouts and opaque markers.
+func topmostOnce(lowers []string) []string {
+	seen := make(map[string]bool, len(lowers))
+	var out []string
+	for i := len(lowers) - 1; i >= 0; i-- {
+		if !seen[lowers[i]] {
+			seen[lowers[i]] = true
+			out = append(out, lowers[i])
+		}
+	}
+	if len(out) == len(lowers) {
+		return lowers
+	}
+	slices.Reverse(out)
+	return out
 }
 
 // Options is the mount data for lowers (lowest first; overlayfs lists

@@ -1,10 +1,12 @@
 // Package rootfswrite applies watch sync changes to a container's root
-// filesystem seen from the host (the native engine's merged overlay, or
-// Docker's when dockerd runs on this host). Paths are resolved with
-// openat2: the rule's target within the container's root (RESOLVE_IN_ROOT,
-// so an absolute symlink in the image stays inside it), and everything
-// below the target with no symlinks at all, so a link in the container
-// cannot redirect a write outside the target.
+// file system: Docker's merged overlay directory seen from the host (when
+// dockerd runs on this host), or the root of the native engine's copy
+// helper, which sits in the container's mount namespace. Paths are
+// resolved with internal/inroot: the rule's target within the container's
+// root (InRoot, so a symlink in the container means what it means there
+// and never reaches the host), and everything below the target with no
+// symlinks at all (NoSymlinks), so a link in the container cannot redirect
+// a write outside the target.
 package rootfswrite
 
 import (
@@ -18,12 +20,32 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/internal/inroot"
 )
 
-// Apply writes (or deletes) each change inside the root directory rootfs.
-func Apply(ctx context.Context, rootfs string, changes []engine.SyncChange) error {
-	root, err := os.Open(rootfs)
+// Change is one path to write or delete in the container.
+type Change struct {
+	Path string `json:"path"` // absolute, in the container
+	// HostPath is the host file a write copies (Apply's changes).
+	HostPath string `json:"-"`
+	// Root is the watch rule's target: Path is under it, and nothing
+	// between Root and Path may be a symlink ("" : Path's directory).
+	Root    string `json:"root,omitempty"`
+	Deleted bool   `json:"deleted,omitempty"`
+}
+
+// Content is what a write puts at a change's path: a directory, a
+// symlink to Link, or a regular file of Data (os.ModePerm bits of Mode).
+type Content struct {
+	Mode os.FileMode
+	Link string
+	Data io.Reader
+}
+
+// Apply writes (or deletes) each change inside the root directory rootfs,
+// reading what to write from the host files the changes name.
+func Apply(ctx context.Context, rootfs string, changes []Change) error {
+	root, err := inroot.Open(rootfs)
 	if err != nil {
 		return fmt.Errorf("open rootfs: %w", err)
 	}
@@ -32,19 +54,67 @@ func Apply(ctx context.Context, rootfs string, changes []engine.SyncChange) erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := syncOne(int(root.Fd()), c); err != nil {
-			return fmt.Errorf("%s: %w", c.ContainerPath, err)
+		if err := applyHost(root, c); err != nil {
+			return fmt.Errorf("%s: %w", c.Path, err)
 		}
 	}
 	return nil
 }
 
-func syncOne(rootfd int, c engine.SyncChange) error {
+func applyHost(root *inroot.Root, c Change) error {
+	if c.Deleted {
+		return ApplyOne(root, c, nil)
+	}
+	content, done, err := HostContent(c.HostPath)
+	if err != nil || content == nil {
+		return err
+	}
+	defer done()
+	return ApplyOne(root, c, content)
+}
+
+// HostContent reads what a change writes from the host file p, not
+// following it: nil when it is gone (a later batch deletes it) or is not
+// something synced (a device, a socket, a fifo). done releases it.
+func HostContent(p string) (*Content, func(), error) {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil, nil
+		}
+		return nil, nil, err
+	}
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		link, err := os.Readlink(p)
+		if err != nil {
+			return nil, nil, err
+		}
+		return &Content{Mode: os.ModeSymlink, Link: link}, func() {}, nil
+	case fi.IsDir():
+		return &Content{Mode: os.ModeDir | fi.Mode().Perm()}, func() {}, nil
+	case fi.Mode().IsRegular():
+		f, err := os.Open(p)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		return &Content{Mode: fi.Mode().Perm(), Data: f}, func() { f.Close() }, nil
+	}
+	return nil, nil, nil
+}
+
+// ApplyOne writes content at c.Path, or deletes it: its directory is the
+// rule's target resolved in root, then the directories below it, none a
+// symlink.
+func ApplyOne(root *inroot.Root, c Change, content *Content) error {
 	target := path.Clean(c.Root)
 	if c.Root == "" {
-		target = path.Dir(path.Clean(c.ContainerPath))
+		target = path.Dir(path.Clean(c.Path))
 	}
-	p := path.Clean(c.ContainerPath)
+	p := path.Clean(c.Path)
 	if !path.IsAbs(p) || (p != target && !strings.HasPrefix(p, strings.TrimSuffix(target, "/")+"/")) {
 		return fmt.Errorf("not under the rule's target %q", target)
 	}
@@ -54,115 +124,57 @@ func syncOne(rootfd int, c engine.SyncChange) error {
 		// its parent directory.
 		target, rel = path.Dir(p), path.Base(p)
 	}
-	tfd, err := openTarget(rootfd, target, !c.Deleted)
-	if err != nil {
-		if c.Deleted && errors.Is(err, unix.ENOENT) {
-			return nil
-		}
-		return err
-	}
-	defer unix.Close(tfd)
 	dir, name := path.Split(rel)
-	dfd, err := openBeneath(tfd, strings.TrimSuffix(dir, "/"), !c.Deleted)
-	if err != nil {
-		if c.Deleted && errors.Is(err, unix.ENOENT) {
-			return nil
+	var t, d *inroot.Root
+	var err error
+	if c.Deleted {
+		if t, err = root.OpenDir(target, inroot.InRoot); err == nil {
+			d, err = t.OpenDir(dir, inroot.NoSymlinks)
 		}
+	} else if t, err = root.MkdirAll(target, inroot.InRoot, 0o755, nil); err == nil {
+		d, err = t.MkdirAll(dir, inroot.NoSymlinks, 0o755, nil)
+	}
+	t.Close()
+	switch {
+	case err == nil:
+	case c.Deleted && errors.Is(err, unix.ENOENT):
+		return nil
+	case t != nil && (errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR)):
+		return fmt.Errorf("a directory on the way is a symlink or a file in the container; refusing to write through it: %w", err)
+	default:
 		return err
 	}
-	defer unix.Close(dfd)
+	defer d.Close()
 	if c.Deleted {
-		return removeAt(dfd, name)
+		return inroot.RemoveAt(d.FD(), name)
 	}
-	return writeAt(dfd, name, c.HostPath)
-}
-
-// openTarget opens (creating when asked) the rule's target directory,
-// resolving it as the container would see it.
-func openTarget(rootfd int, target string, create bool) (int, error) {
-	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT}
-	fd, err := unix.Openat2(rootfd, strings.TrimPrefix(target, "/"), how)
-	if err == nil || !create || !errors.Is(err, unix.ENOENT) {
-		return fd, err
+	if content == nil {
+		return nil
 	}
-	// Create the missing components one by one, each resolved in root.
-	cur := ""
-	for _, comp := range strings.Split(strings.Trim(target, "/"), "/") {
-		cur = path.Join(cur, comp)
-		if err := unix.Mkdirat(rootfd, cur, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
-			// Mkdirat does not resolve in root; fall back to openat2 checks.
-			if _, oerr := unix.Openat2(rootfd, cur, how); oerr != nil {
-				return -1, err
-			}
-		}
-	}
-	return unix.Openat2(rootfd, strings.TrimPrefix(target, "/"), how)
-}
-
-// openBeneath opens dir below parent refusing every symlink on the way.
-func openBeneath(parent int, dir string, create bool) (int, error) {
-	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS}
-	if dir == "" {
-		return unix.Openat2(parent, ".", how)
-	}
-	fd, err := unix.Openat2(parent, dir, how)
-	if err == nil || !create || !errors.Is(err, unix.ENOENT) {
-		if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
-			return -1, fmt.Errorf("a directory on the way is a symlink or a file in the container; refusing to write through it: %w", err)
-		}
-		return fd, err
-	}
-	cur, err := unix.Openat2(parent, ".", how)
-	if err != nil {
-		return -1, err
-	}
-	for _, comp := range strings.Split(dir, "/") {
-		if err := unix.Mkdirat(cur, comp, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
-			unix.Close(cur)
-			return -1, err
-		}
-		next, err := unix.Openat2(cur, comp, how)
-		unix.Close(cur)
-		if err != nil {
-			return -1, fmt.Errorf("a directory on the way is a symlink in the container; refusing to write through it: %w", err)
-		}
-		cur = next
-	}
-	return cur, nil
+	return writeAt(d.FD(), name, content)
 }
 
 // writeAt replaces name in dir atomically (temporary file, rename), so a
-// reader in the container never sees half a file. A symlink on the host is
-// recreated as a symlink, never followed.
-func writeAt(dirfd int, name, hostPath string) error {
-	fi, err := os.Lstat(hostPath)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil // gone since the event; a later batch deletes it
-		}
-		return err
-	}
+// reader in the container never sees half a file. A symlink is written as
+// a symlink.
+func writeAt(dirfd int, name string, c *Content) error {
 	tmp := ".hoist-sync-" + name
 	if len(tmp) > 255 {
 		tmp = tmp[:255]
 	}
 	_ = unix.Unlinkat(dirfd, tmp, 0)
 	switch {
-	case fi.Mode()&os.ModeSymlink != 0:
-		link, err := os.Readlink(hostPath)
-		if err != nil {
+	case c.Mode&os.ModeSymlink != 0:
+		if err := unix.Symlinkat(c.Link, dirfd, tmp); err != nil {
 			return err
 		}
-		if err := unix.Symlinkat(link, dirfd, tmp); err != nil {
-			return err
-		}
-	case fi.IsDir():
-		if err := unix.Mkdirat(dirfd, name, uint32(fi.Mode().Perm())); err != nil && !errors.Is(err, unix.EEXIST) {
+	case c.Mode.IsDir():
+		if err := unix.Mkdirat(dirfd, name, uint32(c.Mode.Perm())); err != nil && !errors.Is(err, unix.EEXIST) {
 			return err
 		}
 		return nil
-	case fi.Mode().IsRegular():
-		if err := copyInto(dirfd, tmp, hostPath, fi.Mode().Perm()); err != nil {
+	case c.Mode.IsRegular():
+		if err := copyInto(dirfd, tmp, c.Data, c.Mode.Perm()); err != nil {
 			_ = unix.Unlinkat(dirfd, tmp, 0)
 			return err
 		}
@@ -176,12 +188,7 @@ func writeAt(dirfd int, name, hostPath string) error {
 	return nil
 }
 
-func copyInto(dirfd int, name, hostPath string, perm os.FileMode) error {
-	src, err := os.Open(hostPath)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
+func copyInto(dirfd int, name string, src io.Reader, perm os.FileMode) error {
 	fd, err := unix.Openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm))
 	if err != nil {
 		return err
@@ -192,35 +199,4 @@ func copyInto(dirfd int, name, hostPath string, perm os.FileMode) error {
 		err = cerr
 	}
 	return err
-}
-
-// removeAt deletes name (recursively for a directory) without following
-// symlinks: a symlink is removed itself.
-func removeAt(dirfd int, name string) error {
-	err := unix.Unlinkat(dirfd, name, 0)
-	if err == nil || errors.Is(err, unix.ENOENT) {
-		return nil
-	}
-	if !errors.Is(err, unix.EISDIR) && !errors.Is(err, unix.EPERM) {
-		return err
-	}
-	how := &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS}
-	sub, err := unix.Openat2(dirfd, name, how)
-	if err != nil {
-		return err
-	}
-	f := os.NewFile(uintptr(sub), name)
-	entries, err := f.Readdirnames(-1)
-	if err != nil {
-		f.Close()
-		return err
-	}
-	for _, e := range entries {
-		if err := removeAt(sub, e); err != nil {
-			f.Close()
-			return err
-		}
-	}
-	f.Close()
-	return unix.Unlinkat(dirfd, name, unix.AT_REMOVEDIR)
 }

@@ -609,3 +609,19 @@ func TestCancelledRun(t *testing.T) {
 		t.Errorf("cgroups left: %v %v", matches, more)
 	}
 }
+
+// Two steps that make the very same layer (the same file copied twice)
+// leave an image listing one layer directory twice; a later step still
+// mounts it (overlayfs refuses a directory that is two of its layers).
+func TestIdenticalLayersTwice(t *testing.T) {
+	f := newFixture(t)
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"a.txt":      "a",
+		"Dockerfile": "FROM " + baseRef + "\nCOPY a.txt /x/a.txt\nRUN rm /x/a.txt\nCOPY a.txt /x/a.txt\nRUN cat /x/a.txt > /y\n",
+	})
+	r := f.mustBuild(t, engine.BuildSpec{Tag: "hoist-test/twice", Context: dir})
+	if got, ok := f.readFile(t, r.id, "y"); !ok || got != "a" {
+		t.Errorf("y = %q, %v", got, ok)
+	}
+}

@@ -17,7 +17,6 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/patternmatcher"
 	"github.com/ulikunitz/xz"
-	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/engine/native/image"
 )
@@ -34,8 +33,6 @@ type copyArgs struct {
 	checksum string
 	unpack   bool
 }
-
-func closeFD(fd int) { unix.Close(fd) }
 
 // copy runs COPY or ADD.
 func (j *job) copy(ctx context.Context, i int, st *state, a copyArgs, pfx string) error {
@@ -184,12 +181,12 @@ func (j *job) copy(ctx context.Context, i int, st *state, a copyArgs, pfx string
 
 func (j *job) copyOne(d *destFS, s source, dest string, destDir bool, a copyArgs, o copyOpts) error {
 	if s.info.IsDir() {
-		fd, err := d.mkdirAll(dest, o.own)
+		dir, err := d.mkdirAll(dest, o.own)
 		if err != nil {
 			return err
 		}
-		defer closeFD(fd)
-		return copyChildren(s.abs, fd, o)
+		defer dir.Close()
+		return copyChildren(s.abs, dir.FD(), o)
 	}
 	if a.add && a.unpack && s.info.Mode().IsRegular() {
 		if r, ok, err := archiveReader(s.abs); err != nil {
@@ -203,12 +200,12 @@ func (j *job) copyOne(d *destFS, s source, dest string, destDir bool, a copyArgs
 	if destDir || d.isDir(dest) {
 		target = path.Join(dest, s.name)
 	}
-	fd, err := d.mkdirAll(path.Dir(target), o.own)
+	dir, err := d.mkdirAll(path.Dir(target), o.own)
 	if err != nil {
 		return err
 	}
-	defer closeFD(fd)
-	return copyEntry(s.abs, s.info, fd, path.Base(target), o)
+	defer dir.Close()
+	return copyEntry(s.abs, s.info, dir.FD(), path.Base(target), o)
 }
 
 // extract unpacks a local archive (ADD) into dest: first safely into a
@@ -222,13 +219,13 @@ func (j *job) extract(d *destFS, r io.Reader, dest string, o copyOpts) error {
 	if err := image.Unpack(context.Background(), r, dir, nil); err != nil {
 		return fmt.Errorf("extract: %w", err)
 	}
-	fd, err := d.mkdirAll(dest, o.own)
+	dst, err := d.mkdirAll(dest, o.own)
 	if err != nil {
 		return err
 	}
-	defer closeFD(fd)
+	defer dst.Close()
 	o.keepOwner, o.skip = true, nil
-	return copyChildren(dir, fd, o)
+	return copyChildren(dir, dst.FD(), o)
 }
 
 type readCloser struct {

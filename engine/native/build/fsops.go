@@ -12,90 +12,57 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/internal/inroot"
 )
 
-// destFS writes into a mounted rootfs without ever following a symlink out
-// of it: every path is resolved by openat2 with RESOLVE_IN_ROOT, so the
-// image's symlinks mean what they mean inside the container, and the final
+// destFS writes into a mounted rootfs, which earlier steps (RUN among
+// them) filled, without ever following a symlink out of it: every path is
+// resolved by internal/inroot inside the root (InRoot), so the image's
+// symlinks mean what they mean inside the container, and the final
 // component is created with O_NOFOLLOW|O_EXCL after removing what was there.
 type destFS struct {
-	root int
+	root *inroot.Root
 }
 
 func openDest(dir string) (*destFS, error) {
-	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	r, err := inroot.Open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open rootfs: %w", err)
 	}
-	return &destFS{root: fd}, nil
+	return &destFS{root: r}, nil
 }
 
-func (d *destFS) Close() { unix.Close(d.root) }
-
-func inRoot(p string) string {
-	p = strings.TrimPrefix(path.Clean("/"+p), "/")
-	if p == "" {
-		return "."
-	}
-	return p
-}
+func (d *destFS) Close() { d.root.Close() }
 
 // openDir resolves directory p inside the root (following symlinks there).
-func (d *destFS) openDir(p string) (int, error) {
-	return unix.Openat2(d.root, inRoot(p), &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	})
+func (d *destFS) openDir(p string) (*inroot.Root, error) {
+	return d.root.OpenDir(p, inroot.InRoot)
 }
 
 // openFile opens file p inside the root for reading.
 func (d *destFS) openFile(p string) (*os.File, error) {
-	fd, err := unix.Openat2(d.root, inRoot(p), &unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	})
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: p, Err: err}
-	}
-	return os.NewFile(uintptr(fd), p), nil
+	return d.root.OpenFile(p, inroot.InRoot, unix.O_RDONLY, 0)
 }
 
 func (d *destFS) isDir(p string) bool {
-	fd, err := d.openDir(p)
+	dir, err := d.openDir(p)
 	if err != nil {
 		return false
 	}
-	unix.Close(fd)
+	dir.Close()
 	return true
 }
 
 // owner is who new entries belong to; nil keeps the source's owner.
 type owner struct{ uid, gid int }
 
-// mkdirAll creates directory p and its missing parents (mode 0755, owned by
-// own or root) and returns an O_PATH fd of it.
-func (d *destFS) mkdirAll(p string, own *owner) (int, error) {
-	p = inRoot(p)
-	fd, err := d.openDir(p)
-	if err == nil || p == "." {
-		return fd, err
-	}
-	if !errors.Is(err, unix.ENOENT) {
-		return -1, fmt.Errorf("%s: %w", p, err)
-	}
-	parent, err := d.mkdirAll(path.Dir(p), own)
-	if err != nil {
-		return -1, err
-	}
-	defer unix.Close(parent)
-	name := path.Base(p)
-	if err := unix.Mkdirat(parent, name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
-		return -1, fmt.Errorf("mkdir %s: %w", p, err)
-	}
-	if err := chownAt(parent, name, own, 0, 0); err != nil {
-		return -1, err
-	}
-	return d.openDir(p)
+// mkdirAll opens directory p, creating it and its missing parents first
+// (mode 0755, owned by own or root).
+func (d *destFS) mkdirAll(p string, own *owner) (*inroot.Root, error) {
+	return d.root.MkdirAll(p, inroot.InRoot, 0o755, func(dirfd int, name, _ string) error {
+		return chownAt(dirfd, name, own, 0, 0)
+	})
 }
 
 func chownAt(dir int, name string, own *owner, uid, gid int) error {
@@ -231,17 +198,20 @@ func copyEntry(src string, info os.FileInfo, dir int, name string, o copyOpts) e
 				return fmt.Errorf("mkdir %s: %w", name, err)
 			}
 		}
-		if !exists || o.own != nil || o.chmod != nil || o.keepOwner {
-			if err := chownAt(dir, name, o.own, uid, gid); err != nil {
-				return err
-			}
-			if err := unix.Fchmodat(dir, name, o.modeOf(info), 0); err != nil {
-				return fmt.Errorf("chmod %s: %w", name, err)
-			}
-		}
-		sub, err := unix.Openat(dir, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		sub, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return fmt.Errorf("open %s: %w", name, err)
+		}
+		if !exists || o.own != nil || o.chmod != nil || o.keepOwner {
+			err = chownAt(dir, name, o.own, uid, gid)
+			if err == nil {
+				// On the directory opened, never through a link.
+				err = unix.Fchmod(sub, o.modeOf(info))
+			}
+			if err != nil {
+				unix.Close(sub)
+				return fmt.Errorf("chmod %s: %w", name, err)
+			}
 		}
 		err = copyChildren(src, sub, o)
 		unix.Close(sub)

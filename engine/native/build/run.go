@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/internal/inroot"
 )
 
 const heredocDir = "/.hoist-heredoc"
@@ -272,16 +273,9 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// stat resolves p in the rootfs without following its last component.
+// lstat resolves p in the rootfs without following its last component.
 func (d *destFS) lstat(p string) (unix.Stat_t, error) {
-	var st unix.Stat_t
-	dir, err := d.openDir(path.Dir(path.Clean("/" + p)))
-	if err != nil {
-		return st, err
-	}
-	defer unix.Close(dir)
-	err = unix.Fstatat(dir, path.Base(path.Clean("/"+p)), &st, unix.AT_SYMLINK_NOFOLLOW)
-	return st, err
+	return d.root.Lstat(p, inroot.InRoot)
 }
 
 func (d *destFS) isRegular(p string) bool {
@@ -312,22 +306,22 @@ func (d *destFS) missing(paths []string) []string {
 func (d *destFS) removeStubs(paths []string) {
 	sort.Slice(paths, func(a, b int) bool { return len(paths[a]) > len(paths[b]) })
 	for _, p := range paths {
-		dir, err := d.openDir(path.Dir(p))
+		dir, name, err := d.root.Parent(p, inroot.InRoot)
 		if err != nil {
 			continue
 		}
 		var st unix.Stat_t
-		if unix.Fstatat(dir, path.Base(p), &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+		if name != "" && unix.Fstatat(dir.FD(), name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
 			switch st.Mode & unix.S_IFMT {
 			case unix.S_IFDIR:
-				unix.Unlinkat(dir, path.Base(p), unix.AT_REMOVEDIR) // fails unless empty
+				unix.Unlinkat(dir.FD(), name, unix.AT_REMOVEDIR) // fails unless empty
 			case unix.S_IFREG:
 				if st.Size == 0 {
-					unix.Unlinkat(dir, path.Base(p), 0)
+					unix.Unlinkat(dir.FD(), name, 0)
 				}
 			}
 		}
-		unix.Close(dir)
+		dir.Close()
 	}
 }
 

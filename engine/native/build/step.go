@@ -141,11 +141,11 @@ func (j *job) workdir(ctx context.Context, st *state, text, pfx string) error {
 				return err
 			}
 		}
-		fd, err := d.mkdirAll(dirPath, own)
+		dir, err := d.mkdirAll(dirPath, own)
 		if err != nil {
 			return err
 		}
-		closeFD(fd)
+		dir.Close()
 		return nil
 	})
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/internal/inroot"
 )
 
 // ErrUnsafe marks a layer entry that would escape the layer directory or
@@ -54,12 +56,12 @@ func Unpack(ctx context.Context, r io.Reader, dir string, skip SkipFunc) error {
 	if skip == nil {
 		skip = func(string, string) {}
 	}
-	rootFD, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	root, err := inroot.Open(dir)
 	if err != nil {
-		return fmt.Errorf("open layer dir %s: %w", dir, err)
+		return fmt.Errorf("open layer dir: %w", err)
 	}
-	defer unix.Close(rootFD)
-	u := &unpacker{root: rootFD, skip: skip, canChown: unix.Geteuid() == 0}
+	defer root.Close()
+	u := &unpacker{root: root, skip: skip, canChown: unix.Geteuid() == 0}
 	tr := tar.NewReader(r)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -86,7 +88,7 @@ func Unpack(ctx context.Context, r io.Reader, dir string, skip SkipFunc) error {
 }
 
 type unpacker struct {
-	root     int
+	root     *inroot.Root
 	skip     SkipFunc
 	canChown bool
 	// dirs get their mtimes last: creating children changes them.
@@ -126,14 +128,15 @@ func (u *unpacker) entry(hdr *tar.Header, tr io.Reader) error {
 		if hdr.Typeflag != tar.TypeDir {
 			return fmt.Errorf("%w: root entry is not a directory", ErrUnsafe)
 		}
-		return u.dirMeta(u.root, ".", "", hdr)
+		return u.dirMeta(u.root.FD(), ".", "", hdr)
 	}
 	dir, base := path.Split(name)
-	parent, err := u.resolveDir(strings.TrimSuffix(dir, "/"))
+	pdir, err := u.resolveDir(strings.TrimSuffix(dir, "/"))
 	if err != nil {
 		return err
 	}
-	defer unix.Close(parent)
+	defer pdir.Close()
+	parent := pdir.FD()
 
 	switch {
 	case base == whiteoutOpaque:
@@ -146,7 +149,7 @@ func (u *unpacker) entry(hdr *tar.Header, tr io.Reader) error {
 		if target == "" || target == "." || target == ".." {
 			return fmt.Errorf("%w: bad whiteout", ErrUnsafe)
 		}
-		if err := removeAt(parent, target); err != nil {
+		if err := inroot.RemoveAt(parent, target); err != nil {
 			return err
 		}
 		return mkWhiteout(parent, target)
@@ -158,7 +161,7 @@ func (u *unpacker) entry(hdr *tar.Header, tr io.Reader) error {
 		if st.Mode&unix.S_IFMT == unix.S_IFDIR && hdr.Typeflag == tar.TypeDir {
 			return u.dirMeta(parent, base, name, hdr)
 		}
-		if err := removeAt(parent, base); err != nil {
+		if err := inroot.RemoveAt(parent, base); err != nil {
 			return err
 		}
 	case !errors.Is(err, unix.ENOENT):
@@ -199,63 +202,18 @@ func (u *unpacker) entry(hdr *tar.Header, tr io.Reader) error {
 	}
 }
 
-// resolveDir opens dir (relative to the root) as an O_PATH fd, creating
-// missing directories, and fails with ErrUnsafe if any component is a
-// symlink or not a directory.
-func (u *unpacker) resolveDir(dir string) (int, error) {
-	if dir == "" {
-		fd, err := unix.Dup(u.root)
-		if err != nil {
-			return -1, fmt.Errorf("dup root: %w", err)
-		}
-		return fd, nil
-	}
-	how := unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
-	}
-	if fd, err := unix.Openat2(u.root, dir, &how); err == nil {
-		return fd, nil
-	}
-	// Missing parents, a symlink, or no openat2: walk one component at
-	// a time, which gives precise errors and creates what is missing.
-	cur, err := unix.Dup(u.root)
+// resolveDir opens dir (relative to the root), creating missing
+// directories, and fails with ErrUnsafe if any component is a symlink,
+// not a directory, or another mount.
+func (u *unpacker) resolveDir(dir string) (*inroot.Root, error) {
+	d, err := u.root.MkdirAll(dir, inroot.NoSymlinks|inroot.NoXDev, 0o755, nil)
 	if err != nil {
-		return -1, fmt.Errorf("dup root: %w", err)
-	}
-	for _, c := range strings.Split(dir, "/") {
-		next, err := openDirNoFollow(cur, c)
-		if errors.Is(err, unix.ENOENT) {
-			if err := unix.Mkdirat(cur, c, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
-				unix.Close(cur)
-				return -1, fmt.Errorf("mkdir parent %q: %w", c, err)
-			}
-			next, err = openDirNoFollow(cur, c)
+		if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EXDEV) {
+			return nil, fmt.Errorf("%w: parent %q is a symlink or not a directory", ErrUnsafe, dir)
 		}
-		unix.Close(cur)
-		if err != nil {
-			if errors.Is(err, unix.ENOTDIR) || errors.Is(err, unix.ELOOP) {
-				return -1, fmt.Errorf("%w: parent %q is a symlink or not a directory", ErrUnsafe, dir)
-			}
-			return -1, fmt.Errorf("open parent %q: %w", dir, err)
-		}
-		cur = next
+		return nil, fmt.Errorf("open parent %q: %w", dir, err)
 	}
-	return cur, nil
-}
-
-func openDirNoFollow(dirfd int, name string) (int, error) {
-	fd, err := unix.Openat(dirfd, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1, err
-	}
-	// O_PATH|O_NOFOLLOW can open a symlink itself; make sure it is a dir.
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		unix.Close(fd)
-		return -1, unix.ENOTDIR
-	}
-	return fd, nil
+	return d, nil
 }
 
 func (u *unpacker) file(parent int, base string, hdr *tar.Header, tr io.Reader) error {
@@ -287,9 +245,9 @@ func (u *unpacker) hardlink(parent int, base string, hdr *tar.Header) error {
 	if err != nil {
 		return fmt.Errorf("hardlink target: %w", err)
 	}
-	defer unix.Close(tparent)
+	defer tparent.Close()
 	// flags 0: a symlink target is linked itself, never followed.
-	if err := unix.Linkat(tparent, tbase, parent, base, 0); err != nil {
+	if err := unix.Linkat(tparent.FD(), tbase, parent, base, 0); err != nil {
 		return fmt.Errorf("hardlink to %q: %w", hdr.Linkname, err)
 	}
 	return nil
@@ -359,7 +317,7 @@ func (u *unpacker) finishDirs() error {
 	// its parent's.
 	for _, d := range u.dirs {
 		if d.name == "" {
-			if err := unix.UtimesNanoAt(u.root, ".", d.ts, 0); err != nil {
+			if err := unix.UtimesNanoAt(u.root.FD(), ".", d.ts, 0); err != nil {
 				return fmt.Errorf("set root times: %w", err)
 			}
 			continue
@@ -369,8 +327,8 @@ func (u *unpacker) finishDirs() error {
 		if err != nil {
 			return fmt.Errorf("set times %q: %w", d.name, err)
 		}
-		err = unix.UtimesNanoAt(parent, base, d.ts, unix.AT_SYMLINK_NOFOLLOW)
-		unix.Close(parent)
+		err = unix.UtimesNanoAt(parent.FD(), base, d.ts, unix.AT_SYMLINK_NOFOLLOW)
+		parent.Close()
 		if err != nil && !errors.Is(err, unix.ENOENT) {
 			return fmt.Errorf("set times %q: %w", d.name, err)
 		}
@@ -414,39 +372,6 @@ func setOpaque(parent int) error {
 	defer unix.Close(fd)
 	if err := unix.Fsetxattr(fd, opaqueXattr, []byte("y"), 0); err != nil {
 		return fmt.Errorf("mark opaque: %w", err)
-	}
-	return nil
-}
-
-// removeAt removes name under parent, recursing into directories without
-// following symlinks. A missing name is not an error.
-func removeAt(parent int, name string) error {
-	err := unix.Unlinkat(parent, name, 0)
-	if err == nil || errors.Is(err, unix.ENOENT) {
-		return nil
-	}
-	if !errors.Is(err, unix.EISDIR) && !errors.Is(err, unix.EPERM) {
-		return fmt.Errorf("remove %q: %w", name, err)
-	}
-	fd, err := unix.Openat(parent, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open %q for removal: %w", name, err)
-	}
-	d := fdFile(fd, name)
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		d.Close()
-		return fmt.Errorf("list %q: %w", name, err)
-	}
-	for _, n := range names {
-		if err := removeAt(fd, n); err != nil {
-			d.Close()
-			return err
-		}
-	}
-	d.Close()
-	if err := unix.Unlinkat(parent, name, unix.AT_REMOVEDIR); err != nil {
-		return fmt.Errorf("remove dir %q: %w", name, err)
 	}
 	return nil
 }

@@ -263,3 +263,48 @@ func TestUnpackMetadataAndWhiteouts(t *testing.T) {
 		t.Errorf("skipped = %v, want the overlay xattr and plnk", skipped)
 	}
 }
+
+// A whiteout or a replaced entry removes a directory holding links out of
+// the layer (absolute, relative with .., to a directory) without
+// following one: what they point at stays.
+func TestUnpackRemovalNeverFollowsLinks(t *testing.T) {
+	parent := t.TempDir()
+	outside := filepath.Join(parent, "outside")
+	if err := os.MkdirAll(filepath.Join(outside, "dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"sentinel", "dir/inner"} {
+		if err := os.WriteFile(filepath.Join(outside, f), []byte("keep"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := filepath.Join(parent, "root")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := listing(t, parent, root)
+	layer := tarOf(t,
+		ent{typ: tar.TypeDir, name: "d/", mode: 0o755},
+		ent{typ: tar.TypeSymlink, name: "d/abs", link: outside},
+		ent{typ: tar.TypeSymlink, name: "d/rel", link: "../../outside/dir"},
+		ent{typ: tar.TypeSymlink, name: "d/file", link: filepath.Join(outside, "sentinel")},
+		ent{typ: tar.TypeDir, name: "e/", mode: 0o755},
+		ent{typ: tar.TypeSymlink, name: "e/up", link: "../../outside"},
+		ent{typ: tar.TypeReg, name: ".wh.d"},
+		ent{typ: tar.TypeReg, name: "e", body: "a file now"},
+	)
+	if err := Unpack(context.Background(), bytes.NewReader(layer), root, nil); err != nil {
+		t.Fatal(err)
+	}
+	if after := listing(t, parent, root); strings.Join(before, "\n") != strings.Join(after, "\n") {
+		t.Fatalf("removed outside the root:\nbefore %v\nafter  %v", before, after)
+	}
+	for _, f := range []string{"sentinel", "dir/inner"} {
+		if b, _ := os.ReadFile(filepath.Join(outside, f)); string(b) != "keep" {
+			t.Fatalf("%s changed: %q", f, b)
+		}
+	}
+	if fi, err := os.Lstat(filepath.Join(root, "e")); err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("e: %v, %v", fi, err)
+	}
+}

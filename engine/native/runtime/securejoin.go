@@ -4,10 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/internal/inroot"
 )
 
 // resolveInRoot resolves unsafe (a path inside the container) to a host
@@ -85,54 +88,58 @@ func openInRoot(root, p string) (*os.File, error) {
 	return f, nil
 }
 
-// prepareTarget resolves target inside root, creates it as a directory or
-// (when file is true) an empty file, and opens it with openInRoot.
+// prepareTarget resolves target inside root (resolveInRoot: a dangling
+// symlink leads to where its target would be), creates it as a directory
+// or (when file is true) an empty file, with its missing parents, and
+// opens it O_PATH, checked with openInRoot's rule. The resolved path is
+// then walked with internal/inroot refusing any symlink: every directory
+// is made by one name in a directory already open, so nothing is created
+// through a symlink swapped in meanwhile (by another container sharing a
+// volume mounted here); such a swap fails the mount instead.
 func prepareTarget(root, target string, file bool) (*os.File, error) {
 	p, err := resolveInRoot(root, target)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
-		if err := mkdirAllInRoot(root, filepath.Dir(p)); err != nil {
-			return nil, err
-		}
-		if file {
-			f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|unix.O_NOFOLLOW, 0o644)
-			if err != nil {
-				return nil, fmt.Errorf("create mount target %s: %w", target, err)
-			}
-			f.Close()
-		} else if err := os.Mkdir(p, 0o755); err != nil {
+	root = filepath.Clean(root)
+	rel := strings.TrimPrefix(p, root)
+	r, err := inroot.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	if c := path.Clean("/" + rel); c != "/" {
+		parent, err := r.MkdirAll(path.Dir(c), inroot.NoSymlinks, 0o755, nil)
+		if err != nil {
 			return nil, fmt.Errorf("create mount target %s: %w", target, err)
 		}
-	}
-	return openInRoot(root, p)
-}
-
-// mkdirAllInRoot creates dir (already resolved below root) one component
-// at a time, refusing to follow a symlink that appeared meanwhile.
-func mkdirAllInRoot(root, dir string) error {
-	rel, err := filepath.Rel(root, dir)
-	if err != nil || strings.HasPrefix(rel, "..") {
-		return fmt.Errorf("directory %s is outside the rootfs", dir)
-	}
-	cur := root
-	for _, part := range strings.Split(rel, "/") {
-		if part == "." || part == "" {
-			continue
-		}
-		cur = filepath.Join(cur, part)
-		fi, err := os.Lstat(cur)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-			if err := os.Mkdir(cur, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-				return fmt.Errorf("create %s: %w", cur, err)
+		name := path.Base(c)
+		if file {
+			fd, err := unix.Openat(parent.FD(), name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+			if err == nil {
+				unix.Close(fd)
+			} else if !errors.Is(err, unix.EEXIST) {
+				parent.Close()
+				return nil, fmt.Errorf("create mount target %s: %w", target, err)
 			}
-		case err != nil:
-			return fmt.Errorf("create %s: %w", cur, err)
-		case !fi.IsDir():
-			return fmt.Errorf("create %s: not a directory", cur)
+		} else if err := unix.Mkdirat(parent.FD(), name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+			parent.Close()
+			return nil, fmt.Errorf("create mount target %s: %w", target, err)
 		}
+		parent.Close()
 	}
-	return nil
+	t, err := r.OpenFile(rel, inroot.NoSymlinks, unix.O_PATH|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open mount target %s: %w", target, err)
+	}
+	real, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", t.Fd()))
+	if err != nil {
+		t.Close()
+		return nil, fmt.Errorf("check mount target %s: %w", target, err)
+	}
+	if real != root && !strings.HasPrefix(real, root+"/") {
+		t.Close()
+		return nil, fmt.Errorf("mount target %s escapes the rootfs (now %s)", target, real)
+	}
+	return t, nil
 }
