@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"time"
 
 	"github.com/hoist-dev/hoist/internal/rootfswrite"
 	"github.com/hoist-dev/hoist/internal/roottar"
@@ -160,7 +161,9 @@ func startCopyHelper(ctx context.Context, t CopyTarget, cfg copyConfig, stdin io
 	// fdConfig, fdError (unused: results go to fdCopyResult), fdMountNS,
 	// then fdCopyResult.
 	cmd.ExtraFiles = []*os.File{cfgR, nil, mnt, resW}
-	cmd.WaitDelay = waitDelay
+	// A stdin that is not a file is copied by a goroutine that may be
+	// blocked in a read when the helper is done: Wait does not wait long.
+	cmd.WaitDelay = 200 * time.Millisecond
 	stderr := &limitedBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {

@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/internal/inroot"
 )
 
 // setupDev mounts a minimal /dev: a tmpfs with device nodes of its own
@@ -61,15 +64,30 @@ func setupDev(root string, shmSize int64, nodes []deviceNode) error {
 }
 
 // makeNode creates n at its path resolved inside root, replacing what the
-// image may have there (but not a directory).
+// image may have there (but not a directory). The parent directories are
+// made and opened one name at a time with no symlink followed, as mount
+// targets are (prepareTarget).
 func makeNode(root string, n deviceNode) error {
 	p, err := resolveInRoot(root, n.Path)
 	if err != nil {
 		return err
 	}
-	if err := mkdirAllInRoot(root, path.Dir(p)); err != nil {
+	root = path.Clean(root)
+	rel := path.Clean("/" + strings.TrimPrefix(p, root))
+	if rel == "/" {
+		return fmt.Errorf("create device %s: not a file path", n.Path)
+	}
+	r, err := inroot.Open(root)
+	if err != nil {
 		return err
 	}
+	defer r.Close()
+	parent, err := r.MkdirAll(path.Dir(rel), inroot.NoSymlinks, 0o755, nil)
+	if err != nil {
+		return fmt.Errorf("create device %s: %w", n.Path, err)
+	}
+	defer parent.Close()
+	name := path.Base(rel)
 	mode := n.Mode & 0o777
 	if n.Type == 'b' {
 		mode |= unix.S_IFBLK
@@ -77,20 +95,21 @@ func makeNode(root string, n deviceNode) error {
 		mode |= unix.S_IFCHR
 	}
 	dev := int(unix.Mkdev(uint32(n.Major), uint32(n.Minor)))
-	err = unix.Mknod(p, mode, dev)
+	err = unix.Mknodat(parent.FD(), name, mode, dev)
 	if errors.Is(err, unix.EEXIST) {
-		if err = unix.Unlink(p); err == nil {
-			err = unix.Mknod(p, mode, dev)
+		if err = unix.Unlinkat(parent.FD(), name, 0); err == nil {
+			err = unix.Mknodat(parent.FD(), name, mode, dev)
 		}
 	}
 	if err != nil {
 		return fmt.Errorf("create device %s: %w", n.Path, err)
 	}
 	// mknod's mode is subject to the umask; the node gets the host's.
-	if err := unix.Fchmodat(unix.AT_FDCWD, p, n.Mode&0o777, 0); err != nil {
+	// (What is at name is the node just made: nothing else runs yet.)
+	if err := unix.Fchmodat(parent.FD(), name, n.Mode&0o777, 0); err != nil {
 		return fmt.Errorf("create device %s: %w", n.Path, err)
 	}
-	if err := unix.Lchown(p, n.UID, n.GID); err != nil {
+	if err := unix.Fchownat(parent.FD(), name, n.UID, n.GID, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fmt.Errorf("create device %s: %w", n.Path, err)
 	}
 	return nil
