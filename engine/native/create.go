@@ -400,7 +400,11 @@ func parseTmpfs(s string) (runtime.Mount, error) {
 			m.TmpfsMode = uint32(n)
 		case "ro":
 			m.ReadOnly = true
-		case "rw", "exec", "noexec", "nosuid", "suid", "nodev", "dev":
+		case "exec":
+			m.TmpfsExec = true
+		case "noexec":
+			m.TmpfsExec = false
+		case "rw", "nosuid", "suid", "nodev", "dev":
 			// nosuid and nodev are always applied.
 		default:
 			return m, fmt.Errorf("tmpfs %q: option %q: %w by the native engine", s, k, engine.ErrNotImplemented)

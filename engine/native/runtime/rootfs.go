@@ -151,6 +151,9 @@ func userMounts(root string, mounts []Mount) error {
 				data += fmt.Sprintf(",size=%d", m.TmpfsSize)
 			}
 			var flags uintptr = unix.MS_NOSUID | unix.MS_NODEV
+			if !m.TmpfsExec {
+				flags |= unix.MS_NOEXEC
+			}
 			if m.ReadOnly {
 				flags |= unix.MS_RDONLY
 			}

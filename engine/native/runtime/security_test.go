@@ -331,3 +331,13 @@ func TestInitCommandIsConfined(t *testing.T) {
 		})
 	}
 }
+
+// A tmpfs is noexec, nosuid and nodev, as Docker mounts every tmpfs,
+// unless it asks for exec.
+func TestTmpfsIsNoexec(t *testing.T) {
+	needRoot(t)
+	out := probeLines(t, Spec{Rootfs: newRootfs(t), Mounts: []Mount{
+		{Type: MountTmpfs, Target: "/t1"}, {Type: MountTmpfs, Target: "/t2", TmpfsExec: true},
+	}}, "for d in /t1 /t2; do cp /bin/busybox $d/true; $d/true 2>/dev/null && echo $d exec || echo $d noexec; grep \" $d \" /proc/mounts | cut -d' ' -f4 | tr , '\\n' | grep -E '^(noexec|nosuid|nodev)$' | tr '\\n' ' '; echo; done")
+	wantLines(t, "tmpfs", out, "/t1 noexec", "nosuid nodev noexec ", "/t2 exec", "nosuid nodev")
+}
