@@ -178,6 +178,11 @@ func runBattery(t *testing.T, engine string) *engineRun {
 	}
 	after := initBinaries()
 	for f, h := range before {
+		// hoist removes the init copies of other versions when it makes
+		// its own: another hoist on this machine may have, meanwhile.
+		if after[f] == "missing" && strings.HasPrefix(f, "/var/lib/hoist/init/") {
+			continue
+		}
 		if after[f] != h {
 			b.hostFailure("%s changed during the attempts (sha256 %s, was %s)", f, after[f], h)
 		}

@@ -17,8 +17,6 @@ const (
 	wHostnetExec way = "hostnet-exec" // exec -T into it
 )
 
-var allWays = []way{wService, wExec, wExecTTY, wRun, wBuild, wHostnet, wHostnetExec}
-
 // box ways: the bridge-networked service with init: true, and the build.
 var (
 	boxWays   = []way{wService, wExec, wExecTTY, wRun, wBuild}
@@ -34,7 +32,12 @@ var (
 	// network (dockerd's default bridge; the host's for the native
 	// builder), not a project's: compared with docker only.
 	projectNetWays = []way{wService, wExec, wExecTTY, wRun}
-	sockWays       = []way{wService, wExec, wRun, wBuild, wHostnet, wHostnetExec}
+	// The engines' sockets, from every network namespace a container may
+	// be in, the host's (network_mode: host) included: that is what the
+	// hostnet ways are for; the rest of their confinement is box's, so
+	// they run only these. exec with a terminal is left out: it reaches
+	// the same namespaces as exec -T.
+	sockWays = []way{wService, wExec, wRun, wBuild, wHostnet, wHostnetExec}
 )
 
 type escapeCase struct {

@@ -7,7 +7,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -177,6 +179,9 @@ func waitFor(timeout time.Duration, cond func() bool) bool {
 
 func fileHash(path string) string {
 	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "missing"
+	}
 	if err != nil {
 		return "unreadable: " + err.Error()
 	}

@@ -115,8 +115,19 @@ func bgChild(args []string) {
 		os.Exit(2)
 	}
 	note := func(format string, args ...any) { fmt.Fprintf(capf, format+"\n", args...) }
-	fds := map[int]string{0: "fd0 " + fdTarget(0)}
-	if fd, err := unix.Open("/dev/tty", unix.O_RDWR|unix.O_CLOEXEC, 0); err == nil {
+	// Read through descriptions of its own, made non-blocking: another
+	// reader of the same terminal or pipe (hoist) may take the bytes
+	// between poll and read, and a blocking read would then hang the
+	// child. Reopening through /proc gives a new open file description,
+	// so O_NONBLOCK does not change the one the user's shell shares.
+	fds := map[int]string{}
+	if fd, err := unix.Open("/proc/self/fd/0", unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err == nil {
+		fds[fd] = "fd0 " + fdTarget(0)
+	} else {
+		note("reopen fd 0 (%s): %v; reading it as it is", fdTarget(0), err)
+		fds[0] = "fd0 " + fdTarget(0)
+	}
+	if fd, err := unix.Open("/dev/tty", unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0); err == nil {
 		fds[fd] = "tty " + fdTarget(fd)
 	} else {
 		note("open /dev/tty: %v", err)
