@@ -39,12 +39,10 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -56,11 +54,11 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"github.com/hoist-dev/hoist/internal/testimage"
+	"github.com/hoist-dev/hoist/internal/testengine"
 )
 
 // testImage is the busybox image the scripts' small services run.
-const testImage = "hoist-test/busybox:latest"
+const testImage = testengine.TestImage
 
 var (
 	hoistBin  string // the binary built by TestMain
@@ -89,11 +87,8 @@ func testMain(m *testing.M) int {
 	}
 	defer os.RemoveAll(tmp)
 	hoistBin = filepath.Join(tmp, "bin", "hoist")
-	build := exec.Command("go", "build", "-o", hoistBin, "./cmd/hoist")
-	build.Dir = repoRoot
-	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as Taskfile's build
-	if out, err := build.CombinedOutput(); err != nil {
-		return fail("go build ./cmd/hoist: %v\n%s", err, out)
+	if err := testengine.BuildHoist(context.Background(), repoRoot, hoistBin); err != nil {
+		return fail("%v", err)
 	}
 
 	require := os.Getenv("HOIST_REQUIRE_DOCKER") == "1"
@@ -129,33 +124,14 @@ func testMain(m *testing.M) int {
 func dockerPing() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("docker version: %v: %s", err, bytes.TrimSpace(out))
-	}
-	return nil
+	return testengine.DockerPing(ctx)
 }
 
 // ensureTestImage imports the busybox rootfs as testImage unless present.
 func ensureTestImage() error {
-	if exec.Command("docker", "image", "inspect", testImage).Run() == nil {
-		return nil
-	}
-	if err := testimage.Available(); err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(testimage.WriteRootfs(pw)) }()
-	cmd := exec.CommandContext(ctx, "docker", "import", "--change", `CMD ["sh"]`, "-", testImage)
-	cmd.Stdin = pr
-	out, err := cmd.CombinedOutput()
-	pr.Close()
-	if err != nil {
-		return fmt.Errorf("docker import %s: %v: %s", testImage, err, out)
-	}
-	return nil
+	return testengine.EnsureDockerTestImage(ctx)
 }
 
 func TestScripts(t *testing.T) {
@@ -272,27 +248,7 @@ func setup(env *testscript.Env) error {
 // leftovers lists the project's containers, networks, volumes and built
 // images; empty means nothing is left.
 func leftovers(ctx context.Context, project string) string {
-	label := "label=com.docker.compose.project=" + project
-	var b strings.Builder
-	for _, q := range []struct {
-		what string
-		args []string
-	}{
-		{"containers", []string{"ps", "-a", "--filter", label, "--format", "{{.ID}} {{.Names}} {{.Status}}"}},
-		{"networks", []string{"network", "ls", "--filter", label, "--format", "{{.ID}} {{.Name}}"}},
-		{"volumes", []string{"volume", "ls", "--filter", label, "--format", "{{.Name}}"}},
-		{"images", []string{"images", "--filter", "reference=" + project + "-*", "--format", "{{.ID}} {{.Repository}}"}},
-	} {
-		out, err := exec.CommandContext(ctx, "docker", q.args...).CombinedOutput()
-		if err != nil {
-			fmt.Fprintf(&b, "%s: docker %s: %v: %s\n", q.what, strings.Join(q.args, " "), err, out)
-			continue
-		}
-		if s := strings.TrimSpace(string(out)); s != "" {
-			fmt.Fprintf(&b, "%s:\n%s\n", q.what, s)
-		}
-	}
-	return b.String()
+	return testengine.DockerLeftovers(ctx, project)
 }
 
 // seeSources stats every file of the repository (but .git and bin). go

@@ -24,12 +24,9 @@ package e2e
 //	    container IDs.
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,10 +35,11 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/hoist-dev/hoist/internal/testengine"
 	"github.com/hoist-dev/hoist/internal/testimage"
 )
 
-const nativeRunDir = "/run/hoist"
+const nativeRunDir = testengine.NativeRunDir
 
 var (
 	nativeOK       bool
@@ -114,33 +112,9 @@ func setupNative() error {
 // nativeUsable checks root and the native store, and imports the busybox
 // test image into it when missing.
 func nativeUsable() error {
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("the native engine needs root")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	// image ls also proves the store opens; inspect tells whether the
-	// test image is there.
-	out, err := exec.CommandContext(ctx, hoistBin, "--engine", "native", "image", "ls", "-q").CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("hoist --engine native image ls: %v: %s", err, bytes.TrimSpace(out))
-	}
-	if exec.CommandContext(ctx, hoistBin, "--engine", "native", "image", "inspect", testImage).Run() == nil {
-		return nil
-	}
-	if err := testimage.Available(); err != nil {
-		return err
-	}
-	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(testimage.WriteRootfs(pw)) }()
-	cmd := exec.CommandContext(ctx, hoistBin, "--engine", "native", "image", "import", "--change", `CMD ["sh"]`, "-", testImage)
-	cmd.Stdin = pr
-	out, err = cmd.CombinedOutput()
-	pr.Close()
-	if err != nil {
-		return fmt.Errorf("hoist --engine native image import %s: %v: %s", testImage, err, out)
-	}
-	return nil
+	return testengine.NativeUsable(ctx, hoistBin)
 }
 
 // nativeCleanup takes the script's native projects down and checks that
@@ -170,75 +144,7 @@ func nativeCleanup(project string, errorf func(string, ...any)) {
 // nativeLeftovers lists what is left of project (and of the containers
 // ids) on the host; empty means nothing.
 func nativeLeftovers(project string, ids []string) string {
-	var b strings.Builder
-	runDir := filepath.Join(nativeRunDir, project) + "/"
-	if out, err := exec.Command("ip", "-o", "link").CombinedOutput(); err != nil {
-		fmt.Fprintf(&b, "ip -o link: %v: %s\n", err, out)
-	} else {
-		for _, line := range strings.Split(string(out), "\n") {
-			if strings.Contains(line, "alias hoist:"+project+"/") {
-				fmt.Fprintf(&b, "link: %s\n", line)
-			}
-		}
-	}
-	if out, err := exec.Command("nft", "list", "table", "ip", "hoist-"+project).CombinedOutput(); err == nil {
-		fmt.Fprintf(&b, "nftables table ip hoist-%s:\n%s\n", project, out)
-	}
-	for _, chain := range []string{"FORWARD", "DOCKER-USER"} {
-		if out, err := exec.Command("iptables", "-w", "-S", chain).Output(); err == nil {
-			for _, line := range strings.Split(string(out), "\n") {
-				if strings.Contains(line, "hoist:"+project+" ") || strings.Contains(line, `"hoist:`+project+`"`) || strings.HasSuffix(line, "hoist:"+project) {
-					fmt.Fprintf(&b, "iptables rule: %s\n", line)
-				}
-			}
-		}
-	}
-	if data, err := os.ReadFile("/proc/self/mountinfo"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if strings.Contains(line, runDir) || containsAny(line, ids) {
-				fmt.Fprintf(&b, "mount: %s\n", line)
-			}
-		}
-	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		data, err := os.ReadFile(p)
-		if err == nil && (bytes.Contains(data, []byte(runDir)) || containsAny(string(data), ids)) {
-			fmt.Fprintf(&b, "process %s: %s\n", filepath.Base(filepath.Dir(p)), bytes.ReplaceAll(data, []byte{0}, []byte{' '}))
-		}
-	}
-	if _, err := os.Stat(runDir); err == nil {
-		fmt.Fprintf(&b, "run dir %s\n", runDir)
-	}
-	nets, _ := filepath.Glob(filepath.Join(nativeRunDir, "networks", project+"_*.json"))
-	for _, n := range nets {
-		fmt.Fprintf(&b, "network record %s\n", n)
-	}
-	if len(ids) > 0 {
-		for _, ctrl := range []string{"memory", "cpu", "pids", "unified"} {
-			root := filepath.Join("/sys/fs/cgroup", ctrl)
-			_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-				if err != nil || !d.IsDir() {
-					return nil
-				}
-				if containsAny(d.Name(), ids) {
-					fmt.Fprintf(&b, "cgroup %s\n", path)
-					return filepath.SkipDir
-				}
-				return nil
-			})
-		}
-	}
-	return b.String()
-}
-
-func containsAny(s string, subs []string) bool {
-	for _, sub := range subs {
-		if sub != "" && strings.Contains(s, sub) {
-			return true
-		}
-	}
-	return false
+	return testengine.NativeLeftovers(project, ids)
 }
 
 // nativeleaks PROJECT [IDFILE]
