@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"text/tabwriter"
 	"time"
@@ -158,6 +159,7 @@ func runBattery(t *testing.T, engine string) *engineRun {
 	}
 	b.loop = attachLoop(t, dir)
 	before := initBinaries()
+	nodesBefore := hostNodes()
 
 	b.startPeer()
 	b.p = newProject(t, engine, filepath.Join(dir, "p"), "esc")
@@ -175,6 +177,9 @@ func runBattery(t *testing.T, engine string) *engineRun {
 	// The host side.
 	if d := b.loop.unchanged(); d != "" {
 		b.hostFailure("%s", d)
+	}
+	if now := hostNodes(); now != nodesBefore {
+		b.hostFailure("the host's device nodes changed during the attempts: %s, were %s", now, nodesBefore)
 	}
 	after := initBinaries()
 	for f, h := range before {
@@ -273,6 +278,7 @@ func (b *battery) writeProject() {
 			"box": map[string]any{
 				"image":   testImage,
 				"init":    true,
+				"tmpfs":   []string{"/scratch"},
 				"volumes": b.volumes(),
 				"command": probeOf(wService),
 			},
@@ -462,4 +468,19 @@ func readResults(path string) map[string]outcome {
 		}
 	}
 	return res
+}
+
+// hostNodes are the mode and owner of the host's /dev/null and /dev/zero.
+func hostNodes() string {
+	var out []string
+	for _, p := range []string{"/dev/null", "/dev/zero"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			out = append(out, p+": "+err.Error())
+			continue
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		out = append(out, fmt.Sprintf("%s %o %d:%d", p, fi.Mode().Perm(), st.Uid, st.Gid))
+	}
+	return strings.Join(out, ", ")
 }
