@@ -10,11 +10,8 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
-	"github.com/hoist-dev/hoist/internal/devicerule"
 	"github.com/hoist-dev/hoist/internal/logopts"
 )
-
-var reRestart = lazyRegexp(`^(no|always|unless-stopped|on-failure(:[0-9]+)?)$`)
 
 // Validate checks what compose-go accepts but an engine would reject late,
 // so that hoist fails before the first pull, build or create. All problems
@@ -28,6 +25,7 @@ func Validate(p *types.Project, docs sourceDocs) error {
 	sort.Strings(names)
 	for _, name := range names {
 		s := p.Services[name]
+		errs = append(errs, resolveProblem(p, s, docs)...)
 		for _, e := range validateService(p, s) {
 			e.Service = name
 			e.File, e.Line = docs.locate(append([]string{"services", name}, e.path...))
@@ -36,6 +34,23 @@ func Validate(p *types.Project, docs sourceDocs) error {
 	}
 	errs = append(errs, validateFileObjects(p, docs)...)
 	return errors.Join(errs...)
+}
+
+// resolveProblem is what Resolve refuses in service s, located: its
+// parsers are the checks of what it reads. The secrets and configs
+// themselves are reported where they are declared (validateFileObjects).
+func resolveProblem(p *types.Project, s types.ServiceConfig, docs sourceDocs) []error {
+	_, err := Resolve(p, s, false)
+	var ke *KeyError
+	if err == nil || !errors.As(err, &ke) {
+		return nil
+	}
+	if k := ke.Path[0]; k == "secrets" || k == "configs" {
+		return nil
+	}
+	e := &Error{Service: s.Name, Msg: ke.Msg, Hint: ke.Hint}
+	e.File, e.Line = docs.locate(append([]string{"services", s.Name}, ke.Path...))
+	return []error{e}
 }
 
 // validateFileObjects checks the secrets and configs that services use:
@@ -116,9 +131,6 @@ func newProblem(path []string, msg, hint string) problem {
 
 func validateService(p *types.Project, s types.ServiceConfig) []problem {
 	var out []problem
-	if s.Restart != "" && !reRestart().MatchString(s.Restart) {
-		out = append(out, newProblem([]string{"restart"}, fmt.Sprintf("restart %q is not a restart policy", s.Restart), `use "no", "always", "on-failure[:N]" or "unless-stopped"`))
-	}
 	if s.Image == "" && s.Build == nil {
 		out = append(out, newProblem(nil, "has neither image nor build", "add image: or build:"))
 	}
@@ -137,13 +149,6 @@ func validateService(p *types.Project, s types.ServiceConfig) []problem {
 	}
 	if s.StopSignal != "" && !validSignal(s.StopSignal) {
 		out = append(out, newProblem([]string{"stop_signal"}, fmt.Sprintf("stop_signal %q is not a signal", s.StopSignal), "use a name such as SIGTERM, SIGINT or SIGQUIT"))
-	}
-	if hc := s.HealthCheck; hc != nil && !hc.Disable && len(hc.Test) > 0 {
-		switch hc.Test[0] {
-		case "CMD", "CMD-SHELL", "NONE":
-		default:
-			out = append(out, newProblem([]string{"healthcheck", "test"}, fmt.Sprintf("healthcheck test starts with %q", hc.Test[0]), `start it with "CMD" or "CMD-SHELL", or give a string`))
-		}
 	}
 	for i, v := range s.Volumes {
 		if v.Type == types.VolumeTypeBind && v.Source == "" {
@@ -165,28 +170,6 @@ func validateService(p *types.Project, s types.ServiceConfig) []problem {
 		if _, err := logopts.Parse(l.Driver, l.Options); err != nil {
 			msg, hint, _ := strings.Cut(err.Error(), "; ")
 			out = append(out, newProblem([]string{"logging", "options"}, msg, hint))
-		}
-	}
-	for i, r := range s.DeviceCgroupRules {
-		if _, err := devicerule.Parse(r); err != nil {
-			msg, hint, _ := strings.Cut(err.Error(), " (")
-			out = append(out, newProblem([]string{"device_cgroup_rules", fmt.Sprint(i)}, msg, "write "+strings.TrimPrefix(strings.TrimSuffix(hint, ")"), "want ")))
-		}
-	}
-	for i, d := range s.Devices {
-		switch {
-		case !filepath.IsAbs(d.Source):
-			out = append(out, newProblem([]string{"devices", fmt.Sprint(i)}, fmt.Sprintf("device %q is not an absolute path", d.Source), "name the host device, as /dev/fuse"))
-		case d.Target != "" && !strings.HasPrefix(d.Target, "/"):
-			out = append(out, newProblem([]string{"devices", fmt.Sprint(i)}, fmt.Sprintf("device %s: container path %q is not absolute", d.Source, d.Target), "use HOST:CONTAINER with an absolute CONTAINER path"))
-		case d.Permissions != "" && !devicerule.ValidAccess(d.Permissions):
-			out = append(out, newProblem([]string{"devices", fmt.Sprint(i)}, fmt.Sprintf("device %s: permissions %q", d.Source, d.Permissions), "use letters of rwm, as /dev/fuse:/dev/fuse:rw"))
-		}
-	}
-	if mode := s.NetworkMode; strings.HasPrefix(mode, "service:") {
-		dep := strings.TrimPrefix(mode, "service:")
-		if _, ok := p.Services[dep]; !ok {
-			out = append(out, newProblem([]string{"network_mode"}, fmt.Sprintf("network_mode names service %q, which does not exist", dep), "define it or change network_mode"))
 		}
 	}
 	return out
