@@ -50,6 +50,13 @@ func Resolve(p *types.Project, s types.ServiceConfig, oneOff bool) (runspec.Cont
 	c.Devices, c.DeviceRules = r.devices()
 	c.Network = r.network()
 	c.Logging = r.logging()
+	c.Runtime, c.VolumeDriver = s.Runtime, s.VolumeDriver
+	if len(s.StorageOpt) > 0 {
+		c.StorageOpt = maps.Clone(s.StorageOpt)
+	}
+	for i, v := range s.VolumesFrom {
+		c.VolumesFrom = append(c.VolumesFrom, r.volumesFrom(i, v))
+	}
 	if r.err != nil {
 		return runspec.Container{}, r.err
 	}
@@ -237,6 +244,7 @@ func (r *resolver) resources() runspec.Resources {
 		MemoryLimit: int64(s.MemLimit), MemoryReservation: int64(s.MemReservation), MemorySwap: int64(s.MemSwapLimit),
 		OomKillDisable: s.OomKillDisable, OomScoreAdj: int(s.OomScoreAdj),
 		NanoCPUs: nanoCPUs(s.CPUS), CPUShares: s.CPUShares, CPUQuota: s.CPUQuota, CPUPeriod: s.CPUPeriod, CPUSet: s.CPUSet,
+		CPURealtimePeriod: s.CPURTPeriod, CPURealtimeRuntime: s.CPURTRuntime,
 		ShmSize: int64(s.ShmSize), CgroupParent: s.CgroupParent,
 	}
 	if s.MemSwappiness != 0 {
@@ -363,6 +371,25 @@ func (r *resolver) serviceRef(key, mode string) string {
 	return "container:" + ContainerName(r.p.Name, svc, 1)
 }
 
+// volumesFrom turns "service[:mode]" into "<its first container>[:mode]",
+// as docker compose does; "container:name[:mode]" names a container.
+func (r *resolver) volumesFrom(i int, v string) string {
+	if name, ok := strings.CutPrefix(v, "container:"); ok {
+		return name
+	}
+	src, mode, hasMode := strings.Cut(v, ":")
+	svc, ok := r.p.Services[src]
+	if !ok {
+		r.fail([]string{"volumes_from", strconv.Itoa(i)}, "name a service of this project, or container:NAME", "volumes_from names service %q, which does not exist", src)
+		return v
+	}
+	out := ContainerName(r.p.Name, svc, 1)
+	if hasMode {
+		out += ":" + mode
+	}
+	return out
+}
+
 // mounts: the service's volumes (volume keys become engine-level names),
 // its tmpfs: entries, then its secrets and configs, as docker compose
 // gives them without swarm: a read-only bind of a file, or a file written
@@ -380,7 +407,7 @@ func (r *resolver) mounts() ([]runspec.Mount, []runspec.File) {
 			m.Type = runspec.MountBind
 			m.CreateHostPath = true
 			if v.Bind != nil {
-				m.CreateHostPath, m.Propagation, m.SELinux = bool(v.Bind.CreateHostPath), v.Bind.Propagation, v.Bind.SELinux
+				m.CreateHostPath, m.Propagation, m.SELinux, m.Recursive = bool(v.Bind.CreateHostPath), v.Bind.Propagation, v.Bind.SELinux, v.Bind.Recursive
 			}
 		case types.VolumeTypeVolume:
 			m.Type = runspec.MountVolume
@@ -394,6 +421,9 @@ func (r *resolver) mounts() ([]runspec.Mount, []runspec.File) {
 			}
 			if v.Volume != nil {
 				m.NoCopy, m.Subpath = v.Volume.NoCopy, v.Volume.Subpath
+				if len(v.Volume.Labels) > 0 {
+					m.VolumeLabels = maps.Clone(map[string]string(v.Volume.Labels))
+				}
 			}
 		case types.VolumeTypeTmpfs:
 			m.Type, m.Source = runspec.MountTmpfs, ""
@@ -482,7 +512,7 @@ func parseTmpfs(s string) (runspec.Mount, error) {
 	if !path.IsAbs(target) {
 		return runspec.Mount{}, fmt.Errorf("path %q is not absolute", target)
 	}
-	m := runspec.Mount{Type: runspec.MountTmpfs, Target: path.Clean(target), Tmpfs: &runspec.Tmpfs{Options: opts}}
+	m := runspec.Mount{Type: runspec.MountTmpfs, Target: path.Clean(target), Tmpfs: &runspec.Tmpfs{FromKey: true, Options: opts}}
 	for _, o := range strings.Split(opts, ",") {
 		k, v, _ := strings.Cut(o, "=")
 		switch k {
@@ -632,6 +662,47 @@ func (r *resolver) logging() runspec.Logging {
 	out := runspec.Logging{Driver: l.Driver}
 	if len(l.Options) > 0 {
 		out.Options = maps.Clone(l.Options)
+	}
+	return out
+}
+
+// Unmapped lists the keys set on s that Resolve does not carry into the
+// container configuration, so that no engine applies them: the caller
+// warns once, naming them. Keys the orchestrator handles itself (build,
+// depends_on, scale, profiles, develop) are not listed.
+func Unmapped(s types.ServiceConfig) []string {
+	var out []string
+	add := func(set bool, name string) {
+		if set {
+			out = append(out, name)
+		}
+	}
+	add(len(s.Gpus) > 0, "gpus")
+	add(s.Deploy != nil && s.Deploy.Resources.Reservations != nil && len(s.Deploy.Resources.Reservations.Devices) > 0,
+		"deploy.resources.reservations.devices")
+	add(s.BlkioConfig != nil && (len(s.BlkioConfig.WeightDevice) > 0 || len(s.BlkioConfig.DeviceReadBps) > 0 ||
+		len(s.BlkioConfig.DeviceReadIOps) > 0 || len(s.BlkioConfig.DeviceWriteBps) > 0 || len(s.BlkioConfig.DeviceWriteIOps) > 0),
+		"blkio_config devices")
+	add(s.CPUCount != 0, "cpu_count")
+	add(s.CPUPercent != 0, "cpu_percent")
+	add(len(s.Links) > 0, "links")
+	add(len(s.ExternalLinks) > 0, "external_links")
+	add(s.Isolation != "", "isolation")
+	add(len(s.Annotations) > 0, "annotations")
+	add(s.CredentialSpec != nil, "credential_spec")
+	add(s.Umask != nil, "umask")
+	add(s.UseAPISocket, "use_api_socket")
+	add(len(s.PreStart) > 0, "pre_start")
+	add(len(s.PostStart) > 0, "post_start")
+	add(len(s.PreStop) > 0, "pre_stop")
+	add(len(s.Models) > 0, "models")
+	add(s.Provider != nil, "provider")
+	add(s.LogDriver != "" || len(s.LogOpt) > 0, "log_driver/log_opt (use logging:, as docker compose does)")
+	for _, n := range s.Networks {
+		if n != nil && (len(n.LinkLocalIPs) > 0 || len(n.DriverOpts) > 0 || n.InterfaceName != "" || n.GatewayPriority != 0) {
+			add(true, "networks link_local_ips/driver_opts/interface_name/gw_priority")
+			break
+		}
 	}
 	return out
 }

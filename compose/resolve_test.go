@@ -80,8 +80,8 @@ func TestResolveRules(t *testing.T) {
 		{"tmpfs", "tmpfs: ['/a:size=1m,mode=1700', '/b:exec']\n    volumes: [{type: tmpfs, target: /c, tmpfs: {size: 2048}}]", false,
 			func(c runspec.Container) any { return c.Mounts }, []runspec.Mount{
 				{Type: runspec.MountTmpfs, Target: "/c", Tmpfs: &runspec.Tmpfs{SizeBytes: 2048}},
-				{Type: runspec.MountTmpfs, Target: "/a", Tmpfs: &runspec.Tmpfs{SizeBytes: 1 << 20, Mode: 0o1700, Options: "size=1m,mode=1700"}},
-				{Type: runspec.MountTmpfs, Target: "/b", Tmpfs: &runspec.Tmpfs{Exec: true, Options: "exec"}},
+				{Type: runspec.MountTmpfs, Target: "/a", Tmpfs: &runspec.Tmpfs{SizeBytes: 1 << 20, Mode: 0o1700, FromKey: true, Options: "size=1m,mode=1700"}},
+				{Type: runspec.MountTmpfs, Target: "/b", Tmpfs: &runspec.Tmpfs{Exec: true, FromKey: true, Options: "exec"}},
 			}},
 		{"security_opt", "security_opt: ['no-new-privileges:true', 'seccomp=unconfined', 'apparmor=x', 'systempaths=unconfined']", false,
 			func(c runspec.Container) any { return c.Security }, runspec.Security{NoNewPrivileges: true, Seccomp: "unconfined", UnmaskPaths: true, Options: []string{"apparmor=x"}}},
@@ -124,5 +124,25 @@ func TestResolveErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got %v, want %q", c.yaml, err, c.want)
 		}
+	}
+}
+
+func TestUnmapped(t *testing.T) {
+	c, err := resolveOne(t, "services:\n  s:\n    image: x\n    links: [o]\n    annotations: {a: b}\n    mac_address: 02:42:ac:11:00:02\n  o:\n    image: x\n", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Network.Attachments[0].MacAddress != "02:42:ac:11:00:02" {
+		t.Errorf("mac_address not on the primary network: %+v", c.Network.Attachments)
+	}
+	dir := t.TempDir()
+	f := filepath.Join(dir, "compose.yaml")
+	os.WriteFile(f, []byte("services:\n  s:\n    image: x\n    links: [o]\n    annotations: {a: b}\n  o:\n    image: x\n"), 0o644)
+	p, err := Load(context.Background(), Options{Files: []string{f}, Name: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := Unmapped(p.Services["s"]), []string{"links", "annotations"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Unmapped = %v, want %v", got, want)
 	}
 }

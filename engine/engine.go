@@ -10,7 +10,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/hoist-dev/hoist/runspec"
 )
 
 // Error kinds every backend returns, wrapped, so callers use errors.Is.
@@ -406,43 +406,22 @@ type VolumeSpec struct {
 	Options map[string]string
 }
 
-// NetworkAttachment connects a container to a network.
-type NetworkAttachment struct {
-	Name    string // engine-level network name
-	Aliases []string
-	IPv4    string
-	IPv6    string
-}
-
-// ContainerSpec is everything an engine needs to create one container.
-// Service is a resolved copy: image set, volume sources of type "volume"
-// rewritten to engine-level volume names, network_mode "service:x" rewritten
-// to "container:<name>".
+// ContainerSpec is everything an engine needs to create one container:
+// where it belongs and its configuration, resolved from the compose
+// service once (compose.Resolve), which the engine maps to its own API
+// and adds none of compose's rules to.
 type ContainerSpec struct {
 	Project    string
 	ProjectDir string
+	Service    string
 	Name       string
 	Number     int
 	OneOff     bool
-	Image      string
-	Service    types.ServiceConfig
-	Labels     map[string]string
-	Networks   []NetworkAttachment
-	// Cmd, when set, replaces the service command (one-off runs).
-	Cmd []string
-	// Files are written into the container when it is created, before it
-	// first starts (secrets and configs given as content, as docker
-	// compose injects them); missing parent directories are created.
-	Files []File
+	Config     runspec.Container
 }
 
 // File is a file an engine writes into a container it creates.
-type File struct {
-	Path     string // absolute and clean, in the container
-	Content  []byte
-	Mode     os.FileMode
-	UID, GID int
-}
+type File = runspec.File
 
 // RemoveOptions control RemoveContainer.
 type RemoveOptions struct {

@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/hoist-dev/hoist/runspec"
 )
 
 // Binding is one host port published for one container port.
@@ -90,6 +92,21 @@ func Ports(project *types.Project) ([]Binding, error) {
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w:\n%s", ErrInvalidPort, strings.Join(errs, "\n"))
+	}
+	sortBindings(out)
+	return out, nil
+}
+
+// ContainerPorts are the bindings of one container with ports, checked as
+// Ports checks a service's, sorted.
+func ContainerPorts(ports []runspec.Port) ([]Binding, error) {
+	var out []Binding
+	for _, p := range ports {
+		b, err := portBinding("", types.ServicePortConfig{Target: p.ContainerPort, Protocol: p.Protocol, HostIP: p.HostIP, Published: p.HostPort})
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidPort, err)
+		}
+		out = append(out, b)
 	}
 	sortBindings(out)
 	return out, nil

@@ -101,7 +101,7 @@ func (o *Orchestrator) runOp(ctx context.Context, p *types.Project, op *plan.Op,
 		}
 		st.mu.Lock()
 		st.ids[op.Target] = id
-		st.created = append(st.created, engine.Container{ID: id, Name: op.Target, Service: op.Service, Number: op.Number, State: engine.StateRunning, Labels: spec.Labels})
+		st.created = append(st.created, engine.Container{ID: id, Name: op.Target, Service: op.Service, Number: op.Number, State: engine.StateRunning, Labels: spec.Config.Labels})
 		st.mu.Unlock()
 		return nil
 	case plan.Start:

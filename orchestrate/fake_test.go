@@ -136,8 +136,8 @@ func (f *fakeBackend) CreateContainer(ctx context.Context, s engine.ContainerSpe
 	f.nextID++
 	id := fmt.Sprintf("c%d", f.nextID)
 	f.record("create " + s.Name)
-	f.containers[id] = &engine.Container{ID: id, Name: s.Name, Project: s.Project, Service: s.Service.Name, Number: s.Number,
-		ConfigHash: s.Labels[engine.LabelConfigHash], Image: s.Image, State: engine.StateCreated, Labels: s.Labels}
+	f.containers[id] = &engine.Container{ID: id, Name: s.Name, Project: s.Project, Service: s.Service, Number: s.Number,
+		ConfigHash: s.Config.Labels[engine.LabelConfigHash], Image: s.Config.Image, State: engine.StateCreated, Labels: s.Config.Labels}
 	return id, nil
 }
 

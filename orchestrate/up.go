@@ -16,6 +16,7 @@ import (
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/netplan"
 	"github.com/hoist-dev/hoist/plan"
+	"github.com/hoist-dev/hoist/runspec"
 )
 
 // UpOptions are `up`'s flags.
@@ -220,28 +221,49 @@ func (s *runState) id(name string) string {
 	return name
 }
 
-// unsupporter is implemented by backends that can tell which compose fields
-// they do not apply.
+// unsupporter is implemented by backends that can tell which parts of a
+// container configuration they do not apply.
 type unsupporter interface {
-	Unsupported(s types.ServiceConfig) []string
+	Unsupported(c runspec.Container) []string
 }
 
-// warnUnsupported says once per field which services use something the
-// engine ignores, instead of silently dropping it.
+// warnUnsupported says once per field which services use something hoist
+// or the engine ignores, instead of silently dropping it.
 func (o *Orchestrator) warnUnsupported(p *types.Project) {
-	u, ok := o.Backend.(unsupporter)
-	if !ok {
-		return
-	}
-	byField := map[string][]string{}
+	u, _ := o.Backend.(unsupporter)
+	type key struct{ who, field string }
+	byField := map[key][]string{}
 	for _, name := range p.ServiceNames() {
-		for _, f := range u.Unsupported(p.Services[name]) {
-			byField[f] = append(byField[f], name)
+		s := p.Services[name]
+		for _, f := range compose.Unmapped(s) {
+			k := key{"hoist", f}
+			byField[k] = append(byField[k], name)
+		}
+		if u == nil {
+			continue
+		}
+		c, err := compose.Resolve(p, s, false)
+		if err != nil {
+			continue // validation reported it
+		}
+		for _, f := range u.Unsupported(c) {
+			k := key{"the " + o.Backend.Name() + " engine", f}
+			byField[k] = append(byField[k], name)
 		}
 	}
-	for _, f := range sortedKeys(byField) {
-		svcs := byField[f]
+	keys := make([]key, 0, len(byField))
+	for k := range byField {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].who != keys[j].who {
+			return keys[i].who < keys[j].who
+		}
+		return keys[i].field < keys[j].field
+	})
+	for _, k := range keys {
+		svcs := byField[k]
 		sort.Strings(svcs)
-		o.warn(fmt.Sprintf("the %s engine ignores %q (services: %s)", o.Backend.Name(), f, strings.Join(svcs, ", ")))
+		o.warn(fmt.Sprintf("%s ignores %q (services: %s)", k.who, k.field, strings.Join(svcs, ", ")))
 	}
 }

@@ -58,6 +58,14 @@ type Container struct {
 	DeviceRules []devicerule.Rule
 	Network     Network
 	Logging     Logging
+	// Runtime is the OCI runtime's name (runtime:), "" the engine's.
+	Runtime    string
+	StorageOpt map[string]string
+	// VolumeDriver is the driver of volumes created on use.
+	VolumeDriver string
+	// VolumesFrom are "container[:ro|rw]" entries, a service's name
+	// already its first container's.
+	VolumesFrom []string
 }
 
 // Process is what runs, as whom and with what.
@@ -180,6 +188,9 @@ type Resources struct {
 	CPUQuota  int64 // µs per CPUPeriod
 	CPUPeriod int64 // µs
 	CPUSet    string
+	// CPURealtimePeriod and CPURealtimeRuntime are µs.
+	CPURealtimePeriod  int64
+	CPURealtimeRuntime int64
 	// PidsLimit nil: unlimited (the engine's default); -1 unlimited.
 	PidsLimit *int64
 	// ShmSize is /dev/shm's size in bytes; 0: 64 MiB.
@@ -243,9 +254,12 @@ type Mount struct {
 	CreateHostPath bool
 	Propagation    string
 	SELinux        string
+	// Recursive is "", "enabled", "disabled", "writable" or "readonly".
+	Recursive string
 	// Volume options (type volume).
-	NoCopy  bool
-	Subpath string
+	NoCopy       bool
+	Subpath      string
+	VolumeLabels map[string]string
 	// Tmpfs options (type tmpfs).
 	Tmpfs *Tmpfs
 	// Secret or Config names the object a file mount comes from.
@@ -258,8 +272,10 @@ type Tmpfs struct {
 	SizeBytes int64  // 0: the kernel's default (half the RAM)
 	Mode      uint32 // 0: 01777
 	Exec      bool
-	// Options is the tmpfs: entry's text after the path, which an engine
-	// that passes options on (the Docker daemon) gives as is.
+	// FromKey marks a tmpfs: entry (not a volume of type tmpfs); Options
+	// is its text after the path, which an engine that passes options on
+	// (the Docker daemon) gives as is.
+	FromKey bool
 	Options string
 }
 

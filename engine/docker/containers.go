@@ -33,15 +33,15 @@ func (b *Backend) create(ctx context.Context, spec engine.ContainerSpec, cc *cre
 		return "", fmt.Errorf("create container %q: %w", spec.Name, mapErr(err))
 	}
 	for _, n := range cc.Connect {
-		if err := b.api.NetworkConnect(ctx, n.Name, resp.ID, endpoint(n)); err != nil {
+		if err := b.api.NetworkConnect(ctx, n.Network, resp.ID, endpoint(n)); err != nil {
 			// Best effort: the original error is what the caller needs.
 			_ = b.api.ContainerRemove(context.WithoutCancel(ctx), resp.ID, container.RemoveOptions{Force: true})
-			return "", fmt.Errorf("create container %q: connect network %q: %w", spec.Name, n.Name, mapErr(err))
+			return "", fmt.Errorf("create container %q: connect network %q: %w", spec.Name, n.Network, mapErr(err))
 		}
 	}
-	if len(spec.Files) > 0 {
+	if len(spec.Config.Files) > 0 {
 		// As docker compose injects secrets and configs given as content.
-		if err := b.api.CopyToContainer(ctx, resp.ID, "/", filesTar(spec.Files), container.CopyToContainerOptions{}); err != nil {
+		if err := b.api.CopyToContainer(ctx, resp.ID, "/", filesTar(spec.Config.Files), container.CopyToContainerOptions{}); err != nil {
 			_ = b.api.ContainerRemove(context.WithoutCancel(ctx), resp.ID, container.RemoveOptions{Force: true})
 			return "", fmt.Errorf("create container %q: write secrets and configs: %w", spec.Name, mapErr(err))
 		}

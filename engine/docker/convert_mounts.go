@@ -5,53 +5,56 @@ import (
 	"os"
 	"strings"
 
-	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/versions"
+
+	"github.com/hoist-dev/hoist/runspec"
 )
 
-// mounts converts service volumes to the Mounts API. Two binds go to the
-// legacy Binds syntax instead: one with create_host_path on a daemon older
-// than API 1.42 (no CreateMountpoint there), and one with an SELinux
-// relabel option, which the Mounts API cannot express.
-func mounts(vols []types.ServiceVolumeConfig, apiVersion string) ([]mount.Mount, []string, error) {
+// mounts converts mounts to the Mounts API (tmpfs: entries go to the
+// HostConfig's Tmpfs map, tmpfsMap). Two binds go to the legacy Binds
+// syntax instead: one that creates its host path on a daemon older than
+// API 1.42 (no CreateMountpoint there), and one with an SELinux relabel
+// option, which the Mounts API cannot express.
+func mounts(ms []runspec.Mount, apiVersion string) ([]mount.Mount, []string, error) {
 	var out []mount.Mount
 	var binds []string
-	for _, v := range vols {
-		m := mount.Mount{Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly, Consistency: mount.Consistency(v.Consistency)}
-		if v.Target == "" {
-			return nil, nil, fmt.Errorf("volume %q: no target path", v.Source)
-		}
+	for _, v := range ms {
+		m := mount.Mount{Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly}
 		switch v.Type {
-		case types.VolumeTypeBind:
+		case runspec.MountBind:
 			m.Type = mount.TypeBind
-			create := v.Bind == nil || bool(v.Bind.CreateHostPath)
-			selinux := v.Bind != nil && v.Bind.SELinux != ""
-			if selinux || (create && versions.LessThan(apiVersion, "1.42")) {
+			if v.SELinux != "" || (v.CreateHostPath && versions.LessThan(apiVersion, "1.42")) {
 				binds = append(binds, legacyBind(v))
 				continue
 			}
-			opts := &mount.BindOptions{CreateMountpoint: create}
-			if v.Bind != nil {
-				opts.Propagation = mount.Propagation(v.Bind.Propagation)
-				opts.NonRecursive = v.Bind.Recursive == "disabled"
+			opts := &mount.BindOptions{CreateMountpoint: v.CreateHostPath, Propagation: mount.Propagation(v.Propagation)}
+			switch v.Recursive {
+			case "disabled":
+				opts.NonRecursive = true
+			case "writable":
+				opts.ReadOnlyNonRecursive = true
+			case "readonly":
+				opts.ReadOnlyForceRecursive = true
 			}
 			if *opts != (mount.BindOptions{}) {
 				m.BindOptions = opts
 			}
-		case types.VolumeTypeVolume:
+		case runspec.MountVolume:
 			m.Type = mount.TypeVolume
-			if v.Volume != nil {
-				m.VolumeOptions = &mount.VolumeOptions{NoCopy: v.Volume.NoCopy, Subpath: v.Volume.Subpath, Labels: v.Volume.Labels}
+			if v.NoCopy || v.Subpath != "" || len(v.VolumeLabels) > 0 {
+				m.VolumeOptions = &mount.VolumeOptions{NoCopy: v.NoCopy, Subpath: v.Subpath, Labels: v.VolumeLabels}
 			}
-		case types.VolumeTypeTmpfs:
+		case runspec.MountTmpfs:
+			if v.Tmpfs != nil && v.Tmpfs.FromKey {
+				continue // tmpfsMap
+			}
 			m.Type = mount.TypeTmpfs
-			m.Source = ""
-			if v.Tmpfs != nil {
-				m.TmpfsOptions = &mount.TmpfsOptions{SizeBytes: int64(v.Tmpfs.Size), Mode: os.FileMode(v.Tmpfs.Mode)}
+			if v.Tmpfs != nil && (v.Tmpfs.SizeBytes != 0 || v.Tmpfs.Mode != 0) {
+				m.TmpfsOptions = &mount.TmpfsOptions{SizeBytes: v.Tmpfs.SizeBytes, Mode: os.FileMode(v.Tmpfs.Mode)}
 			}
 		default:
-			return nil, nil, fmt.Errorf("volume %q: type %q is not supported by the docker engine backend", v.Target, v.Type)
+			return nil, nil, fmt.Errorf("mount %q: type %q is not supported by the docker engine", v.Target, v.Type)
 		}
 		out = append(out, m)
 	}
@@ -59,18 +62,16 @@ func mounts(vols []types.ServiceVolumeConfig, apiVersion string) ([]mount.Mount,
 }
 
 // legacyBind renders "src:dst[:opts]" for HostConfig.Binds.
-func legacyBind(v types.ServiceVolumeConfig) string {
+func legacyBind(v runspec.Mount) string {
 	var opts []string
 	if v.ReadOnly {
 		opts = append(opts, "ro")
 	}
-	if v.Bind != nil {
-		if v.Bind.SELinux != "" {
-			opts = append(opts, v.Bind.SELinux)
-		}
-		if v.Bind.Propagation != "" {
-			opts = append(opts, v.Bind.Propagation)
-		}
+	if v.SELinux != "" {
+		opts = append(opts, v.SELinux)
+	}
+	if v.Propagation != "" {
+		opts = append(opts, v.Propagation)
 	}
 	s := v.Source + ":" + v.Target
 	if len(opts) > 0 {

@@ -4,30 +4,28 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker/go-connections/nat"
+
+	"github.com/hoist-dev/hoist/runspec"
 )
 
 // ports converts published ports and expose entries. compose-go yields one
 // ServicePortConfig per container port; Published may be empty (a random
 // host port), a single port or a range ("8000-8010": the daemon picks one).
-func ports(published []types.ServicePortConfig, expose types.StringOrNumberList) (nat.PortSet, nat.PortMap, error) {
+func ports(published []runspec.Port, expose []string) (nat.PortSet, nat.PortMap, error) {
 	set := nat.PortSet{}
 	bindings := nat.PortMap{}
 	for _, p := range published {
 		proto := strings.ToLower(p.Protocol)
-		if proto == "" {
-			proto = "tcp"
+		if p.ContainerPort == 0 || p.ContainerPort > 65535 {
+			return nil, nil, fmt.Errorf("invalid container port %d", p.ContainerPort)
 		}
-		if p.Target == 0 || p.Target > 65535 {
-			return nil, nil, fmt.Errorf("invalid container port %d", p.Target)
-		}
-		port, err := nat.NewPort(proto, fmt.Sprint(p.Target))
+		port, err := nat.NewPort(proto, fmt.Sprint(p.ContainerPort))
 		if err != nil {
-			return nil, nil, fmt.Errorf("port %d/%s: %w", p.Target, proto, err)
+			return nil, nil, fmt.Errorf("port %d/%s: %w", p.ContainerPort, proto, err)
 		}
 		set[port] = struct{}{}
-		bindings[port] = append(bindings[port], nat.PortBinding{HostIP: p.HostIP, HostPort: p.Published})
+		bindings[port] = append(bindings[port], nat.PortBinding{HostIP: p.HostIP, HostPort: p.HostPort})
 	}
 	for _, e := range expose {
 		proto, portRange := nat.SplitProtoPort(e)

@@ -17,7 +17,9 @@ import (
 	"github.com/docker/docker/api/types/strslice"
 	"github.com/docker/go-connections/nat"
 
+	"github.com/hoist-dev/hoist/compose"
 	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/runspec"
 )
 
 func dur(d time.Duration) *types.Duration { v := types.Duration(d); return &v }
@@ -51,7 +53,7 @@ func fullService() types.ServiceConfig {
 	s.Volumes = []types.ServiceVolumeConfig{
 		{Type: "bind", Source: "/host/src", Target: "/src", ReadOnly: true, Bind: &types.ServiceVolumeBind{CreateHostPath: false, Propagation: "rshared"}},
 		{Type: "bind", Source: "/host/created", Target: "/created", Bind: &types.ServiceVolumeBind{CreateHostPath: true}},
-		{Type: "volume", Source: "p_data", Target: "/data", Volume: &types.ServiceVolumeVolume{NoCopy: true}},
+		{Type: "volume", Source: "data", Target: "/data", Volume: &types.ServiceVolumeVolume{NoCopy: true}},
 		{Type: "volume", Target: "/anon"},
 		{Type: "tmpfs", Target: "/cache", Tmpfs: &types.ServiceVolumeTmpfs{Size: 1 << 20, Mode: 0o1777}},
 	}
@@ -81,19 +83,33 @@ func fullService() types.ServiceConfig {
 	s.Ipc = "shareable"
 	s.Pid = "host"
 	s.Platform = "linux/arm64/v8"
+	s.Networks = map[string]*types.ServiceNetworkConfig{
+		"front": {Aliases: []string{"www"}, Ipv4Address: "172.30.0.10", Priority: 1},
+		"back":  nil,
+	}
 	return s
 }
 
-func fullSpec() engine.ContainerSpec {
-	return engine.ContainerSpec{
-		Project: "p", Name: "p-web-1", Number: 1, Image: "nginx:1", Service: fullService(),
-		Labels: map[string]string{engine.LabelProject: "p", engine.LabelService: "web"},
-		Networks: []engine.NetworkAttachment{
-			{Name: "p_front", Aliases: []string{"web", "www"}, IPv4: "172.30.0.10"},
-			{Name: "p_back", Aliases: []string{"web"}},
-		},
+// specOf resolves s as the orchestrator does, in project p (networks front
+// and back, volume data), with compose's labels over the service's.
+func specOf(s types.ServiceConfig) engine.ContainerSpec {
+	p := &types.Project{
+		Name: "p", Services: types.Services{s.Name: s},
+		Networks: types.Networks{"front": {Name: "p_front"}, "back": {Name: "p_back"}},
+		Volumes:  types.Volumes{"data": {Name: "p_data"}},
 	}
+	c, err := compose.Resolve(p, s, false)
+	if err != nil {
+		panic(err)
+	}
+	if c.Labels == nil {
+		c.Labels = map[string]string{}
+	}
+	c.Labels[engine.LabelProject], c.Labels[engine.LabelService] = "p", s.Name
+	return engine.ContainerSpec{Project: "p", Service: s.Name, Name: "p-" + s.Name + "-1", Number: 1, Config: c}
 }
+
+func fullSpec() engine.ContainerSpec { return specOf(fullService()) }
 
 func TestToCreateConfigFull(t *testing.T) {
 	cc, err := toCreateConfig(fullSpec(), "1.41")
@@ -110,7 +126,9 @@ func TestToCreateConfigFull(t *testing.T) {
 	check("Image", cfg.Image, "nginx:1")
 	check("Cmd", cfg.Cmd, strslice.StrSlice{"nginx", "-g", "daemon off;"})
 	check("Entrypoint", cfg.Entrypoint, strslice.StrSlice{"/docker-entrypoint.sh"})
-	check("Env", cfg.Env, []string{"A=1", "B=2"})
+	// An unset variable goes as a bare name, which the daemon takes as
+	// "remove", as docker compose sends it.
+	check("Env", cfg.Env, []string{"A=1", "B=2", "UNSET"})
 	check("WorkingDir", cfg.WorkingDir, "/srv")
 	check("User", cfg.User, "1000:1000")
 	check("Hostname", cfg.Hostname, "web")
@@ -170,7 +188,7 @@ func TestToCreateConfigFull(t *testing.T) {
 	check("EndpointsConfig", cc.Networking.EndpointsConfig, map[string]*network.EndpointSettings{
 		"p_front": {Aliases: []string{"web", "www"}, IPAMConfig: &network.EndpointIPAMConfig{IPv4Address: "172.30.0.10"}},
 	})
-	check("Connect", cc.Connect, []engine.NetworkAttachment{{Name: "p_back", Aliases: []string{"web"}}})
+	check("Connect", cc.Connect, []runspec.Attachment{{Network: "p_back", Aliases: []string{"web"}}})
 }
 
 func TestToCreateConfigVersions(t *testing.T) {
@@ -191,28 +209,30 @@ func TestToCreateConfigVersions(t *testing.T) {
 }
 
 func TestToCreateConfigOverrides(t *testing.T) {
-	spec := fullSpec()
-	spec.Cmd = []string{"sh"}
-	spec.Service.Entrypoint = types.ShellCommand{}
-	spec.Service.HealthCheck = &types.HealthCheckConfig{Disable: true}
-	spec.Service.NetworkMode = "container:p-db-1"
-	spec.Service.Restart = ""
-	spec.Service.OomKillDisable = true
-	spec.Service.MemSwappiness = 10
-	spec.Service.BlkioConfig = &types.BlkioConfig{Weight: 300}
-	spec.Service.Deploy = &types.DeployConfig{
+	svc := fullService()
+	svc.Command = types.ShellCommand{"sh"}
+	svc.Entrypoint = types.ShellCommand{}
+	svc.HealthCheck = &types.HealthCheckConfig{Disable: true}
+	svc.NetworkMode = "container:p-db-1"
+	svc.Networks = nil
+	svc.Restart = ""
+	svc.OomKillDisable = true
+	svc.MemSwappiness = 10
+	svc.BlkioConfig = &types.BlkioConfig{Weight: 300}
+	svc.MemLimit, svc.CPUS, svc.PidsLimit = 0, 0, 0
+	svc.Deploy = &types.DeployConfig{
 		RestartPolicy: &types.RestartPolicy{Condition: "on-failure", MaxAttempts: ptr(uint64(2))},
 		Resources: types.Resources{
 			Limits:       &types.Resource{NanoCPUs: 1.5, MemoryBytes: 512 << 20, Pids: 50},
 			Reservations: &types.Resource{MemoryBytes: 128 << 20},
 		},
 	}
-	cc, err := toCreateConfig(spec, "1.41")
+	cc, err := toCreateConfig(specOf(svc), "1.41")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(cc.Config.Cmd, strslice.StrSlice{"sh"}) {
-		t.Errorf("Cmd = %v, want spec.Cmd", cc.Config.Cmd)
+		t.Errorf("Cmd = %v, want the service's command", cc.Config.Cmd)
 	}
 	if cc.Config.Entrypoint == nil || len(cc.Config.Entrypoint) != 0 {
 		t.Errorf("Entrypoint = %#v, want empty non-nil (clears the image's)", cc.Config.Entrypoint)
@@ -235,43 +255,13 @@ func TestToCreateConfigOverrides(t *testing.T) {
 	}
 }
 
-func TestRestartPolicy(t *testing.T) {
-	tests := []struct {
-		restart string
-		deploy  string
-		want    container.RestartPolicy
-	}{
-		{"", "", container.RestartPolicy{Name: "no"}},
-		{"no", "", container.RestartPolicy{Name: "no"}},
-		{"always", "", container.RestartPolicy{Name: "always"}},
-		{"unless-stopped", "", container.RestartPolicy{Name: "unless-stopped"}},
-		{"on-failure", "", container.RestartPolicy{Name: "on-failure"}},
-		{"always", "none", container.RestartPolicy{Name: "no"}},
-		{"", "any", container.RestartPolicy{Name: "always"}},
-	}
-	for _, tt := range tests {
-		s := types.ServiceConfig{Restart: tt.restart}
-		if tt.deploy != "" {
-			s.Deploy = &types.DeployConfig{RestartPolicy: &types.RestartPolicy{Condition: tt.deploy}}
-		}
-		got, err := restartPolicy(s)
-		if err != nil || got != tt.want {
-			t.Errorf("restart %q deploy %q = %+v, %v; want %+v", tt.restart, tt.deploy, got, err, tt.want)
-		}
-	}
-	if _, err := restartPolicy(types.ServiceConfig{Restart: "sometimes"}); err == nil {
-		t.Error("unknown restart policy accepted")
-	}
-}
-
 func TestToCreateConfigErrors(t *testing.T) {
 	for name, mutate := range map[string]func(*engine.ContainerSpec){
-		"unresolved service network mode": func(s *engine.ContainerSpec) { s.Service.NetworkMode = "service:db" },
-		"bad platform":                    func(s *engine.ContainerSpec) { s.Service.Platform = "linux" },
-		"npipe volume": func(s *engine.ContainerSpec) {
-			s.Service.Volumes = []types.ServiceVolumeConfig{{Type: "npipe", Source: "x", Target: "/x"}}
+		"bad platform": func(s *engine.ContainerSpec) { s.Config.Platform = "linux" },
+		"npipe mount": func(s *engine.ContainerSpec) {
+			s.Config.Mounts = []runspec.Mount{{Type: "npipe", Source: "x", Target: "/x"}}
 		},
-		"bad expose": func(s *engine.ContainerSpec) { s.Service.Expose = types.StringOrNumberList{"abc"} },
+		"bad expose": func(s *engine.ContainerSpec) { s.Config.Network.Expose = []string{"abc"} },
 	} {
 		spec := fullSpec()
 		mutate(&spec)

@@ -17,10 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/runspec"
 )
 
 // testProject returns a unique project whose containers are removed when
@@ -47,13 +47,14 @@ func testProject(t *testing.T, b *Backend) string {
 }
 
 func labelledSpec(project, service string, n int, img string, cmd ...string) engine.ContainerSpec {
-	svc := types.ServiceConfig{Name: service}
-	svc.Command = cmd
-	svc.Init = new(true)
-	return engine.ContainerSpec{
-		Project: project, Name: fmt.Sprintf("%s-%s-%d", project, service, n), Number: n, Image: img, Service: svc,
-		Labels: map[string]string{engine.LabelProject: project, engine.LabelService: service, engine.LabelNumber: fmt.Sprint(n)},
+	init := true
+	c := runspec.Container{
+		Image:   img,
+		Process: runspec.Process{Command: cmd, Init: &init},
+		Restart: runspec.Restart{Mode: runspec.RestartNo},
+		Labels:  map[string]string{engine.LabelProject: project, engine.LabelService: service, engine.LabelNumber: fmt.Sprint(n)},
 	}
+	return engine.ContainerSpec{Project: project, Service: service, Name: fmt.Sprintf("%s-%s-%d", project, service, n), Number: n, Config: c}
 }
 
 func testCtx(t *testing.T) context.Context {
@@ -67,7 +68,7 @@ func TestKillTopTTYLogs(t *testing.T) {
 	img := ensureTestImage(t, b)
 	ctx := testCtx(t)
 	spec := labelledSpec(testProject(t, b), "tty", 1, img, "sh", "-c", "echo tty-out; exec sleep 600")
-	spec.Service.Tty = true
+	spec.Config.Process.TTY = true
 	id, err := b.CreateContainer(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
@@ -146,7 +147,7 @@ func TestBuildPushPull(t *testing.T) {
 	}
 
 	spec := labelledSpec(testProject(t, b), "built", 1, ref)
-	spec.Service.Init = nil
+	spec.Config.Process.Init = nil
 	cid, err := b.CreateContainer(ctx, spec)
 	if err != nil {
 		t.Fatal(err)

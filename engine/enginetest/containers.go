@@ -10,6 +10,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/runspec"
 )
 
 func testContainerObserve(t *testing.T, h *harness) {
@@ -21,7 +22,7 @@ func testContainerObserve(t *testing.T, h *harness) {
 	}
 	svc := h.service("web", "sleep", "600")
 	svc.Init = new(true)
-	spec := h.spec(svc, engine.NetworkAttachment{Name: net.Name, Aliases: []string{"web"}})
+	spec := h.spec(svc, runspec.Attachment{Network: net.Name, Aliases: []string{"web"}})
 	id := h.create(spec)
 
 	st, err := h.b.Observe(ctx, h.project, []string{h.image, "hoist-test/absent:never"})

@@ -16,13 +16,16 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/hoist-dev/hoist/compose"
 	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/runspec"
 )
 
 // Options configures the suite.
@@ -149,25 +152,41 @@ func (h *harness) service(name string, cmd ...string) types.ServiceConfig {
 	return svc
 }
 
-// spec wraps svc as container number 1 of the project, with the compose
-// labels and the given networks.
-func (h *harness) spec(svc types.ServiceConfig, networks ...engine.NetworkAttachment) engine.ContainerSpec {
-	name := fmt.Sprintf("%s-%s-1", h.project, svc.Name)
+// spec wraps svc as container number 1 of the project, resolved as the
+// orchestrator resolves services (compose.Resolve), with the compose
+// labels and the given networks (engine-level names). Named volumes are
+// the engine-level names themselves.
+func (h *harness) spec(svc types.ServiceConfig, networks ...runspec.Attachment) engine.ContainerSpec {
+	h.t.Helper()
+	p := &types.Project{Name: h.project, Services: types.Services{svc.Name: svc}, Volumes: types.Volumes{}}
+	for _, v := range svc.Volumes {
+		if v.Type == types.VolumeTypeVolume && v.Source != "" {
+			p.Volumes[v.Source] = types.VolumeConfig{Name: v.Source}
+		}
+	}
+	c, err := compose.Resolve(p, svc, false)
+	if err != nil {
+		h.t.Fatalf("resolve %s: %v", svc.Name, err)
+	}
+	c.Image = h.image
+	c.Network.Attachments = networks
+	if c.Labels == nil {
+		c.Labels = map[string]string{}
+	}
+	maps.Copy(c.Labels, map[string]string{
+		engine.LabelProject:    h.project,
+		engine.LabelService:    svc.Name,
+		engine.LabelNumber:     "1",
+		engine.LabelOneOff:     "False",
+		engine.LabelConfigHash: "hash-" + svc.Name,
+		engine.LabelImage:      h.image,
+	})
 	return engine.ContainerSpec{
 		Project: h.project,
-		Name:    name,
+		Service: svc.Name,
+		Name:    fmt.Sprintf("%s-%s-1", h.project, svc.Name),
 		Number:  1,
-		Image:   h.image,
-		Service: svc,
-		Labels: map[string]string{
-			engine.LabelProject:    h.project,
-			engine.LabelService:    svc.Name,
-			engine.LabelNumber:     "1",
-			engine.LabelOneOff:     "False",
-			engine.LabelConfigHash: "hash-" + svc.Name,
-			engine.LabelImage:      h.image,
-		},
-		Networks: networks,
+		Config:  c,
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/runspec"
 )
 
 func testPublishedPort(t *testing.T, h *harness) {
@@ -25,7 +26,7 @@ func testPublishedPort(t *testing.T, h *harness) {
 	svc.Ports = []types.ServicePortConfig{{HostIP: "127.0.0.1", Target: 8080, Protocol: "tcp"}}
 	// Healthy means httpd answers inside, so one connection suffices.
 	svc.HealthCheck = healthcheck("CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:8080/index.html")
-	id := h.run(h.spec(svc, engine.NetworkAttachment{Name: net0.Name}))
+	id := h.run(h.spec(svc, runspec.Attachment{Network: net0.Name}))
 	c := h.wait(id, engine.WaitHealthy)
 	if len(c.Ports) == 0 {
 		t.Fatalf("no published port on %+v", c)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/runspec"
 )
 
 func testNetwork(t *testing.T, h *harness) {
@@ -107,8 +108,8 @@ func testTwoNetworks(t *testing.T, h *harness) {
 	svc := h.service("app", "sh", "-c", "ip -4 addr; exec sleep 600")
 	svc.Init = new(true)
 	id := h.run(h.spec(svc,
-		engine.NetworkAttachment{Name: front.Name, Aliases: []string{"app"}},
-		engine.NetworkAttachment{Name: back.Name, Aliases: []string{"app"}, IPv4: ip}))
+		runspec.Attachment{Network: front.Name, Aliases: []string{"app"}},
+		runspec.Attachment{Network: back.Name, Aliases: []string{"app"}, IPv4: ip}))
 	c := h.wait(id, engine.WaitRunning)
 	if want := []string{back.Name, front.Name}; !slices.Equal(c.Networks, want) {
 		t.Errorf("networks %v, want %v", c.Networks, want)

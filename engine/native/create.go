@@ -8,21 +8,18 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	units "github.com/docker/go-units"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/native/etcfiles"
 	"github.com/hoist-dev/hoist/engine/native/image"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
-	"github.com/hoist-dev/hoist/internal/devicerule"
 	"github.com/hoist-dev/hoist/internal/logopts"
 	"github.com/hoist-dev/hoist/netplan"
+	"github.com/hoist-dev/hoist/runspec"
 )
 
 // CreateContainer resolves the image, merges its config with the service
@@ -49,10 +46,7 @@ func (b *Backend) newRecord(ctx context.Context, spec engine.ContainerSpec) (*re
 	if spec.Project == "" || checkName("project", spec.Project) != nil {
 		return nil, nil, fmt.Errorf("create container %q: invalid project name %q", spec.Name, spec.Project)
 	}
-	ref := spec.Image
-	if ref == "" {
-		ref = spec.Service.Image
-	}
+	ref := spec.Config.Image
 	img, err := b.store.Resolve(ctx, ref)
 	if errors.Is(err, engine.ErrNotFound) {
 		return nil, nil, fmt.Errorf("create container %q: image %s not found in the native store: hoist pull %s or hoist image load: %w", spec.Name, ref, ref, engine.ErrNotFound)
@@ -62,15 +56,14 @@ func (b *Backend) newRecord(ctx context.Context, spec engine.ContainerSpec) (*re
 	}
 	id := newID()
 	r := &record{
-		ID: id, Name: spec.Name, Project: spec.Project, Service: spec.Service.Name,
+		ID: id, Name: spec.Name, Project: spec.Project, Service: spec.Service,
 		Number: spec.Number, OneOff: spec.OneOff, Image: ref, ImageID: img.ID, Layers: img.Layers,
 		Created: time.Now().UTC(),
 	}
-	r.Labels = maps.Clone(spec.Service.Labels)
+	r.Labels = maps.Clone(spec.Config.Labels)
 	if r.Labels == nil {
 		r.Labels = map[string]string{}
 	}
-	maps.Copy(r.Labels, spec.Labels)
 	r.Labels[engine.LabelEngine] = "native"
 	if err := buildSpec(r, spec, img); err != nil {
 		return nil, nil, fmt.Errorf("create container %q: %w", spec.Name, err)
@@ -96,7 +89,7 @@ func (b *Backend) createRecord(ctx context.Context, r *record, spec engine.Conta
 	if err := b.layout().CreateLayer(id); err != nil {
 		return fail(err)
 	}
-	if err := writeFiles(filepath.Join(b.layerDir(id), "upper"), r.Layers, spec.Files); err != nil {
+	if err := writeFiles(filepath.Join(b.layerDir(id), "upper"), r.Layers, spec.Config.Files); err != nil {
 		return fail(err)
 	}
 	if err := b.prepareVolumes(ctx, r, spec); err != nil {
@@ -114,30 +107,27 @@ func (b *Backend) createRecord(ctx context.Context, r *record, spec engine.Conta
 	return nil
 }
 
-// buildSpec merges the image config with the service into r.Spec and the
-// other run settings of r. Volumes are added by prepareVolumes.
+// buildSpec merges the image's configuration into the container's
+// (runspec.MergeImage, the Docker daemon's rules) and maps the result to
+// r.Spec and r's other run settings. Volumes are added by prepareVolumes.
 func buildSpec(r *record, spec engine.ContainerSpec, img *image.Image) error {
-	svc := spec.Service
-	cfg := img.Config.Config
-
-	entrypoint := cfg.Entrypoint
-	cmd := cfg.Cmd
-	if svc.Entrypoint != nil {
-		// As in Docker, a new entrypoint drops the image's command.
-		entrypoint, cmd = svc.Entrypoint, nil
+	c := spec.Config
+	pr := c.Process
+	hostname := pr.Hostname
+	if hostname == "" {
+		hostname = r.ID[:12]
+		if c.Network.Mode == runspec.NetworkHost {
+			// As in Docker, a host-network container has the host's name.
+			if h, err := os.Hostname(); err == nil {
+				hostname = h
+			}
+		}
 	}
-	switch {
-	case spec.Cmd != nil:
-		cmd = spec.Cmd
-	case svc.Command != nil:
-		cmd = svc.Command
+	m, err := runspec.MergeImage(c, imageConfig(img), hostname)
+	if err != nil {
+		return err
 	}
-	args := append(slices.Clone(entrypoint), cmd...)
-	if len(args) == 0 {
-		return errors.New("no command: the image has no entrypoint or cmd and the service sets none")
-	}
-
-	if l := svc.Logging; l != nil && logopts.FileDriver(l.Driver) {
+	if l := c.Logging; logopts.FileDriver(l.Driver) {
 		opts, err := logopts.Parse(l.Driver, l.Options)
 		if err != nil {
 			return err
@@ -145,123 +135,76 @@ func buildSpec(r *record, spec engine.ContainerSpec, img *image.Image) error {
 		r.Log = opts
 	}
 
-	s := runtime.Spec{ID: r.ID, Args: args}
-	s.Hostname = svc.Hostname
-	if s.Hostname == "" {
-		s.Hostname = r.ID[:12]
-	}
-	s.Env = mergeEnv(cfg.Env, svc.Environment, s.Hostname)
-	s.Cwd = firstNonEmpty(svc.WorkingDir, cfg.WorkingDir)
-	s.User = firstNonEmpty(svc.User, cfg.User)
-	s.GroupAdd = slices.Clone(svc.GroupAdd)
-	s.Init = svc.Init != nil && *svc.Init
-	if svc.Tty {
+	s := runtime.Spec{ID: r.ID, Args: m.Args, Env: m.Env, Hostname: hostname}
+	s.Cwd, s.User = m.WorkingDir, m.User
+	s.GroupAdd = slices.Clone(pr.GroupAdd)
+	s.Init = pr.Init != nil && *pr.Init
+	if pr.TTY {
 		// Docker's default size for a container's terminal.
 		s.TTY, s.Size = true, runtime.WinSize{Rows: 24, Cols: 80}
 	}
-	r.StdinOpen = svc.StdinOpen
+	r.StdinOpen = pr.StdinOpen
 
-	s.Security = runtime.Security{Privileged: svc.Privileged, CapAdd: svc.CapAdd, CapDrop: svc.CapDrop}
-	for _, opt := range svc.SecurityOpt {
-		k, v, _ := strings.Cut(strings.ReplaceAll(opt, "=", ":"), ":")
-		switch {
-		case k == "no-new-privileges" && (v == "" || v == "true"):
-			s.Security.NoNewPrivileges = true
-		case k == "seccomp" && v == "unconfined":
-			s.Security.SeccompUnconfined = true
-		}
+	sec := c.Security
+	s.Security = runtime.Security{Privileged: sec.Privileged, CapAdd: sec.CapAdd, CapDrop: sec.CapDrop,
+		NoNewPrivileges: sec.NoNewPrivileges, SeccompUnconfined: sec.Seccomp == "unconfined"}
+	s.ReadonlyRootfs = sec.ReadonlyRootfs
+	if sec.UnmaskPaths {
+		s.MaskedPaths, s.ReadonlyPaths = []string{}, []string{}
 	}
-	s.ReadonlyRootfs = svc.ReadOnly
-	if len(svc.Sysctls) > 0 {
-		s.Sysctls = maps.Clone(map[string]string(svc.Sysctls))
+	if len(sec.Sysctls) > 0 {
+		s.Sysctls = maps.Clone(sec.Sysctls)
 	}
-	for _, name := range slices.Sorted(maps.Keys(svc.Ulimits)) {
-		u := svc.Ulimits[name]
-		if u == nil {
-			continue
-		}
-		soft, hard := u.Soft, u.Hard
-		if u.Single != 0 {
-			soft, hard = u.Single, u.Single
-		}
-		s.Ulimits = append(s.Ulimits, runtime.Ulimit{Name: name, Soft: uint64(soft), Hard: uint64(hard)})
+	res := c.Resources
+	for _, u := range res.Ulimits {
+		s.Ulimits = append(s.Ulimits, runtime.Ulimit{Name: u.Name, Soft: uint64(u.Soft), Hard: uint64(u.Hard)})
 	}
-	s.ShmSize = int64(svc.ShmSize)
-	s.Resources = runtime.Resources{
-		MemoryBytes: int64(svc.MemLimit),
-		NanoCPUs:    int64(float64(svc.CPUS) * 1e9),
-		PidsLimit:   svc.PidsLimit,
+	s.ShmSize = res.ShmSize
+	s.Resources = runtime.Resources{MemoryBytes: res.MemoryLimit, NanoCPUs: res.NanoCPUs}
+	if res.PidsLimit != nil {
+		s.Resources.PidsLimit = *res.PidsLimit
 	}
-	if svc.Deploy != nil && svc.Deploy.Resources.Limits != nil {
-		l := svc.Deploy.Resources.Limits
-		if l.MemoryBytes != 0 {
-			s.Resources.MemoryBytes = int64(l.MemoryBytes)
-		}
-		if l.NanoCPUs != 0 {
-			s.Resources.NanoCPUs = int64(float64(l.NanoCPUs) * 1e9)
-		}
-		if l.Pids != 0 {
-			s.Resources.PidsLimit = l.Pids
-		}
+	for _, d := range c.Devices {
+		s.Devices = append(s.Devices, runtime.Device{HostPath: d.HostPath, Path: d.Path, Access: d.Permissions})
 	}
-	for _, d := range svc.Devices {
-		s.Devices = append(s.Devices, runtime.Device{HostPath: d.Source, Path: d.Target, Access: d.Permissions})
-	}
-	for _, text := range svc.DeviceCgroupRules {
-		rule, err := devicerule.Parse(text)
-		if err != nil {
-			return fmt.Errorf("device_cgroup_rules: %w", err)
+	s.DeviceRules = slices.Clone(c.DeviceRules)
+	for _, mt := range c.Mounts {
+		if mt.Type == runspec.MountTmpfs && mt.Tmpfs != nil && mt.Tmpfs.FromKey {
+			s.Mounts = append(s.Mounts, runtime.Mount{Type: runtime.MountTmpfs, Target: mt.Target, ReadOnly: mt.ReadOnly,
+				TmpfsSize: mt.Tmpfs.SizeBytes, TmpfsMode: mt.Tmpfs.Mode, TmpfsExec: mt.Tmpfs.Exec})
 		}
-		s.DeviceRules = append(s.DeviceRules, rule)
-	}
-	for _, t := range svc.Tmpfs {
-		m, err := parseTmpfs(t)
-		if err != nil {
-			return err
-		}
-		s.Mounts = append(s.Mounts, m)
 	}
 	r.Spec = s
 
-	r.StopSignal = firstNonEmpty(svc.StopSignal, img.Config.Config.StopSignal)
-	if svc.StopGracePeriod != nil {
-		d := time.Duration(*svc.StopGracePeriod)
+	r.StopSignal = m.StopSignal
+	if g := c.Stop.GracePeriod; g != nil {
+		d := *g
 		r.StopTimeout = &d
 	}
-	r.Healthcheck = mergeHealthcheck(svc.HealthCheck, cfg.Healthcheck)
-	if spec.OneOff {
-		// As docker compose run, a one-off container is never restarted.
-		r.Restart = ""
-	} else {
-		pol, err := restartPolicy(svc)
-		if err != nil {
-			return err
-		}
-		r.Restart = pol
-	}
+	r.Healthcheck = healthConfigRecord(m.Health)
+	r.Restart = restartPolicy(c.Restart)
 
-	switch mode := svc.NetworkMode; {
-	case mode == "" || mode == "bridge" || mode == "default":
-		for _, n := range spec.Networks {
-			r.Networks = append(r.Networks, n)
+	switch mode := c.Network.Mode; {
+	case mode == runspec.NetworkBridge:
+		// No default bridge here: a namespace with only loopback, as
+		// before (Unsupported warns).
+	case mode == runspec.NetworkAttach:
+		for _, a := range c.Network.Attachments {
+			r.Networks = append(r.Networks, netAttachment{Name: a.Network, Aliases: a.Aliases, IPv4: a.IPv4, IPv6: a.IPv6})
 		}
-		slices.SortFunc(r.Networks, func(a, b engine.NetworkAttachment) int { return strings.Compare(a.Name, b.Name) })
-	case mode == "none" || mode == "host" || strings.HasPrefix(mode, "container:"):
-		r.NetworkMode = mode
-		if mode == "host" && svc.Hostname == "" {
-			// As in Docker, a host-network container has the host's name.
-			if h, err := os.Hostname(); err == nil {
-				r.Spec.Hostname = h
-			}
-		}
+		slices.SortFunc(r.Networks, func(a, b netAttachment) int { return strings.Compare(a.Name, b.Name) })
+	case mode == runspec.NetworkNone || mode == runspec.NetworkHost || strings.HasPrefix(string(mode), "container:"):
+		r.NetworkMode = string(mode)
 	default:
-		return fmt.Errorf("network_mode %q: %w by the native engine", mode, engine.ErrNotImplemented)
+		return fmt.Errorf("network_mode %q: %w by the native engine (it has no default bridge: use a compose network)", mode, engine.ErrNotImplemented)
 	}
-	r.ExtraHosts = svc.ExtraHosts.AsList("=")
-	slices.Sort(r.ExtraHosts)
-	r.DNS = etcfiles.DNS{Nameservers: svc.DNS, Search: svc.DNSSearch, Options: svc.DNSOpts}
-	if len(svc.Ports) > 0 && bridged(r) {
-		ports, err := containerPorts(svc)
+	for _, e := range c.Network.ExtraHosts {
+		name, ip, _ := strings.Cut(e, ":")
+		r.ExtraHosts = append(r.ExtraHosts, name+"="+ip)
+	}
+	r.DNS = etcfiles.DNS{Nameservers: c.Network.DNS, Search: c.Network.DNSSearch, Options: c.Network.DNSOptions}
+	if len(c.Network.Ports) > 0 && bridged(r) {
+		ports, err := containerPorts(c.Network.Ports)
 		if err != nil {
 			return err
 		}
@@ -270,15 +213,40 @@ func buildSpec(r *record, spec engine.ContainerSpec, img *image.Image) error {
 	return nil
 }
 
-// containerPorts are the published ports of one container of svc, checked
-// and sorted by netplan; a host port range stays a range, resolved at
-// start. Ports of a container not on a compose network (host, none,
+// imageConfig is what a container inherits from img.
+func imageConfig(img *image.Image) runspec.Image {
+	cfg := img.Config.Config
+	out := runspec.Image{
+		Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, Env: cfg.Env, User: cfg.User, WorkingDir: cfg.WorkingDir,
+		StopSignal: cfg.StopSignal, Labels: cfg.Labels,
+	}
+	for v := range cfg.Volumes {
+		out.Volumes = append(out.Volumes, v)
+	}
+	slices.Sort(out.Volumes)
+	if h := cfg.Healthcheck; h != nil {
+		out.Healthcheck = &runspec.ImageHealth{Test: h.Test, Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}
+	}
+	return out
+}
+
+// healthConfigRecord is the merged healthcheck as the record keeps it.
+func healthConfigRecord(h *runspec.Healthcheck) *types.HealthCheckConfig {
+	if h == nil {
+		return nil
+	}
+	d := func(v time.Duration) *types.Duration { t := types.Duration(v); return &t }
+	retries := uint64(h.Retries)
+	return &types.HealthCheckConfig{Test: slices.Clone(h.Test), Interval: d(h.Interval), Timeout: d(h.Timeout),
+		StartPeriod: d(h.StartPeriod), StartInterval: d(h.StartInterval), Retries: &retries}
+}
+
+// containerPorts are the published ports of one container, checked and
+// sorted by netplan; a host port range stays a range, resolved at start.
+// Ports of a container not on a compose network (host, none,
 // container:<x>) are not published, as Docker ignores them.
-func containerPorts(svc types.ServiceConfig) ([]netplan.Binding, error) {
-	one := svc
-	n := 1
-	one.Scale, one.Deploy = &n, nil
-	bs, err := netplan.Ports(&types.Project{Services: types.Services{svc.Name: one}})
+func containerPorts(ports []runspec.Port) ([]netplan.Binding, error) {
+	bs, err := netplan.ContainerPorts(ports)
 	if err != nil {
 		return nil, err
 	}
@@ -297,118 +265,4 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
-}
-
-// mergeEnv returns the image's environment overridden by the service's
-// (entries without a value are unset variables and left out), with PATH
-// and HOSTNAME as Docker sets them.
-func mergeEnv(imageEnv []string, svcEnv types.MappingWithEquals, hostname string) []string {
-	var keys []string
-	vals := map[string]string{}
-	set := func(k, v string) {
-		if _, ok := vals[k]; !ok {
-			keys = append(keys, k)
-		}
-		vals[k] = v
-	}
-	set("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-	set("HOSTNAME", hostname)
-	for _, kv := range imageEnv {
-		k, v, _ := strings.Cut(kv, "=")
-		set(k, v)
-	}
-	for _, k := range slices.Sorted(maps.Keys(svcEnv)) {
-		if v := svcEnv[k]; v != nil {
-			set(k, *v)
-		}
-	}
-	out := make([]string, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, k+"="+vals[k])
-	}
-	return out
-}
-
-// mergeHealthcheck returns the service's healthcheck completed by the
-// image's, or nil when there is none or it is disabled.
-func mergeHealthcheck(svc *types.HealthCheckConfig, img *v1.HealthConfig) *types.HealthCheckConfig {
-	var out types.HealthCheckConfig
-	if img != nil {
-		out.Test = slices.Clone(img.Test)
-		dur := func(d time.Duration) *types.Duration {
-			if d == 0 {
-				return nil
-			}
-			v := types.Duration(d)
-			return &v
-		}
-		out.Interval, out.Timeout, out.StartPeriod = dur(img.Interval), dur(img.Timeout), dur(img.StartPeriod)
-		if img.Retries != 0 {
-			n := uint64(img.Retries)
-			out.Retries = &n
-		}
-	}
-	if svc != nil {
-		if svc.Disable {
-			return nil
-		}
-		if len(svc.Test) > 0 {
-			out.Test = svc.Test
-		}
-		if svc.Interval != nil {
-			out.Interval = svc.Interval
-		}
-		if svc.Timeout != nil {
-			out.Timeout = svc.Timeout
-		}
-		if svc.StartPeriod != nil {
-			out.StartPeriod = svc.StartPeriod
-		}
-		if svc.StartInterval != nil {
-			out.StartInterval = svc.StartInterval
-		}
-		if svc.Retries != nil {
-			out.Retries = svc.Retries
-		}
-	}
-	if len(out.Test) == 0 || out.Test[0] == "NONE" {
-		return nil
-	}
-	return &out
-}
-
-// parseTmpfs parses a service tmpfs entry: "/path" or
-// "/path:size=64m,mode=1770".
-func parseTmpfs(s string) (runtime.Mount, error) {
-	target, opts, _ := strings.Cut(s, ":")
-	m := runtime.Mount{Type: runtime.MountTmpfs, Target: target}
-	for _, o := range strings.Split(opts, ",") {
-		k, v, _ := strings.Cut(o, "=")
-		switch k {
-		case "":
-		case "size":
-			n, err := units.RAMInBytes(v)
-			if err != nil {
-				return m, fmt.Errorf("tmpfs %q: size: %w", s, err)
-			}
-			m.TmpfsSize = n
-		case "mode":
-			n, err := strconv.ParseUint(v, 8, 32)
-			if err != nil {
-				return m, fmt.Errorf("tmpfs %q: mode: %w", s, err)
-			}
-			m.TmpfsMode = uint32(n)
-		case "ro":
-			m.ReadOnly = true
-		case "exec":
-			m.TmpfsExec = true
-		case "noexec":
-			m.TmpfsExec = false
-		case "rw", "nosuid", "suid", "nodev", "dev":
-			// nosuid and nodev are always applied.
-		default:
-			return m, fmt.Errorf("tmpfs %q: option %q: %w by the native engine", s, k, engine.ErrNotImplemented)
-		}
-	}
-	return m, nil
 }

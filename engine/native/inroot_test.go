@@ -14,6 +14,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/runspec"
 )
 
 // hostOutside is a host directory, /tmp/<testdir>/outside, that a hostile
@@ -87,7 +88,7 @@ func TestSyncThroughContainerSymlinks(t *testing.T) {
 	out := newHostOutside(t)
 	spec := testSpec("syncattack", "app", "sh", "-c", "touch /ready; exec sleep 600")
 	spec.Service.NetworkMode = "none"
-	id, _ := run(t, b, spec, engine.WaitRunning)
+	id, _ := run(t, b, spec.resolved(), engine.WaitRunning)
 	sh := func(script string) {
 		t.Helper()
 		var buf bytes.Buffer
@@ -180,8 +181,8 @@ func TestFilesNeverFollowImageLinks(t *testing.T) {
 			buildImage(t, b, tag, "RUN "+tc.run)
 			spec := testSpec("filesattack", "app"+string(rune('a'+i)), "true")
 			spec.Image, spec.Service.Image = tag, tag
-			spec.Files = []engine.File{{Path: tc.file, Content: []byte("secret"), Mode: 0o400}}
-			id, err := b.CreateContainer(ctx, spec)
+			spec.Files = []runspec.File{{Path: tc.file, Content: []byte("secret"), Mode: 0o400}}
+			id, err := b.CreateContainer(ctx, spec.resolved())
 			out.check(t)
 			if tc.refused {
 				if err == nil {
@@ -234,7 +235,7 @@ func TestVolumeCopyUpNeverFollowsLinks(t *testing.T) {
 		b.RemoveVolume(context.Background(), "copyup-data")
 		b.RemoveVolume(context.Background(), "copyup-srv")
 	})
-	id, _ := run(t, b, spec, engine.WaitExited)
+	id, _ := run(t, b, spec.resolved(), engine.WaitExited)
 	out.check(t)
 	if got := logs(t, b, id, engine.LogOptions{}); !strings.Contains(got, "image") {
 		t.Errorf("the volume was not filled from the image: %q", got)
@@ -284,7 +285,7 @@ func TestSyncIntoVolume(t *testing.T) {
 	spec.Service.NetworkMode = "none"
 	spec.Service.Volumes = []types.ServiceVolumeConfig{{Type: types.VolumeTypeVolume, Source: "syncvol-app", Target: "/app"}}
 	t.Cleanup(func() { b.RemoveVolume(context.Background(), "syncvol-app") })
-	id, _ := run(t, b, spec, engine.WaitRunning)
+	id, _ := run(t, b, spec.resolved(), engine.WaitRunning)
 	host := filepath.Join(t.TempDir(), "a.txt")
 	if err := os.WriteFile(host, []byte("synced"), 0o644); err != nil {
 		t.Fatal(err)

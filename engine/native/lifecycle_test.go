@@ -12,7 +12,9 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/hoist-dev/hoist/compose"
 	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/runspec"
 )
 
 func testCtx(t *testing.T) context.Context {
@@ -21,13 +23,49 @@ func testCtx(t *testing.T) context.Context {
 	return ctx
 }
 
-func testSpec(project, name string, cmd ...string) engine.ContainerSpec {
+// testService is a service of a test project, which tests change before
+// resolving it into a container spec as the orchestrator would.
+type testService struct {
+	Project string
+	Name    string
+	Image   string
+	Service types.ServiceConfig
+	// Networks are engine-level network attachments.
+	Networks []runspec.Attachment
+	OneOff   bool
+	// Files are added to the resolved ones.
+	Files []runspec.File
+}
+
+func testSpec(project, name string, cmd ...string) *testService {
 	svc := types.ServiceConfig{Name: name}
 	svc.Image, svc.Command = testImage, cmd
-	return engine.ContainerSpec{
-		Project: project, Name: project + "-" + name + "-1", Number: 1, Image: testImage, Service: svc,
-		Labels: map[string]string{engine.LabelProject: project, engine.LabelService: name},
+	return &testService{Project: project, Name: project + "-" + name + "-1", Image: testImage, Service: svc}
+}
+
+// resolved is the container spec of s (compose.Resolve); named volumes
+// are the engine-level names themselves.
+func (s *testService) resolved() engine.ContainerSpec {
+	p := &types.Project{Name: s.Project, WorkingDir: "/", Services: types.Services{s.Service.Name: s.Service}, Volumes: types.Volumes{}}
+	for _, v := range s.Service.Volumes {
+		if v.Type == types.VolumeTypeVolume && v.Source != "" {
+			p.Volumes[v.Source] = types.VolumeConfig{Name: v.Source}
+		}
 	}
+	c, err := compose.Resolve(p, s.Service, s.OneOff)
+	if err != nil {
+		panic(err)
+	}
+	c.Image = s.Image
+	c.Files = append(c.Files, s.Files...)
+	if s.Networks != nil {
+		c.Network.Attachments = s.Networks
+	}
+	if c.Labels == nil {
+		c.Labels = map[string]string{}
+	}
+	c.Labels[engine.LabelProject], c.Labels[engine.LabelService] = s.Project, s.Service.Name
+	return engine.ContainerSpec{Project: s.Project, Service: s.Service.Name, Name: s.Name, Number: 1, OneOff: s.OneOff, Config: c}
 }
 
 // run creates and starts spec and waits for cond.
@@ -67,7 +105,7 @@ func TestWritableLayerSurvivesStopStart(t *testing.T) {
 	b := newBackend(t)
 	ctx := testCtx(t)
 	spec := testSpec("layer", "app", "sh", "-c", "cat /state 2>/dev/null; echo run >> /state")
-	id, _ := run(t, b, spec, engine.WaitExited)
+	id, _ := run(t, b, spec.resolved(), engine.WaitExited)
 	if err := b.StopContainer(ctx, id, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +143,7 @@ func TestKillAndFollow(t *testing.T) {
 	b := newBackend(t)
 	ctx := testCtx(t)
 	spec := testSpec("follow", "app", "sleep", "600")
-	id, _ := run(t, b, spec, engine.WaitRunning)
+	id, _ := run(t, b, spec.resolved(), engine.WaitRunning)
 	if err := b.RemoveContainer(ctx, id, engine.RemoveOptions{}); !errors.Is(err, engine.ErrConflict) {
 		t.Errorf("remove of a running container = %v, want ErrConflict", err)
 	}
@@ -149,7 +187,7 @@ func TestNamedVolumePersistsAndCopiesUp(t *testing.T) {
 	// The empty volume on /etc is filled from the image at first use.
 	w := testSpec("vols", "writer", "sh", "-c", "test -f /etc/passwd && echo copied; echo kept > /etc/mine")
 	w.Service.Volumes = mount
-	id, c := run(t, b, w, engine.WaitExited)
+	id, c := run(t, b, w.resolved(), engine.WaitExited)
 	if c.ExitCode != 0 || logs(t, b, id, engine.LogOptions{}) != "copied\n" {
 		t.Errorf("writer exit %d logs %q", c.ExitCode, logs(t, b, id, engine.LogOptions{}))
 	}
@@ -161,7 +199,7 @@ func TestNamedVolumePersistsAndCopiesUp(t *testing.T) {
 	}
 	r := testSpec("vols", "reader", "cat", "/etc/mine")
 	r.Service.Volumes = mount
-	id, _ = run(t, b, r, engine.WaitExited)
+	id, _ = run(t, b, r.resolved(), engine.WaitExited)
 	if got := logs(t, b, id, engine.LogOptions{}); got != "kept\n" {
 		t.Errorf("reader printed %q, want kept", got)
 	}
@@ -180,7 +218,7 @@ func TestAnonymousVolumeGoesWithContainer(t *testing.T) {
 	b := newBackend(t)
 	spec := testSpec("anon", "app", "sh", "-c", "echo x > /scratch/f")
 	spec.Service.Volumes = []types.ServiceVolumeConfig{{Type: types.VolumeTypeVolume, Target: "/scratch"}}
-	id, c := run(t, b, spec, engine.WaitExited)
+	id, c := run(t, b, spec.resolved(), engine.WaitExited)
 	if c.ExitCode != 0 {
 		t.Fatalf("exit %d: %s", c.ExitCode, logs(t, b, id, engine.LogOptions{}))
 	}
@@ -200,8 +238,8 @@ func TestNamesAndPrefixes(t *testing.T) {
 	b := newBackend(t)
 	ctx := testCtx(t)
 	spec := testSpec("names", "app", "true")
-	id, _ := run(t, b, spec, engine.WaitExited)
-	if _, err := b.CreateContainer(ctx, spec); !errors.Is(err, engine.ErrConflict) {
+	id, _ := run(t, b, spec.resolved(), engine.WaitExited)
+	if _, err := b.CreateContainer(ctx, spec.resolved()); !errors.Is(err, engine.ErrConflict) {
 		t.Errorf("duplicate name = %v, want ErrConflict", err)
 	}
 	for _, ref := range []string{spec.Name, id, id[:12]} {
@@ -212,12 +250,12 @@ func TestNamesAndPrefixes(t *testing.T) {
 	if _, err := b.Wait(ctx, "names-nothing-1", engine.WaitExited); !errors.Is(err, engine.ErrNotFound) {
 		t.Errorf("unknown name = %v", err)
 	}
-	if _, err := b.CreateContainer(ctx, testSpec("names", "app", "true")); !errors.Is(err, engine.ErrConflict) {
+	if _, err := b.CreateContainer(ctx, testSpec("names", "app", "true").resolved()); !errors.Is(err, engine.ErrConflict) {
 		t.Errorf("name still reserved? %v", err)
 	}
 	spec.Image, spec.Service.Image = "hoist-test/absent:never", "hoist-test/absent:never"
 	spec.Name = "names-other-1"
-	if _, err := b.CreateContainer(ctx, spec); !errors.Is(err, engine.ErrNotFound) || !strings.Contains(err.Error(), "hoist pull") {
+	if _, err := b.CreateContainer(ctx, spec.resolved()); !errors.Is(err, engine.ErrNotFound) || !strings.Contains(err.Error(), "hoist pull") {
 		t.Errorf("absent image = %v", err)
 	}
 }
@@ -227,7 +265,7 @@ func TestNetworkModes(t *testing.T) {
 	for mode, want := range map[string]string{"none": "lo", "host": ""} {
 		spec := testSpec("netmodes", mode, "sh", "-c", "ls /sys/class/net | tr '\\n' ' '")
 		spec.Service.NetworkMode = mode
-		id, c := run(t, b, spec, engine.WaitExited)
+		id, c := run(t, b, spec.resolved(), engine.WaitExited)
 		got := strings.TrimSpace(logs(t, b, id, engine.LogOptions{}))
 		if c.ExitCode != 0 || (want != "" && got != want) || (want == "" && got == "lo") {
 			t.Errorf("network_mode %s: interfaces %q (exit %d)", mode, got, c.ExitCode)

@@ -16,14 +16,15 @@ import (
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/netplan"
+	"github.com/hoist-dev/hoist/runspec"
 )
 
 // webSpec is an httpd on a compose network publishing 8080 on host.
 func webSpec(project, host string) engine.ContainerSpec {
 	spec := testSpec(project, "web", "sh", "-c", "echo hello-from-httpd > /tmp/index.html; exec httpd -f -p 8080 -h /tmp")
 	spec.Service.Ports = []types.ServicePortConfig{{HostIP: "127.0.0.1", Published: host, Target: 8080, Protocol: "tcp"}}
-	spec.Networks = []engine.NetworkAttachment{{Name: project + "_default", Aliases: []string{"web"}}}
-	return spec
+	spec.Networks = []runspec.Attachment{{Network: project + "_default", Aliases: []string{"web"}}}
+	return spec.resolved()
 }
 
 func newNetwork(t *testing.T, b *Backend, project string) {

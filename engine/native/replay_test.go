@@ -23,11 +23,11 @@ func TestRebindMatchesANewRecord(t *testing.T) {
 	for _, hostname := range []string{"", "fixed"} {
 		spec := oneOff("rebind", "true")
 		spec.Service.Hostname = hostname
-		r1, _, err := b.newRecord(ctx, spec)
+		r1, _, err := b.newRecord(ctx, spec.resolved())
 		if err != nil {
 			t.Fatal(err)
 		}
-		r2, _, err := b.newRecord(ctx, spec)
+		r2, _, err := b.newRecord(ctx, spec.resolved())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,7 +62,7 @@ func TestReplayRunsTheRecordAgain(t *testing.T) {
 	var rep *engine.Replay
 	var out bytes.Buffer
 	script := `echo "$HOSTNAME $(hostname) $(cat /etc/hostname)"; cat; exit 4`
-	code, err := b.RunContainer(ctx, oneOff("replay", script), engine.RunAttach{Stdin: strings.NewReader("in\n"), Stdout: &out, Stderr: io.Discard, Remove: true,
+	code, err := b.RunContainer(ctx, oneOff("replay", script).resolved(), engine.RunAttach{Stdin: strings.NewReader("in\n"), Stdout: &out, Stderr: io.Discard, Remove: true,
 		Replay: func(r engine.Replay) { rep = &r }})
 	if err != nil || code != 4 || rep == nil {
 		t.Fatalf("code %d err %v replay %v", code, err, rep)
@@ -131,7 +131,7 @@ func TestTeardownProjectRemovesLeftovers(t *testing.T) {
 		t.Errorf("%s left: %v", dir, err)
 	}
 	// A project with a container keeps its state.
-	code, err := b.RunContainer(ctx, oneOff("keep", "true"), engine.RunAttach{Stdout: io.Discard, Stderr: io.Discard})
+	code, err := b.RunContainer(ctx, oneOff("keep", "true").resolved(), engine.RunAttach{Stdout: io.Discard, Stderr: io.Discard})
 	if err != nil || code != 0 {
 		t.Fatalf("code %d err %v", code, err)
 	}

@@ -11,12 +11,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/compose-spec/compose-go/v2/types"
-
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/native/image"
 	"github.com/hoist-dev/hoist/engine/native/oneoff"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/runspec"
 )
 
 var _ engine.Runner = (*Backend)(nil)
@@ -90,11 +89,11 @@ func (b *Backend) RunContainer(ctx context.Context, spec engine.ContainerSpec, o
 // file, no network, no terminal. Its bind mounts are prepared (sources
 // checked or created) into a copy; r is left as it was.
 func (b *Backend) simpleOneOff(ctx context.Context, r *record, img *image.Image, spec engine.ContainerSpec) ([]byte, bool, error) {
-	if !spec.OneOff || len(spec.Files) > 0 || len(img.Config.Config.Volumes) > 0 {
+	if !spec.OneOff || len(spec.Config.Files) > 0 || len(img.Config.Config.Volumes) > 0 {
 		return nil, false, nil
 	}
-	for _, v := range spec.Service.Volumes {
-		if v.Type != types.VolumeTypeBind && v.Type != types.VolumeTypeTmpfs {
+	for _, m := range spec.Config.Mounts {
+		if m.Type != runspec.MountBind && m.Type != runspec.MountTmpfs {
 			return nil, false, nil
 		}
 	}
@@ -114,14 +113,13 @@ func (b *Backend) simpleOneOff(ctx context.Context, r *record, img *image.Image,
 // namespace as netattach.go will decide it (a new one when no compose
 // network joins it) and its security as buildSpec sets it.
 func spawnGuess(spec engine.ContainerSpec, opts engine.RunAttach) runtime.SpawnOptions {
-	svc := spec.Service
-	mode := svc.NetworkMode
-	bridgeMode := mode == "" || mode == "bridge" || mode == "default"
+	c := spec.Config
+	mode := c.Network.Mode
 	return runtime.SpawnOptions{
-		NewNetwork: mode == "none" || (bridgeMode && len(spec.Networks) == 0),
+		NewNetwork: mode == runspec.NetworkNone || (mode == runspec.NetworkAttach && len(c.Network.Attachments) == 0),
 		TTY:        opts.TTY,
 		Stdin:      opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr,
-		Security: runtime.Security{Privileged: svc.Privileged, CapAdd: svc.CapAdd, CapDrop: svc.CapDrop},
+		Security: runtime.Security{Privileged: c.Security.Privileged, CapAdd: c.Security.CapAdd, CapDrop: c.Security.CapDrop},
 	}
 }
 

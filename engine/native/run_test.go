@@ -18,7 +18,7 @@ import (
 	"github.com/hoist-dev/hoist/engine"
 )
 
-func oneOff(project, cmd string) engine.ContainerSpec {
+func oneOff(project, cmd string) *testService {
 	spec := testSpec(project, "box", "sh", "-c", cmd)
 	spec.Name = project + "-box-run-1"
 	spec.OneOff = true
@@ -50,7 +50,7 @@ func waitRunning(t *testing.T, b *Backend, project string, done <-chan struct{})
 func TestRunRemoveStreamsOutput(t *testing.T) {
 	b := newBackend(t)
 	var out, errOut bytes.Buffer
-	code, err := b.RunContainer(testCtx(t), oneOff("runrm", "echo out; echo err >&2; exit 3"), engine.RunAttach{Stdout: &out, Stderr: &errOut, Remove: true})
+	code, err := b.RunContainer(testCtx(t), oneOff("runrm", "echo out; echo err >&2; exit 3").resolved(), engine.RunAttach{Stdout: &out, Stderr: &errOut, Remove: true})
 	if err != nil || code != 3 {
 		t.Fatalf("code %d err %v", code, err)
 	}
@@ -66,7 +66,7 @@ func TestRunRemoveStreamsOutput(t *testing.T) {
 func TestRunStdin(t *testing.T) {
 	b := newBackend(t)
 	var out bytes.Buffer
-	code, err := b.RunContainer(testCtx(t), oneOff("runin", "tr a-z A-Z"), engine.RunAttach{Stdin: strings.NewReader("hello\n"), Stdout: &out, Stderr: io.Discard, Remove: true})
+	code, err := b.RunContainer(testCtx(t), oneOff("runin", "tr a-z A-Z").resolved(), engine.RunAttach{Stdin: strings.NewReader("hello\n"), Stdout: &out, Stderr: io.Discard, Remove: true})
 	if err != nil || code != 0 || out.String() != "HELLO\n" {
 		t.Fatalf("code %d err %v stdout %q", code, err, out.String())
 	}
@@ -75,7 +75,7 @@ func TestRunStdin(t *testing.T) {
 func TestRunKeepsContainerWithoutRemove(t *testing.T) {
 	b := newBackend(t)
 	ctx := testCtx(t)
-	code, err := b.RunContainer(ctx, oneOff("runkeep", "echo kept > /f; exit 2"), engine.RunAttach{Stdout: io.Discard, Stderr: io.Discard})
+	code, err := b.RunContainer(ctx, oneOff("runkeep", "echo kept > /f; exit 2").resolved(), engine.RunAttach{Stdout: io.Discard, Stderr: io.Discard})
 	if err != nil || code != 2 {
 		t.Fatalf("code %d err %v", code, err)
 	}
@@ -111,7 +111,7 @@ func TestRunCancelKillsAndRemoves(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		code, err := b.RunContainer(ctx, oneOff("runcancel", "sleep 1000"), engine.RunAttach{Stdout: io.Discard, Stderr: io.Discard, Remove: true})
+		code, err := b.RunContainer(ctx, oneOff("runcancel", "sleep 1000").resolved(), engine.RunAttach{Stdout: io.Discard, Stderr: io.Discard, Remove: true})
 		res <- result{code, err}
 	}()
 	c := waitRunning(t, b, "runcancel", done)
@@ -165,7 +165,7 @@ func TestRunCallerHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = b.RunContainer(context.Background(), oneOff("runkilled", "sleep 1000"), engine.RunAttach{Stdout: io.Discard, Stderr: io.Discard, Remove: true})
+	_, err = b.RunContainer(context.Background(), oneOff("runkilled", "sleep 1000").resolved(), engine.RunAttach{Stdout: io.Discard, Stderr: io.Discard, Remove: true})
 	t.Fatalf("the run returned: %v", err)
 }
 
@@ -176,7 +176,7 @@ func TestRunMountsRootfsInsideOnly(t *testing.T) {
 	var out bytes.Buffer
 	var id string
 	b.onCreate = func(cid string) { id = cid }
-	code, err := b.RunContainer(testCtx(t), oneOff("runmnt", "echo x > /w; cat /w; grep -c ' / ' /proc/self/mountinfo >/dev/null; ls /proc/1/root/bin/sh"),
+	code, err := b.RunContainer(testCtx(t), oneOff("runmnt", "echo x > /w; cat /w; grep -c ' / ' /proc/self/mountinfo >/dev/null; ls /proc/1/root/bin/sh").resolved(),
 		engine.RunAttach{Stdout: &out, Stderr: &out, Remove: false})
 	if err != nil || code != 0 || out.String() != "x\n/proc/1/root/bin/sh\n" {
 		t.Fatalf("code %d err %v output %q", code, err, out.String())
@@ -205,7 +205,7 @@ func TestRunFillsEmptyVolume(t *testing.T) {
 	spec := oneOff("runvol", "test -f /etc/passwd && echo copied")
 	spec.Service.Volumes = []types.ServiceVolumeConfig{{Type: types.VolumeTypeVolume, Source: vol.Name, Target: "/etc"}}
 	var out bytes.Buffer
-	code, err := b.RunContainer(ctx, spec, engine.RunAttach{Stdout: &out, Stderr: &out, Remove: true})
+	code, err := b.RunContainer(ctx, spec.resolved(), engine.RunAttach{Stdout: &out, Stderr: &out, Remove: true})
 	if err != nil || code != 0 || out.String() != "copied\n" {
 		t.Fatalf("code %d err %v output %q", code, err, out.String())
 	}
@@ -231,7 +231,7 @@ func TestRunInitMountedRootfsOptions(t *testing.T) {
 	spec.Service.Tmpfs = []string{"/scratch"}
 	spec.Service.Volumes = []types.ServiceVolumeConfig{{Type: types.VolumeTypeBind, Source: src, Target: "/src", ReadOnly: true}}
 	var out bytes.Buffer
-	code, err := b.RunContainer(testCtx(t), spec, engine.RunAttach{Stdout: &out, Stderr: &out, Remove: true})
+	code, err := b.RunContainer(testCtx(t), spec.resolved(), engine.RunAttach{Stdout: &out, Stderr: &out, Remove: true})
 	if err != nil || code != 0 || !strings.HasPrefix(out.String(), "bound\nread-only\nt\n") {
 		t.Fatalf("code %d err %v output %q", code, err, out.String())
 	}

@@ -38,8 +38,8 @@ type record struct {
 
 	// NetworkMode is "none", "host", "container:<name>" or "" (the
 	// compose networks in Networks).
-	NetworkMode string                     `json:"network_mode,omitempty"`
-	Networks    []engine.NetworkAttachment `json:"networks,omitempty"`
+	NetworkMode string          `json:"network_mode,omitempty"`
+	Networks    []netAttachment `json:"networks,omitempty"`
 	// ExtraHosts are compose extra_hosts as "name:ip" ("host-gateway"
 	// allowed); DNS the dns, dns_search and dns_opt settings.
 	ExtraHosts []string     `json:"extra_hosts,omitempty"`
@@ -62,6 +62,15 @@ type record struct {
 	Log logopts.Options `json:"log,omitzero"`
 	// StdinOpen is compose stdin_open (Spec.TTY is tty).
 	StdinOpen bool `json:"stdin_open,omitempty"`
+}
+
+// netAttachment is one compose network of the container (the JSON keys
+// are those of records written before runspec).
+type netAttachment struct {
+	Name    string
+	Aliases []string
+	IPv4    string
+	IPv6    string
 }
 
 // volumeUse is a volume mounted into the container: copied up from the

@@ -28,6 +28,7 @@ import (
 	"github.com/hoist-dev/hoist/engine/native/runtime"
 	"github.com/hoist-dev/hoist/engine/native/supervisor"
 	"github.com/hoist-dev/hoist/netplan"
+	"github.com/hoist-dev/hoist/runspec"
 )
 
 // supDir is the project's supervisor dir (its socket, lock and records).
@@ -53,31 +54,15 @@ func (b *Backend) liveSupervisor(ctx context.Context, project string) *superviso
 	return c
 }
 
-// restartPolicy is the compose restart policy of svc: restart, else
-// deploy.restart_policy (condition none, on-failure or any, with
-// max_attempts), as a supervisor.ParseRestartPolicy string.
-func restartPolicy(svc types.ServiceConfig) (string, error) {
-	s := svc.Restart
-	if s == "" && svc.Deploy != nil && svc.Deploy.RestartPolicy != nil {
-		rp := svc.Deploy.RestartPolicy
-		switch rp.Condition {
-		case "", "any":
-			s = "always"
-		case "none":
-			s = "no"
-		case "on-failure":
-			s = "on-failure"
-			if rp.MaxAttempts != nil && *rp.MaxAttempts > 0 {
-				s += ":" + strconv.FormatUint(*rp.MaxAttempts, 10)
-			}
-		default:
-			return "", fmt.Errorf("deploy.restart_policy.condition %q: use none, on-failure or any", rp.Condition)
-		}
+// restartPolicy is r as a supervisor.ParseRestartPolicy string.
+func restartPolicy(r runspec.Restart) string {
+	if r.Mode == runspec.RestartOnFailure && r.MaxAttempts > 0 {
+		return "on-failure:" + strconv.Itoa(r.MaxAttempts)
 	}
-	if _, err := supervisor.ParseRestartPolicy(s); err != nil {
-		return "", err
+	if r.Mode == runspec.RestartNo {
+		return ""
 	}
-	return s, nil
+	return string(r.Mode)
 }
 
 // supHealthcheck converts a merged compose healthcheck.

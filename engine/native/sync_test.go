@@ -16,7 +16,7 @@ func TestSyncWritesIntoRootfs(t *testing.T) {
 	ctx := testCtx(t)
 	spec := testSpec("synctest", "app", "sh", "-c", "mkdir -p /app /outside && ln -s /outside /app/evil && ln -s / /app/root && touch /ready && exec sleep 600")
 	spec.Service.NetworkMode = "none"
-	id, _ := run(t, b, spec, engine.WaitRunning)
+	id, _ := run(t, b, spec.resolved(), engine.WaitRunning)
 	exec := func(cmd ...string) (string, int) {
 		var out bytes.Buffer
 		code, err := b.Exec(ctx, id, engine.ExecSpec{Cmd: cmd, Stdout: &out, Stderr: &out})
@@ -87,7 +87,7 @@ func TestNonRootUserCanTraverseRoot(t *testing.T) {
 	spec := testSpec("usertest", "app", "sh", "-c", "id -u > /tmp/uid; exec sleep 600")
 	spec.Service.NetworkMode = "none"
 	spec.Service.User = "nobody"
-	id, _ := run(t, b, spec, engine.WaitRunning)
+	id, _ := run(t, b, spec.resolved(), engine.WaitRunning)
 	var out bytes.Buffer
 	code, err := b.Exec(ctx, id, engine.ExecSpec{Cmd: []string{"sh", "-c", "stat -c %a /; id -u"}, User: "nobody", Stdout: &out, Stderr: &out})
 	if err != nil || code != 0 {
@@ -121,7 +121,7 @@ func TestRemoveSharedTag(t *testing.T) {
 	spec := testSpec("sharedtag", "app", "sleep", "600")
 	spec.Image, spec.Service.Image = "shared-a:latest", "shared-a:latest"
 	spec.Service.NetworkMode = "none"
-	run(t, b, spec, engine.WaitRunning)
+	run(t, b, spec.resolved(), engine.WaitRunning)
 	if err := b.RemoveImage(ctx, "shared-b:latest", false); err != nil {
 		t.Fatalf("untag a shared tag: %v", err)
 	}

@@ -14,7 +14,7 @@ func TestTop(t *testing.T) {
 	spec := testSpec("top", "box", "sh", "-c", "sleep 301 & exec sleep 302")
 	init := true
 	spec.Service.Init = &init
-	id, _ := run(t, b, spec, engine.WaitRunning)
+	id, _ := run(t, b, spec.resolved(), engine.WaitRunning)
 	var titles []string
 	var rows [][]string
 	var err error

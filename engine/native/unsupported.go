@@ -2,79 +2,71 @@ package native
 
 import (
 	"bytes"
-	"strings"
-
-	"github.com/compose-spec/compose-go/v2/types"
+	"slices"
 
 	"github.com/hoist-dev/hoist/engine/native/etcfiles"
 	"github.com/hoist-dev/hoist/internal/logopts"
+	"github.com/hoist-dev/hoist/runspec"
 )
 
-// Unsupported lists the compose fields set on svc that the native engine
-// does not apply yet, so that the caller can warn once, naming them.
-// Fields the caller resolves before CreateContainer (build, depends_on,
-// scale, profiles, develop) are not listed.
-func (b *Backend) Unsupported(svc types.ServiceConfig) []string {
+// Unsupported lists what of c the native engine does not apply yet, so
+// that the caller can warn once, naming it.
+func (b *Backend) Unsupported(c runspec.Container) []string {
 	var out []string
 	add := func(set bool, name string) {
 		if set {
 			out = append(out, name)
 		}
 	}
-	add(len(svc.Ports) > 0 && (svc.NetworkMode == "host" || svc.NetworkMode == "none" || strings.HasPrefix(svc.NetworkMode, "container:") || strings.HasPrefix(svc.NetworkMode, "service:")),
-		"ports with network_mode "+svc.NetworkMode+" (not published, as with Docker)")
-	mode := svc.NetworkMode
-	if mode == "" || mode == "bridge" || mode == "default" {
-		out = append(out, b.net.unsupported(len(svc.Networks))...)
+	n := c.Network
+	bridged := n.Mode == runspec.NetworkAttach
+	add(n.Mode == runspec.NetworkBridge, "network_mode bridge (the native engine has no default bridge: the container gets a network of its own with only loopback; use a compose network)")
+	add(len(n.Ports) > 0 && !bridged, "ports with network_mode "+string(n.Mode)+" (not published, as with Docker)")
+	if bridged {
+		out = append(out, b.net.unsupported(len(n.Attachments))...)
 	}
-	add(svc.DomainName != "", "domainname")
-	add(len(svc.Gpus) > 0, "gpus")
-	add(svc.Logging != nil && !logopts.FileDriver(svc.Logging.Driver), "logging driver "+logDriver(svc.Logging)+" (logs are kept in files, as with json-file)")
-	add(svc.Ipc != "", "ipc")
-	add(svc.Pid != "", "pid")
-	add(svc.Uts != "", "uts")
-	add(svc.UserNSMode != "", "userns_mode")
-	add(svc.Cgroup != "", "cgroup")
-	add(svc.CgroupParent != "", "cgroup_parent")
-	add(svc.MacAddress != "", "mac_address")
-	add(len(svc.Links) > 0, "links")
-	add(len(svc.ExternalLinks) > 0, "external_links")
-	add(svc.MemReservation != 0, "mem_reservation")
-	add(svc.MemSwapLimit != 0, "memswap_limit")
-	add(svc.MemSwappiness != 0, "mem_swappiness")
-	add(svc.OomKillDisable, "oom_kill_disable")
-	add(svc.OomScoreAdj != 0, "oom_score_adj")
-	add(svc.CPUShares != 0, "cpu_shares")
-	add(svc.CPUSet != "", "cpuset")
-	add(svc.CPUQuota != 0 || svc.CPUPeriod != 0, "cpu_quota/cpu_period")
-	add(svc.BlkioConfig != nil, "blkio_config")
-	add(svc.StorageOpt != nil, "storage_opt")
-	add(svc.Platform != "", "platform")
-	add(svc.Runtime != "", "runtime")
-	add(len(svc.PreStart) > 0 || len(svc.PostStart) > 0 || len(svc.PreStop) > 0, "lifecycle hooks")
-	for _, opt := range svc.SecurityOpt {
-		k, v, _ := strings.Cut(strings.ReplaceAll(opt, "=", ":"), ":")
-		if !(k == "no-new-privileges" && (v == "" || v == "true" || v == "false")) && !(k == "seccomp" && v == "unconfined") {
-			out = append(out, "security_opt "+opt)
-		}
+	add(slices.ContainsFunc(n.Attachments, func(a runspec.Attachment) bool { return a.IPv6 != "" }), "networks ipv6_address")
+	add(slices.ContainsFunc(n.Attachments, func(a runspec.Attachment) bool { return a.MacAddress != "" }), "mac_address")
+	pr, res, sec, ns := c.Process, c.Resources, c.Security, c.Namespaces
+	add(pr.Domainname != "", "domainname")
+	add(c.Logging.Driver != "" && !logopts.FileDriver(c.Logging.Driver), "logging driver "+c.Logging.Driver+" (logs are kept in files, as with json-file)")
+	add(ns.IPC != "", "ipc")
+	add(ns.PID != "", "pid")
+	add(ns.UTS != "", "uts")
+	add(ns.UserNS != "", "userns_mode")
+	add(ns.Cgroup != "", "cgroup")
+	add(res.CgroupParent != "", "cgroup_parent")
+	add(res.MemoryReservation != 0, "mem_reservation")
+	add(res.MemorySwap != 0, "memswap_limit")
+	add(res.MemorySwappiness != nil, "mem_swappiness")
+	add(res.OomKillDisable, "oom_kill_disable")
+	add(res.OomScoreAdj != 0, "oom_score_adj")
+	add(res.CPUShares != 0, "cpu_shares")
+	add(res.CPUSet != "", "cpuset")
+	add(res.CPUQuota != 0 || res.CPUPeriod != 0, "cpu_quota/cpu_period")
+	add(res.CPURealtimePeriod != 0 || res.CPURealtimeRuntime != 0, "cpu_rt_period/cpu_rt_runtime")
+	add(res.BlkioWeight != 0, "blkio_config")
+	add(len(c.StorageOpt) > 0, "storage_opt")
+	add(c.Platform != "", "platform")
+	add(c.Runtime != "", "runtime")
+	add(c.VolumeDriver != "", "volume_driver")
+	add(len(c.VolumesFrom) > 0, "volumes_from")
+	add(sec.Seccomp != "" && sec.Seccomp != "unconfined", "security_opt seccomp=PROFILE (the default profile applies)")
+	for _, opt := range sec.Options {
+		out = append(out, "security_opt "+opt)
 	}
-	for _, v := range svc.Volumes {
-		if v.Bind != nil && v.Bind.Propagation != "" {
-			out = append(out, "volumes bind.propagation")
-		}
+	for _, m := range c.Mounts {
+		add(m.Propagation != "", "volumes bind.propagation")
+		add(m.SELinux != "", "volumes bind.selinux")
+		add(m.Recursive != "", "volumes bind.recursive")
+		add(len(m.VolumeLabels) > 0, "volumes volume.labels")
 	}
-	if mode != "host" {
+	if n.Mode != runspec.NetworkHost {
 		host, _ := etcfiles.HostResolvConf()
 		if conf, dropped := etcfiles.ResolvConf(host, etcfiles.DNS{}); len(dropped) > 0 && !bytes.Contains(conf, []byte("nameserver ")) {
 			out = append(out, "dns: the host's resolv.conf lists only loopback nameservers, which a container cannot reach; it gets none")
 		}
 	}
-	return out
-}
-
-func logDriver(l *types.LoggingConfig) string {
-	if l == nil {
-		return ""
-	}
-	return l.Driver
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -13,12 +13,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/compose-spec/compose-go/v2/types"
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
 	"github.com/hoist-dev/hoist/internal/inroot"
+	"github.com/hoist-dev/hoist/runspec"
 )
 
 // labelAnonymous marks an anonymous volume with the ID of its container.
@@ -157,8 +157,11 @@ func (b *Backend) prepareVolumes(ctx context.Context, r *record, spec engine.Con
 	for _, m := range r.Spec.Mounts {
 		targets[path.Clean(m.Target)] = true
 	}
-	var vols []types.ServiceVolumeConfig
-	for _, v := range spec.Service.Volumes {
+	var vols []runspec.Mount
+	for _, v := range spec.Config.Mounts {
+		if v.Type == runspec.MountTmpfs && v.Tmpfs != nil && v.Tmpfs.FromKey {
+			continue // in r.Spec.Mounts already (buildSpec)
+		}
 		vols = append(vols, v)
 		targets[path.Clean(v.Target)] = true
 	}
@@ -172,7 +175,7 @@ func (b *Backend) prepareVolumes(ctx context.Context, r *record, spec engine.Con
 	}
 	slices.Sort(imgVols)
 	for _, t := range imgVols {
-		vols = append(vols, types.ServiceVolumeConfig{Type: types.VolumeTypeVolume, Target: t})
+		vols = append(vols, runspec.Mount{Type: runspec.MountVolume, Target: t})
 	}
 
 	for _, v := range vols {
@@ -180,13 +183,13 @@ func (b *Backend) prepareVolumes(ctx context.Context, r *record, spec engine.Con
 			return fmt.Errorf("volume target %q: not an absolute path", v.Target)
 		}
 		switch v.Type {
-		case types.VolumeTypeBind:
+		case runspec.MountBind:
 			src := v.Source
 			if !filepath.IsAbs(src) {
 				src = filepath.Join(spec.ProjectDir, src)
 			}
 			if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
-				if v.Bind != nil && !bool(v.Bind.CreateHostPath) {
+				if !v.CreateHostPath {
 					return fmt.Errorf("bind source %s does not exist (create_host_path is false)", src)
 				}
 				if err := os.MkdirAll(src, 0o755); err != nil {
@@ -196,8 +199,8 @@ func (b *Backend) prepareVolumes(ctx context.Context, r *record, spec engine.Con
 				return fmt.Errorf("bind source: %w", err)
 			}
 			r.Spec.Mounts = append(r.Spec.Mounts, runtime.Mount{Type: runtime.MountBind, Source: src, Target: v.Target, ReadOnly: v.ReadOnly})
-		case types.VolumeTypeVolume:
-			use := volumeUse{Name: v.Source, Target: v.Target, NoCopy: v.Volume != nil && v.Volume.NoCopy}
+		case runspec.MountVolume:
+			use := volumeUse{Name: v.Source, Target: v.Target, NoCopy: v.NoCopy}
 			var vr volumeRecord
 			var err error
 			if v.Source == "" {
@@ -222,22 +225,22 @@ func (b *Backend) prepareVolumes(ctx context.Context, r *record, spec engine.Con
 			}
 			r.Volumes = append(r.Volumes, use)
 			src := b.volumeData(vr)
-			if v.Volume != nil && v.Volume.Subpath != "" {
-				sub := path.Clean("/" + v.Volume.Subpath)
+			if v.Subpath != "" {
+				sub := path.Clean("/" + v.Subpath)
 				src = filepath.Join(src, sub)
 				if _, err := os.Stat(src); err != nil {
 					return fmt.Errorf("volume %s subpath: %w", vr.Name, err)
 				}
 			}
 			r.Spec.Mounts = append(r.Spec.Mounts, runtime.Mount{Type: runtime.MountVolume, Source: src, Target: v.Target, ReadOnly: v.ReadOnly})
-		case types.VolumeTypeTmpfs:
+		case runspec.MountTmpfs:
 			m := runtime.Mount{Type: runtime.MountTmpfs, Target: v.Target, ReadOnly: v.ReadOnly}
 			if v.Tmpfs != nil {
-				m.TmpfsSize, m.TmpfsMode = int64(v.Tmpfs.Size), v.Tmpfs.Mode
+				m.TmpfsSize, m.TmpfsMode, m.TmpfsExec = v.Tmpfs.SizeBytes, v.Tmpfs.Mode, v.Tmpfs.Exec
 			}
 			r.Spec.Mounts = append(r.Spec.Mounts, m)
 		default:
-			return fmt.Errorf("volume type %q: %w by the native engine", v.Type, engine.ErrNotImplemented)
+			return fmt.Errorf("mount type %q: %w by the native engine", v.Type, engine.ErrNotImplemented)
 		}
 	}
 	return nil

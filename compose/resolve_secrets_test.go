@@ -1,4 +1,4 @@
-package orchestrate
+package compose
 
 import (
 	"reflect"
@@ -7,10 +7,10 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
-	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/runspec"
 )
 
-func TestSecretsAndConfigs(t *testing.T) {
+func TestResolveSecretsAndConfigs(t *testing.T) {
 	mode := types.FileMode(0o400)
 	p := &types.Project{
 		Environment: types.Mapping{"TOKEN": "s3cret"},
@@ -33,14 +33,15 @@ func TestSecretsAndConfigs(t *testing.T) {
 		{Source: "nginx", Target: "/etc/nginx/nginx.conf"},
 		{Source: "motd"},
 	}
-	mounts, files, err := secretsAndConfigs(p, s)
+	c, err := Resolve(p, s, false)
 	if err != nil {
 		t.Fatal(err)
 	}
+	mounts, files := c.Mounts, c.Files
 	var got []string
 	for _, m := range mounts {
-		got = append(got, m.Type+" "+m.Source+" -> "+m.Target)
-		if !m.ReadOnly || m.Bind == nil || bool(m.Bind.CreateHostPath) {
+		got = append(got, string(m.Type)+" "+m.Source+" -> "+m.Target)
+		if !m.ReadOnly || m.CreateHostPath {
 			t.Errorf("mount %+v: want read-only, no host path creation", m)
 		}
 	}
@@ -48,7 +49,7 @@ func TestSecretsAndConfigs(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("mounts %v, want %v", got, want)
 	}
-	wantFiles := []engine.File{
+	wantFiles := []runspec.File{
 		{Path: "/etc/token", Content: []byte("s3cret"), Mode: 0o400, UID: 1000, GID: 1001},
 		{Path: "/motd", Content: []byte("hello\n"), Mode: 0o444},
 	}
@@ -72,7 +73,7 @@ func TestSecretsAndConfigs(t *testing.T) {
 		"unset env": {types.Project{Secrets: types.Secrets{"x": {Environment: "NOPE"}}}, secret("x"), `environment variable "NOPE" is not set`},
 		"bad uid":   {types.Project{Configs: types.Configs{"c": {Content: "x"}}}, config, `uid: "www" is not a number`},
 	} {
-		if _, _, err := secretsAndConfigs(&c.p, c.s); err == nil || !strings.Contains(err.Error(), c.err) {
+		if _, err := Resolve(&c.p, c.s, false); err == nil || !strings.Contains(err.Error(), c.err) {
 			t.Errorf("%s: error %v, want %q", name, err, c.err)
 		}
 	}
