@@ -185,7 +185,7 @@ func runBattery(t *testing.T, engine string) *engineRun {
 	for f, h := range before {
 		// hoist removes the init copies of other versions when it makes
 		// its own: another hoist on this machine may have, meanwhile.
-		if after[f] == "missing" && strings.HasPrefix(f, "/var/lib/hoist/init/") {
+		if a, listed := after[f]; (!listed || a == "missing") && strings.HasPrefix(f, "/var/lib/hoist/init/") {
 			continue
 		}
 		if after[f] != h {
