@@ -87,12 +87,13 @@ func setupRootfs(s *Spec, nodes []deviceNode) error {
 			return err
 		}
 	}
-	// Sysctls go through this container's procfs while /proc/sys is still
-	// writable.
-	if err := applySysctls(path.Join(root, "proc/sys"), s.Sysctls); err != nil {
+	if err := pivotRoot(root); err != nil {
 		return err
 	}
-	if err := pivotRoot(root); err != nil {
+	// Sysctls go through this container's procfs while /proc/sys is still
+	// writable, and after pivot_root, so that an image whose /proc is a
+	// symlink cannot send them to a host path.
+	if err := applySysctls("/proc/sys", s.Sysctls); err != nil {
 		return err
 	}
 	for _, p := range s.maskedPaths() {
