@@ -224,15 +224,16 @@ func (b *Backend) prepareVolumes(ctx context.Context, r *record, spec engine.Con
 				return err
 			}
 			r.Volumes = append(r.Volumes, use)
-			src := b.volumeData(vr)
+			m := runtime.Mount{Type: runtime.MountVolume, Source: b.volumeData(vr), Target: v.Target, ReadOnly: v.ReadOnly}
 			if v.Subpath != "" {
-				sub := path.Clean("/" + v.Subpath)
-				src = filepath.Join(src, sub)
-				if _, err := os.Stat(src); err != nil {
-					return fmt.Errorf("volume %s subpath: %w", vr.Name, err)
+				// Resolved inside the volume, now for a clear error and
+				// again at each start (the runtime), where it counts.
+				m.Subpath = path.Clean("/" + v.Subpath)
+				if err := checkSubpath(m.Source, m.Subpath); err != nil {
+					return fmt.Errorf("volume %s subpath %s: %w", vr.Name, v.Subpath, err)
 				}
 			}
-			r.Spec.Mounts = append(r.Spec.Mounts, runtime.Mount{Type: runtime.MountVolume, Source: src, Target: v.Target, ReadOnly: v.ReadOnly})
+			r.Spec.Mounts = append(r.Spec.Mounts, m)
 		case runspec.MountTmpfs:
 			m := runtime.Mount{Type: runtime.MountTmpfs, Target: v.Target, ReadOnly: v.ReadOnly}
 			if v.Tmpfs != nil {
@@ -426,4 +427,16 @@ func setOwnerMode(fd int, st *unix.Stat_t) error {
 		return err
 	}
 	return unix.Fchmod(fd, st.Mode&0o7777)
+}
+
+// checkSubpath reports whether sub names something inside dir, resolved
+// with dir as the root.
+func checkSubpath(dir, sub string) error {
+	r, err := inroot.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	_, err = r.Lstat(sub, inroot.InRoot)
+	return err
 }

@@ -392,23 +392,31 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 		if err := unix.Mknodat(pfd, base, mode|0o600, int(unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor)))); err != nil {
 			return err
 		}
-		err := x.owner(hdr, func(uid, gid int) error {
-			return unix.Fchownat(pfd, base, uid, gid, unix.AT_SYMLINK_NOFOLLOW)
-		})
+		// Opening a fifo or a device to chmod it through a descriptor
+		// could block or act on the device; an O_PATH descriptor of the
+		// name made just now opens neither, and pins the node: the owner
+		// and the mode are set on it, through /proc/self/fd, so a
+		// symlink swapped in meanwhile (the destination may be a
+		// directory a container writes) is never followed.
+		fd, err := unix.Openat(pfd, base, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return err
 		}
-		// Opening a fifo or a device to chmod it through a descriptor
-		// could block or act on the device: chmod the name made just
-		// now, checked again not to be a symlink.
+		defer unix.Close(fd)
 		var st unix.Stat_t
-		if err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err := unix.Fstat(fd, &st); err != nil {
 			return err
 		}
 		if st.Mode&unix.S_IFMT != mode {
 			return fmt.Errorf("%s was replaced while extracted", name)
 		}
-		if err := unix.Fchmodat(pfd, base, x.mode(hdr), 0); err != nil {
+		err = x.owner(hdr, func(uid, gid int) error {
+			return unix.Fchownat(fd, "", uid, gid, unix.AT_EMPTY_PATH)
+		})
+		if err != nil {
+			return err
+		}
+		if err := unix.Fchmodat(unix.AT_FDCWD, fmt.Sprintf("/proc/self/fd/%d", fd), x.mode(hdr), 0); err != nil {
 			return err
 		}
 		return setTimes(pfd, base, hdr)

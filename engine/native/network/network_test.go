@@ -373,7 +373,7 @@ func TestNATRules(t *testing.T) {
 	n1 := e.network("p6", "p6_default", false)
 	e.network("p6", "p6_other", false)
 	rules := listRules(t, "p6")
-	if len(rules["postrouting"]) != 2 || len(rules["forward"]) != 6 {
+	if len(rules["postrouting"]) != 2 || len(rules["forward"]) != 8 {
 		t.Fatalf("rules: %d postrouting, %d forward", len(rules["postrouting"]), len(rules["forward"]))
 	}
 	masq := 0

@@ -111,6 +111,12 @@ func netRules(n netState) []*nftables.Rule {
 				Mask: nativeU32(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED), Xor: make([]byte, 4)},
 			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)},
 		}, verdict(expr.VerdictAccept))},
+		// Nothing else is forwarded into the network: a neighbour routing
+		// to its subnet through the host (the LAN, another bridge) does
+		// not reach a container's unpublished ports, as with Docker's
+		// DROP policy. Published ports go through the userland proxy,
+		// which the host itself connects from.
+		{Exprs: join(ifMatch(expr.MetaKeyOIFNAME, br, true), verdict(expr.VerdictDrop))},
 	}
 }
 

@@ -89,7 +89,7 @@ func TestNetRules(t *testing.T) {
 			post++
 		}
 	}
-	if post != 1 || len(rules) != 4 {
+	if post != 1 || len(rules) != 5 {
 		t.Errorf("non-internal: %d rules, %d postrouting", len(rules), post)
 	}
 	n.Internal = true

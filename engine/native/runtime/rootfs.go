@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hoist-dev/hoist/internal/inroot"
 	"github.com/hoist-dev/hoist/internal/overlay"
 )
 
@@ -87,12 +88,13 @@ func setupRootfs(s *Spec, nodes []deviceNode) error {
 			return err
 		}
 	}
-	// Sysctls go through this container's procfs while /proc/sys is still
-	// writable.
-	if err := applySysctls(path.Join(root, "proc/sys"), s.Sysctls); err != nil {
+	if err := pivotRoot(root); err != nil {
 		return err
 	}
-	if err := pivotRoot(root); err != nil {
+	// Sysctls go through this container's procfs while /proc/sys is still
+	// writable, and after pivot_root, so that an image whose /proc is a
+	// symlink cannot send them to a host path.
+	if err := applySysctls("/proc/sys", s.Sysctls); err != nil {
 		return err
 	}
 	for _, p := range s.maskedPaths() {
@@ -161,11 +163,18 @@ func userMounts(root string, mounts []Mount) error {
 				return err
 			}
 		default:
-			fi, err := os.Stat(m.Source)
+			src, err := mountSource(m)
 			if err != nil {
+				return err
+			}
+			fi, err := src.Stat()
+			if err != nil {
+				src.Close()
 				return fmt.Errorf("mount source: %w", err)
 			}
-			if err := mountAt(root, m.Target, !fi.IsDir(), m.Source, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			err = mountAt(root, m.Target, !fi.IsDir(), fdPath(src), "", unix.MS_BIND|unix.MS_REC, "")
+			src.Close()
+			if err != nil {
 				return err
 			}
 			if m.ReadOnly {
@@ -176,6 +185,31 @@ func userMounts(root string, mounts []Mount) error {
 		}
 	}
 	return nil
+}
+
+// mountSource opens what m binds: its Source, or with a Subpath that
+// path resolved inside Source (a volume the containers may write: a
+// symlink there is followed as if Source were "/", so it never leads out
+// of the volume), as an O_PATH descriptor that the bind then uses, so
+// nothing can be swapped in between.
+func mountSource(m Mount) (*os.File, error) {
+	if m.Subpath == "" {
+		fd, err := unix.Open(m.Source, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, fmt.Errorf("mount source %s: %w", m.Source, err)
+		}
+		return os.NewFile(uintptr(fd), m.Source), nil
+	}
+	r, err := inroot.Open(m.Source)
+	if err != nil {
+		return nil, fmt.Errorf("mount source %s: %w", m.Source, err)
+	}
+	defer r.Close()
+	f, err := r.OpenFile(m.Subpath, inroot.InRoot, unix.O_PATH, 0)
+	if err != nil {
+		return nil, fmt.Errorf("mount source %s, subpath %s: %w", m.Source, m.Subpath, err)
+	}
+	return f, nil
 }
 
 // pivotRoot makes root the new "/" and detaches the old one. Pivoting

@@ -341,3 +341,30 @@ func TestTmpfsIsNoexec(t *testing.T) {
 	}}, "for d in /t1 /t2; do cp /bin/busybox $d/true; $d/true 2>/dev/null && echo $d exec || echo $d noexec; grep \" $d \" /proc/mounts | cut -d' ' -f4 | tr , '\\n' | grep -E '^(noexec|nosuid|nodev)$' | tr '\\n' ' '; echo; done")
 	wantLines(t, "tmpfs", out, "/t1 noexec", "nosuid nodev noexec ", "/t2 exec", "nosuid nodev")
 }
+
+// A subpath of a volume is resolved inside the volume when the container
+// starts: a symlink that a container planted there never leads to the
+// host (it resolves as if the volume were "/").
+func TestMountSubpathStaysInVolume(t *testing.T) {
+	needRoot(t)
+	vol, host := t.TempDir(), t.TempDir()
+	if err := os.MkdirAll(filepath.Join(vol, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(vol, "sub", "f"), []byte("in-volume\n"), 0o644)
+	os.WriteFile(filepath.Join(host, "f"), []byte("HOST\n"), 0o644)
+	if err := os.Symlink(host, filepath.Join(vol, "evil")); err != nil {
+		t.Fatal(err)
+	}
+	rootfs := newRootfs(t)
+	out := probeLines(t, Spec{Rootfs: rootfs, Mounts: []Mount{{Type: MountVolume, Source: vol, Subpath: "/sub", Target: "/x"}}}, "cat /x/f")
+	wantLines(t, "subpath sub", out, "in-volume")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	p, err := Start(ctx, Spec{ID: testID(t), Rootfs: rootfs, Mounts: []Mount{{Type: MountVolume, Source: vol, Subpath: "evil", Target: "/x"}}, Args: []string{"cat", "/x/f"}})
+	if err == nil {
+		_, _ = p.Wait()
+		_ = p.Cleanup()
+		t.Fatal("a subpath through a symlink out of the volume was mounted")
+	}
+}

@@ -121,6 +121,11 @@ type Mount struct {
 	Source   string    `json:"source,omitempty"`
 	Target   string    `json:"target"`
 	ReadOnly bool      `json:"read_only,omitempty"`
+	// Subpath, for a bind or volume, is a path inside Source to bind
+	// instead, resolved when the container starts with Source as its
+	// root, so that a symlink a container planted in a volume cannot
+	// lead out of it.
+	Subpath string `json:"subpath,omitempty"`
 	// TmpfsSize is in bytes (0: the kernel's default, half of RAM).
 	TmpfsSize int64 `json:"tmpfs_size,omitempty"`
 	// TmpfsMode is the Unix mode of the tmpfs root, e.g. 0o1777 (the default).
