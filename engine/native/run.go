@@ -239,7 +239,7 @@ func (b *Backend) startAttached(ctx context.Context, r *record, opts engine.RunA
 	if opts.TTY {
 		spec.TTY, spec.Size = true, runtime.WinSize{Rows: opts.Size.Rows, Cols: opts.Size.Cols}
 	}
-	m := &runtime.Monitor{StateDir: b.stateDir(r.Project, r.ID), Attach: true, Spawned: sp}
+	m := &runtime.Monitor{StateDir: b.stateDir(r.Project, r.ID), Spawned: sp}
 	sp = nil // the monitor starts or aborts it
 	if _, err := m.Start(ctx, spec); err != nil {
 		proxy.abort(ctx, r)

@@ -295,7 +295,7 @@ func start(ctx context.Context, o RunOptions, r *record, sp *runtime.Spawned) (*
 	}
 	spec.Network = runtime.Network{Mode: runtime.NetworkNew} // network_mode none
 	spec.Stdin, spec.Stdout, spec.Stderr = o.Stdin, o.Stdout, o.Stderr
-	m := &runtime.Monitor{StateDir: o.Layout.StateDir(r.Project, r.ID), Attach: true, Spawned: sp}
+	m := &runtime.Monitor{StateDir: o.Layout.StateDir(r.Project, r.ID), Spawned: sp}
 	if _, err := m.Start(ctx, spec); err != nil {
 		return nil, err
 	}

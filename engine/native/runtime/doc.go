@@ -5,7 +5,7 @@
 // # Processes
 //
 // Start executes the init binary, from an immutable cached copy
-// (initcache.go) or a sealed memfd (memfd.go), with a marker in argv[0]
+// (host_initcache.go) or a sealed memfd (host_memfd.go), with a marker in argv[0]
 // and clone flags for new mount, PID, UTS, IPC and (unless the host's or
 // another network namespace is used) network namespaces. Spawn does that
 // part alone, ahead of the Spec, so that the init's own start overlaps
@@ -25,7 +25,15 @@
 //
 // Every binary that embeds this package must call MaybeInit first thing in
 // main (and in TestMain), because the re-executed binary is how the init,
-// exec and monitor roles run.
+// exec and copy roles run.
+//
+// # Files
+//
+// A file's name says on which side of the container boundary its code
+// runs: host_*.go in the process that starts containers (hoist, or its
+// supervisor), init_*.go inside the container's namespaces (the init,
+// pid 1, or a helper role that joined them), and the rest (the Spec, the
+// roles, capabilities, device rules, the seccomp program's type) on both.
 //
 // # Cgroups
 //
@@ -45,9 +53,9 @@
 //
 // Inside the container: "/" is made rslave, the rootfs is bind-mounted onto
 // itself and becomes the root by pivot_root (the old root is detached),
-// mount targets are resolved inside the rootfs (securejoin.go), Docker's
+// mount targets are resolved inside the rootfs (init_securejoin.go), Docker's
 // masked and read-only paths are applied, capabilities are reduced to
 // Docker's 14 defaults, and Docker's default seccomp profile is compiled to
-// BPF (seccomp_compile.go documents what is approximated). File descriptors above 2
+// BPF (host_seccomp_compile.go documents what is approximated). File descriptors above 2
 // are marked close-on-exec before the command is executed.
 package runtime

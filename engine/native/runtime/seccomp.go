@@ -11,7 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// seccompProgram is a compiled seccomp filter (seccomp_compile.go).
+// seccompProgram is a compiled seccomp filter (host_seccomp_compile.go).
 //
 // The program is compiled by the process that starts the container (Start,
 // Exec), once per capability set in that process, and travels to the init

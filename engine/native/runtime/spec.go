@@ -87,7 +87,7 @@ type Spec struct {
 
 	// Prestart runs in the parent after the container's namespaces and
 	// cgroup exist and before its init does anything; the network setup
-	// goes here. StartDetached cannot carry it.
+	// goes here.
 	Prestart func(ctx context.Context, pid int) error `json:"-"`
 }
 

@@ -35,7 +35,7 @@ func startTask(ctx context.Context, cfg *ContainerConfig, log *logger) (task, er
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}
-	t := &runTask{m: &runtime.Monitor{StateDir: cfg.StateDir, Attach: true}}
+	t := &runTask{m: &runtime.Monitor{StateDir: cfg.StateDir}}
 	var writers []*os.File
 	defer func() {
 		for _, w := range writers {

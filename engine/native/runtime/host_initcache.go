@@ -22,7 +22,7 @@ const InitCacheDir = "/var/lib/hoist/init"
 // fsImmutableFL is FS_IMMUTABLE_FL of linux/fs.h (chattr +i).
 const fsImmutableFL = 0x10
 
-// Why a file and not the sealed memfd (memfd.go) every time: filling the
+// Why a file and not the sealed memfd (host_memfd.go) every time: filling the
 // memfd costs each hoist process 1-4 ms (2.4 MB copied, the source faulted
 // in from the executable), a tenth of a `run --rm`. What the memfd is for
 // (CVE-2019-5736: a container process opening /proc/<pid>/exe of a

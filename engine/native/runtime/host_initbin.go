@@ -36,7 +36,7 @@ func embeddedInit() func() (io.ReadCloser, error) {
 var initImage = embeddedInit()
 
 // initDigest is the embedded init binary's sha256 (written by go generate
-// beside it), naming its immutable copy (initcache.go); empty without
+// beside it), naming its immutable copy (host_initcache.go); empty without
 // one, and then only memfds are used. Tests that swap initImage clear it.
 var initDigest = embeddedInitDigest()
 
@@ -57,7 +57,7 @@ var initExec struct {
 }
 
 // initExecutable returns the sealed memfd that the init, final and exec
-// helper roles are executed from (see memfd.go). The caller must not close
+// helper roles are executed from (see host_memfd.go). The caller must not close
 // it.
 func initExecutable() (*os.File, error) {
 	initExec.Lock()

@@ -13,7 +13,7 @@ import (
 )
 
 // Docker's default seccomp profile is compiled to classic BPF here, by
-// hoist's own compiler (seccomp_bpf.go); go-seccomp-bpf's syscall table
+// hoist's own compiler (host_seccomp_bpf.go); go-seccomp-bpf's syscall table
 // gives the numbers.
 //
 // Exact: conditional rules on capabilities, architecture and kernel version
@@ -38,7 +38,7 @@ import (
 //
 // The program is compiled by the process that starts the container (Start,
 // Exec), once per capability set in that process (the one for Docker's
-// default set is compiled at build time, see seccomp_embed.go), and travels
+// default set is compiled at build time, see host_seccomp_embed.go), and travels
 // to the init in its configuration, so the init only installs it.
 
 var seccompCache struct {

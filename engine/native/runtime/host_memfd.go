@@ -12,7 +12,7 @@ import (
 )
 
 // sealedSelf returns a sealed memfd copy of the running hoist binary, and
-// sealedCopy one of an init binary image (initbin.go).
+// sealedCopy one of an init binary image (host_initbin.go).
 //
 // Why (CVE-2019-5736): every hoist process that runs inside a container
 // (the init before it execs the command, the pid 1 reaper of Init, the

@@ -117,7 +117,7 @@ func SpawnOptionsOf(spec Spec) SpawnOptions {
 // record and writable layer, for one.
 type Spawned struct {
 	opts      SpawnOptions
-	fromCache bool // runs from the shared immutable init (initcache.go)
+	fromCache bool // runs from the shared immutable init (host_initcache.go)
 	cmd       *exec.Cmd
 	cfgW      *os.File
 	errR      *os.File

@@ -12,7 +12,7 @@ import (
 )
 
 // buildInitShim builds initshim exactly as the go:generate line in
-// initbin.go does.
+// host_initbin.go does.
 func buildInitShim(t *testing.T) []byte {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "hoist-init")

@@ -5,20 +5,22 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
-func TestStartDetached(t *testing.T) {
+// A Monitor records the container running, then its exit code, and
+// removes its cgroup.
+func TestMonitor(t *testing.T) {
 	needRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	stateDir := filepath.Join(t.TempDir(), "state")
-	spec := Spec{ID: testID(t), Rootfs: newRootfs(t), Args: []string{"sh", "-c", "echo out; echo err >&2; while [ ! -e /tmp/go ]; do sleep 0.02; done; exit 4"}}
-	pid, err := StartDetached(ctx, spec, stateDir)
+	var stdout, stderr syncBuffer
+	spec := Spec{ID: testID(t), Rootfs: newRootfs(t), Stdout: &stdout, Stderr: &stderr,
+		Args: []string{"sh", "-c", "echo out; echo err >&2; while [ ! -e /tmp/go ]; do sleep 0.02; done; exit 4"}}
+	m := &Monitor{StateDir: stateDir}
+	pid, err := m.Start(ctx, spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,33 +28,26 @@ func TestStartDetached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Status != StatusRunning || st.Pid != pid || !alive(pid, st.StartTime) {
+	if st.Status != StatusRunning || st.Pid != pid || st.MonitorPid != os.Getpid() || !alive(pid, st.StartTime) {
 		t.Fatalf("state %+v", st)
-	}
-	// The monitor runs in a session of its own.
-	if sid, err := unix.Getsid(st.MonitorPid); err != nil || sid != st.MonitorPid {
-		t.Errorf("monitor session %d, %v", sid, err)
 	}
 	if err := os.WriteFile(filepath.Join(spec.Rootfs, "tmp/go"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "exit recorded", func() bool {
-		st, err = ReadState(stateDir)
-		return err == nil && st.Status == StatusExited
-	})
-	if st.ExitCode != 4 || st.FinishedAt.Before(st.StartedAt) || st.Error != "" {
-		t.Fatalf("state %+v", st)
+	if code, err := m.Wait(); err != nil || code != 4 {
+		t.Fatalf("exit %d, %v", code, err)
 	}
-	for name, want := range map[string]string{StdoutLog: "out\n", StderrLog: "err\n"} {
-		if b, err := os.ReadFile(filepath.Join(stateDir, name)); err != nil || string(b) != want {
-			t.Errorf("%s = %q, %v", name, b, err)
-		}
+	st, err = ReadState(stateDir)
+	if err != nil || st.Status != StatusExited || st.ExitCode != 4 || st.FinishedAt.Before(st.StartedAt) || st.Error != "" {
+		t.Fatalf("state %+v, %v", st, err)
+	}
+	if stdout.String() != "out\n" || stderr.String() != "err\n" {
+		t.Errorf("output %q %q", stdout.String(), stderr.String())
 	}
 	cg, err := newCgroup(spec.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "monitor exit", func() bool { return errors.Is(syscall.Kill(st.MonitorPid, 0), syscall.ESRCH) })
 	for _, dir := range cg.dirs {
 		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("cgroup %s left behind", dir)

@@ -16,7 +16,7 @@ import (
 
 func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) }
 
-// mountAt mounts onto target resolved inside root (see securejoin.go).
+// mountAt mounts onto target resolved inside root (see init_securejoin.go).
 func mountAt(root, target string, file bool, source, fstype string, flags uintptr, data string) error {
 	t, err := prepareTarget(root, target, file)
 	if err != nil {
