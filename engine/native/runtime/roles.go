@@ -30,15 +30,18 @@ const (
 	fdSelf   = 5 // the sealed hoist binary (init only)
 )
 
-// A role's credentials, capabilities and seccomp filter are per thread,
-// and pid 1's /proc status (what a container sees of its init) is its
-// main thread's. Locking during package initialisation keeps the main
-// goroutine, and so MaybeInit, on the main thread; a lock taken later
-// would hold whichever thread the goroutine had migrated to.
+// The main goroutine is locked to the main thread in every process that
+// embeds the runtime. In a role: its credentials, capabilities and seccomp
+// filter are per thread, and pid 1's /proc status (what a container sees
+// of its init) is its main thread's, so MaybeInit must run there (a lock
+// taken later would hold whichever thread the goroutine had migrated to).
+// In hoist: Exec joins a container's namespaces on a locked thread and
+// never gives it back; were that the main thread, Go would keep it
+// (the main thread cannot exit) and the whole process would show the
+// container's network namespace in /proc/self/ns and /proc/self/net.
+// With the main goroutine holding it, no other goroutine runs there.
 func init() {
-	if strings.HasPrefix(os.Args[0], rolePrefix) {
-		goruntime.LockOSThread()
-	}
+	goruntime.LockOSThread()
 }
 
 // IsRole reports whether this process is a re-executed hoist in one of
