@@ -238,10 +238,14 @@ const buildPrefix = "build."
 // NativeBuildLeftovers lists what is left of the native builder's networks
 // of builds that are over: their directories under runDir, links tagged
 // hoist:build.<pid>.<hex>/, nftables tables hoist-build.<pid>.<hex> and
-// iptables rules commented with the name. With pid > 0 only that
-// process's builds are looked at, and all of them must be gone (the
-// caller knows none is running); with pid 0, a build is over when its
-// process is gone or no longer holds its owner.lock. Empty means nothing.
+// iptables rules commented with the name. Empty means nothing.
+//
+// With pid > 0 only that process's builds are looked at, and all of them
+// must be gone (the caller knows none is running). With pid 0, the builds
+// are those with a directory under runDir whose process is gone or no
+// longer holds its owner.lock: links and tables are host-wide, and a
+// build of another run directory (another test's) is not this caller's
+// to judge, even when it was killed and waits for its next build.
 func NativeBuildLeftovers(runDir string, pid int) string {
 	found := map[string][]string{} // project -> what is left
 	add := func(project, what string) {
@@ -292,6 +296,9 @@ func NativeBuildLeftovers(runDir string, pid int) string {
 		if pid == 0 && !buildOver(runDir, project) {
 			continue
 		}
+		if _, err := os.Stat(filepath.Join(runDir, project)); pid == 0 && err != nil {
+			continue
+		}
 		for _, w := range what {
 			fmt.Fprintf(&b, "build network %s: %s\n", project, w)
 		}
@@ -312,9 +319,7 @@ func buildOver(runDir, project string) bool {
 	}
 	f, err := os.Open(filepath.Join(runDir, project, "owner.lock"))
 	if err != nil {
-		// Not made yet (a build that just started), or in another run
-		// directory.
-		return false
+		return false // not made yet: a build that just started
 	}
 	defer f.Close()
 	return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil
