@@ -324,3 +324,26 @@ func buildOver(runDir, project string) bool {
 	defer f.Close()
 	return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil
 }
+
+// SeeSources stats every file of the repository at root (but .git and
+// bin). go test caches a package's result by the files its tests open or
+// stat; the binary is built, and the samples are read, by child
+// processes, so without this a change to hoist's code or samples would
+// leave an end-to-end package's old result cached, and its tests would
+// not run against the change. Call it from a test, not TestMain: go test
+// logs the files a test consults only once the tests run.
+func SeeSources(root string) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != root && (d.Name() == ".git" || d.Name() == "bin") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		_, err = os.Stat(p)
+		return err
+	})
+}
