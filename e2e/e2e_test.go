@@ -43,7 +43,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -137,7 +136,7 @@ func ensureTestImage() error {
 func TestScripts(t *testing.T) {
 	// Here, not in TestMain: go test logs the files a test consults only
 	// once the tests run.
-	if err := seeSources(repoRoot); err != nil {
+	if err := testengine.SeeSources(repoRoot); err != nil {
 		t.Fatal(err)
 	}
 	testscript.Run(t, testscript.Params{
@@ -249,25 +248,4 @@ func setup(env *testscript.Env) error {
 // images; empty means nothing is left.
 func leftovers(ctx context.Context, project string) string {
 	return testengine.DockerLeftovers(ctx, project)
-}
-
-// seeSources stats every file of the repository (but .git and bin). go
-// test caches a package's result by the files its tests open or stat; the binary is built, and the samples are read, by child
-// processes, so without this a change to hoist's code or samples would
-// leave this package's old result cached, and the end-to-end tests would
-// not run against the change.
-func seeSources(root string) error {
-	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if p != root && (d.Name() == ".git" || d.Name() == "bin") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		_, err = os.Stat(p)
-		return err
-	})
 }

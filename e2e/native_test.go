@@ -21,7 +21,8 @@ package e2e
 //	    hoist-PROJECT, no iptables rule commented hoist:PROJECT, no mount or process under /run/hoist/PROJECT, no
 //	    /run/hoist/PROJECT, no network record; with IDFILE (`ps -a -q`
 //	    output saved before down) no mount, cgroup or process naming those
-//	    container IDs.
+//	    container IDs. Nor is any network of a native build that is over
+//	    (testengine.NativeBuildLeftovers).
 
 import (
 	"context"
@@ -139,6 +140,11 @@ func nativeCleanup(project string, errorf func(string, ...any)) {
 			errorf("cleanup: project %s left behind on the native engine after down:\n%s", p, left)
 		}
 	}
+	// The builder's networks are the build's, not the project's: none of
+	// a build that is over may be left.
+	if left := testengine.NativeBuildLeftovers(nativeRunDir, 0); left != "" {
+		errorf("cleanup: the native builder's networks of builds that are over are left:\n%s", left)
+	}
 }
 
 // nativeLeftovers lists what is left of project (and of the containers
@@ -161,5 +167,8 @@ func cmdNativeLeaks(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if left := nativeLeftovers(args[0], ids); left != "" {
 		ts.Fatalf("project %s left behind:\n%s", args[0], left)
+	}
+	if left := testengine.NativeBuildLeftovers(nativeRunDir, 0); left != "" {
+		ts.Fatalf("the native builder's networks of builds that are over are left:\n%s", left)
 	}
 }

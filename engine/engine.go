@@ -452,6 +452,14 @@ type BuildSpec struct {
 	Labels     map[string]string
 	NoCache    bool
 	Pull       bool
+	// Network is compose's build.network: the network of the RUN steps
+	// ("" or "default": the builder's own, a namespace on a bridge with
+	// outbound NAT; "host"; "none"). "host" also allows RUN --network=host,
+	// as BuildKit's network.host entitlement.
+	Network string
+	// Entitlements are compose's build.entitlements; "network.host"
+	// allows RUN --network=host without making it every step's network.
+	Entitlements []string
 }
 
 // ExecSpec describes a command to run in a running container.

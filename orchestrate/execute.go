@@ -153,16 +153,18 @@ func (o *Orchestrator) build(ctx context.Context, p *types.Project, op *plan.Op)
 	}
 	s := p.Services[op.Service]
 	spec := engine.BuildSpec{
-		Tag:        op.Target,
-		Service:    op.Service,
-		Context:    s.Build.Context,
-		Dockerfile: s.Build.Dockerfile,
-		Inline:     s.Build.DockerfileInline,
-		Args:       map[string]*string(s.Build.Args),
-		Target:     s.Build.Target,
-		Labels:     map[string]string(s.Build.Labels),
-		NoCache:    s.Build.NoCache,
-		Pull:       s.Build.Pull,
+		Tag:          op.Target,
+		Service:      op.Service,
+		Context:      s.Build.Context,
+		Dockerfile:   s.Build.Dockerfile,
+		Inline:       s.Build.DockerfileInline,
+		Args:         map[string]*string(s.Build.Args),
+		Target:       s.Build.Target,
+		Labels:       map[string]string(s.Build.Labels),
+		NoCache:      s.Build.NoCache,
+		Pull:         s.Build.Pull,
+		Network:      s.Build.Network,
+		Entitlements: s.Build.Entitlements,
 	}
 	_, err := builder.Build(ctx, spec, o.progress(op))
 	if err != nil {

@@ -141,7 +141,8 @@ type battery struct {
 	results string // shared with the containers as /results
 	nonce   string
 	loop    *loopDevice
-	peer    string // IP:PORT of the other project's container
+	peer    string  // IP:PORT of the other project's container
+	hostlo  *hostLo // a listener on the host's 127.0.0.1
 	p       *project
 	run     *engineRun
 }
@@ -162,6 +163,12 @@ func runBattery(t *testing.T, engine string) *engineRun {
 	nodesBefore := hostNodes()
 
 	b.startPeer()
+	hl, err := startHostLo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hl.close()
+	b.hostlo = hl
 	b.p = newProject(t, engine, filepath.Join(dir, "p"), "esc")
 	b.writeProject()
 
@@ -177,6 +184,11 @@ func runBattery(t *testing.T, engine string) *engineRun {
 	// The host side.
 	if d := b.loop.unchanged(); d != "" {
 		b.hostFailure("%s", d)
+	}
+	for _, w := range hl.reachedFrom(b) {
+		if w != wHostnet && w != wHostnetExec {
+			b.hostFailure("tcp_hostlo from %s: the host's 127.0.0.1 listener was reached", w)
+		}
 	}
 	if now := hostNodes(); now != nodesBefore {
 		b.hostFailure("the host's device nodes changed during the attempts: %s, were %s", now, nodesBefore)
@@ -218,6 +230,7 @@ func (b *battery) probeArgs(w way, out string, extra ...string) []string {
 		"-nonce", b.wayNonce(w),
 		"-loop", b.loop.majMin,
 		"-peer", b.peer,
+		"-hostlo", b.hostlo.addr(),
 		"-sup", "/run/hoist/" + b.p.name + "/supervisor.sock",
 		"-go", "/results/go-" + string(w),
 		"-cap", "/results/cap-" + string(w) + ".txt",

@@ -158,6 +158,13 @@ var escapeCases = []escapeCase{
 	// Another project's container, and the engines' sockets.
 	{name: "tcp_peer", ways: projectNetWays, nativeDeny: true},
 	{name: "tcp_peer", ways: []way{wBuild}},
+	// The host's 127.0.0.1 (a listener of the test's): a container's, and
+	// a RUN step's, 127.0.0.1 is its own loopback on both engines, where
+	// nothing listens (ECONNREFUSED); the host side also checks that no
+	// such way reached the listener. From the host's network namespace it
+	// is reached: the control that the listener answers.
+	{name: "tcp_hostlo", ways: boxWays, want: "ECONNREFUSED"},
+	{name: "tcp_hostlo", ways: []way{wHostnet, wHostnetExec}, control: true},
 	{name: "supervisor_sock", ways: sockWays, want: "ENOENT"},
 	{name: "docker_sock", ways: sockWays, want: "ENOENT"},
 	{name: "containerd_sock", ways: sockWays, want: "ENOENT"},

@@ -114,6 +114,8 @@ func (p *project) down() {
 		left += testengine.DockerLeftovers(ctx, p.name)
 	} else {
 		left += testengine.NativeLeftovers(p.name, ids)
+		// The builder's networks are a build's, not the project's.
+		left += testengine.NativeBuildLeftovers(testengine.NativeRunDir, 0)
 	}
 	if left != "" {
 		t.Errorf("cleanup: %s project %s left behind:\n%s", p.engine, p.name, left)

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 )
@@ -229,36 +228,11 @@ func rel(p string) string { return strings.TrimPrefix(p, "/") }
 // TestLayerTarTricks loads each tricky tarball on both engines.
 func TestLayerTarTricks(t *testing.T) {
 	needEngines(t)
-	got := map[string]map[string]outcome{}
-	var mu sync.Mutex
-	t.Run("engines", func(t *testing.T) {
-		for _, engine := range engines {
-			t.Run(engine, func(t *testing.T) {
-				t.Parallel()
-				res := loadTricks(t, engine)
-				mu.Lock()
-				got[engine] = res
-				mu.Unlock()
-			})
-		}
-	})
-	if got["docker"] == nil || got["native"] == nil {
-		t.Fatal("an engine's run did not finish")
-	}
+	var cases []trickCase
 	for _, tr := range layerTricks {
-		t.Run(tr.name, func(t *testing.T) {
-			d, n := got["docker"][tr.name], got["native"][tr.name]
-			t.Logf("docker: %s (%s); native: %s (%s)", d, d.Detail, n, n.Detail)
-			for engine, o := range map[string]outcome{"docker": d, "native": n} {
-				if tr.control && o.Outcome != "allowed" {
-					t.Errorf("%s: the well-formed image did not load: %s", engine, o.Detail)
-				}
-				if !tr.control && o.Outcome != "denied" {
-					t.Errorf("%s: the load reached the host: %s", engine, o.Detail)
-				}
-			}
-		})
+		cases = append(cases, trickCase{tr.name, tr.control})
 	}
+	judgeTricks(t, cases, loadTricks, "the well-formed image did not load", "the load reached the host")
 }
 
 // loadTricks loads every trick on engine, each against a marker

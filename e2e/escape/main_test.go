@@ -22,7 +22,6 @@ package escape
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,26 +120,10 @@ func needEngines(t *testing.T) {
 	// go test caches a package's result by the files its tests read; the
 	// binaries are built by child processes, so make go test see the
 	// sources, or a change to hoist would leave an old result cached.
-	if err := seeSources(env.repoRoot); err != nil {
+	if err := testengine.SeeSources(env.repoRoot); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // engines are the two engines under test; docker is the reference.
 var engines = []string{"docker", "native"}
-
-func seeSources(root string) error {
-	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			if p != root && (d.Name() == ".git" || d.Name() == "bin") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		_, err = os.Stat(p)
-		return err
-	})
-}

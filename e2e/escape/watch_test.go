@@ -45,36 +45,11 @@ var syncTricks = []syncTrick{
 // engines; the marker directory on the host must stay empty.
 func TestWatchSyncSymlinks(t *testing.T) {
 	needEngines(t)
-	got := map[string]map[string]outcome{}
-	var mu sync.Mutex
-	t.Run("engines", func(t *testing.T) {
-		for _, engine := range engines {
-			t.Run(engine, func(t *testing.T) {
-				t.Parallel()
-				res := watchTricks(t, engine)
-				mu.Lock()
-				got[engine] = res
-				mu.Unlock()
-			})
-		}
-	})
-	if got["docker"] == nil || got["native"] == nil {
-		t.Fatal("an engine's run did not finish")
-	}
+	var cases []trickCase
 	for _, tr := range syncTricks {
-		t.Run(tr.name, func(t *testing.T) {
-			d, n := got["docker"][tr.name], got["native"][tr.name]
-			t.Logf("docker: %s (%s); native: %s (%s)", d, d.Detail, n, n.Detail)
-			for engine, o := range map[string]outcome{"docker": d, "native": n} {
-				switch {
-				case tr.control && o.Outcome != "allowed":
-					t.Errorf("%s: the sync did not arrive: watch is broken, the other cases mean nothing: %s", engine, o.Detail)
-				case !tr.control && o.Outcome != "denied":
-					t.Errorf("%s: the sync reached the host: %s", engine, o.Detail)
-				}
-			}
-		})
+		cases = append(cases, trickCase{tr.name, tr.control})
 	}
+	judgeTricks(t, cases, watchTricks, "the sync did not arrive: watch is broken", "the sync reached the host")
 }
 
 func watchTricks(t *testing.T, engine string) map[string]outcome {

@@ -27,12 +27,16 @@ func (b *Backend) Build(ctx context.Context, spec engine.BuildSpec, progress fun
 	defer pr.Close()
 
 	opts := build.ImageBuildOptions{
-		Dockerfile:  bc.dockerfile,
-		BuildArgs:   spec.Args,
-		Target:      spec.Target,
-		Labels:      spec.Labels,
-		NoCache:     spec.NoCache,
-		PullParent:  spec.Pull,
+		Dockerfile: bc.dockerfile,
+		BuildArgs:  spec.Args,
+		Target:     spec.Target,
+		Labels:     spec.Labels,
+		NoCache:    spec.NoCache,
+		PullParent: spec.Pull,
+		// RUN steps' network, as docker compose passes build.network. The
+		// Engine's classic builder has no entitlements (nor RUN
+		// --network), so spec.Entitlements has nothing to map to.
+		NetworkMode: spec.Network,
 		Remove:      true,
 		ForceRemove: true,
 	}

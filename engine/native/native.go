@@ -11,6 +11,7 @@
 //	                              with spec.json, stdout.log and stderr.log
 //	<RunDir>/<project>/containers/<id>/proxy.json  the port proxy's pid and ports
 //	<RunDir>/<project>/net/                       engine/native/network's state
+//	<RunDir>/build.<pid>.<hex>/                   a build's network while it runs (build.go)
 //	<Root>/containers/<id>/{upper,work,rootfs}    writable layer and mountpoint
 //	<Root>/containers/<id>/etc/                   hosts, hostname, resolv.conf
 //	<Root>/volumes/<name>/{_data,volume.json}     named and anonymous volumes

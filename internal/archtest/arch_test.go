@@ -30,3 +30,18 @@ func TestLayering(t *testing.T) {
 		}
 	}
 }
+
+// The native builder gets its RUN steps' networks through an interface of
+// its own (build.Network), implemented by the engine: bridges, nftables
+// and their records stay out of it.
+func TestBuilderHasNoNetworkManager(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/hoist-dev/hoist/engine/native/build").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep == "github.com/hoist-dev/hoist/engine/native/network" {
+			t.Errorf("engine/native/build imports %s", dep)
+		}
+	}
+}

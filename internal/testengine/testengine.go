@@ -8,13 +8,18 @@ package testengine
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+
+	"github.com/google/nftables"
+	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/internal/testimage"
 )
@@ -139,8 +144,14 @@ func NativeLeftovers(project string, ids []string) string {
 			}
 		}
 	}
-	if out, err := exec.Command("nft", "list", "table", "ip", "hoist-"+project).CombinedOutput(); err == nil {
-		fmt.Fprintf(&b, "nftables table ip hoist-%s:\n%s\n", project, out)
+	tables, err := nftTables()
+	if err != nil {
+		fmt.Fprintf(&b, "%v\n", err)
+	}
+	for _, t := range tables {
+		if t == "hoist-"+project {
+			fmt.Fprintf(&b, "nftables table ip %s\n", t)
+		}
 	}
 	for _, chain := range []string{"FORWARD", "DOCKER-USER"} {
 		if out, err := exec.Command("iptables", "-w", "-S", chain).Output(); err == nil {
@@ -197,4 +208,142 @@ func containsAny(s string, subs []string) bool {
 		}
 	}
 	return false
+}
+
+// nftTables lists the host's nftables tables of family ip, through
+// netlink: the nft command is not always installed, and a check that
+// quietly cannot run finds nothing.
+func nftTables() ([]string, error) {
+	c, err := nftables.New()
+	if err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	defer c.CloseLasting()
+	ts, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return nil, fmt.Errorf("nftables: list tables: %w", err)
+	}
+	var out []string
+	for _, t := range ts {
+		out = append(out, t.Name)
+	}
+	return out, nil
+}
+
+// buildPrefix starts the name of the native builder's network of a build,
+// a project of the network manager: build.<pid>.<hex> (engine/native,
+// buildNetworks).
+const buildPrefix = "build."
+
+// NativeBuildLeftovers lists what is left of the native builder's networks
+// of builds that are over: their directories under runDir, links tagged
+// hoist:build.<pid>.<hex>/, nftables tables hoist-build.<pid>.<hex> and
+// iptables rules commented with the name. Empty means nothing.
+//
+// With pid > 0 only that process's builds are looked at, and all of them
+// must be gone (the caller knows none is running). With pid 0, the builds
+// are those with a directory under runDir whose process is gone or no
+// longer holds its owner.lock: links and tables are host-wide, and a
+// build of another run directory (another test's) is not this caller's
+// to judge, even when it was killed and waits for its next build.
+func NativeBuildLeftovers(runDir string, pid int) string {
+	found := map[string][]string{} // project -> what is left
+	add := func(project, what string) {
+		if pid > 0 && !strings.HasPrefix(project, fmt.Sprintf("%s%d.", buildPrefix, pid)) {
+			return
+		}
+		found[project] = append(found[project], what)
+	}
+	var b strings.Builder
+	dirs, _ := filepath.Glob(filepath.Join(runDir, buildPrefix+"*"))
+	for _, d := range dirs {
+		add(filepath.Base(d), "run dir "+d)
+	}
+	if out, err := exec.Command("ip", "-o", "link").CombinedOutput(); err != nil {
+		fmt.Fprintf(&b, "ip -o link: %v: %s\n", err, out)
+	} else {
+		for _, line := range strings.Split(string(out), "\n") {
+			_, alias, ok := strings.Cut(line, "alias hoist:"+buildPrefix)
+			if ok {
+				project, _, _ := strings.Cut(alias, "/")
+				add(buildPrefix+project, "link: "+line)
+			}
+		}
+	}
+	tables, err := nftTables()
+	if err != nil {
+		fmt.Fprintf(&b, "%v\n", err)
+	}
+	for _, t := range tables {
+		if project, ok := strings.CutPrefix(t, "hoist-"); ok && strings.HasPrefix(project, buildPrefix) {
+			add(project, "nftables table ip "+t)
+		}
+	}
+	for _, chain := range []string{"FORWARD", "DOCKER-USER"} {
+		out, err := exec.Command("iptables", "-w", "-S", chain).Output()
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			_, rest, ok := strings.Cut(line, "hoist:"+buildPrefix)
+			if ok {
+				project, _, _ := strings.Cut(strings.TrimRight(rest, `"`), " ")
+				add(buildPrefix+strings.TrimRight(project, `"`), "iptables rule: "+line)
+			}
+		}
+	}
+	for project, what := range found {
+		if pid == 0 && !buildOver(runDir, project) {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(runDir, project)); pid == 0 && err != nil {
+			continue
+		}
+		for _, w := range what {
+			fmt.Fprintf(&b, "build network %s: %s\n", project, w)
+		}
+	}
+	return b.String()
+}
+
+// buildOver reports whether the build that made project's network is
+// over: its process is gone, or it no longer holds its owner.lock.
+func buildOver(runDir, project string) bool {
+	pid, _, _ := strings.Cut(strings.TrimPrefix(project, buildPrefix), ".")
+	n, err := strconv.Atoi(pid)
+	if err != nil {
+		return true
+	}
+	if err := unix.Kill(n, 0); errors.Is(err, unix.ESRCH) {
+		return true
+	}
+	f, err := os.Open(filepath.Join(runDir, project, "owner.lock"))
+	if err != nil {
+		return false // not made yet: a build that just started
+	}
+	defer f.Close()
+	return unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil
+}
+
+// SeeSources stats every file of the repository at root (but .git and
+// bin). go test caches a package's result by the files its tests open or
+// stat; the binary is built, and the samples are read, by child
+// processes, so without this a change to hoist's code or samples would
+// leave an end-to-end package's old result cached, and its tests would
+// not run against the change. Call it from a test, not TestMain: go test
+// logs the files a test consults only once the tests run.
+func SeeSources(root string) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if p != root && (d.Name() == ".git" || d.Name() == "bin") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		_, err = os.Stat(p)
+		return err
+	})
 }

@@ -49,6 +49,7 @@ type opts struct {
 	out     string // results file, appended to; stdout too
 	loop    string // MAJ:MIN of the host loop device the test attached
 	peer    string // IP:PORT of another project's container
+	hostlo  string // 127.0.0.1:PORT of the test's listener on the host
 	sup     string // the native supervisor's socket path
 	abstrRE string // abstract unix socket names to try
 	nonce   string // marks this run's terminal bytes and processes
@@ -79,6 +80,7 @@ func main() {
 	fs.StringVar(&o.out, "o", "", "append results to this file")
 	fs.StringVar(&o.loop, "loop", "", "MAJ:MIN of a host block device")
 	fs.StringVar(&o.peer, "peer", "", "IP:PORT of another project's container")
+	fs.StringVar(&o.hostlo, "hostlo", "", "127.0.0.1:PORT of a listener on the host's loopback")
 	fs.StringVar(&o.sup, "sup", "", "path of the native supervisor's socket")
 	fs.StringVar(&o.abstrRE, "abstract", "hoist|containerd|docker|supervisor", "abstract socket names to connect to (regexp)")
 	fs.StringVar(&o.nonce, "nonce", "x", "marks this run")

@@ -14,10 +14,12 @@ import (
 )
 
 // Network cases. Traffic goes only where the test points it: another
-// project's container (-peer) and the engines' own sockets.
+// project's container (-peer), a listener of the test's on the host's
+// 127.0.0.1 (-hostlo) and the engines' own sockets.
 
 func init() {
 	cases["tcp_peer"] = tcpPeer
+	cases["tcp_hostlo"] = tcpHostLo
 	cases["supervisor_sock"] = func(o *opts) result { return unixConnect(o.sup) }
 	cases["docker_sock"] = func(*opts) result { return unixConnect("/var/run/docker.sock") }
 	cases["containerd_sock"] = func(*opts) result { return unixConnect("/run/containerd/containerd.sock") }
@@ -36,6 +38,29 @@ func tcpPeer(o *opts) result {
 	c.SetReadDeadline(time.Now().Add(2 * time.Second))
 	line, _ := bufio.NewReader(c).ReadString('\n')
 	return allowed("connected to %s: %q", o.peer, line)
+}
+
+// tcpHostLo connects to the test's listener on the host's 127.0.0.1
+// (-hostlo) and says who it is (-nonce), so the host side knows which
+// way reached it. In a network namespace of the container's own,
+// 127.0.0.1 is the container's loopback, where nothing listens on that
+// port: the connection is refused (ECONNREFUSED), which is the denial. A
+// connection means the host's loopback (or something of the container's
+// own on that port: the detail holds the greeting, and the host side's
+// record of who connected is the verdict).
+func tcpHostLo(o *opts) result {
+	if o.hostlo == "" {
+		return result{Outcome: "error", Detail: "tcp_hostlo needs -hostlo"}
+	}
+	c, err := net.DialTimeout("tcp", o.hostlo, 2*time.Second)
+	if err != nil {
+		return denied("connect "+o.hostlo, err)
+	}
+	defer c.Close()
+	fmt.Fprintln(c, o.nonce)
+	c.SetReadDeadline(time.Now().Add(2 * time.Second))
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	return allowed("connected to %s: %q", o.hostlo, line)
 }
 
 func unixConnect(path string) result {

@@ -2,7 +2,9 @@
 // native image store, with no daemon. RUN steps run as native containers
 // (engine/native/runtime) over an overlay of the image built so far; every
 // filesystem-changing step becomes one layer, the tar diff of its overlay
-// upper dir.
+// upper dir. Each RUN step gets a network namespace of its own from the
+// Network the engine injects (network.go); the host's network only where
+// the build allows it.
 //
 // # Cache
 //
@@ -43,6 +45,9 @@ type Options struct {
 	// It must be on a filesystem that can hold an overlayfs upper dir.
 	// Empty means <store root>/build.
 	CacheDir string
+	// Network gives RUN steps their network namespaces (see Network).
+	// Nil gives every step a namespace with only lo, never the host's.
+	Network Network
 }
 
 // Builder builds Dockerfiles into one image store. It is safe for
@@ -51,6 +56,7 @@ type Builder struct {
 	store *image.Store
 	dir   string
 	hash  *hashCache
+	net   Network
 }
 
 // New returns a Builder storing images in store.
@@ -59,7 +65,7 @@ func New(store *image.Store, opts Options) *Builder {
 	if dir == "" {
 		dir = filepath.Join(store.Root(), "build")
 	}
-	return &Builder{store: store, dir: dir, hash: newHashCache()}
+	return &Builder{store: store, dir: dir, hash: newHashCache(), net: opts.Network}
 }
 
 func (b *Builder) indexDir() string  { return filepath.Join(b.dir, "index") }
@@ -68,7 +74,7 @@ func (b *Builder) tmpDir() string    { return filepath.Join(b.dir, "tmp") }
 
 // Build builds spec and returns the image ID; the image is tagged spec.Tag
 // when it is set. progress, which may be nil, gets one line per step.
-func (b *Builder) Build(ctx context.Context, spec engine.BuildSpec, progress func(string)) (string, error) {
+func (b *Builder) Build(ctx context.Context, spec engine.BuildSpec, progress func(string)) (id string, err error) {
 	if progress == nil {
 		progress = func(string) {}
 	}
@@ -112,6 +118,11 @@ func (b *Builder) Build(ctx context.Context, spec engine.BuildSpec, progress fun
 		active:   map[int]bool{},
 	}
 	defer j.cleanup()
+	defer func() {
+		if nerr := j.closeNetwork(ctx); nerr != nil {
+			err = errors.Join(err, fmt.Errorf("build: remove the build's network: %w", nerr))
+		}
+	}()
 	if err := j.metaArgs(metaArgs); err != nil {
 		return "", err
 	}

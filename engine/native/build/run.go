@@ -54,11 +54,22 @@ func (j *job) run(ctx context.Context, i int, st *state, c *instructions.RunComm
 		}
 	}
 	network := instructions.GetNetwork(c)
+	// Decided before the cache is asked, as BuildKit checks entitlements
+	// before it solves: a step that needs the host's network fails in a
+	// build without it even when the step is cached.
+	netMode, err := j.stepNetworkMode(network)
+	if err != nil {
+		return err
+	}
 	mounts := instructions.GetMounts(c)
 
 	// The key: the instruction, the command as it will run and the
 	// contents of what is bound in.
 	keyParts := []string{c.String(), strings.Join(args, "\x00"), "network=" + network}
+	if j.spec.Network == "host" || j.spec.Network == "none" {
+		// The build's network changes what a step without --network gets.
+		keyParts = append(keyParts, "build-network="+j.spec.Network)
+	}
 	if script != nil {
 		keyParts = append(keyParts, script.Data)
 	}
@@ -100,27 +111,11 @@ func (j *job) run(ctx context.Context, i int, st *state, c *instructions.RunComm
 			Cwd:    st.workdir(),
 			User:   st.cfg.User,
 		}
-		switch network {
-		case instructions.NetworkNone:
-			spec.Network.Mode = runtime.NetworkNew
-		default:
-			spec.Network.Mode = runtime.NetworkHost
-		}
 		d, err := openDest(rootfs)
 		if err != nil {
 			return err
 		}
 		defer d.Close()
-		if spec.Network.Mode == runtime.NetworkHost {
-			// The host's name resolution, over files the image has (a
-			// missing one would be created and end up in the layer).
-			if d.isRegular("/etc/resolv.conf") {
-				spec.ResolvConf = "/etc/resolv.conf"
-			}
-			if d.isRegular("/etc/hosts") {
-				spec.Hosts = "/etc/hosts"
-			}
-		}
 		if script != nil {
 			dir, err := j.tmpDir("script-")
 			if err != nil {
@@ -139,11 +134,31 @@ func (j *job) run(ctx context.Context, i int, st *state, c *instructions.RunComm
 			}
 			spec.Mounts = append(spec.Mounts, rm)
 		}
+		release, err := j.stepNetwork(ctx, netMode, &spec, pfx)
+		if err != nil {
+			return err
+		}
+		defer release()
 		// Mount points the runtime creates are removed afterwards, so
 		// they do not end up in the layer.
 		stubs := []string{"/proc", "/sys", "/dev"}
 		for _, m := range spec.Mounts {
 			stubs = append(stubs, m.Target)
+		}
+		for _, f := range []struct {
+			path string
+			src  *string
+		}{{"/etc/hosts", &spec.Hosts}, {"/etc/resolv.conf", &spec.ResolvConf}} {
+			// Bound over the image's file, or over a stub where it has
+			// none; never through a link or onto a directory.
+			switch {
+			case *f.src == "":
+			case d.isRegular(f.path):
+			case d.absent(f.path):
+				stubs = append(stubs, f.path)
+			default:
+				*f.src = ""
+			}
 		}
 		missing := d.missing(stubs)
 		out := newTailWriter(func(line string) { j.progress(pfx + " " + line) })
@@ -281,6 +296,13 @@ func (d *destFS) lstat(p string) (unix.Stat_t, error) {
 func (d *destFS) isRegular(p string) bool {
 	st, err := d.lstat(p)
 	return err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG
+}
+
+// absent reports whether p does not exist in the rootfs (its parent may
+// not either).
+func (d *destFS) absent(p string) bool {
+	_, err := d.lstat(p)
+	return errors.Is(err, unix.ENOENT)
 }
 
 // missing lists the paths (and missing parents) absent from the rootfs.

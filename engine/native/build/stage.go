@@ -36,6 +36,7 @@ type job struct {
 	active   map[int]bool
 	rootfses map[string]string // image ID -> read-only mount, for COPY --from
 	cleanups []func()
+	net      buildNet // the RUN steps' network, made on first use
 }
 
 // state is a stage being built.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // ensureBridge makes n's bridge exist, hold the gateway address and be up.
@@ -60,10 +61,17 @@ func deleteLink(name string) error {
 	if err != nil {
 		return fmt.Errorf("link %s: %w", name, err)
 	}
-	if err := netlink.LinkDel(l); err != nil {
+	if err := netlink.LinkDel(l); err != nil && !linkGone(err) {
 		return fmt.Errorf("delete link %s: %w", name, err)
 	}
 	return nil
+}
+
+// linkGone reports whether a link operation failed because the link no
+// longer exists: another process (or goroutine) deleted it meanwhile, or
+// its namespace died and took it along.
+func linkGone(err error) bool {
+	return errors.As(err, new(netlink.LinkNotFoundError)) || errors.Is(err, unix.ENODEV)
 }
 
 // retryDump runs a netlink dump again while the kernel reports it
@@ -97,7 +105,7 @@ func sweepLinks(project string, logf func(string, ...any)) error {
 				continue
 			}
 			logf("network: removing leftover %s %s (%s)", pass, a.Name, a.Alias)
-			if err := netlink.LinkDel(l); err != nil && !errors.As(err, new(netlink.LinkNotFoundError)) {
+			if err := netlink.LinkDel(l); err != nil && !linkGone(err) {
 				errs = append(errs, fmt.Errorf("delete link %s: %w", a.Name, err))
 			}
 		}

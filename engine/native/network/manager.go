@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/hoist-dev/hoist/netplan"
 )
@@ -428,12 +429,41 @@ func (m *Manager) Teardown(ctx context.Context, project string) error {
 		// sweep below (links, nft, iptables).
 		return nil
 	}
-	var errs []error
+	// Deleting a link waits for the kernel (an RCU grace period each,
+	// 20 to 30 ms here), and so does deleting the nftables table; the
+	// waits overlap when the deletions run side by side: every veth, every
+	// bridge, the table, the iptables rules and the subnets at once. The
+	// sweep comes after, to find only what they missed.
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	do := func(f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
 	ctrs, err := readAll[ctrState](filepath.Join(m.projectDir(project), "containers"))
 	errs = append(errs, err)
 	for _, c := range ctrs {
-		errs = append(errs, m.unplug(c))
+		do(func() error { return m.unplug(c) })
 	}
+	nets, err := readAll[netState](filepath.Join(m.projectDir(project), "networks"))
+	errs = append(errs, err)
+	for _, n := range nets {
+		do(func() error { return deleteLink(n.Bridge) })
+	}
+	do(func() error { return deleteTable(project) })
+	do(func() error { return removeForward(project, "") })
+	do(func() error { return m.releaseSubnets(project) })
+	wg.Wait()
 	// Namespace files without a record (a crash between mount and record
 	// is impossible, since the record comes first, but be thorough).
 	if ents, err := os.ReadDir(m.netnsDir(project)); err == nil {
@@ -441,15 +471,7 @@ func (m *Manager) Teardown(ctx context.Context, project string) error {
 			errs = append(errs, removeNetns(filepath.Join(m.netnsDir(project), e.Name())))
 		}
 	}
-	nets, err := readAll[netState](filepath.Join(m.projectDir(project), "networks"))
-	errs = append(errs, err)
-	for _, n := range nets {
-		errs = append(errs, deleteLink(n.Bridge))
-	}
 	errs = append(errs, sweepLinks(project, m.logf))
-	errs = append(errs, deleteTable(project))
-	errs = append(errs, removeForward(project, ""))
-	errs = append(errs, m.releaseSubnets(project))
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("tear down network of project %q: %w", project, err)
 	}

@@ -103,7 +103,7 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 	defer errR.Close()
 	cmd := &exec.Cmd{
 		Path:        fmt.Sprintf("/proc/self/fd/%d", fdMountNS+1),
-		Args:        []string{roleFinal},
+		Args:        []string{roleFinal, argJoinMountNS},
 		Env:         []string{},
 		ExtraFiles:  []*os.File{cfgR, errW, nsFiles["mnt"], self},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
@@ -165,7 +165,7 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 		}
 	}
 	fc := finalConfig{Args: spec.Args, Env: spec.Env, Cwd: spec.Cwd, User: spec.User, GroupAdd: spec.GroupAdd, Security: spec.Security, Ulimits: spec.Ulimits, Seccomp: prog}
-	if err := writeJSON(cfgW, execConfig{finalConfig: fc, JoinMountNS: true, TTY: spec.TTY, Size: spec.Size}); err != nil {
+	if err := writeJSON(cfgW, execConfig{finalConfig: fc, TTY: spec.TTY, Size: spec.Size}); err != nil {
 		return fail(fmt.Errorf("send exec config: %w", err))
 	}
 	cfgW.Close()

@@ -6,12 +6,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// argJoinMountNS, the exec helper's first argument, says that fdMountNS is
+// the container's mount namespace, to be joined by the helper itself
+// (see Exec) first thing.
+const argJoinMountNS = "join-mount-ns"
+
 // execConfig is sent to the exec helper.
 type execConfig struct {
 	finalConfig
-	// JoinMountNS: fdMountNS is the container's mount namespace, to be
-	// joined by the helper itself (see Exec).
-	JoinMountNS bool `json:"join_mount_ns"`
 	// TTY: give the command a pty of the container's devpts, of size
 	// Size, whose master goes back over the console socket (fdConsole).
 	TTY  bool    `json:"tty,omitempty"`

@@ -35,14 +35,19 @@ const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 
 // runFinal is the role that only applies credentials and executes.
 func runFinal() error {
-	var ec execConfig
-	if err := readConfig(&ec); err != nil {
-		return err
-	}
-	if ec.JoinMountNS {
+	// The exec helper is visible in the container's pid namespace from
+	// its birth, and a process there can read its /proc/<pid>/mountinfo
+	// (no ptrace check guards it): the sooner it leaves the host's mount
+	// namespace, the less of the host's mount table shows. So it joins
+	// before anything else, the configuration included.
+	if len(os.Args) > 1 && os.Args[1] == argJoinMountNS {
 		if err := joinMountNS(); err != nil {
 			return err
 		}
+	}
+	var ec execConfig
+	if err := readConfig(&ec); err != nil {
+		return err
 	}
 	if ec.TTY {
 		if err := setupConsole(fdConsole, ec.Size, true); err != nil {
