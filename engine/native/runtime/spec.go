@@ -145,6 +145,10 @@ type Ulimit struct {
 // Resources are the cgroup limits; zero means unlimited.
 type Resources struct {
 	MemoryBytes int64 `json:"memory_bytes,omitempty"`
+	// MemorySwapBytes is memory plus swap (Docker's --memory-swap), with
+	// MemoryBytes set: -1 is unlimited swap. It is not applied where the
+	// kernel does not account swap, as Docker skips it there.
+	MemorySwapBytes int64 `json:"memory_swap_bytes,omitempty"`
 	// NanoCPUs is CPUs × 1e9, as Docker's --cpus.
 	NanoCPUs  int64 `json:"nano_cpus,omitempty"`
 	PidsLimit int64 `json:"pids_limit,omitempty"`
