@@ -275,6 +275,15 @@ func (r *resolver) resources() runspec.Resources {
 			res.MemoryReservation = int64(rv.MemoryBytes)
 		}
 	}
+	if res.NanoCPUs > 0 && (res.CPUQuota > 0 || res.CPUPeriod > 0) {
+		// The Engine refuses the pair ("Conflicting options"); an engine
+		// that applied one of them would run another limit.
+		key := "cpu_quota"
+		if res.CPUQuota == 0 {
+			key = "cpu_period"
+		}
+		r.fail([]string{key}, "use either cpus or cpu_quota/cpu_period", "cpus and %s cannot both be set: cpus is a CFS quota of its own", key)
+	}
 	for _, name := range slices.Sorted(maps.Keys(s.Ulimits)) {
 		u := s.Ulimits[name]
 		if u == nil {

@@ -119,6 +119,10 @@ func TestResolveErrors(t *testing.T) {
 		{"healthcheck: {test: \"true\", start_interval: 1s}", `healthcheck start_interval has no start_period`},
 		{"tmpfs: ['/a:uid=5']", `tmpfs "/a:uid=5": option "uid" is not supported`},
 		{"security_opt: [foo]", `security_opt "foo" has no value`},
+		// The Engine refuses NanoCPUs with a CFS quota or period; the
+		// native engine would have applied cpus alone.
+		{"cpus: 0.5\n    cpu_quota: 50000", `compose.yaml:5: service "s": cpus and cpu_quota cannot both be set`},
+		{"deploy: {resources: {limits: {cpus: '1'}}}\n    cpu_period: 50000", `cpus and cpu_period cannot both be set`},
 	} {
 		err := loadString(t, "services:\n  s:\n    image: x\n    "+c.yaml+"\n")
 		if err == nil || !strings.Contains(err.Error(), c.want) {
