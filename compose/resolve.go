@@ -477,6 +477,10 @@ func (r *resolver) mounts() ([]runspec.Mount, []runspec.File) {
 				m.Config = ref.Source
 			}
 			mounts = append(mounts, m)
+		case hasValue && value != "" && s.ReadOnly:
+			// docker compose copies the file in before the start and
+			// refuses to for a read-only container; so must every engine.
+			r.fail([]string{"read_only"}, "give it a file: (bound read-only), or remove read_only", "%s %q cannot be written into a read-only service (read_only: true)", kind, ref.Source)
 		case hasValue:
 			f := runspec.File{Path: target, Content: []byte(value), Mode: 0o444}
 			if ref.Mode != nil {

@@ -123,6 +123,9 @@ func TestResolveErrors(t *testing.T) {
 		// native engine would have applied cpus alone.
 		{"cpus: 0.5\n    cpu_quota: 50000", `compose.yaml:5: service "s": cpus and cpu_quota cannot both be set`},
 		{"deploy: {resources: {limits: {cpus: '1'}}}\n    cpu_period: 50000", `cpus and cpu_period cannot both be set`},
+		// docker compose refuses to copy content into a read-only
+		// container (a file: is bound, which it allows).
+		{"read_only: true\n    configs: [c]\nconfigs:\n  c:\n    content: hello", `config "c" cannot be written into a read-only service`},
 	} {
 		err := loadString(t, "services:\n  s:\n    image: x\n    "+c.yaml+"\n")
 		if err == nil || !strings.Contains(err.Error(), c.want) {

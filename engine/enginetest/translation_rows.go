@@ -135,6 +135,13 @@ func translationRows(e rowEnv) []row {
 		// A service volume at the image's VOLUME replaces it.
 		{name: "image-volume-covered", full: true, yaml: `volumes: ["vol2:/data:ro"]`, want: mounts(Mount{Target: "/data", Kind: "dir", ReadOnly: true})},
 		{name: "secret-file", yaml: `secrets: [s1]`, want: mounts(Mount{Target: "/run/secrets/s1", Kind: "dir", ReadOnly: true})},
+		// A file secret is bound read-only; content has to be written in,
+		// which docker compose refuses for a read-only container.
+		{name: "read-only-with-secret-file", yaml: "read_only: true\nsecrets: [s1]", want: func(s *Settings) {
+			s.ReadonlyRootfs = true
+			mounts(Mount{Target: "/run/secrets/s1", Kind: "dir", ReadOnly: true})(s)
+		}},
+		{name: "read-only-with-config-content", yaml: "read_only: true\nconfigs: [c1]", err: "read-only service"},
 		{name: "secret-file-target", yaml: `secrets: [{source: s1, target: custom}]`, want: mounts(Mount{Target: "/run/secrets/custom", Kind: "dir", ReadOnly: true})},
 
 		// healthcheck, with the image's HEALTHCHECK
@@ -147,6 +154,8 @@ func translationRows(e rowEnv) []row {
 		{name: "healthcheck-disable", full: true, yaml: `healthcheck: {disable: true}`, want: health(nil)},
 		{name: "healthcheck-none", full: true, yaml: `healthcheck: {test: [NONE]}`, want: health(nil)},
 		{name: "healthcheck-interval-over-image", full: true, yaml: `healthcheck: {interval: 9s}`, want: func(s *Settings) { s.Health.Interval = 9 * time.Second }},
+		// A zero duration or count is the image's, as the Engine takes it.
+		{name: "healthcheck-zero-is-image", full: true, yaml: `healthcheck: {interval: 0s, retries: 0}`},
 		{name: "healthcheck-test-over-image", full: true, yaml: `healthcheck: {test: [CMD, "sh", "-c", "exit 0"]}`, want: func(s *Settings) {
 			s.Health.Test = []string{"CMD", "sh", "-c", "exit 0"}
 		}},
