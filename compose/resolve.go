@@ -449,7 +449,7 @@ func (r *resolver) mounts() ([]runspec.Mount, []runspec.File) {
 	for i, t := range s.Tmpfs {
 		m, err := parseTmpfs(t)
 		if err != nil {
-			r.fail([]string{"tmpfs", strconv.Itoa(i)}, "use PATH[:size=N,mode=OCTAL,exec,ro]", "tmpfs %q: %v", t, err)
+			r.fail([]string{"tmpfs", strconv.Itoa(i)}, "use PATH[:size=N,mode=OCTAL,uid=N,gid=N,exec,ro]", "tmpfs %q: %v", t, err)
 			continue
 		}
 		mounts = append(mounts, m)
@@ -542,6 +542,16 @@ func parseTmpfs(s string) (runspec.Mount, error) {
 				return m, fmt.Errorf("mode %q is not octal", v)
 			}
 			m.Tmpfs.Mode = uint32(n)
+		case "uid", "gid":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return m, fmt.Errorf("%s %q is not a number", k, v)
+			}
+			if k == "uid" {
+				m.Tmpfs.UID = n
+			} else {
+				m.Tmpfs.GID = n
+			}
 		case "ro":
 			m.ReadOnly = true
 		case "rw":

@@ -196,6 +196,7 @@ func tmpfsOptions(target, opts string) (enginetest.Mount, error) {
 	var ro, exec bool
 	var size int64
 	var mode uint32
+	var uid, gid int
 	for _, o := range strings.Split(opts, ",") {
 		k, val, _ := strings.Cut(o, "=")
 		switch k {
@@ -219,9 +220,15 @@ func tmpfsOptions(target, opts string) (enginetest.Mount, error) {
 				return enginetest.Mount{}, fmt.Errorf("tmpfs %s mode %q: %w", target, val, err)
 			}
 			mode = uint32(n)
+		case "uid":
+			uid, _ = strconv.Atoi(val)
+		case "gid":
+			gid, _ = strconv.Atoi(val)
 		}
 	}
-	return enginetest.TmpfsMount(target, ro, exec, size, mode), nil
+	m := enginetest.TmpfsMount(target, ro, exec, size, mode)
+	m.UID, m.GID = uid, gid
+	return m, nil
 }
 
 func logOptions(opts map[string]string) (enginetest.Log, error) {

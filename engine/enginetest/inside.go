@@ -143,11 +143,17 @@ func insideView(ctx context.Context, ex engine.Execer, id string, ulimits, sysct
 			if typ == "tmpfs" {
 				m.Kind, m.Size = "tmpfs", mountSize(opts)
 				for _, o := range opts {
-					if mode, ok := strings.CutPrefix(o, "mode="); ok {
-						n, _ := strconv.ParseUint(mode, 8, 32)
+					k, val, _ := strings.Cut(o, "=")
+					switch k {
+					case "mode":
+						n, _ := strconv.ParseUint(val, 8, 32)
 						if n != 0o1777 {
 							m.Mode = uint32(n)
 						}
+					case "uid":
+						m.UID, _ = strconv.Atoi(val)
+					case "gid":
+						m.GID, _ = strconv.Atoi(val)
 					}
 				}
 			}

@@ -99,10 +99,11 @@ type Mount struct {
 	Kind                  string
 	ReadOnly              bool
 	NoExec, NoSuid, NoDev bool
-	// Size (bytes) and Mode of a tmpfs; 0 for the kernel's defaults
-	// (half the RAM, 1777).
-	Size int64
-	Mode uint32
+	// Size (bytes), Mode and owner of a tmpfs; 0 for the kernel's
+	// defaults (half the RAM, 1777, root).
+	Size     int64
+	Mode     uint32
+	UID, GID int
 }
 
 func (m Mount) String() string {
@@ -125,6 +126,9 @@ func (m Mount) String() string {
 	}
 	if m.Mode != 0 {
 		s += fmt.Sprintf(",mode=%o", m.Mode)
+	}
+	if m.UID != 0 || m.GID != 0 {
+		s += fmt.Sprintf(",uid=%d,gid=%d", m.UID, m.GID)
 	}
 	return s
 }

@@ -162,8 +162,11 @@ func (r row) expected() Settings {
 	if s.UID == 0 {
 		s.CapEff = s.Caps
 	}
-	if s.Memory > 0 && s.MemorySwap == 0 {
+	switch {
+	case s.Memory > 0 && s.MemorySwap == 0:
 		s.MemorySwap = 2 * s.Memory
+	case s.MemorySwap == -1:
+		s.MemorySwap = 0 // unlimited, as the cgroup reads
 	}
 	slices.Sort(s.Env)
 	slices.Sort(s.Caps)

@@ -62,6 +62,8 @@ func translationRows(e rowEnv) []row {
 		// working_dir and hostname
 		{name: "working-dir", yaml: `working_dir: /tmp/wd`, want: func(s *Settings) { s.Cwd = "/tmp/wd" }},
 		{name: "working-dir-over-image", full: true, yaml: `working_dir: /tmp`, want: func(s *Settings) { s.Cwd = "/tmp" }},
+		// The working directory is created when the image lacks it.
+		{name: "working-dir-created-for-user", full: true, yaml: `working_dir: /srv/new`, want: func(s *Settings) { s.Cwd = "/srv/new" }},
 		{name: "hostname", yaml: `hostname: conf-host`, want: func(s *Settings) { s.Hostname = "conf-host" }},
 
 		// restart, with deploy.restart_policy (which wins when present)
@@ -89,6 +91,9 @@ func translationRows(e rowEnv) []row {
 		{name: "deploy-memory", yaml: `deploy: {resources: {limits: {memory: 32M}}}`, want: func(s *Settings) { s.Memory = 32 << 20 }},
 		{name: "mem-limit-and-deploy-memory", yaml: "mem_limit: 48m\ndeploy: {resources: {limits: {memory: 48M}}}", want: func(s *Settings) { s.Memory = 48 << 20 }},
 		{name: "mem-limit-and-other-deploy-memory", yaml: "mem_limit: 48m\ndeploy: {resources: {limits: {memory: 32M}}}", err: "mem_limit"},
+		{name: "memswap-limit", yaml: "mem_limit: 64m\nmemswap_limit: 96m", want: func(s *Settings) { s.Memory, s.MemorySwap = 64<<20, 96<<20 }},
+		{name: "memswap-limit-unlimited", yaml: "mem_limit: 64m\nmemswap_limit: -1", want: func(s *Settings) { s.Memory, s.MemorySwap = 64<<20, -1 }},
+		{name: "pids-limit-unlimited", yaml: `pids_limit: -1`},
 		{name: "pids-limit", yaml: `pids_limit: 50`, want: func(s *Settings) { s.PidsLimit = 50 }},
 		{name: "deploy-pids", yaml: `deploy: {resources: {limits: {pids: 60}}}`, want: func(s *Settings) { s.PidsLimit = 60 }},
 		{name: "ulimits", yaml: "ulimits:\n  nofile: {soft: 1024, hard: 2048}\n  nproc: 512", want: func(s *Settings) {
@@ -102,12 +107,14 @@ func translationRows(e rowEnv) []row {
 		{name: "cap-drop", yaml: `cap_drop: [CHOWN, NET_RAW]`, want: caps(nil, []string{"CHOWN", "NET_RAW"})},
 		{name: "cap-drop-all-add-one", yaml: "cap_drop: [ALL]\ncap_add: [NET_BIND_SERVICE]", want: func(s *Settings) { s.Caps = []string{"NET_BIND_SERVICE"} }},
 		{name: "cap-add-prefixed", yaml: `cap_add: [CAP_SYS_PTRACE]`, want: caps([]string{"SYS_PTRACE"}, nil)},
+		{name: "cap-names-lower-case", yaml: "cap_add: [net_admin]\ncap_drop: [cap_chown]", want: caps([]string{"NET_ADMIN"}, []string{"CHOWN"})},
 		{name: "cap-add-non-root", yaml: "user: nobody\ncap_add: [NET_ADMIN]", want: func(s *Settings) {
 			nobody(s)
 			caps([]string{"NET_ADMIN"}, nil)(s)
 		}},
 		{name: "no-new-privileges", yaml: `security_opt: ["no-new-privileges:true"]`, want: func(s *Settings) { s.NoNewPrivs = true }},
 		{name: "no-new-privileges-bare", yaml: `security_opt: [no-new-privileges]`, want: func(s *Settings) { s.NoNewPrivs = true }},
+		{name: "no-new-privileges-equals", yaml: `security_opt: ["no-new-privileges=true"]`, want: func(s *Settings) { s.NoNewPrivs = true }},
 		{name: "seccomp-unconfined", yaml: `security_opt: ["seccomp:unconfined"]`, want: func(s *Settings) { s.Seccomp = false }},
 		{name: "sysctls-map", yaml: "sysctls:\n  net.core.somaxconn: \"1024\"\n  kernel.shm_rmid_forced: \"1\"", want: func(s *Settings) {
 			s.Sysctls = []string{"kernel.shm_rmid_forced=1", "net.core.somaxconn=1024"}
@@ -122,9 +129,16 @@ func translationRows(e rowEnv) []row {
 			s.ReadonlyRootfs = true
 			s.Mounts = []Mount{TmpfsMount("/run", false, false, 0, 0), TmpfsMount("/tmp", false, false, 1<<20, 0o700)}
 		}},
+		// The image's VOLUME stays writable under a read-only root.
+		{name: "read-only-image-volume", full: true, yaml: `read_only: true`, want: func(s *Settings) { s.ReadonlyRootfs = true }},
 		{name: "tmpfs-string", yaml: `tmpfs: /cache`, want: mounts(TmpfsMount("/cache", false, false, 0, 0))},
 		{name: "tmpfs-exec", yaml: `tmpfs: ["/x:exec"]`, want: mounts(TmpfsMount("/x", false, true, 0, 0))},
 		{name: "tmpfs-read-only", yaml: `tmpfs: ["/ro:ro,size=64k"]`, want: mounts(TmpfsMount("/ro", true, false, 64<<10, 0))},
+		{name: "tmpfs-owner", yaml: `tmpfs: ["/own:uid=1000,gid=1001,mode=0750"]`, want: func(s *Settings) {
+			m := TmpfsMount("/own", false, false, 0, 0o750)
+			m.UID, m.GID = 1000, 1001
+			mounts(m)(s)
+		}},
 		{name: "tmpfs-volume", yaml: "volumes:\n  - type: tmpfs\n    target: /cache\n    tmpfs: {size: 2m, mode: 0o1770}",
 			want: mounts(TmpfsMount("/cache", false, false, 2<<20, 0o1770))},
 		{name: "bind-read-only", yaml: `volumes: ["./data:/mnt/data:ro"]`, want: mounts(Mount{Target: "/mnt/data", Kind: "dir", ReadOnly: true})},

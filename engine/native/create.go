@@ -182,7 +182,7 @@ func buildSpec(r *record, spec engine.ContainerSpec, img *image.Image) error {
 	for _, mt := range c.Mounts {
 		if mt.Type == runspec.MountTmpfs && mt.Tmpfs != nil && mt.Tmpfs.FromKey {
 			s.Mounts = append(s.Mounts, runtime.Mount{Type: runtime.MountTmpfs, Target: mt.Target, ReadOnly: mt.ReadOnly,
-				TmpfsSize: mt.Tmpfs.SizeBytes, TmpfsMode: mt.Tmpfs.Mode, TmpfsExec: mt.Tmpfs.Exec})
+				TmpfsSize: mt.Tmpfs.SizeBytes, TmpfsMode: mt.Tmpfs.Mode, TmpfsUID: mt.Tmpfs.UID, TmpfsGID: mt.Tmpfs.GID, TmpfsExec: mt.Tmpfs.Exec})
 		}
 	}
 	r.Spec = s

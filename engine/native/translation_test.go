@@ -55,7 +55,9 @@ func (i inspector) Inspect(ctx context.Context, id string) (enginetest.View, err
 	for _, m := range sp.Mounts {
 		switch m.Type {
 		case runtime.MountTmpfs:
-			s.Mounts = append(s.Mounts, enginetest.TmpfsMount(m.Target, m.ReadOnly, m.TmpfsExec, m.TmpfsSize, m.TmpfsMode))
+			tm := enginetest.TmpfsMount(m.Target, m.ReadOnly, m.TmpfsExec, m.TmpfsSize, m.TmpfsMode)
+			tm.UID, tm.GID = m.TmpfsUID, m.TmpfsGID
+			s.Mounts = append(s.Mounts, tm)
 		default:
 			s.Mounts = append(s.Mounts, enginetest.Mount{Target: m.Target, Kind: "dir", ReadOnly: m.ReadOnly})
 		}

@@ -103,14 +103,15 @@ func TestSpecOptions(t *testing.T) {
 		Env:     []string{"FOO=bar"},
 		Ulimits: []Ulimit{{Name: "nofile", Soft: 1000, Hard: 2000}},
 		Sysctls: map[string]string{"kernel.shmmni": "2048", "net.ipv4.ip_unprivileged_port_start": "0"},
-		Mounts:  []Mount{{Type: MountTmpfs, Target: "/tmp/work", TmpfsSize: 1 << 20, TmpfsMode: 0o700}},
+		Mounts: []Mount{{Type: MountTmpfs, Target: "/tmp/work", TmpfsSize: 1 << 20, TmpfsMode: 0o700},
+			{Type: MountTmpfs, Target: "/owned", TmpfsUID: 1000, TmpfsGID: 1001}},
 		ShmSize: 8 << 20,
 		Args: []string{"sh", "-c", `hostname; pwd; echo $FOO $HOME; ulimit -n; ulimit -Hn
 			cat /proc/sys/kernel/shmmni /proc/sys/net/ipv4/ip_unprivileged_port_start
 			cat /etc/hosts; touch /x 2>/dev/null && echo rootfs-rw; touch /tmp/work/y && echo tmpfs-rw
-			stat -c %a /tmp/work; df -k /dev/shm | tail -1 | awk '{print $2}'`},
+			stat -c %a /tmp/work; df -k /dev/shm | tail -1 | awk '{print $2}'; stat -c %u:%g /owned`},
 	})
-	want := "box\n/tmp/work\nbar /root\n1000\n2000\n2048\n0\n127.0.0.1 hoist-test\ntmpfs-rw\n700\n8192\n"
+	want := "box\n/tmp/work\nbar /root\n1000\n2000\n2048\n0\n127.0.0.1 hoist-test\ntmpfs-rw\n700\n8192\n1000:1001\n"
 	if code != 0 || out != want {
 		t.Fatalf("exit %d output %q want %q stderr %q", code, out, want, errOut)
 	}

@@ -130,6 +130,9 @@ type Mount struct {
 	TmpfsSize int64 `json:"tmpfs_size,omitempty"`
 	// TmpfsMode is the Unix mode of the tmpfs root, e.g. 0o1777 (the default).
 	TmpfsMode uint32 `json:"tmpfs_mode,omitempty"`
+	// TmpfsUID and TmpfsGID own the tmpfs's root (0: root).
+	TmpfsUID int `json:"tmpfs_uid,omitempty"`
+	TmpfsGID int `json:"tmpfs_gid,omitempty"`
 	// TmpfsExec allows executing files on the tmpfs; like Docker's, a
 	// tmpfs is noexec (and always nosuid and nodev) unless asked.
 	TmpfsExec bool `json:"tmpfs_exec,omitempty"`
