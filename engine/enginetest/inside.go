@@ -14,12 +14,23 @@ import (
 	"github.com/hoist-dev/hoist/engine"
 )
 
-// insideScript prints, for each process of the container, its status,
-// argv, environment, limits, working directory, stdin and cgroups, then
-// the mount table, the hostname and the sysctls named by its arguments.
-// Sections start with \001 and a header line; busybox sh runs it as the
-// container's user, the way anyone exec'ing into it would.
-const insideScript = `for d in /proc/[0-9]*; do
+// insideScript waits (5 s at most) until a process runs the command its
+// first argument names (a runtime's init may not have exec'd it or
+// forked it yet when the engine says running), then prints, for each
+// process of the container, its status, argv, environment, limits,
+// working directory, stdin and cgroups, then the mount table, the
+// hostname and the sysctls named by its other arguments. Sections start
+// with \001 and a header line; busybox sh runs it as the container's
+// user, the way anyone exec'ing into it would.
+const insideScript = `want=$1; shift
+i=0
+while [ $i -lt 100 ]; do
+  for d in /proc/[0-9]*; do
+    case "$(tr '\0' ' ' < $d/cmdline 2>/dev/null)" in "$want "*) break 2;; esac
+  done
+  sleep 0.05; i=$((i+1))
+done
+for d in /proc/[0-9]*; do
   printf '\001pid %s\n' "${d#/proc/}"
   printf '\001status\n'; cat $d/status
   printf '\001cmdline\n'; cat $d/cmdline
@@ -60,12 +71,13 @@ type insideProc struct {
 // insideView looks at the running container from inside: its main
 // process (pid 1, or pid 1's child when pid 1 is an init), its mounts,
 // hostname and sysctls, and its cgroup's limits, read on the host under
-// the path the process's /proc/PID/cgroup names. ulimits and sysctls are
-// the names to read (the row's).
-func insideView(ctx context.Context, ex engine.Execer, id string, ulimits, sysctls []string) (View, error) {
+// the path the process's /proc/PID/cgroup names. argv0 is the command
+// the container runs; ulimits and sysctls are the names to read (the
+// row's).
+func insideView(ctx context.Context, ex engine.Execer, id, argv0 string, ulimits, sysctls []string) (View, error) {
 	var stdout, stderr bytes.Buffer
 	code, err := ex.Exec(ctx, id, engine.ExecSpec{
-		Cmd:    append([]string{"/bin/sh", "-c", insideScript, "sh"}, sysctls...),
+		Cmd:    append([]string{"/bin/sh", "-c", insideScript, "sh", argv0}, sysctls...),
 		Stdout: &stdout, Stderr: &stderr,
 	})
 	if err != nil {

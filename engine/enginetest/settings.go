@@ -237,6 +237,27 @@ func diff(want, got Settings, fields []string, blind map[string]string) []string
 	return out
 }
 
+// blindDiff is the difference on a blind field ("Health.X" for one of
+// Health's), "" when there is none.
+func blindDiff(want, got Settings, field string) string {
+	name, ok := strings.CutPrefix(field, "Health.")
+	if !ok {
+		if d := diff(want, got, []string{field}, nil); len(d) > 0 {
+			return d[0]
+		}
+		return ""
+	}
+	if want.Health == nil || got.Health == nil {
+		return ""
+	}
+	w := reflect.ValueOf(*want.Health).FieldByName(name).Interface()
+	g := reflect.ValueOf(*got.Health).FieldByName(name).Interface()
+	if equal(w, g) {
+		return ""
+	}
+	return fmt.Sprintf("%s = %s, the row wants %s", field, show(g), show(w))
+}
+
 // blindHealth zeroes the Health fields named "Health.X" in blind.
 func blindHealth(h *Health, blind map[string]string) any {
 	if h == nil {
