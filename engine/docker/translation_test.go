@@ -71,6 +71,7 @@ func (i inspector) Inspect(ctx context.Context, id string) (enginetest.View, err
 			s.Seccomp = false
 		}
 	}
+	s.MaskedPaths = len(host.MaskedPaths) > 0
 	s.ReadonlyRootfs = host.ReadonlyRootfs
 	if s.Mounts, err = inspectMounts(c); err != nil {
 		return v, err

@@ -61,6 +61,10 @@ func runtimeMount(target string) bool {
 	return false
 }
 
+// dockerMaskedPaths are Docker's masked paths.
+var dockerMaskedPaths = []string{"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+	"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"}
+
 // insideProc is one process as the script saw it.
 type insideProc struct {
 	pid      int
@@ -149,6 +153,10 @@ func insideView(ctx context.Context, ex engine.Execer, id, argv0 string, ulimits
 			s.ReadonlyRootfs = slices.Contains(opts, "ro")
 		case target == "/dev/shm":
 			s.ShmSize = mountSize(opts)
+		case slices.Contains(dockerMaskedPaths, target):
+			// Which of them exist depends on the kernel; any one
+			// mounted over says they are masked.
+			s.MaskedPaths = true
 		case !runtimeMount(target):
 			m := Mount{Target: target, Kind: "dir", ReadOnly: slices.Contains(opts, "ro"),
 				NoExec: slices.Contains(opts, "noexec"), NoSuid: slices.Contains(opts, "nosuid"), NoDev: slices.Contains(opts, "nodev")}

@@ -59,8 +59,10 @@ type Settings struct {
 	Caps   []string
 	CapEff []string
 	// NoNewPrivs and Seccomp (a filter is on) are the main process's.
-	NoNewPrivs     bool
-	Seccomp        bool
+	NoNewPrivs bool
+	Seccomp    bool
+	// MaskedPaths: Docker's masked paths (/proc/kcore, ...) are hidden.
+	MaskedPaths    bool
 	ReadonlyRootfs bool
 	// Mounts are the mounts the configuration adds (volumes, binds,
 	// tmpfs, secrets), sorted by target; the runtime's own (/proc, /dev,
@@ -209,12 +211,12 @@ type Inspector interface {
 // those a process in the container sees.
 var (
 	configFields = []string{"Args", "Env", "User", "Cwd", "Hostname", "Restart", "Memory", "NanoCPUs",
-		"PidsLimit", "Ulimits", "ShmSize", "Caps", "NoNewPrivs", "Seccomp", "ReadonlyRootfs", "Mounts",
+		"PidsLimit", "Ulimits", "ShmSize", "Caps", "NoNewPrivs", "Seccomp", "MaskedPaths", "ReadonlyRootfs", "Mounts",
 		"Sysctls", "Health", "StopSignal", "StopTimeout", "Init", "TTY", "StdinOpen", "Labels", "Ports",
 		"Aliases", "Log"}
 	insideFields = []string{"Args", "Env", "Home", "UID", "GID", "Groups", "Cwd", "Hostname", "Memory",
 		"MemorySwap", "CFSQuota", "CFSPeriod", "PidsLimit", "Ulimits", "ShmSize", "Caps", "CapEff",
-		"NoNewPrivs", "Seccomp", "ReadonlyRootfs", "Mounts", "Sysctls", "Init", "TTY"}
+		"NoNewPrivs", "Seccomp", "MaskedPaths", "ReadonlyRootfs", "Mounts", "Sysctls", "Init", "TTY"}
 )
 
 // diff compares the fields of got with want and returns one line per

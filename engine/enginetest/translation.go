@@ -145,7 +145,7 @@ func (r row) expected() Settings {
 	s := Settings{
 		Args: []string{"sleep", "600"}, Env: []string{"PATH=" + runspec.DefaultPath}, Home: "/root",
 		Groups: []int{0}, Cwd: "/", Restart: "no", CFSQuota: -1, CFSPeriod: 100000, ShmSize: 64 << 20,
-		Caps: DefaultCaps, Seccomp: true, StopSignal: "SIGTERM", StopTimeout: 10 * time.Second,
+		Caps: DefaultCaps, Seccomp: true, MaskedPaths: true, StopSignal: "SIGTERM", StopTimeout: 10 * time.Second,
 		Aliases: []string{"default:" + r.name},
 	}
 	if r.full {

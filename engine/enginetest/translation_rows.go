@@ -116,6 +116,10 @@ func translationRows(e rowEnv) []row {
 		{name: "no-new-privileges-bare", yaml: `security_opt: [no-new-privileges]`, want: func(s *Settings) { s.NoNewPrivs = true }},
 		{name: "no-new-privileges-equals", yaml: `security_opt: ["no-new-privileges=true"]`, want: func(s *Settings) { s.NoNewPrivs = true }},
 		{name: "seccomp-unconfined", yaml: `security_opt: ["seccomp:unconfined"]`, want: func(s *Settings) { s.Seccomp = false }},
+		{name: "systempaths-unconfined", yaml: `security_opt: ["systempaths=unconfined"]`, want: func(s *Settings) { s.MaskedPaths = false }},
+		{name: "systempaths-unconfined-with-seccomp", yaml: `security_opt: ["systempaths=unconfined", "seccomp=unconfined"]`, want: func(s *Settings) {
+			s.MaskedPaths, s.Seccomp = false, false
+		}},
 		{name: "sysctls-map", yaml: "sysctls:\n  net.core.somaxconn: \"1024\"\n  kernel.shm_rmid_forced: \"1\"", want: func(s *Settings) {
 			s.Sysctls = []string{"kernel.shm_rmid_forced=1", "net.core.somaxconn=1024"}
 		}},

@@ -51,6 +51,8 @@ func (i inspector) Inspect(ctx context.Context, id string) (enginetest.View, err
 	sec := sp.Security
 	s.Caps = enginetest.EffectiveCaps(sec.CapAdd, sec.CapDrop, sec.Privileged)
 	s.NoNewPrivs, s.Seccomp = sec.NoNewPrivileges, !sec.SeccompUnconfined && !sec.Privileged
+	// nil is the runtime's default list.
+	s.MaskedPaths = !sec.Privileged && (sp.MaskedPaths == nil || len(sp.MaskedPaths) > 0)
 	s.ReadonlyRootfs = sp.ReadonlyRootfs
 	for _, m := range sp.Mounts {
 		switch m.Type {
