@@ -275,6 +275,15 @@ func (r *resolver) resources() runspec.Resources {
 			res.MemoryReservation = int64(rv.MemoryBytes)
 		}
 	}
+	if res.NanoCPUs > 0 && (res.CPUQuota > 0 || res.CPUPeriod > 0) {
+		// The Engine refuses the pair ("Conflicting options"); an engine
+		// that applied one of them would run another limit.
+		key := "cpu_quota"
+		if res.CPUQuota == 0 {
+			key = "cpu_period"
+		}
+		r.fail([]string{key}, "use either cpus or cpu_quota/cpu_period", "cpus and %s cannot both be set: cpus is a CFS quota of its own", key)
+	}
 	for _, name := range slices.Sorted(maps.Keys(s.Ulimits)) {
 		u := s.Ulimits[name]
 		if u == nil {
@@ -440,7 +449,7 @@ func (r *resolver) mounts() ([]runspec.Mount, []runspec.File) {
 	for i, t := range s.Tmpfs {
 		m, err := parseTmpfs(t)
 		if err != nil {
-			r.fail([]string{"tmpfs", strconv.Itoa(i)}, "use PATH[:size=N,mode=OCTAL,exec,ro]", "tmpfs %q: %v", t, err)
+			r.fail([]string{"tmpfs", strconv.Itoa(i)}, "use PATH[:size=N,mode=OCTAL,uid=N,gid=N,exec,ro]", "tmpfs %q: %v", t, err)
 			continue
 		}
 		mounts = append(mounts, m)
@@ -468,6 +477,10 @@ func (r *resolver) mounts() ([]runspec.Mount, []runspec.File) {
 				m.Config = ref.Source
 			}
 			mounts = append(mounts, m)
+		case hasValue && value != "" && s.ReadOnly:
+			// docker compose copies the file in before the start and
+			// refuses to for a read-only container; so must every engine.
+			r.fail([]string{"read_only"}, "give it a file: (bound read-only), or remove read_only", "%s %q cannot be written into a read-only service (read_only: true)", kind, ref.Source)
 		case hasValue:
 			f := runspec.File{Path: target, Content: []byte(value), Mode: 0o444}
 			if ref.Mode != nil {
@@ -529,6 +542,16 @@ func parseTmpfs(s string) (runspec.Mount, error) {
 				return m, fmt.Errorf("mode %q is not octal", v)
 			}
 			m.Tmpfs.Mode = uint32(n)
+		case "uid", "gid":
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return m, fmt.Errorf("%s %q is not a number", k, v)
+			}
+			if k == "uid" {
+				m.Tmpfs.UID = n
+			} else {
+				m.Tmpfs.GID = n
+			}
 		case "ro":
 			m.ReadOnly = true
 		case "rw":

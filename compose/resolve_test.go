@@ -77,11 +77,13 @@ func TestResolveRules(t *testing.T) {
 		{"health none", "healthcheck: {test: [NONE]}", false, func(c runspec.Container) any { return c.Health.Mode }, runspec.HealthDisable},
 		{"health set", "healthcheck: {test: \"true\", interval: 2s, retries: 5}", false, func(c runspec.Container) any { return c.Health },
 			runspec.Health{Mode: runspec.HealthSet, Test: []string{"CMD-SHELL", "true"}, Interval: 2 * time.Second, Retries: 5}},
-		{"tmpfs", "tmpfs: ['/a:size=1m,mode=1700', '/b:exec']\n    volumes: [{type: tmpfs, target: /c, tmpfs: {size: 2048}}]", false,
+		{"tmpfs", "tmpfs: ['/a:size=1m,mode=1700', '/b:exec', '/d:uid=1000,gid=1001']\n    volumes: [{type: tmpfs, target: /c, tmpfs: {size: 2048}}]", false,
 			func(c runspec.Container) any { return c.Mounts }, []runspec.Mount{
 				{Type: runspec.MountTmpfs, Target: "/c", Tmpfs: &runspec.Tmpfs{SizeBytes: 2048}},
 				{Type: runspec.MountTmpfs, Target: "/a", Tmpfs: &runspec.Tmpfs{SizeBytes: 1 << 20, Mode: 0o1700, FromKey: true, Options: "size=1m,mode=1700"}},
 				{Type: runspec.MountTmpfs, Target: "/b", Tmpfs: &runspec.Tmpfs{Exec: true, FromKey: true, Options: "exec"}},
+				// docker compose passes uid= and gid= to the kernel.
+				{Type: runspec.MountTmpfs, Target: "/d", Tmpfs: &runspec.Tmpfs{UID: 1000, GID: 1001, FromKey: true, Options: "uid=1000,gid=1001"}},
 			}},
 		{"security_opt", "security_opt: ['no-new-privileges:true', 'seccomp=unconfined', 'apparmor=x', 'systempaths=unconfined']", false,
 			func(c runspec.Container) any { return c.Security }, runspec.Security{NoNewPrivileges: true, Seccomp: "unconfined", UnmaskPaths: true, Options: []string{"apparmor=x"}}},
@@ -117,8 +119,16 @@ func TestResolveErrors(t *testing.T) {
 		{"deploy: {restart_policy: {condition: sometimes}}", `deploy.restart_policy.condition "sometimes" is not a condition`},
 		{"restart: always:3", `restart "always:3" is not a restart policy`},
 		{"healthcheck: {test: \"true\", start_interval: 1s}", `healthcheck start_interval has no start_period`},
-		{"tmpfs: ['/a:uid=5']", `tmpfs "/a:uid=5": option "uid" is not supported`},
+		{"tmpfs: ['/a:uid=x']", `tmpfs "/a:uid=x": uid "x" is not a number`},
+		{"tmpfs: ['/a:nr_inodes=5']", `tmpfs "/a:nr_inodes=5": option "nr_inodes" is not supported`},
 		{"security_opt: [foo]", `security_opt "foo" has no value`},
+		// The Engine refuses NanoCPUs with a CFS quota or period; the
+		// native engine would have applied cpus alone.
+		{"cpus: 0.5\n    cpu_quota: 50000", `compose.yaml:5: service "s": cpus and cpu_quota cannot both be set`},
+		{"deploy: {resources: {limits: {cpus: '1'}}}\n    cpu_period: 50000", `cpus and cpu_period cannot both be set`},
+		// docker compose refuses to copy content into a read-only
+		// container (a file: is bound, which it allows).
+		{"read_only: true\n    configs: [c]\nconfigs:\n  c:\n    content: hello", `config "c" cannot be written into a read-only service`},
 	} {
 		err := loadString(t, "services:\n  s:\n    image: x\n    "+c.yaml+"\n")
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -271,7 +271,10 @@ type Mount struct {
 type Tmpfs struct {
 	SizeBytes int64  // 0: the kernel's default (half the RAM)
 	Mode      uint32 // 0: 01777
-	Exec      bool
+	// UID and GID own the tmpfs's root (uid=, gid=); 0 is root's, the
+	// kernel's default.
+	UID, GID int
+	Exec     bool
 	// FromKey marks a tmpfs: entry (not a volume of type tmpfs); Options
 	// is its text after the path, which an engine that passes options on
 	// (the Docker daemon) gives as is.

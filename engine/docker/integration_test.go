@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/enginetest"
+	"github.com/hoist-dev/hoist/internal/testengine"
 	"github.com/hoist-dev/hoist/internal/testimage"
 )
 
@@ -69,5 +71,30 @@ func ensureTestImage(t *testing.T, b *Backend) string {
 func TestConformance(t *testing.T) {
 	b := newRealBackend(t)
 	ref := ensureTestImage(t, b)
-	enginetest.Run(t, func(t *testing.T) engine.Backend { return b }, enginetest.Options{Image: ref})
+	enginetest.Run(t, func(t *testing.T) engine.Backend { return b }, enginetest.Options{
+		Image:         ref,
+		Inspect:       func(engine.Backend) enginetest.Inspector { return inspector{b} },
+		DockerCompose: dockerCompose(t),
+	})
+}
+
+// dockerCompose builds docker compose (testengine.ComposeVersion) once
+// into the user's cache, for the translation table to compare with.
+func dockerCompose(t *testing.T) string {
+	t.Helper()
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	start := time.Now()
+	bin, err := testengine.DockerCompose(ctx, filepath.Join(cache, "hoist", "compose"))
+	if err != nil {
+		t.Fatalf("docker compose, to compare the translation table with: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Logf("built docker compose %s in %v", testengine.ComposeVersion, d.Round(time.Second))
+	}
+	return bin
 }

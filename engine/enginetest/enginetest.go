@@ -37,6 +37,14 @@ type Options struct {
 	// reason, which the suite prints. Use it only for capabilities the
 	// backend lacks (published ports, healthchecks, ...).
 	Skip map[string]string
+	// Inspect reads the settings the backend recorded for a container
+	// (the translation table compares them); it is given the subtest's
+	// backend.
+	Inspect func(b engine.Backend) Inspector
+	// DockerCompose, when set, is a docker compose binary talking to the
+	// same daemon as the backend, whose containers Inspect can read: the
+	// translation table then checks its rows against docker compose too.
+	DockerCompose string
 }
 
 // timeout bounds each engine call sequence; the machine may be busy, so it
@@ -71,6 +79,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) engine.Backend, opts Option
 		{"Exec", testExec},
 		{"PublishedPort", testPublishedPort},
 		{"Mounts", testMounts},
+		{"Translation", testTranslation},
 	}
 	for name := range opts.Skip {
 		if !slices.ContainsFunc(tests, func(tc struct {
@@ -88,7 +97,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) engine.Backend, opts Option
 				t.Skipf("skipped by the backend: %s", reason)
 			}
 			b := newBackend(t)
-			h := &harness{t: t, b: b, image: opts.Image, project: uniqueProject()}
+			h := &harness{t: t, b: b, image: opts.Image, project: uniqueProject(), inspect: opts.Inspect, dockerCompose: opts.DockerCompose}
 			t.Cleanup(h.cleanup)
 			tc.fn(t, h)
 		})
@@ -101,6 +110,9 @@ type harness struct {
 	b       engine.Backend
 	image   string
 	project string
+	// inspect and dockerCompose are Options'.
+	inspect       func(b engine.Backend) Inspector
+	dockerCompose string
 }
 
 func uniqueProject() string {

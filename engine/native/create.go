@@ -127,6 +127,13 @@ func buildSpec(r *record, spec engine.ContainerSpec, img *image.Image) error {
 	if err != nil {
 		return err
 	}
+	// The image's labels under the container's, as the Docker daemon
+	// labels a container.
+	for k, v := range m.Labels {
+		if _, ok := r.Labels[k]; !ok {
+			r.Labels[k] = v
+		}
+	}
 	if l := c.Logging; logopts.FileDriver(l.Driver) {
 		opts, err := logopts.Parse(l.Driver, l.Options)
 		if err != nil {
@@ -160,7 +167,11 @@ func buildSpec(r *record, spec engine.ContainerSpec, img *image.Image) error {
 		s.Ulimits = append(s.Ulimits, runtime.Ulimit{Name: u.Name, Soft: uint64(u.Soft), Hard: uint64(u.Hard)})
 	}
 	s.ShmSize = res.ShmSize
-	s.Resources = runtime.Resources{MemoryBytes: res.MemoryLimit, NanoCPUs: res.NanoCPUs}
+	s.Resources = runtime.Resources{MemoryBytes: res.MemoryLimit, MemorySwapBytes: res.MemorySwap, NanoCPUs: res.NanoCPUs}
+	if res.MemoryLimit > 0 && res.MemorySwap == 0 {
+		// The Docker daemon's default: as much swap as memory.
+		s.Resources.MemorySwapBytes = 2 * res.MemoryLimit
+	}
 	if res.PidsLimit != nil {
 		s.Resources.PidsLimit = *res.PidsLimit
 	}
@@ -171,7 +182,7 @@ func buildSpec(r *record, spec engine.ContainerSpec, img *image.Image) error {
 	for _, mt := range c.Mounts {
 		if mt.Type == runspec.MountTmpfs && mt.Tmpfs != nil && mt.Tmpfs.FromKey {
 			s.Mounts = append(s.Mounts, runtime.Mount{Type: runtime.MountTmpfs, Target: mt.Target, ReadOnly: mt.ReadOnly,
-				TmpfsSize: mt.Tmpfs.SizeBytes, TmpfsMode: mt.Tmpfs.Mode, TmpfsExec: mt.Tmpfs.Exec})
+				TmpfsSize: mt.Tmpfs.SizeBytes, TmpfsMode: mt.Tmpfs.Mode, TmpfsUID: mt.Tmpfs.UID, TmpfsGID: mt.Tmpfs.GID, TmpfsExec: mt.Tmpfs.Exec})
 		}
 	}
 	r.Spec = s

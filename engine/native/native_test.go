@@ -104,7 +104,8 @@ func checkNothingLeft(t *testing.T, b *Backend, ids []string) {
 func TestConformance(t *testing.T) {
 	needRoot(t)
 	enginetest.Run(t, func(t *testing.T) engine.Backend { return newBackend(t) }, enginetest.Options{
-		Image: testImage,
+		Image:   testImage,
+		Inspect: func(b engine.Backend) enginetest.Inspector { return inspector{b.(*Backend)} },
 	})
 }
 

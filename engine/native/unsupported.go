@@ -37,7 +37,7 @@ func (b *Backend) Unsupported(c runspec.Container) []string {
 	add(ns.Cgroup != "", "cgroup")
 	add(res.CgroupParent != "", "cgroup_parent")
 	add(res.MemoryReservation != 0, "mem_reservation")
-	add(res.MemorySwap != 0, "memswap_limit")
+	add(res.MemorySwap != 0 && res.MemoryLimit == 0, "memswap_limit without mem_limit")
 	add(res.MemorySwappiness != nil, "mem_swappiness")
 	add(res.OomKillDisable, "oom_kill_disable")
 	add(res.OomScoreAdj != 0, "oom_score_adj")

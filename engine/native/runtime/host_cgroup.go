@@ -145,6 +145,13 @@ func (c *cgroup) create(r Resources, devices []DeviceRule) error {
 			if err := writeCgroupFile(dir, "memory.limit_in_bytes", strconv.FormatInt(r.MemoryBytes, 10)); err != nil {
 				return err
 			}
+			// After the memory limit: the kernel refuses a memsw limit
+			// below it.
+			if r.MemorySwapBytes != 0 && fileExists(filepath.Join(dir, "memory.memsw.limit_in_bytes")) {
+				if err := writeCgroupFile(dir, "memory.memsw.limit_in_bytes", strconv.FormatInt(r.MemorySwapBytes, 10)); err != nil {
+					return err
+				}
+			}
 		case ctrl == "cpu" && r.NanoCPUs > 0:
 			const period = 100000
 			if err := writeCgroupFile(dir, "cpu.cfs_period_us", strconv.Itoa(period)); err != nil {
@@ -214,6 +221,16 @@ func (c *cgroup) createV2(r Resources, devices []DeviceRule) error {
 	if r.MemoryBytes > 0 {
 		if err := writeCgroupFile(dir, "memory.max", strconv.FormatInt(r.MemoryBytes, 10)); err != nil {
 			return err
+		}
+		// v2 limits swap alone.
+		if sw := r.MemorySwapBytes; sw != 0 && fileExists(filepath.Join(dir, "memory.swap.max")) {
+			v := "max"
+			if sw > 0 {
+				v = strconv.FormatInt(max(sw-r.MemoryBytes, 0), 10)
+			}
+			if err := writeCgroupFile(dir, "memory.swap.max", v); err != nil {
+				return err
+			}
 		}
 	}
 	if r.NanoCPUs > 0 {
@@ -315,4 +332,9 @@ func CgroupDirs(id string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }

@@ -152,6 +152,9 @@ func userMounts(root string, mounts []Mount) error {
 			if m.TmpfsSize > 0 {
 				data += fmt.Sprintf(",size=%d", m.TmpfsSize)
 			}
+			if m.TmpfsUID > 0 || m.TmpfsGID > 0 {
+				data += fmt.Sprintf(",uid=%d,gid=%d", m.TmpfsUID, m.TmpfsGID)
+			}
 			var flags uintptr = unix.MS_NOSUID | unix.MS_NODEV
 			if !m.TmpfsExec {
 				flags |= unix.MS_NOEXEC

@@ -55,8 +55,8 @@ func readColonFile(path string, minFields int) ([][]string, error) {
 
 // resolveUser resolves spec ("", "name", "uid", "name:group", "uid:gid")
 // against etc/passwd and etc/group below root, as Docker does: a numeric
-// user need not exist, a name must; supplementary groups are the groups
-// that list the user, plus groupAdd.
+// user need not exist, a name must; supplementary groups are the primary
+// group, the groups that list the user, plus groupAdd.
 func resolveUser(root, spec string, groupAdd []string) (execUser, error) {
 	var lines [][]string
 	users, err := readColonFile(filepath.Join(root, "etc/passwd"), 7)
@@ -136,6 +136,10 @@ func resolveUser(root, spec string, groupAdd []string) (execUser, error) {
 			}
 		}
 	}
+	// The primary group is a supplementary group too, as Docker (since
+	// 20.10.24) gives it, so that dropping to it is never a way out of a
+	// group the process was given.
+	u.Groups = append([]int{u.GID}, u.Groups...)
 	for _, g := range groupAdd {
 		gid, err := findGroup(g)
 		if err != nil {

@@ -130,6 +130,9 @@ type Mount struct {
 	TmpfsSize int64 `json:"tmpfs_size,omitempty"`
 	// TmpfsMode is the Unix mode of the tmpfs root, e.g. 0o1777 (the default).
 	TmpfsMode uint32 `json:"tmpfs_mode,omitempty"`
+	// TmpfsUID and TmpfsGID own the tmpfs's root (0: root).
+	TmpfsUID int `json:"tmpfs_uid,omitempty"`
+	TmpfsGID int `json:"tmpfs_gid,omitempty"`
 	// TmpfsExec allows executing files on the tmpfs; like Docker's, a
 	// tmpfs is noexec (and always nosuid and nodev) unless asked.
 	TmpfsExec bool `json:"tmpfs_exec,omitempty"`
@@ -145,6 +148,10 @@ type Ulimit struct {
 // Resources are the cgroup limits; zero means unlimited.
 type Resources struct {
 	MemoryBytes int64 `json:"memory_bytes,omitempty"`
+	// MemorySwapBytes is memory plus swap (Docker's --memory-swap), with
+	// MemoryBytes set: -1 is unlimited swap. It is not applied where the
+	// kernel does not account swap, as Docker skips it there.
+	MemorySwapBytes int64 `json:"memory_swap_bytes,omitempty"`
 	// NanoCPUs is CPUs × 1e9, as Docker's --cpus.
 	NanoCPUs  int64 `json:"nano_cpus,omitempty"`
 	PidsLimit int64 `json:"pids_limit,omitempty"`
