@@ -8,8 +8,6 @@ import (
 	"github.com/hoist-dev/hoist/engine/native/build"
 )
 
-var _ engine.Builder = (*Backend)(nil)
-
 // builderOnce holds the native Dockerfile builder on the engine's store, its
 // cache under <Root>/build; made on first use and kept, so the context
 // hashes it remembers serve later builds of the same process.
