@@ -142,25 +142,56 @@ type RunAttach struct {
 	TTY    bool
 	Size   WinSize
 	Resize <-chan WinSize
-	// Replay, when set, is called by an engine that can run this same
-	// container again by itself, from a record and without the project
-	// (hoist run's fast path), before it runs it.
-	Replay func(Replay)
 }
 
-// Replay is a one-off container the native engine can run again from its
-// record alone (engine/native/oneoff), and what that record depends on.
-type Replay struct {
-	// Record is the native engine's container record.
-	Record []byte
-	// Root and RunDir are the native engine's.
-	Root, RunDir string
-	// Inputs are the files whose bytes the record was made from (the
-	// image index): a change to any of them makes it stale.
-	Inputs []string
-	// RandomName is set by the orchestrator when the container's name is
-	// generated (its last 12 characters random) rather than given.
-	RandomName bool
+// StopWaiter waits for a container to stop as docker compose's wait
+// counts stops: an exit its restart policy answers with a restart is one
+// too, where Containers.Wait waits for an exit for good.
+type StopWaiter interface {
+	// WaitStop returns the container at its next exit, with that exit's
+	// code, or at once when it is not running (exited, or restarting
+	// after an exit). It is driven by the engine's events.
+	WaitStop(ctx context.Context, id string) (Container, error)
+}
+
+// Unsupporter tells which parts of a container configuration the engine
+// does not apply, so that up warns once, naming them, instead of
+// silently dropping them.
+type Unsupporter interface {
+	// Unsupported names what of c the engine ignores.
+	Unsupported(c runspec.Container) []string
+}
+
+// RemovalLimiter is an engine that cannot take many removals at once:
+// removing ~50 containers together can leave phantom endpoints on a
+// network in Docker Engine 20.10 (moby#42119).
+type RemovalLimiter interface {
+	// MaxParallelRemovals bounds the removals down runs at once.
+	MaxParallelRemovals() int
+}
+
+// ProjectLocker serialises concurrent ups of a project, across
+// processes: up holds the lock throughout.
+type ProjectLocker interface {
+	LockProject(ctx context.Context, project string) (unlock func(), err error)
+}
+
+// ProjectTearer is an engine that keeps per-project state besides its
+// containers, networks and volumes (the native engine's supervisor and
+// network state): down removes it last, once they are all gone.
+type ProjectTearer interface {
+	TeardownProject(ctx context.Context, project string) error
+}
+
+// ProcessStopper is an engine whose StopContainer also releases what
+// RemoveContainer releases anyway (the native engine's mounts and
+// network): when the container is removed next, down only stops its
+// processes, so that a dependency's stop does not wait for its
+// dependents' releases.
+type ProcessStopper interface {
+	// StopProcesses stops the container as StopContainer does and
+	// leaves the rest to RemoveContainer.
+	StopProcesses(ctx context.Context, id string, timeout time.Duration) error
 }
 
 // Syncer writes host files into a running container (develop.watch).

@@ -70,19 +70,12 @@ func (o *Orchestrator) Down(ctx context.Context, name string, p *types.Project, 
 	}
 	// What an interrupted or failed teardown left (a supervisor, network
 	// state) goes too, even when there was nothing else to remove.
-	if t, ok := o.Backend.(projectTearer); ok && filter == nil {
+	if t, ok := o.Backend.(engine.ProjectTearer); ok && filter == nil {
 		if err := t.TeardownProject(ctx, name); err != nil {
 			return pl, fmt.Errorf("tear down project %q: %w", name, err)
 		}
 	}
 	return pl, nil
-}
-
-// projectTearer is a backend that keeps per-project state besides its
-// containers, networks and volumes (the native engine's supervisor and
-// network state), to be removed once they are all gone.
-type projectTearer interface {
-	TeardownProject(ctx context.Context, project string) error
 }
 
 // runDown executes a removal plan; once killCtx ends, stops become kills.
@@ -149,7 +142,7 @@ func (d *downer) execute(ctx context.Context, pl *plan.Plan) error {
 func (d *downer) stop(ctx context.Context, id string, grace time.Duration, removing bool) error {
 	b := d.o.Backend
 	stopContainer := b.StopContainer
-	if ps, ok := b.(processStopper); ok && removing {
+	if ps, ok := b.(engine.ProcessStopper); ok && removing {
 		stopContainer = ps.StopProcesses
 	}
 	if d.killCtx.Err() == nil {
@@ -170,15 +163,6 @@ func (d *downer) stop(ctx context.Context, id string, grace time.Duration, remov
 		return nil
 	}
 	return err
-}
-
-// processStopper is implemented by backends whose StopContainer also
-// releases what RemoveContainer releases anyway (the native engine's
-// mounts and network): when the container is removed next, down only
-// stops its processes, so that a dependency's stop does not wait for its
-// dependents' releases.
-type processStopper interface {
-	StopProcesses(ctx context.Context, id string, timeout time.Duration) error
 }
 
 // removeNetwork retries briefly: right after its last container goes, Engine

@@ -43,17 +43,10 @@ type Orchestrator struct {
 // overwhelming a 2-core machine's dockerd.
 const DefaultParallel = 16
 
-// removalLimiter is a backend that cannot take many removals at once:
-// removing ~50 containers together can leave phantom endpoints on a network
-// in Docker Engine 20.10 (moby#42119).
-type removalLimiter interface {
-	MaxParallelRemovals() int
-}
-
 // removalParallel is parallel, capped by the engine's removal limit.
 func (o *Orchestrator) removalParallel() int {
 	n := o.parallel()
-	if l, ok := o.Backend.(removalLimiter); ok && n > l.MaxParallelRemovals() {
+	if l, ok := o.Backend.(engine.RemovalLimiter); ok && n > l.MaxParallelRemovals() {
 		n = l.MaxParallelRemovals()
 	}
 	return n

@@ -53,10 +53,12 @@ type RunOptions struct {
 	Size    engine.WinSize
 	Resize  <-chan engine.WinSize
 	RawMode func() (restore func())
-	// Replay, when set, is told how the engine can run this container
-	// again by itself (engine.Replay), when the run needs nothing else:
-	// no dependency to start and no image to build or pull.
-	Replay func(engine.Replay)
+	// SelfContained, when set, runs the container attached in place of
+	// the engine's Runner when the run needs nothing but the container:
+	// no dependency to start and no image to build or pull. (hoist run's
+	// fast path records such a run, where the engine can, to do it again
+	// by itself: cmd/hoist/run.go.)
+	SelfContained engine.Runner
 }
 
 // Run starts a one-off container of a service (after its dependencies,
@@ -150,18 +152,16 @@ func (o *Orchestrator) Run(ctx context.Context, p *types.Project, service string
 		return 0, err
 	}
 	spec.OneOff = true
-	if runner, ok := o.Backend.(engine.Runner); ok && !opts.Detach {
+	runner, ok := o.Backend.(engine.Runner)
+	if opts.SelfContained != nil && selfContained {
+		runner, ok = opts.SelfContained, true
+	}
+	if ok && !opts.Detach {
 		if opts.TTY && opts.RawMode != nil {
 			defer opts.RawMode()()
 		}
 		attach := engine.RunAttach{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Remove: opts.Rm,
 			TTY: opts.TTY, Size: opts.Size, Resize: opts.Resize}
-		if opts.Replay != nil && selfContained {
-			attach.Replay = func(r engine.Replay) {
-				r.RandomName = opts.Name == ""
-				opts.Replay(r)
-			}
-		}
 		return runner.RunContainer(ctx, spec, attach)
 	}
 	id, err := o.Backend.CreateContainer(ctx, spec)

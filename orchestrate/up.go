@@ -16,7 +16,6 @@ import (
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/netplan"
 	"github.com/hoist-dev/hoist/plan"
-	"github.com/hoist-dev/hoist/runspec"
 )
 
 // UpOptions are `up`'s flags.
@@ -48,12 +47,6 @@ type UpResult struct {
 	Plan      *plan.Plan
 }
 
-// projectLocker is a backend that serialises concurrent ups of a project
-// (across processes): Up holds the lock throughout.
-type projectLocker interface {
-	LockProject(ctx context.Context, project string) (unlock func(), err error)
-}
-
 // Up converges the project. On failure or cancellation it removes what this
 // call created, so a failed up leaves nothing half-made behind.
 func (o *Orchestrator) Up(ctx context.Context, p *types.Project, opts UpOptions) (*UpResult, error) {
@@ -62,7 +55,7 @@ func (o *Orchestrator) Up(ctx context.Context, p *types.Project, opts UpOptions)
 		return nil, err
 	}
 	res := &UpResult{Project: p}
-	if l, ok := o.Backend.(projectLocker); ok && !opts.DryRun {
+	if l, ok := o.Backend.(engine.ProjectLocker); ok && !opts.DryRun {
 		unlock, err := l.LockProject(ctx, p.Name)
 		if err != nil {
 			return res, err
@@ -221,16 +214,10 @@ func (s *runState) id(name string) string {
 	return name
 }
 
-// unsupporter is implemented by backends that can tell which parts of a
-// container configuration they do not apply.
-type unsupporter interface {
-	Unsupported(c runspec.Container) []string
-}
-
 // warnUnsupported says once per field which services use something hoist
 // or the engine ignores, instead of silently dropping it.
 func (o *Orchestrator) warnUnsupported(p *types.Project) {
-	u, _ := o.Backend.(unsupporter)
+	u, _ := o.Backend.(engine.Unsupporter)
 	type key struct{ who, field string }
 	byField := map[key][]string{}
 	for _, name := range p.ServiceNames() {

@@ -108,17 +108,13 @@ func newImage(a *app) *cobra.Command {
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return a.withBackend(ctx, func(b engine.Backend) error {
-				im, err := need[engine.ImageImporter](b, "import images")
-				if err != nil {
-					return err
-				}
+			return a.withOrchestrator(ctx, func(o *orchestrate.Orchestrator) error {
 				r, closeFn, err := a.openInput(args[0])
 				if err != nil {
 					return err
 				}
 				defer closeFn()
-				id, err := im.ImportImage(ctx, r, args[1], changes)
+				id, err := o.ImportImage(ctx, r, args[1], changes)
 				if err != nil {
 					return err
 				}
@@ -134,17 +130,13 @@ func newImage(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			input, _ := cmd.Flags().GetString("input")
-			return a.withBackend(ctx, func(b engine.Backend) error {
-				l, err := need[engine.ImageLoader](b, "load images")
-				if err != nil {
-					return err
-				}
+			return a.withOrchestrator(ctx, func(o *orchestrate.Orchestrator) error {
 				r, closeFn, err := a.openInput(input)
 				if err != nil {
 					return err
 				}
 				defer closeFn()
-				refs, err := l.LoadImages(ctx, r, nil)
+				refs, err := o.LoadImages(ctx, r)
 				for _, ref := range refs {
 					fmt.Fprintln(a.stdout, "Loaded image:", ref)
 				}
@@ -171,13 +163,9 @@ func newImage(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			force, _ := cmd.Flags().GetBool("force")
-			return a.withBackend(ctx, func(b engine.Backend) error {
-				r, err := need[engine.ImageRemover](b, "remove images")
-				if err != nil {
-					return err
-				}
+			return a.withOrchestrator(ctx, func(o *orchestrate.Orchestrator) error {
 				for _, ref := range args {
-					if err := r.RemoveImage(ctx, ref, force); err != nil {
+					if err := o.RemoveImage(ctx, ref, force); err != nil {
 						return err
 					}
 					fmt.Fprintln(a.stdout, "Deleted:", ref)
@@ -193,18 +181,10 @@ func newImage(a *app) *cobra.Command {
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return a.withBackend(ctx, func(b engine.Backend) error {
-				in, err := need[engine.ImageInspector](b, "inspect images")
+			return a.withOrchestrator(ctx, func(o *orchestrate.Orchestrator) error {
+				out, err := o.InspectImages(ctx, args)
 				if err != nil {
 					return err
-				}
-				var out []engine.ImageDetail
-				for _, ref := range args {
-					d, err := in.InspectImage(ctx, ref)
-					if err != nil {
-						return err
-					}
-					out = append(out, d)
 				}
 				enc := json.NewEncoder(a.stdout)
 				enc.SetIndent("", "  ")
@@ -221,11 +201,9 @@ func newImage(a *app) *cobra.Command {
 func (a *app) listImages(cmd *cobra.Command, all, quiet bool) error {
 	ctx := cmd.Context()
 	var list []engine.ImageSummary
-	err := a.withBackend(ctx, func(b engine.Backend) error {
-		l, err := need[engine.ImageLister](b, "list images")
-		if err == nil {
-			list, err = l.ListImages(ctx)
-		}
+	err := a.withOrchestrator(ctx, func(o *orchestrate.Orchestrator) error {
+		var err error
+		list, err = o.ListImages(ctx)
 		return err
 	})
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/filecopy"
+	"github.com/hoist-dev/hoist/orchestrate"
 )
 
 func newCp(a *app) *cobra.Command {
@@ -22,12 +23,8 @@ func newCp(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.withContainers(cmd.Context(), []string{svc}, all, func(b engine.Backend, _ string, cs []engine.Container) error {
-				cp, err := need[engine.Copier](b, "copy files")
-				if err != nil {
-					return err
-				}
-				return filecopy.Run(cmd.Context(), cp, cs, r)
+			return a.withContainers(cmd.Context(), []string{svc}, all, func(o *orchestrate.Orchestrator, _ string, cs []engine.Container) error {
+				return o.Copy(cmd.Context(), cs, r)
 			})
 		},
 	}

@@ -28,11 +28,7 @@ func newExec(a *app) *cobra.Command {
 		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return a.withContainers(ctx, args[:1], false, func(b engine.Backend, _ string, cs []engine.Container) error {
-				ex, err := need[engine.Execer](b, "exec")
-				if err != nil {
-					return err
-				}
+			return a.withContainers(ctx, args[:1], false, func(o *orchestrate.Orchestrator, _ string, cs []engine.Container) error {
 				var target *engine.Container
 				for i := range cs {
 					if cs[i].Number == index && cs[i].State == engine.StateRunning {
@@ -58,9 +54,9 @@ func newExec(a *app) *cobra.Command {
 					defer stop()
 					spec.Size, spec.Resize = size, resize
 				}
-				code, err := ex.Exec(ctx, target.ID, spec)
+				code, err := o.Exec(ctx, *target, spec)
 				if err != nil {
-					return fmt.Errorf("exec in %s: %w", target.Name, err)
+					return err
 				}
 				return exitOrNil(code)
 			})
@@ -121,11 +117,9 @@ func newLs(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			var ps []engine.ProjectSummary
-			err := a.withBackend(ctx, func(b engine.Backend) error {
-				l, err := need[engine.ProjectLister](b, "list projects")
-				if err == nil {
-					ps, err = l.Projects(ctx)
-				}
+			err := a.withOrchestrator(ctx, func(o *orchestrate.Orchestrator) error {
+				var err error
+				ps, err = o.Projects(ctx)
 				return err
 			})
 			if err != nil {
@@ -178,7 +172,7 @@ func newPort(a *app) *cobra.Command {
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return a.withContainers(ctx, args[:1], false, func(_ engine.Backend, _ string, cs []engine.Container) error {
+			return a.withContainers(ctx, args[:1], false, func(_ *orchestrate.Orchestrator, _ string, cs []engine.Container) error {
 				if proto == "" {
 					proto = "tcp"
 				}
@@ -212,29 +206,19 @@ func newTop(a *app) *cobra.Command {
 		Short: "Show the running processes",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			return a.withContainers(ctx, args, false, func(b engine.Backend, _ string, cs []engine.Container) error {
-				t, err := need[engine.Toper](b, "list processes")
-				if err != nil {
-					return err
-				}
-				for _, c := range cs {
-					if c.State != engine.StateRunning {
-						continue
-					}
-					titles, rows, err := t.Top(ctx, c.ID)
-					if err != nil {
-						return err
-					}
-					fmt.Fprintln(a.stdout, c.Name)
+			return a.withContainers(ctx, args, false, func(o *orchestrate.Orchestrator, _ string, cs []engine.Container) error {
+				ps, err := o.Top(ctx, cs)
+				for _, p := range ps {
+					fmt.Fprintln(a.stdout, p.Container.Name)
 					tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, strings.Join(titles, "\t"))
-					for _, r := range rows {
+					fmt.Fprintln(tw, strings.Join(p.Titles, "\t"))
+					for _, r := range p.Rows {
 						fmt.Fprintln(tw, strings.Join(r, "\t"))
 					}
 					tw.Flush()
 					fmt.Fprintln(a.stdout)
 				}
-				return nil
+				return err
 			})
 		},
 	}

@@ -12,31 +12,11 @@ import (
 	"github.com/hoist-dev/hoist/orchestrate"
 )
 
-// need returns b's optional ability T, or an error saying the engine cannot
-// do what (for example "list images").
-func need[T any](b engine.Backend, what string) (T, error) {
-	v, ok := b.(T)
-	if !ok {
-		var zero T
-		return zero, fmt.Errorf("the %s engine cannot %s: %w", b.Name(), what, engine.ErrNotImplemented)
-	}
-	return v, nil
-}
-
-// withBackend opens the selected engine for fn and closes it afterwards.
-func (a *app) withBackend(ctx context.Context, fn func(engine.Backend) error) error {
-	b, err := a.backend(ctx)
-	if err != nil {
-		return err
-	}
-	defer b.Close()
-	return fn(b)
-}
-
 // withContainers resolves the project (with or without a compose file) and
-// hands fn its containers of services (all services when empty), one-off
-// containers included when oneOff is set.
-func (a *app) withContainers(ctx context.Context, services []string, oneOff bool, fn func(b engine.Backend, project string, cs []engine.Container) error) error {
+// hands fn an orchestrator on the selected engine and the project's
+// containers of services (all services when empty), one-off containers
+// included when oneOff is set.
+func (a *app) withContainers(ctx context.Context, services []string, oneOff bool, fn func(o *orchestrate.Orchestrator, project string, cs []engine.Container) error) error {
 	name, p, err := a.projectName(ctx)
 	if err != nil {
 		return err
@@ -53,12 +33,12 @@ func (a *app) withContainers(ctx context.Context, services []string, oneOff bool
 			}
 		}
 	}
-	return a.withBackend(ctx, func(b engine.Backend) error {
-		cs, err := (&orchestrate.Orchestrator{Backend: b}).Containers(ctx, name, services, oneOff)
+	return a.withOrchestrator(ctx, func(o *orchestrate.Orchestrator) error {
+		cs, err := o.Containers(ctx, name, services, oneOff)
 		if err != nil {
 			return err
 		}
-		return fn(b, name, cs)
+		return fn(o, name, cs)
 	})
 }
 
@@ -90,7 +70,7 @@ func (a *app) withOrchestrator(ctx context.Context, fn func(o *orchestrate.Orche
 	if err != nil {
 		return err
 	}
-	defer o.Backend.Close()
+	defer o.Close()
 	return fn(o)
 }
 

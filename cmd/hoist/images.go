@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/orchestrate"
 )
 
 // imageEntry mirrors docker compose's `images --format json` fields.
@@ -36,16 +37,10 @@ func newImages(a *app) *cobra.Command {
 				return fmt.Errorf("images --format %q: use table or json", format)
 			}
 			var rows []imageEntry
-			err := a.withContainers(cmd.Context(), args, true, func(b engine.Backend, _ string, cs []engine.Container) error {
-				sizes := map[string]int64{}
-				if l, ok := b.(engine.ImageLister); ok {
-					list, err := l.ListImages(cmd.Context())
-					if err != nil {
-						return err
-					}
-					for _, im := range list {
-						sizes[im.ID] = im.Size
-					}
+			err := a.withContainers(cmd.Context(), args, true, func(o *orchestrate.Orchestrator, _ string, cs []engine.Container) error {
+				sizes, err := o.ImageSizes(cmd.Context())
+				if err != nil {
+					return err
 				}
 				rows = imageRows(cs, sizes)
 				return nil

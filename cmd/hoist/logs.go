@@ -6,7 +6,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -27,13 +26,13 @@ func newLogs(a *app) *cobra.Command {
 				return fmt.Errorf("logs --index %d: use a replica number from 1", index)
 			}
 			ctx := cmd.Context()
-			return a.withContainers(ctx, args, false, func(b engine.Backend, _ string, cs []engine.Container) error {
+			return a.withContainers(ctx, args, false, func(o *orchestrate.Orchestrator, _ string, cs []engine.Container) error {
 				if index > 0 {
 					// The replica of that number, of each service asked for.
 					cs = slices.DeleteFunc(cs, func(c engine.Container) bool { return c.Number != index })
 				}
 				p := newLogPrinter(a.stdout, cs, !noColor && isTerminal(a.stdout), noPrefix, opts.Timestamps)
-				err := (&orchestrate.Orchestrator{Backend: b}).Logs(ctx, cs, opts, p.print)
+				err := o.Logs(ctx, cs, opts, p.print)
 				if ctx.Err() != nil {
 					return nil
 				}
@@ -55,17 +54,14 @@ func newLogs(a *app) *cobra.Command {
 	return c
 }
 
-// logPrinter writes "name  | line" with a stable color per service.
+// logPrinter writes "name  | line" with a stable color per service. The
+// orchestrator serializes its calls.
 type logPrinter struct {
 	w        io.Writer
 	width    int
 	color    bool
 	noPrefix bool
 	colors   map[string]string
-
-	mu     sync.Mutex      // print is called by the log stream and by up's wait
-	exited map[string]bool // containers whose exit was printed
-	muted  bool            // up is aborting: the others' output is not news
 }
 
 var palette = []string{"36", "33", "32", "35", "34", "96", "93", "92", "95", "94"}
@@ -92,27 +88,7 @@ func prefixName(c engine.Container) string {
 }
 
 func (p *logPrinter) print(l orchestrate.LogLine) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.muted {
-		p.write(l)
-	}
-}
-
-// mute drops what print gets from now on, as docker compose's printer
-// does once a container's exit aborts up.
-func (p *logPrinter) mute() {
-	p.mu.Lock()
-	p.muted = true
-	p.mu.Unlock()
-}
-
-func (p *logPrinter) write(l orchestrate.LogLine) {
 	if l.Exited {
-		if p.exited == nil {
-			p.exited = map[string]bool{}
-		}
-		p.exited[l.Container.ID] = true
 		name := prefixName(l.Container)
 		if p.color {
 			name = "\x1b[" + p.colors[l.Container.Service] + "m" + name + "\x1b[0m"
@@ -129,16 +105,6 @@ func (p *logPrinter) write(l orchestrate.LogLine) {
 		name = "\x1b[" + p.colors[l.Container.Service] + "m" + name + "\x1b[0m"
 	}
 	fmt.Fprintln(p.w, name, l.Text)
-}
-
-// printExit prints c's exit unless its log stream already did, muted or
-// not.
-func (p *logPrinter) printExit(c engine.Container) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.exited[c.ID] {
-		p.write(orchestrate.LogLine{Container: c, Exited: true, ExitCode: c.ExitCode})
-	}
 }
 
 func isTerminal(w io.Writer) bool {

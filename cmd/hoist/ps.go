@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/orchestrate"
 )
 
 // psEntry mirrors docker compose's `ps --format json` fields.
@@ -53,7 +54,7 @@ func newPs(a *app) *cobra.Command {
 				all = true // a status filter looks at stopped ones too
 			}
 			var cs []engine.Container
-			err = a.withContainers(cmd.Context(), args, all, func(_ engine.Backend, _ string, got []engine.Container) error {
+			err = a.withContainers(cmd.Context(), args, all, func(_ *orchestrate.Orchestrator, _ string, got []engine.Container) error {
 				cs = got
 				return nil
 			})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"os"
 	"time"
 
@@ -8,6 +9,7 @@ import (
 
 	"github.com/hoist-dev/hoist/compose"
 	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/engine/native"
 	"github.com/hoist-dev/hoist/internal/runcache"
 	"github.com/hoist-dev/hoist/orchestrate"
 )
@@ -52,14 +54,15 @@ func newRun(a *app) *cobra.Command {
 			// them and before the container runs (it may write the project
 			// dir), and the image index's as soon as the engine read it.
 			var entry *runcache.Entry
-			if in := a.runInputs(inputs, loadStart); in != nil && opts.Rm && !opts.Detach && !opts.TTY {
-				opts.Replay = func(r engine.Replay) {
-					if more, err := runcache.Digest(r.Inputs, nil, loadStart); err == nil {
-						entry = &runcache.Entry{Inputs: append(in, more...), Record: r.Record, Root: r.Root, RunDir: r.RunDir, RandomName: r.RandomName}
-					}
-				}
-			}
+			in := a.runInputs(inputs, loadStart)
 			return a.withOrchestrator(ctx, func(o *orchestrate.Orchestrator) error {
+				if rec, ok := o.Backend.(replayRecorder); ok && in != nil && opts.Rm && !opts.Detach && !opts.TTY {
+					opts.SelfContained = recordingRunner{rec, func(r native.Replay) {
+						if more, err := runcache.Digest(r.Inputs, nil, loadStart); err == nil {
+							entry = &runcache.Entry{Inputs: append(in, more...), Record: r.Record, Root: r.Root, RunDir: r.RunDir, RandomName: opts.Name == ""}
+						}
+					}}
+				}
 				code, err := o.Run(ctx, p, args[0], opts)
 				if err != nil {
 					return err
@@ -88,6 +91,24 @@ func newRun(a *app) *cobra.Command {
 	fl.StringArrayVarP(&opts.Labels, "label", "l", nil, "add a label, as KEY=VALUE")
 	fl.BoolVar(&opts.Build, "build", false, "build the image before running")
 	return c
+}
+
+// replayRecorder is an engine that can tell how to run a one-off
+// container again by itself, from a record (the native engine): what the
+// fast path (cmd/hoist/fastrun) runs.
+type replayRecorder interface {
+	RunRecorded(ctx context.Context, spec engine.ContainerSpec, opts engine.RunAttach, record func(native.Replay)) (int, error)
+}
+
+// recordingRunner runs a self-contained one-off (orchestrate.RunOptions)
+// and hands record how to run it again.
+type recordingRunner struct {
+	r      replayRecorder
+	record func(native.Replay)
+}
+
+func (x recordingRunner) RunContainer(ctx context.Context, spec engine.ContainerSpec, opts engine.RunAttach) (int, error) {
+	return x.r.RunRecorded(ctx, spec, opts, x.record)
 }
 
 // runInputs are the digests of the files a run's project was made from,

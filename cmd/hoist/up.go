@@ -15,7 +15,6 @@ import (
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/orchestrate"
-	"github.com/hoist-dev/hoist/plan"
 )
 
 type upFlags struct {
@@ -127,7 +126,7 @@ func (a *app) up(ctx context.Context, f upFlags, services []string) error {
 	if err != nil {
 		return err
 	}
-	defer o.Backend.Close()
+	defer o.Close()
 	opts := orchestrate.UpOptions{
 		Services: services, NoDeps: f.noDeps, Build: f.build, NoBuild: f.noBuild, Pull: f.pull,
 		ForceRecreate: f.force, NoRecreate: f.noRecreate, RemoveOrphans: f.removeOrphans,
@@ -146,96 +145,35 @@ func (a *app) up(ctx context.Context, f upFlags, services []string) error {
 	return a.attach(ctx, o, res, f, services, started)
 }
 
-// attach streams logs until every container has stopped or the user
-// interrupts; then it stops the project's containers like docker compose.
+// attach streams the output of what up brought up until every container
+// has stopped or the user interrupts; then the orchestrator stops the
+// project's containers like docker compose.
 func (a *app) attach(ctx context.Context, o *orchestrate.Orchestrator, res *orchestrate.UpResult, f upFlags, named []string, since time.Time) error {
 	p := res.Project
 	cs, err := o.Containers(ctx, p.Name, p.ServiceNames(), false)
 	if err != nil {
 		return err
 	}
-	created := map[string]bool{}
-	for _, op := range res.Plan.Ops() {
-		if op.Kind == plan.Create {
-			created[op.Target] = true
-		}
-	}
 	// Every container still counts for the end of the run and its exit
 	// code; only the output shown is chosen.
 	shown := shownContainers(cs, p, named, f)
 	printer := newLogPrinter(a.stdout, shown, !f.noColor && isTerminal(a.stdout), f.noLogPrefix, false)
-	logCtx, stopLogs := context.WithCancel(ctx)
-	defer stopLogs()
-	logsDone := make(chan error, 1)
-	go func() {
-		logsDone <- o.Attach(logCtx, shown, created, since, printer.print)
-	}()
 	if f.watch {
+		watchCtx, stopWatch := context.WithCancel(ctx)
+		defer stopWatch()
 		go func() {
-			if err := a.runWatch(logCtx, o, p, nil, false); err != nil && logCtx.Err() == nil {
+			if err := a.runWatch(watchCtx, o, p, nil, false); err != nil && watchCtx.Err() == nil {
 				fmt.Fprintln(a.stderr, "watch:", err)
 			}
 		}()
 	}
-	code := 0
-	exited := make(chan engine.Container, len(cs))
-	for _, c := range cs {
-		go func(c engine.Container) {
-			got, err := o.Backend.Wait(logCtx, c.ID, engine.WaitExited)
-			if err == nil {
-				exited <- got
-			}
-		}(c)
-	}
-	remaining := len(cs)
-	abort := false
-	var aborter *engine.Container
-	for remaining > 0 && !abort {
-		select {
-		case <-ctx.Done():
-			abort = true
-		case c := <-exited:
-			remaining--
-			if f.abortOnExit {
-				abort, aborter = true, &c
-			}
-			if f.exitCodeFrom == c.Service || (f.exitCodeFrom == "" && c.ExitCode != 0 && f.abortOnExit) {
-				code = c.ExitCode
-			}
-		}
-	}
-	if !abort {
-		<-logsDone
-		return exitOrNil(code)
-	}
-	if aborter != nil {
-		// Its last lines may still be on their way; wait for its exit line.
-		waitExitLine(printer, aborter.ID, 500*time.Millisecond)
-		printer.mute()
-	}
-	fmt.Fprintln(a.stderr, "Stopping...")
-	stopCtx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := a.stopAll(stopCtx, o, p.Name); err != nil {
+	code, err := o.AttachUp(ctx, res, orchestrate.AttachOptions{
+		Containers: cs, Shown: shown, Since: since,
+		AbortOnExit: f.abortOnExit, ExitCodeFrom: f.exitCodeFrom, KillCtx: a.killCtx,
+		Stopping: func() { fmt.Fprintln(a.stderr, "Stopping...") },
+	}, printer.print)
+	if err != nil {
 		return err
-	}
-	stopLogs()
-	<-logsDone
-	if aborter != nil {
-		// Its log stream may have been stopped before it saw the exit.
-		printer.printExit(*aborter)
-	}
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if f.exitCodeFrom != "" {
-		for _, c := range cs {
-			if c.Service == f.exitCodeFrom {
-				if got, err := o.Backend.Wait(stopCtx, c.ID, engine.WaitExited); err == nil {
-					code = got.ExitCode
-				}
-			}
-		}
 	}
 	return exitOrNil(code)
 }
@@ -259,29 +197,11 @@ func shownContainers(cs []engine.Container, p *types.Project, named []string, f 
 	})
 }
 
-// waitExitLine waits, at most d, for the log stream to print container
-// id's exit line (after its last output).
-func waitExitLine(p *logPrinter, id string, d time.Duration) {
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		p.mu.Lock()
-		done := p.exited[id]
-		p.mu.Unlock()
-		if done {
-			return
-		}
-	}
-}
-
 func exitOrNil(code int) error {
 	if code == 0 {
 		return nil
 	}
 	return exitCode(code)
-}
-
-// stopAll stops the project's running containers in reverse dependency order.
-func (a *app) stopAll(ctx context.Context, o *orchestrate.Orchestrator, name string) error {
-	return o.Stop(ctx, name, nil, nil, nil, a.killCtx)
 }
 
 // applyScale sets the replica counts given as SERVICE=NUM, as docker

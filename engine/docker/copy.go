@@ -10,8 +10,6 @@ import (
 	"github.com/hoist-dev/hoist/engine"
 )
 
-var _ engine.Copier = (*Backend)(nil)
-
 // StatPath is the Engine API's stat of a container path.
 func (b *Backend) StatPath(ctx context.Context, id, path string) (engine.PathStat, error) {
 	st, err := b.api.ContainerStatPath(ctx, id, path)

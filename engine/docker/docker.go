@@ -71,6 +71,27 @@ type dockerAPI interface {
 
 var _ dockerAPI = (*client.Client)(nil)
 
+// The engine's optional abilities (engine/engine.go).
+var (
+	_ engine.Builder        = (*Backend)(nil)
+	_ engine.Execer         = (*Backend)(nil)
+	_ engine.Killer         = (*Backend)(nil)
+	_ engine.ImageRemover   = (*Backend)(nil)
+	_ engine.Pusher         = (*Backend)(nil)
+	_ engine.Runner         = (*Backend)(nil)
+	_ engine.StopWaiter     = (*Backend)(nil)
+	_ engine.Syncer         = (*Backend)(nil)
+	_ engine.Copier         = (*Backend)(nil)
+	_ engine.ImageInspector = (*Backend)(nil)
+	_ engine.ImageLoader    = (*Backend)(nil)
+	_ engine.ImageImporter  = (*Backend)(nil)
+	_ engine.ImageLister    = (*Backend)(nil)
+	_ engine.ProjectLister  = (*Backend)(nil)
+	_ engine.Toper          = (*Backend)(nil)
+	_ engine.Unsupporter    = (*Backend)(nil)
+	_ engine.RemovalLimiter = (*Backend)(nil)
+)
+
 // Backend is the Docker Engine implementation of engine.Backend and of the
 // optional Builder, Execer, Killer, ImageRemover, Pusher and Toper.
 type Backend struct {

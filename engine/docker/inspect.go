@@ -9,8 +9,6 @@ import (
 	"github.com/hoist-dev/hoist/engine"
 )
 
-var _ engine.ImageInspector = (*Backend)(nil)
-
 // InspectImage returns the image's configuration and layers.
 func (b *Backend) InspectImage(ctx context.Context, ref string) (engine.ImageDetail, error) {
 	im, err := b.api.ImageInspect(ctx, ref)

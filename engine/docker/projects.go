@@ -11,8 +11,6 @@ import (
 	"github.com/hoist-dev/hoist/engine"
 )
 
-var _ engine.ProjectLister = (*Backend)(nil)
-
 // Projects groups every compose-labelled container by project, as
 // `docker compose ls -a` does.
 func (b *Backend) Projects(ctx context.Context) ([]engine.ProjectSummary, error) {

@@ -18,8 +18,6 @@ import (
 	"github.com/hoist-dev/hoist/internal/rootfswrite"
 )
 
-var _ engine.Syncer = (*Backend)(nil)
-
 // Sync writes the changes into the container. When dockerd runs on this
 // host with overlay2 and nothing is mounted over the rules' targets, it
 // writes straight into the container's merged directory, as the native

@@ -61,6 +61,55 @@ func (b *Backend) Wait(ctx context.Context, id string, cond engine.WaitCondition
 	}
 }
 
+// WaitStop returns at the container's next exit, told by its die event
+// (which a restart policy's restart follows), or at once when it is not
+// running. As Wait, it subscribes first and inspects after, so no exit
+// between the two is missed.
+func (b *Backend) WaitStop(ctx context.Context, id string) (engine.Container, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	args := filters.NewArgs(filters.Arg("type", string(events.ContainerEventType)), filters.Arg("container", id),
+		filters.Arg("event", "die"), filters.Arg("event", "destroy"))
+	msgs, errs := b.api.Events(ctx, events.ListOptions{Since: eventTime(time.Now()), Filters: args})
+	info, err := b.api.ContainerInspect(ctx, id)
+	if err != nil {
+		return engine.Container{}, fmt.Errorf("wait for container %q to stop: %w", id, mapErr(err))
+	}
+	c := containerFromInspect(info)
+	if c.State != engine.StateRunning && c.State != engine.StatePaused {
+		return c, nil
+	}
+	for {
+		select {
+		case m := <-msgs:
+			if m.Action == events.ActionDestroy {
+				return c, fmt.Errorf("wait for container %q to stop: it was removed: %w", c.Name, engine.ErrNotFound)
+			}
+			// What follows the exit (a restart, a removal) may already
+			// show: the exit code is the event's.
+			if info, err := b.api.ContainerInspect(ctx, id); err == nil {
+				c = containerFromInspect(info)
+			} else {
+				c.State = engine.StateExited
+			}
+			if code, err := strconv.Atoi(m.Actor.Attributes["exitCode"]); err == nil {
+				c.ExitCode = code
+			}
+			return c, nil
+		case err, ok := <-errs:
+			if !ok || err == nil {
+				err = errors.New("event stream closed")
+			}
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
+			return c, fmt.Errorf("wait for container %q to stop: %w", c.Name, err)
+		case <-ctx.Done():
+			return c, fmt.Errorf("wait for container %q to stop: %w", c.Name, ctx.Err())
+		}
+	}
+}
+
 // eventTime formats t the way the events API takes since/until.
 func eventTime(t time.Time) string {
 	return fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond())

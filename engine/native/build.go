@@ -23,8 +23,6 @@ import (
 	"github.com/hoist-dev/hoist/internal/atomicfile"
 )
 
-var _ engine.Builder = (*Backend)(nil)
-
 // builderOnce holds the native Dockerfile builder on the engine's store, its
 // cache under <Root>/build; made on first use and kept, so the context
 // hashes it remembers serve later builds of the same process.

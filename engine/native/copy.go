@@ -15,8 +15,6 @@ import (
 	"github.com/hoist-dev/hoist/engine/native/runtime"
 )
 
-var _ engine.Copier = (*Backend)(nil)
-
 // StatPath describes path in the container's file system (see copyTarget).
 func (b *Backend) StatPath(ctx context.Context, id, path string) (engine.PathStat, error) {
 	t, r, release, err := b.copyTarget(ctx, id)

@@ -8,8 +8,6 @@ import (
 	"github.com/hoist-dev/hoist/engine"
 )
 
-var _ engine.ImageInspector = (*Backend)(nil)
-
 // InspectImage returns the image's configuration and layers from the store.
 func (b *Backend) InspectImage(ctx context.Context, ref string) (engine.ImageDetail, error) {
 	im, err := b.Store().Resolve(ctx, ref)

@@ -43,6 +43,29 @@ import (
 	"github.com/hoist-dev/hoist/engine/native/oneoff"
 )
 
+// The engine's optional abilities (engine/engine.go).
+var (
+	_ engine.Builder        = (*Backend)(nil)
+	_ engine.Execer         = (*Backend)(nil)
+	_ engine.Killer         = (*Backend)(nil)
+	_ engine.ImageRemover   = (*Backend)(nil)
+	_ engine.Pusher         = (*Backend)(nil)
+	_ engine.Runner         = (*Backend)(nil)
+	_ engine.StopWaiter     = (*Backend)(nil)
+	_ engine.Syncer         = (*Backend)(nil)
+	_ engine.Copier         = (*Backend)(nil)
+	_ engine.ImageInspector = (*Backend)(nil)
+	_ engine.ImageLoader    = (*Backend)(nil)
+	_ engine.ImageImporter  = (*Backend)(nil)
+	_ engine.ImageLister    = (*Backend)(nil)
+	_ engine.ProjectLister  = (*Backend)(nil)
+	_ engine.Toper          = (*Backend)(nil)
+	_ engine.Unsupporter    = (*Backend)(nil)
+	_ engine.ProjectLocker  = (*Backend)(nil)
+	_ engine.ProjectTearer  = (*Backend)(nil)
+	_ engine.ProcessStopper = (*Backend)(nil)
+)
+
 // Defaults for Options.
 const (
 	DefaultRoot   = image.DefaultRoot

@@ -8,8 +8,6 @@ import (
 	"github.com/hoist-dev/hoist/engine/native/runtime"
 )
 
-var _ engine.ProjectLister = (*Backend)(nil)
-
 // Projects groups the recorded containers by project, for `hoist ls`.
 func (b *Backend) Projects(ctx context.Context) ([]engine.ProjectSummary, error) {
 	recs, err := b.allRecords()

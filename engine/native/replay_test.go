@@ -54,16 +54,16 @@ func TestRebindMatchesANewRecord(t *testing.T) {
 	}
 }
 
-// RunContainer hands out the record of a simple one-off, and oneoff.Replay
+// RunRecorded hands out the record of a simple one-off, and oneoff.Replay
 // runs it again as a new container, removed afterwards like the first.
 func TestReplayRunsTheRecordAgain(t *testing.T) {
 	b := newBackend(t)
 	ctx := testCtx(t)
-	var rep *engine.Replay
+	var rep *Replay
 	var out bytes.Buffer
 	script := `echo "$HOSTNAME $(hostname) $(cat /etc/hostname)"; cat; exit 4`
-	code, err := b.RunContainer(ctx, oneOff("replay", script).resolved(), engine.RunAttach{Stdin: strings.NewReader("in\n"), Stdout: &out, Stderr: io.Discard, Remove: true,
-		Replay: func(r engine.Replay) { rep = &r }})
+	code, err := b.RunRecorded(ctx, oneOff("replay", script).resolved(), engine.RunAttach{Stdin: strings.NewReader("in\n"), Stdout: &out, Stderr: io.Discard, Remove: true},
+		func(r Replay) { rep = &r })
 	if err != nil || code != 4 || rep == nil {
 		t.Fatalf("code %d err %v replay %v", code, err, rep)
 	}

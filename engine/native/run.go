@@ -18,8 +18,6 @@ import (
 	"github.com/hoist-dev/hoist/runspec"
 )
 
-var _ engine.Runner = (*Backend)(nil)
-
 // RunContainer creates a container and runs it attached: this process is
 // the container's parent and monitor, so there is no detached monitor and
 // no log file, and its output goes straight to opts' writers. With
@@ -31,6 +29,26 @@ var _ engine.Runner = (*Backend)(nil)
 // it, and if this process dies the container is left like one whose
 // monitor died: `down` or `rm -f` kills it, detaches it and removes it.
 func (b *Backend) RunContainer(ctx context.Context, spec engine.ContainerSpec, opts engine.RunAttach) (int, error) {
+	return b.RunRecorded(ctx, spec, opts, nil)
+}
+
+// Replay is a one-off container this engine can run again from its
+// record alone (package oneoff), and what that record depends on: what
+// hoist run's fast path keeps (cmd/hoist/fastrun, internal/runcache).
+type Replay struct {
+	// Record is the container's record.
+	Record []byte
+	// Root and RunDir are the engine's.
+	Root, RunDir string
+	// Inputs are the files whose bytes the record was made from (the
+	// image index): a change to any of them makes it stale.
+	Inputs []string
+}
+
+// RunRecorded is RunContainer; when the container is a simple one-off
+// (oneoff.Simple) run with Remove, record, when set, is first told how to
+// run it again by itself.
+func (b *Backend) RunRecorded(ctx context.Context, spec engine.ContainerSpec, opts engine.RunAttach, record func(Replay)) (int, error) {
 	// The container's init is spawned first: its own start (a Go runtime,
 	// about 5 ms here) overlaps with creating the container. A wrong guess
 	// of how it must be spawned only costs a respawn (runtime.Spawned).
@@ -51,8 +69,8 @@ func (b *Backend) RunContainer(ctx context.Context, spec engine.ContainerSpec, o
 			return 0, fmt.Errorf("create container %q: %w", spec.Name, err)
 		}
 		if ok {
-			if opts.Replay != nil {
-				opts.Replay(engine.Replay{Record: rec, Root: b.root, RunDir: b.runDir, Inputs: []string{b.store.IndexPath()}})
+			if record != nil {
+				record(Replay{Record: rec, Root: b.root, RunDir: b.runDir, Inputs: []string{b.store.IndexPath()}})
 			}
 			code, err := oneoff.Run(ctx, oneoff.RunOptions{Layout: b.layout(), Record: rec,
 				Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Spawned: sp, Logf: b.logf,

@@ -13,8 +13,6 @@ import (
 	"github.com/hoist-dev/hoist/internal/rootfswrite"
 )
 
-var _ engine.Syncer = (*Backend)(nil)
-
 // Sync writes the changes into the running container as it sees its
 // files: in its mount namespace (by the copy helper, see runtime.CopySync),
 // so a rule's target under a volume lands in the volume, and nothing

@@ -3,81 +3,10 @@ package native
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/hoist-dev/hoist/engine"
 )
-
-func TestSyncWritesIntoRootfs(t *testing.T) {
-	b := newBackend(t)
-	ctx := testCtx(t)
-	spec := testSpec("synctest", "app", "sh", "-c", "mkdir -p /app /outside && ln -s /outside /app/evil && ln -s / /app/root && touch /ready && exec sleep 600")
-	spec.Service.NetworkMode = "none"
-	id, _ := run(t, b, spec.resolved(), engine.WaitRunning)
-	exec := func(cmd ...string) (string, int) {
-		var out bytes.Buffer
-		code, err := b.Exec(ctx, id, engine.ExecSpec{Cmd: cmd, Stdout: &out, Stderr: &out})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out.String(), code
-	}
-	for {
-		if _, code := exec("test", "-e", "/ready"); code == 0 {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatal("container never got ready")
-		}
-	}
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "sub"), 0o755)
-	os.WriteFile(filepath.Join(dir, "sub", "a.py"), []byte("print(1)\n"), 0o640)
-	os.WriteFile(filepath.Join(dir, "x.txt"), []byte("evil"), 0o644)
-	os.Symlink("/etc/hostname", filepath.Join(dir, "leak"))
-
-	err := b.Sync(ctx, id, []engine.SyncChange{
-		{HostPath: filepath.Join(dir, "sub", "a.py"), ContainerPath: "/app/sub/a.py", Root: "/app"},
-		{HostPath: filepath.Join(dir, "leak"), ContainerPath: "/app/leak", Root: "/app"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out, _ := exec("cat", "/app/sub/a.py"); out != "print(1)\n" {
-		t.Errorf("synced content %q", out)
-	}
-	if out, _ := exec("stat", "-c", "%a", "/app/sub/a.py"); strings.TrimSpace(out) != "640" {
-		t.Errorf("mode %q", out)
-	}
-	// A host symlink arrives as a symlink, not as the host file's content.
-	if out, _ := exec("readlink", "/app/leak"); strings.TrimSpace(out) != "/etc/hostname" {
-		t.Errorf("leak is not the symlink: %q", out)
-	}
-	if err := b.Sync(ctx, id, []engine.SyncChange{{ContainerPath: "/app/sub", Root: "/app", Deleted: true}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, code := exec("test", "-e", "/app/sub"); code == 0 {
-		t.Error("deleted directory still exists")
-	}
-	for _, through := range []string{"/app/evil/x.txt", "/app/root/etc/x.txt"} {
-		err = b.Sync(ctx, id, []engine.SyncChange{{HostPath: filepath.Join(dir, "x.txt"), ContainerPath: through, Root: "/app"}})
-		if err == nil || !strings.Contains(err.Error(), "symlink") {
-			t.Errorf("sync to %s: err = %v", through, err)
-		}
-	}
-	if _, code := exec("test", "-e", "/outside/x.txt"); code == 0 {
-		t.Error("a write went through a symlink outside the target")
-	}
-	if _, code := exec("test", "-e", "/etc/x.txt"); code == 0 {
-		t.Error("a write went through a symlink to /")
-	}
-	if err := b.Sync(ctx, id, []engine.SyncChange{{HostPath: filepath.Join(dir, "x.txt"), ContainerPath: "/etc/x.txt", Root: "/app"}}); err == nil {
-		t.Error("a path outside the root was accepted")
-	}
-}
 
 // A non-root user must be able to use the container's root: overlayfs
 // takes "/"'s mode from the writable layer.

@@ -10,8 +10,6 @@ import (
 	"github.com/hoist-dev/hoist/internal/procfs"
 )
 
-var _ engine.Toper = (*Backend)(nil)
-
 // Top lists the container's processes as Docker's top does by default
 // (`ps -ef` columns, host pids): every process in the pid namespace of
 // its init.

@@ -216,3 +216,79 @@ func (b *Backend) waitSupervised(ctx context.Context, c *supervisor.Client, r *r
 		}
 	}
 }
+
+// WaitStop returns at the container's next exit, told by its supervisor's
+// events (a restart policy's restart follows the exit), or at once when it
+// is not running. Without a supervisor nothing restarts a container: it
+// is Wait for WaitExited.
+func (b *Backend) WaitStop(ctx context.Context, id string) (engine.Container, error) {
+	r, err := b.load(id)
+	if err != nil {
+		return engine.Container{}, fmt.Errorf("wait for container %q to stop: %w", id, err)
+	}
+	if c := b.liveSupervisor(ctx, r.Project); c != nil {
+		if cont, err, ok := b.waitStopSupervised(ctx, c, r); ok {
+			if err != nil {
+				return cont, fmt.Errorf("wait for container %q to stop: %w", r.Name, err)
+			}
+			return cont, nil
+		}
+	}
+	return b.Wait(ctx, id, engine.WaitExited)
+}
+
+// waitStopSupervised is WaitStop on the supervisor's events, subscribed to
+// before the state is read; ok is false when the supervisor does not know
+// the container or went away: the caller falls back to the files.
+func (b *Backend) waitStopSupervised(ctx context.Context, c *supervisor.Client, r *record) (engine.Container, error, bool) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	events, err := c.Subscribe(sctx)
+	if err != nil {
+		return engine.Container{}, nil, false
+	}
+	stopped := func(s supervisor.ContainerState) engine.Container {
+		st, started, _ := b.status(r)
+		cont := b.container(r, st, started)
+		cont.State, cont.ExitCode = engine.StateExited, s.ExitCode
+		if s.Status == supervisor.StatusRestarting || s.Status == supervisor.StatusRunning {
+			cont.State = engine.StateRestarting // by its restart policy
+		}
+		return cont
+	}
+	s, err := c.State(ctx, r.ID)
+	if err != nil {
+		if ctx.Err() != nil {
+			return engine.Container{}, ctx.Err(), true
+		}
+		return engine.Container{}, nil, false
+	}
+	if s.Status != supervisor.StatusRunning {
+		return stopped(s), nil, true
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return engine.Container{}, ctx.Err(), true
+		case e, ok := <-events:
+			if !ok {
+				return engine.Container{}, nil, false // the supervisor went away
+			}
+			if e.ID != r.ID {
+				continue
+			}
+			switch e.Type {
+			case supervisor.EventExited:
+				// What follows the exit (a restart) may show already:
+				// the exit code is the event's.
+				if now, err := c.State(ctx, r.ID); err == nil {
+					s = now
+				}
+				s.ExitCode = e.ExitCode
+				return stopped(s), nil, true
+			case supervisor.EventRemoved:
+				return engine.Container{}, fmt.Errorf("container %s was removed: %w", r.Name, engine.ErrNotFound), true
+			}
+		}
+	}
+}

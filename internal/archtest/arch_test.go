@@ -1,7 +1,7 @@
 // Package archtest guards the architecture: the loader, the planner, the
 // executor, the network planner, watch and cp's rules stay
-// engine-agnostic, and paths inside containers' roots are resolved in one
-// place.
+// engine-agnostic, the CLI reaches the engines through the orchestrator,
+// and paths inside containers' roots are resolved in one place.
 package archtest
 
 import (
