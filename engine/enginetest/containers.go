@@ -167,7 +167,7 @@ func testRemoveUnknown(t *testing.T, h *harness) {
 func testExec(t *testing.T, h *harness) {
 	ex, ok := h.b.(engine.Execer)
 	if !ok {
-		t.Skip("backend is not an engine.Execer")
+		t.Fatal("backend is not an engine.Execer")
 	}
 	svc := h.service("app", "sleep", "600")
 	svc.Init = new(true)

@@ -18,7 +18,7 @@ import (
 func testCopier(t *testing.T, h *harness) {
 	cp, ok := h.b.(engine.Copier)
 	if !ok {
-		t.Skip("backend is not an engine.Copier")
+		t.Fatal("backend is not an engine.Copier")
 	}
 	host := newHostDir(t)
 	svc := h.service("files", "sh", "-c", "mkdir -p /data/sub && echo hi > /data/sub/f && ln -s sub/f /data/link && ln -s "+host.dir+" /data/esc && touch /ready; exec sleep 600")

@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,51 +66,63 @@ func Run(t *testing.T, newBackend func(t *testing.T) engine.Backend, opts Option
 	tests := []struct {
 		name string
 		fn   func(t *testing.T, h *harness)
+		// ability, when set, says whether the backend has the optional
+		// ability the test is about; a test of one it lacks is not run.
+		ability func(engine.Backend) bool
 	}{
-		{"Network", testNetwork},
-		{"Volume", testVolume},
-		{"TwoNetworks", testTwoNetworks},
-		{"ContainerObserve", testContainerObserve},
-		{"ExitCodeAndLogs", testExitCodeAndLogs},
-		{"Healthy", testHealthy},
-		{"Unhealthy", testUnhealthy},
-		{"ExitWhileWaitingHealthy", testExitWhileWaitingHealthy},
-		{"Stop", testStop},
-		{"RemoveUnknown", testRemoveUnknown},
-		{"Exec", testExec},
-		// The optional abilities (engine.go), each skipped by a backend
-		// without it.
-		{"Sync", testSync},
-		{"Runner", testRunner},
-		{"LogOptions", testLogOptions},
-		{"Kill", testKill},
-		{"Top", testTop},
-		{"StopWait", testStopWait},
-		{"ProcessStopper", testProcessStopper},
-		{"ProjectLocker", testProjectLocker},
-		{"ProjectTearer", testProjectTearer},
-		{"ProjectLister", testProjectLister},
-		{"Unsupporter", testUnsupporter},
-		{"Copier", testCopier},
-		{"Images", testImages},
-		{"ImageLoader", testImageLoader},
-		{"Builder", testBuilder},
-		{"Pusher", testPusher},
-		{"PublishedPort", testPublishedPort},
-		{"Mounts", testMounts},
-		{"Translation", testTranslation},
+		{"Network", testNetwork, nil},
+		{"Volume", testVolume, nil},
+		{"TwoNetworks", testTwoNetworks, nil},
+		{"ContainerObserve", testContainerObserve, nil},
+		{"ExitCodeAndLogs", testExitCodeAndLogs, nil},
+		{"Healthy", testHealthy, nil},
+		{"Unhealthy", testUnhealthy, nil},
+		{"ExitWhileWaitingHealthy", testExitWhileWaitingHealthy, nil},
+		{"Stop", testStop, nil},
+		{"RemoveUnknown", testRemoveUnknown, nil},
+		{"Exec", testExec, has[engine.Execer]},
+		// The optional abilities (engine.go), each run where the backend
+		// has it.
+		{"Sync", testSync, has[engine.Syncer]},
+		{"Runner", testRunner, has[engine.Runner]},
+		{"LogOptions", testLogOptions, nil},
+		{"Kill", testKill, has[engine.Killer]},
+		{"Top", testTop, has[engine.Toper]},
+		{"StopWait", testStopWait, has[engine.StopWaiter]},
+		{"ProcessStopper", testProcessStopper, has[engine.ProcessStopper]},
+		{"ProjectLocker", testProjectLocker, has[engine.ProjectLocker]},
+		{"ProjectTearer", testProjectTearer, has[engine.ProjectTearer]},
+		{"ProjectLister", testProjectLister, has[engine.ProjectLister]},
+		{"Unsupporter", testUnsupporter, has[engine.Unsupporter]},
+		{"Copier", testCopier, has[engine.Copier]},
+		{"Images", testImages, has[engine.ImageImporter]},
+		{"ImageLoader", testImageLoader, has[engine.ImageLoader]},
+		{"Builder", testBuilder, has[engine.Builder]},
+		{"Pusher", testPusher, func(b engine.Backend) bool {
+			return has[engine.Pusher](b) && has[engine.ImageImporter](b) && has[engine.ImageRemover](b)
+		}},
+		{"PublishedPort", testPublishedPort, nil},
+		{"Mounts", testMounts, nil},
+		{"Translation", testTranslation, nil},
 	}
 	for name := range opts.Skip {
 		if !slices.ContainsFunc(tests, func(tc struct {
-			name string
-			fn   func(t *testing.T, h *harness)
+			name    string
+			fn      func(t *testing.T, h *harness)
+			ability func(engine.Backend) bool
 		}) bool {
 			return tc.name == name
 		}) {
 			t.Fatalf("enginetest: Options.Skip names no subtest %q", name)
 		}
 	}
+	probe := newBackend(t)
+	var lacks []string
 	for _, tc := range tests {
+		if tc.ability != nil && !tc.ability(probe) {
+			lacks = append(lacks, tc.name)
+			continue
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			if reason, ok := opts.Skip[tc.name]; ok {
 				t.Skipf("skipped by the backend: %s", reason)
@@ -120,6 +133,15 @@ func Run(t *testing.T, newBackend func(t *testing.T) engine.Backend, opts Option
 			tc.fn(t, h)
 		})
 	}
+	if len(lacks) > 0 {
+		t.Logf("%s has no %s ability: those tests do not apply", probe.Name(), strings.Join(lacks, ", "))
+	}
+}
+
+// has reports whether b has the optional ability I.
+func has[I any](b engine.Backend) bool {
+	_, ok := b.(I)
+	return ok
 }
 
 // harness holds one subtest's backend and project.

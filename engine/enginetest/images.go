@@ -71,7 +71,7 @@ func rootfs(t *testing.T) []byte {
 func testImages(t *testing.T, h *harness) {
 	im, ok := h.b.(engine.ImageImporter)
 	if !ok {
-		t.Skip("backend is not an engine.ImageImporter")
+		t.Fatal("backend is not an engine.ImageImporter")
 	}
 	ref := h.imageRef("imported")
 	id, err := im.ImportImage(h.ctx(), bytes.NewReader(rootfs(t)), ref,
@@ -126,7 +126,7 @@ func testImages(t *testing.T, h *harness) {
 func testImageLoader(t *testing.T, h *harness) {
 	l, ok := h.b.(engine.ImageLoader)
 	if !ok {
-		t.Skip("backend is not an engine.ImageLoader")
+		t.Fatal("backend is not an engine.ImageLoader")
 	}
 	ref := h.imageRef("loaded")
 	layer, err := tarball.LayerFromReader(bytes.NewReader(rootfs(t)))
@@ -172,7 +172,7 @@ func testImageLoader(t *testing.T, h *harness) {
 func testBuilder(t *testing.T, h *harness) {
 	b, ok := h.b.(engine.Builder)
 	if !ok {
-		t.Skip("backend is not an engine.Builder")
+		t.Fatal("backend is not an engine.Builder")
 	}
 	ref := h.imageRef("built")
 	greeting := "built-with-arg"
@@ -201,7 +201,7 @@ func testPusher(t *testing.T, h *harness) {
 	im, ok2 := h.b.(engine.ImageImporter)
 	r, ok3 := h.b.(engine.ImageRemover)
 	if !ok || !ok2 || !ok3 {
-		t.Skip("backend is not an engine.Pusher, ImageImporter and ImageRemover")
+		t.Fatal("backend is not an engine.Pusher, ImageImporter and ImageRemover")
 	}
 	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(reg.Close)

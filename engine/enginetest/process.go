@@ -16,7 +16,7 @@ import (
 func testKill(t *testing.T, h *harness) {
 	k, ok := h.b.(engine.Killer)
 	if !ok {
-		t.Skip("backend is not an engine.Killer")
+		t.Fatal("backend is not an engine.Killer")
 	}
 	id := h.run(h.spec(h.service("trap", "sh", "-c", "trap 'echo got-term; exit 42' TERM; touch /ready; while :; do sleep 1 & wait $!; done")))
 	h.wait(id, engine.WaitRunning)
@@ -51,7 +51,7 @@ func testKill(t *testing.T, h *harness) {
 func testTop(t *testing.T, h *harness) {
 	tp, ok := h.b.(engine.Toper)
 	if !ok {
-		t.Skip("backend is not an engine.Toper")
+		t.Fatal("backend is not an engine.Toper")
 	}
 	svc := h.service("box", "sh", "-c", "sleep 301 & touch /ready; exec sleep 302")
 	svc.Init = new(true)
@@ -92,7 +92,7 @@ func testTop(t *testing.T, h *harness) {
 func testStopWait(t *testing.T, h *harness) {
 	sw, ok := h.b.(engine.StopWaiter)
 	if !ok {
-		t.Skip("backend is not an engine.StopWaiter")
+		t.Fatal("backend is not an engine.StopWaiter")
 	}
 	svc := h.service("sleeper", "sleep", "600")
 	svc.Init = new(true)
@@ -138,7 +138,7 @@ func testStopWait(t *testing.T, h *harness) {
 func testProcessStopper(t *testing.T, h *harness) {
 	ps, ok := h.b.(engine.ProcessStopper)
 	if !ok {
-		t.Skip("backend is not an engine.ProcessStopper")
+		t.Fatal("backend is not an engine.ProcessStopper")
 	}
 	svc := h.service("worker", "sleep", "600")
 	svc.Init = new(true)
@@ -163,7 +163,7 @@ func testProcessStopper(t *testing.T, h *harness) {
 func testProjectLocker(t *testing.T, h *harness) {
 	l, ok := h.b.(engine.ProjectLocker)
 	if !ok {
-		t.Skip("backend is not an engine.ProjectLocker")
+		t.Fatal("backend is not an engine.ProjectLocker")
 	}
 	unlock, err := l.LockProject(h.ctx(), h.project)
 	if err != nil {
@@ -197,7 +197,7 @@ func testProjectLocker(t *testing.T, h *harness) {
 func testProjectTearer(t *testing.T, h *harness) {
 	pt, ok := h.b.(engine.ProjectTearer)
 	if !ok {
-		t.Skip("backend is not an engine.ProjectTearer")
+		t.Fatal("backend is not an engine.ProjectTearer")
 	}
 	svc := h.service("app", "sleep", "600")
 	svc.Init = new(true)

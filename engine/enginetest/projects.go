@@ -12,7 +12,7 @@ import (
 func testProjectLister(t *testing.T, h *harness) {
 	l, ok := h.b.(engine.ProjectLister)
 	if !ok {
-		t.Skip("backend is not an engine.ProjectLister")
+		t.Fatal("backend is not an engine.ProjectLister")
 	}
 	svc := h.service("app", "sleep", "600")
 	svc.Init = new(true)
@@ -34,7 +34,7 @@ func testProjectLister(t *testing.T, h *harness) {
 func testUnsupporter(t *testing.T, h *harness) {
 	u, ok := h.b.(engine.Unsupporter)
 	if !ok {
-		t.Skip("backend is not an engine.Unsupporter")
+		t.Fatal("backend is not an engine.Unsupporter")
 	}
 	if got := u.Unsupported(h.spec(h.service("app", "true")).Config); len(got) != 0 {
 		t.Errorf("Unsupported of a plain service = %q, want nothing", got)

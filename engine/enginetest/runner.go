@@ -41,7 +41,7 @@ func (h *harness) containers() []engine.Container {
 func testRunner(t *testing.T, h *harness) {
 	r, ok := h.b.(engine.Runner)
 	if !ok {
-		t.Skip("backend is not an engine.Runner")
+		t.Fatal("backend is not an engine.Runner")
 	}
 	t.Run("remove", func(t *testing.T) {
 		var stdout, stderr bytes.Buffer

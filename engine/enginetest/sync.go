@@ -118,7 +118,7 @@ func (d *hostDir) check(t *testing.T, what string) {
 func testSync(t *testing.T, h *harness) {
 	s, ok := h.b.(engine.Syncer)
 	if !ok {
-		t.Skip("backend is not an engine.Syncer")
+		t.Fatal("backend is not an engine.Syncer")
 	}
 	svc := h.service("app", "sh", "-c", "touch /ready; exec sleep 600")
 	svc.Init = new(true)
