@@ -42,8 +42,8 @@ var cachedInit initCache
 // the immutable flag of a file it can reach, so its helpers must run from
 // a private memfd.
 func mayClearImmutable(sec Security) bool {
-	caps, err := sec.capabilities()
-	return err != nil || caps.has(unix.CAP_LINUX_IMMUTABLE)
+	set, err := sec.capabilities()
+	return err != nil || set.Has(unix.CAP_LINUX_IMMUTABLE)
 }
 
 // initExecutableFor returns what the init, final and exec helper roles of

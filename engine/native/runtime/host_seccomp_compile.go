@@ -10,6 +10,8 @@ import (
 	"github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/engine/native/runtime/caps"
 )
 
 // Docker's default seccomp profile is compiled to classic BPF here, by
@@ -43,7 +45,7 @@ import (
 
 var seccompCache struct {
 	sync.Mutex
-	progs map[capSet]*seccompProgram
+	progs map[caps.Set]*seccompProgram
 }
 
 // seccompFor returns the program a process with sec gets, nil when it runs
@@ -53,33 +55,33 @@ func seccompFor(sec Security) (*seccompProgram, error) {
 	if sec.Privileged || sec.SeccompUnconfined {
 		return nil, nil
 	}
-	caps, err := sec.capabilities()
+	set, err := sec.capabilities()
 	if err != nil {
 		return nil, err
 	}
-	caps &= boundingSet()
+	set &= caps.Bounding()
 	seccompCache.Lock()
 	defer seccompCache.Unlock()
-	if p, ok := seccompCache.progs[caps]; ok {
+	if p, ok := seccompCache.progs[set]; ok {
 		return p, nil
 	}
-	p := embeddedSeccomp(caps)
+	p := embeddedSeccomp(set)
 	if p == nil {
-		if p, err = compileDefaultSeccomp(caps); err != nil {
+		if p, err = compileDefaultSeccomp(set); err != nil {
 			return nil, err
 		}
 	}
 	if seccompCache.progs == nil {
-		seccompCache.progs = map[capSet]*seccompProgram{}
+		seccompCache.progs = map[caps.Set]*seccompProgram{}
 	}
-	seccompCache.progs[caps] = p
+	seccompCache.progs[set] = p
 	return p, nil
 }
 
 // compileDefaultSeccomp compiles Docker's default profile for a container
-// whose bounding set is caps.
-func compileDefaultSeccomp(caps capSet) (*seccompProgram, error) {
-	rs := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: caps.names()}}}
+// whose bounding set is set.
+func compileDefaultSeccomp(set caps.Set) (*seccompProgram, error) {
+	rs := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: set.Names()}}}
 	prof, err := seccomp.GetDefaultProfile(rs)
 	if err != nil {
 		return nil, fmt.Errorf("seccomp default profile: %w", err)

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	goruntime "runtime"
 	"strconv"
+
+	"github.com/hoist-dev/hoist/engine/native/runtime/caps"
 )
 
 // The default profile for Docker's default capabilities, the program almost
@@ -22,30 +24,30 @@ const seccompBlobFile = "initbin/seccomp-default.bin"
 
 // DefaultSeccompBlob compiles the blob described above; for seccompgen.
 func DefaultSeccompBlob() ([]byte, error) {
-	caps, err := Security{}.capabilities()
+	set, err := Security{}.capabilities()
 	if err != nil {
 		return nil, err
 	}
-	p, err := compileDefaultSeccomp(caps)
+	p, err := compileDefaultSeccomp(set)
 	if err != nil {
 		return nil, err
 	}
-	return encodeSeccompBlob(goruntime.GOARCH, caps, p), nil
+	return encodeSeccompBlob(goruntime.GOARCH, set, p), nil
 }
 
-func encodeSeccompBlob(goarch string, caps capSet, p *seccompProgram) []byte {
-	return p.appendRaw(fmt.Appendf(nil, "hoist-seccomp 1 %s %x\n", goarch, uint64(caps)))
+func encodeSeccompBlob(goarch string, set caps.Set, p *seccompProgram) []byte {
+	return p.appendRaw(fmt.Appendf(nil, "hoist-seccomp 1 %s %x\n", goarch, uint64(set)))
 }
 
 // decodeSeccompBlob returns the program in blob when it was made for this
-// architecture and caps, nil otherwise.
-func decodeSeccompBlob(blob []byte, caps capSet) *seccompProgram {
+// architecture and set, nil otherwise.
+func decodeSeccompBlob(blob []byte, set caps.Set) *seccompProgram {
 	head, raw, ok := bytes.Cut(blob, []byte("\n"))
 	f := bytes.Fields(head)
 	if !ok || len(f) != 4 || string(f[0]) != "hoist-seccomp" || string(f[1]) != "1" || string(f[2]) != goruntime.GOARCH {
 		return nil
 	}
-	if c, err := strconv.ParseUint(string(f[3]), 16, 64); err != nil || capSet(c) != caps {
+	if c, err := strconv.ParseUint(string(f[3]), 16, 64); err != nil || caps.Set(c) != set {
 		return nil
 	}
 	p := &seccompProgram{}
@@ -55,11 +57,11 @@ func decodeSeccompBlob(blob []byte, caps capSet) *seccompProgram {
 	return p
 }
 
-// embeddedSeccomp is the embedded program for caps, or nil.
-func embeddedSeccomp(caps capSet) *seccompProgram {
+// embeddedSeccomp is the embedded program for set, or nil.
+func embeddedSeccomp(set caps.Set) *seccompProgram {
 	blob, err := initbinFS.ReadFile(seccompBlobFile)
 	if err != nil {
 		return nil
 	}
-	return decodeSeccompBlob(blob, caps)
+	return decodeSeccompBlob(blob, set)
 }

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	goruntime "runtime"
 	"testing"
+
+	capset "github.com/hoist-dev/hoist/engine/native/runtime/caps"
 )
 
 // A blob older than the profile translation would give containers
@@ -27,7 +29,7 @@ func TestEmbeddedSeccompIsCurrent(t *testing.T) {
 	}
 	// With the default set inside hoist's bounding set (always as root),
 	// seccompFor serves the embedded program, equal to a fresh compile.
-	if caps&boundingSet() == caps {
+	if caps&capset.Bounding() == caps {
 		seccompCache.Lock()
 		seccompCache.progs = nil
 		seccompCache.Unlock()

@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/engine/native/runtime/caps"
 )
 
 // finalConfig is what the last step before execve needs; it is shared by
@@ -105,13 +107,13 @@ func prepareFinal(fc finalConfig) (argv0 string, env []string, err error) {
 	if err != nil {
 		return "", nil, err
 	}
-	caps, err := fc.Security.capabilities()
+	set, err := fc.Security.capabilities()
 	if err != nil {
 		return "", nil, err
 	}
 	// hoist may itself lack capabilities (a VM or container withholding
 	// some); asking for them would make capset fail.
-	caps &= boundingSet()
+	set &= caps.Bounding()
 	var prog *seccompProgram
 	if !fc.Security.Privileged && !fc.Security.SeccompUnconfined {
 		// Compiled by the parent; never run without the filter.
@@ -122,7 +124,7 @@ func prepareFinal(fc finalConfig) (argv0 string, env []string, err error) {
 	if err := markFDsCloexec(); err != nil {
 		return "", nil, err
 	}
-	if err := dropBounding(caps); err != nil {
+	if err := caps.DropBounding(set); err != nil {
 		return "", nil, err
 	}
 	if prog != nil && !fc.Security.NoNewPrivileges {
@@ -133,7 +135,7 @@ func prepareFinal(fc finalConfig) (argv0 string, env []string, err error) {
 	if err := setIDs(u); err != nil {
 		return "", nil, err
 	}
-	if err := applyCapabilities(caps, u.UID); err != nil {
+	if err := caps.Apply(set, u.UID); err != nil {
 		return "", nil, err
 	}
 	if fc.Security.NoNewPrivileges {
@@ -168,19 +170,6 @@ func setIDs(u execUser) error {
 	}
 	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
 		return fmt.Errorf("setuid %d: %w", u.UID, e)
-	}
-	return nil
-}
-
-// dropBounding removes from the bounding set every capability not in set.
-func dropBounding(set capSet) error {
-	for n := uint(0); n <= lastCap(); n++ {
-		if set.has(n) {
-			continue
-		}
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(n), 0, 0, 0); err != nil {
-			return fmt.Errorf("drop capability %d from bounding set: %w", n, err)
-		}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/hoist-dev/hoist/engine/native/runtime/caps"
 	"github.com/hoist-dev/hoist/internal/devicerule"
 )
 
@@ -103,6 +104,14 @@ type Security struct {
 	// SeccompUnconfined disables the default seccomp profile.
 	SeccompUnconfined bool `json:"seccomp_unconfined,omitempty"`
 }
+
+// capabilities is the bounding set of a process confined by s (caps.For).
+func (s Security) capabilities() (caps.Set, error) {
+	return caps.For(s.Privileged, s.CapAdd, s.CapDrop)
+}
+
+// DefaultCapabilities are the 14 capabilities Docker grants by default.
+func DefaultCapabilities() []string { return caps.Default() }
 
 // MountType is the kind of a Mount.
 type MountType string

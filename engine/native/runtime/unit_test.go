@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/hoist-dev/hoist/engine/native/runtime/caps"
 )
 
 func TestResolveInRoot(t *testing.T) {
@@ -93,9 +95,9 @@ func TestSeccompTranslation(t *testing.T) {
 		t.Error("argument index 6 must be refused")
 	}
 	def, _ := (Security{}).capabilities()
-	for _, caps := range []capSet{def, allCaps()} {
-		if _, err := compileDefaultSeccomp(caps); err != nil {
-			t.Fatalf("compile for %x: %v", caps, err)
+	for _, set := range []caps.Set{def, caps.All()} {
+		if _, err := compileDefaultSeccomp(set); err != nil {
+			t.Fatalf("compile for %x: %v", set, err)
 		}
 	}
 	if got := strings.Join(DefaultCapabilities(), ","); strings.Count(got, "CAP_") != 14 {

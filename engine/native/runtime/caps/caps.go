@@ -1,4 +1,11 @@
-package runtime
+// Package caps is the native runtime's Linux capabilities: their names,
+// Docker's 14 defaults, the set a container is given (For), and applying a
+// set to the calling thread. Both sides of the container boundary use it:
+// the host to compile the seccomp profile for a container's set, the init
+// to reduce its thread to that set before it executes the command. It
+// needs nothing but the standard library and x/sys/unix, so the init
+// binary stays small.
+package caps
 
 import (
 	"fmt"
@@ -10,8 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// capNames maps capability names (without "CAP_") to numbers.
-func capNames() map[string]uint {
+// byName maps capability names (without "CAP_") to numbers.
+func byName() map[string]uint {
 	return map[string]uint{
 		"CHOWN": unix.CAP_CHOWN, "DAC_OVERRIDE": unix.CAP_DAC_OVERRIDE,
 		"DAC_READ_SEARCH": unix.CAP_DAC_READ_SEARCH, "FOWNER": unix.CAP_FOWNER,
@@ -36,8 +43,8 @@ func capNames() map[string]uint {
 	}
 }
 
-// DefaultCapabilities are the 14 capabilities Docker grants by default.
-func DefaultCapabilities() []string {
+// Default is the 14 capabilities Docker grants by default.
+func Default() []string {
 	return []string{
 		"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD",
 		"CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP",
@@ -45,16 +52,17 @@ func DefaultCapabilities() []string {
 	}
 }
 
-// capSet is a bit set of capability numbers.
-type capSet uint64
+// Set is a bit set of capability numbers.
+type Set uint64
 
-func (c capSet) has(n uint) bool { return c&(1<<n) != 0 }
+// Has reports whether capability n is in the set.
+func (c Set) Has(n uint) bool { return c&(1<<n) != 0 }
 
-// names returns the set as "CAP_X" names, as the seccomp profile wants them.
-func (c capSet) names() []string {
+// Names returns the set as "CAP_X" names, as the seccomp profile wants them.
+func (c Set) Names() []string {
 	var out []string
-	for name, n := range capNames() {
-		if c.has(n) {
+	for name, n := range byName() {
+		if c.Has(n) {
 			out = append(out, "CAP_"+name)
 		}
 	}
@@ -75,24 +83,26 @@ var lastCap = sync.OnceValue(func() uint {
 	return unix.CAP_LAST_CAP
 })
 
-func allCaps() capSet {
-	var c capSet
+// All is every capability the running kernel knows.
+func All() Set {
+	var c Set
 	for n := uint(0); n <= lastCap(); n++ {
 		c |= 1 << n
 	}
 	return c
 }
 
-// capabilities computes the bounding set: Docker's defaults (or every
-// capability when privileged), minus CapDrop, plus CapAdd. Like Docker, an
-// "ALL" drop happens before the adds.
-func (s Security) capabilities() (capSet, error) {
-	if s.Privileged {
-		return allCaps(), nil
+// For computes a container's bounding set: Docker's defaults (or every
+// capability when privileged), minus drop, plus add; names are taken with
+// or without "CAP_", or "ALL". Like Docker, an "ALL" drop happens before
+// the adds.
+func For(privileged bool, add, drop []string) (Set, error) {
+	if privileged {
+		return All(), nil
 	}
-	names := capNames()
-	parse := func(list []string) (capSet, bool, error) {
-		var c capSet
+	names := byName()
+	parse := func(list []string) (Set, bool, error) {
+		var c Set
 		all := false
 		for _, raw := range list {
 			n := strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(raw)), "CAP_")
@@ -108,33 +118,33 @@ func (s Security) capabilities() (capSet, error) {
 		}
 		return c, all, nil
 	}
-	set, _, err := parse(DefaultCapabilities())
+	set, _, err := parse(Default())
 	if err != nil {
 		return 0, err
 	}
-	drop, dropAll, err := parse(s.CapDrop)
+	dropped, dropAll, err := parse(drop)
 	if err != nil {
 		return 0, err
 	}
-	add, addAll, err := parse(s.CapAdd)
+	added, addAll, err := parse(add)
 	if err != nil {
 		return 0, err
 	}
 	if dropAll {
 		set = 0
 	}
-	set &^= drop
-	set |= add
+	set &^= dropped
+	set |= added
 	if addAll {
-		set = allCaps()
+		set = All()
 	}
-	return set & allCaps(), nil
+	return set & All(), nil
 }
 
-// applyCapabilities clears the ambient set and sets effective/permitted
+// Apply clears the ambient set and sets effective/permitted
 // to set (empty for a non-root user, as Docker does) with an empty
 // inheritable set, for the calling thread.
-func applyCapabilities(set capSet, uid int) error {
+func Apply(set Set, uid int) error {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
 	}
@@ -154,13 +164,27 @@ func applyCapabilities(set capSet, uid int) error {
 	return nil
 }
 
-// boundingSet is the calling thread's bounding set.
-func boundingSet() capSet {
-	var c capSet
+// Bounding is the calling thread's bounding set.
+func Bounding() Set {
+	var c Set
 	for n := uint(0); n <= lastCap(); n++ {
 		if r, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(n), 0, 0, 0); err == nil && r == 1 {
 			c |= 1 << n
 		}
 	}
 	return c
+}
+
+// DropBounding removes from the calling thread's bounding set every
+// capability not in set.
+func DropBounding(set Set) error {
+	for n := uint(0); n <= lastCap(); n++ {
+		if set.Has(n) {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(n), 0, 0, 0); err != nil {
+			return fmt.Errorf("drop capability %d from bounding set: %w", n, err)
+		}
+	}
+	return nil
 }
