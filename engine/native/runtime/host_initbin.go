@@ -14,7 +14,7 @@ import (
 
 //go:generate env CGO_ENABLED=0 go build -tags hoistinit -trimpath -buildvcs=false "-ldflags=-s -w" -o initbin/hoist-init ./initshim
 //go:generate sh -c "sha256sum initbin/hoist-init | cut -c1-64 > initbin/hoist-init.sha256"
-//go:generate go run ./seccompgen initbin/seccomp-default.bin
+//go:generate go run ./seccomp/seccompgen seccomp/generated/default.bin
 
 //go:embed initbin
 var initbinFS embed.FS

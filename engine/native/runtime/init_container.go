@@ -7,6 +7,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/engine/native/runtime/seccomp"
 )
 
 // runInit is the container's init: pid 1 of the new namespaces, still
@@ -59,8 +61,8 @@ func runInit() error {
 // resolved on the host, after Docker's defaults).
 type initConfig struct {
 	Spec
-	Seccomp *seccompProgram `json:"seccomp,omitempty"`
-	Nodes   []deviceNode    `json:"nodes,omitempty"`
+	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
+	Nodes   []deviceNode     `json:"nodes,omitempty"`
 }
 
 // joinNetns moves this thread (the one that will exec, or start the

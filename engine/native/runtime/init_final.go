@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/engine/native/runtime/caps"
+	"github.com/hoist-dev/hoist/engine/native/runtime/seccomp"
 )
 
 // finalConfig is what the last step before execve needs; it is shared by
@@ -26,7 +27,7 @@ type finalConfig struct {
 	Ulimits  []Ulimit `json:"ulimits,omitempty"`
 	// Seccomp is the compiled filter (seccompFor), set unless Security
 	// runs the process without seccomp.
-	Seccomp *seccompProgram `json:"seccomp,omitempty"`
+	Seccomp *seccomp.Program `json:"seccomp,omitempty"`
 }
 
 func (s *Spec) final() finalConfig {
@@ -114,10 +115,10 @@ func prepareFinal(fc finalConfig) (argv0 string, env []string, err error) {
 	// hoist may itself lack capabilities (a VM or container withholding
 	// some); asking for them would make capset fail.
 	set &= caps.Bounding()
-	var prog *seccompProgram
+	var prog *seccomp.Program
 	if !fc.Security.Privileged && !fc.Security.SeccompUnconfined {
 		// Compiled by the parent; never run without the filter.
-		if prog = fc.Seccomp; prog == nil || len(prog.filter) == 0 {
+		if prog = fc.Seccomp; prog == nil || prog.Len() == 0 {
 			return "", nil, errors.New("seccomp: the configuration has no compiled filter")
 		}
 	}
@@ -128,7 +129,7 @@ func prepareFinal(fc finalConfig) (argv0 string, env []string, err error) {
 		return "", nil, err
 	}
 	if prog != nil && !fc.Security.NoNewPrivileges {
-		if err := loadSeccomp(prog); err != nil {
+		if err := prog.Install(); err != nil {
 			return "", nil, err
 		}
 	}
@@ -143,7 +144,7 @@ func prepareFinal(fc finalConfig) (argv0 string, env []string, err error) {
 			return "", nil, fmt.Errorf("set no_new_privs: %w", err)
 		}
 		if prog != nil {
-			if err := loadSeccomp(prog); err != nil {
+			if err := prog.Install(); err != nil {
 				return "", nil, err
 			}
 		}

@@ -1,6 +1,6 @@
 //go:build !hoistinit
 
-package runtime
+package seccomp
 
 import (
 	"fmt"
@@ -45,21 +45,21 @@ type argTest struct {
 	Mask  uint64
 }
 
-// seccompRule returns Action for syscall Nr when its arguments pass every
+// syscallRule returns Action for syscall Nr when its arguments pass every
 // test of at least one of Sets; with no Sets, always.
-type seccompRule struct {
+type syscallRule struct {
 	Nr     uint32
 	Action uint32
 	Sets   [][]argTest
 }
 
-// seccompFilter is a whole filter: only Arch is allowed (other ABIs get
+// filter is a whole filter: only Arch is allowed (other ABIs get
 // Default), the x32 ABI gets ENOSYS when X32 is set.
-type seccompFilter struct {
+type filter struct {
 	Arch    uint32
 	X32     bool
 	Default uint32
-	Rules   []seccompRule
+	Rules   []syscallRule
 }
 
 const (
@@ -167,7 +167,7 @@ func (a *bpfAsm) assemble() ([]syscall.SockFilter, error) {
 }
 
 // compile turns f into a program.
-func (f *seccompFilter) compile() (*seccompProgram, error) {
+func (f *filter) compile() (*Program, error) {
 	a := &bpfAsm{}
 	a.ld(seccompDataArch)
 	a.jmp(unix.BPF_JEQ, f.Arch, a.labelAfter(1), next)
@@ -204,7 +204,7 @@ func (f *seccompFilter) compile() (*seccompProgram, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &seccompProgram{filter: insns}, nil
+	return &Program{filter: insns}, nil
 }
 
 // labelAfter is a label placed n instructions after the next one: the
@@ -218,7 +218,7 @@ func (a *bpfAsm) labelAfter(n int) bpfLabel {
 // compileConditional: when the number matches, each set of tests is tried
 // in turn and the first that passes returns the action; when none does,
 // the number is loaded again for the rules that follow.
-func (f *seccompFilter) compileConditional(a *bpfAsm, r seccompRule) {
+func (f *filter) compileConditional(a *bpfAsm, r syscallRule) {
 	other, reload := a.label(), a.label()
 	a.jmp(unix.BPF_JEQ, r.Nr, next, other)
 	for i, set := range r.Sets {

@@ -1,13 +1,13 @@
 //go:build !hoistinit
 
-package runtime
+package seccomp
 
 import (
 	"fmt"
 	"sync"
 
 	"github.com/elastic/go-seccomp-bpf/arch"
-	"github.com/moby/profiles/seccomp"
+	profiles "github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -15,7 +15,7 @@ import (
 )
 
 // Docker's default seccomp profile is compiled to classic BPF here, by
-// hoist's own compiler (host_seccomp_bpf.go); go-seccomp-bpf's syscall table
+// hoist's own compiler (host_bpf.go); go-seccomp-bpf's syscall table
 // gives the numbers.
 //
 // Exact: conditional rules on capabilities, architecture and kernel version
@@ -38,55 +38,51 @@ import (
 //     gives one syscall two overlapping rules with different actions, so the
 //     order only matters for custom profiles.
 //
-// The program is compiled by the process that starts the container (Start,
-// Exec), once per capability set in that process (the one for Docker's
-// default set is compiled at build time, see host_seccomp_embed.go), and travels
-// to the init in its configuration, so the init only installs it.
+// The program is compiled by the process that starts the container (the
+// runtime's Start, Exec), once per capability set in that process (the one
+// for Docker's default set is compiled at build time, see host_embed.go),
+// and travels to the init in its configuration, so the init only installs
+// it.
 
-var seccompCache struct {
+// cache holds the programs this process compiled (or took from the
+// embedded one), by capability set.
+var cache struct {
 	sync.Mutex
-	progs map[caps.Set]*seccompProgram
+	progs map[caps.Set]*Program
 }
 
-// seccompFor returns the program a process with sec gets, nil when it runs
-// without seccomp. The bounding set is hoist's own (the container's
-// starts as a copy of it), as in execFinal.
-func seccompFor(sec Security) (*seccompProgram, error) {
-	if sec.Privileged || sec.SeccompUnconfined {
-		return nil, nil
-	}
-	set, err := sec.capabilities()
-	if err != nil {
-		return nil, err
-	}
-	set &= caps.Bounding()
-	seccompCache.Lock()
-	defer seccompCache.Unlock()
-	if p, ok := seccompCache.progs[set]; ok {
+// Default returns the program of Docker's default profile for a process
+// whose bounding set is set: the embedded one when it was compiled for
+// set, else compiled once in this process.
+func Default(set caps.Set) (*Program, error) {
+	cache.Lock()
+	defer cache.Unlock()
+	if p, ok := cache.progs[set]; ok {
 		return p, nil
 	}
-	p := embeddedSeccomp(set)
+	p := embedded(set)
 	if p == nil {
-		if p, err = compileDefaultSeccomp(set); err != nil {
+		var err error
+		if p, err = compileDefault(set); err != nil {
 			return nil, err
 		}
 	}
-	if seccompCache.progs == nil {
-		seccompCache.progs = map[caps.Set]*seccompProgram{}
+	if cache.progs == nil {
+		cache.progs = map[caps.Set]*Program{}
 	}
-	seccompCache.progs[set] = p
+	cache.progs[set] = p
 	return p, nil
 }
 
-// compileDefaultSeccomp compiles Docker's default profile for a container
-// whose bounding set is set.
-func compileDefaultSeccomp(set caps.Set) (*seccompProgram, error) {
+// compileDefault compiles Docker's default profile for a container whose
+// bounding set is set.
+func compileDefault(set caps.Set) (*Program, error) {
 	rs := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: set.Names()}}}
-	prof, err := seccomp.GetDefaultProfile(rs)
+	prof, err := profiles.GetDefaultProfile(rs)
 	if err != nil {
 		return nil, fmt.Errorf("seccomp default profile: %w", err)
 	}
-	f, err := translateSeccomp(prof)
+	f, err := translate(prof)
 	if err != nil {
 		return nil, err
 	}
@@ -170,8 +166,8 @@ func conditionSets(args []specs.LinuxSeccompArg) ([][]argTest, error) {
 	return sets, nil
 }
 
-// translateSeccomp turns prof into the filter's rules, errno rules first.
-func translateSeccomp(prof *specs.LinuxSeccomp) (*seccompFilter, error) {
+// translate turns prof into the filter's rules, errno rules first.
+func translate(prof *specs.LinuxSeccomp) (*filter, error) {
 	def, err := translateAction(prof.DefaultAction, prof.DefaultErrnoRet)
 	if err != nil {
 		return nil, err
@@ -180,8 +176,8 @@ func translateSeccomp(prof *specs.LinuxSeccomp) (*seccompFilter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seccomp architecture: %w", err)
 	}
-	f := &seccompFilter{Arch: uint32(info.ID), X32: uint32(info.ID) == auditArchX86_64, Default: def}
-	var errnoRules, otherRules []seccompRule
+	f := &filter{Arch: uint32(info.ID), X32: uint32(info.ID) == auditArchX86_64, Default: def}
+	var errnoRules, otherRules []syscallRule
 	for _, rule := range prof.Syscalls {
 		act, err := translateAction(rule.Action, rule.ErrnoRet)
 		if err != nil {
@@ -202,7 +198,7 @@ func translateSeccomp(prof *specs.LinuxSeccomp) (*seccompFilter, error) {
 			if !ok {
 				continue
 			}
-			r := seccompRule{Nr: uint32(nr), Action: act, Sets: sets}
+			r := syscallRule{Nr: uint32(nr), Action: act, Sets: sets}
 			if act&unix.SECCOMP_RET_ACTION_FULL == unix.SECCOMP_RET_ERRNO {
 				errnoRules = append(errnoRules, r)
 			} else {

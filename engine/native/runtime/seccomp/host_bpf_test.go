@@ -1,17 +1,19 @@
-package runtime
+package seccomp
 
 import (
 	"encoding/binary"
 	"testing"
 
-	"github.com/moby/profiles/seccomp"
+	profiles "github.com/moby/profiles/seccomp"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/engine/native/runtime/caps"
 )
 
 // matches is the filter's meaning, for tests: the action for a call.
-func (f *seccompFilter) matches(arch, nr uint32, args [6]uint64) uint32 {
+func (f *filter) matches(arch, nr uint32, args [6]uint64) uint32 {
 	if arch != f.Arch {
 		return f.Default
 	}
@@ -62,7 +64,7 @@ type vm struct {
 	vm *bpf.VM
 }
 
-func newVM(t *testing.T, p *seccompProgram) vm {
+func newVM(t *testing.T, p *Program) vm {
 	t.Helper()
 	raw := make([]bpf.RawInstruction, len(p.filter))
 	for i, f := range p.filter {
@@ -97,7 +99,7 @@ func (v vm) run(arch, nr uint32, args [6]uint64) uint32 {
 // interesting are argument values around every value the filter tests,
 // with the high word set to small numbers too: a compiler that compared
 // later syscall numbers with an argument word would be caught by them.
-func interesting(f *seccompFilter) []uint64 {
+func interesting(f *filter) []uint64 {
 	seen := map[uint64]bool{}
 	var out []uint64
 	add := func(v uint64) {
@@ -129,7 +131,7 @@ func interesting(f *seccompFilter) []uint64 {
 	return out
 }
 
-func checkAgainstMeaning(t *testing.T, f *seccompFilter) {
+func checkAgainstMeaning(t *testing.T, f *filter) {
 	t.Helper()
 	p, err := f.compile()
 	if err != nil {
@@ -174,13 +176,13 @@ func checkAgainstMeaning(t *testing.T, f *seccompFilter) {
 // all of them: the program does what the rules say, for every syscall
 // number and argument values at and around each rule's.
 func TestSeccompProgramMeansTheProfile(t *testing.T) {
-	for _, caps := range [][]string{DefaultCapabilities(), {"CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_BPF", "CAP_PERFMON"}} {
-		rs := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: caps}}}
-		prof, err := seccomp.GetDefaultProfile(rs)
+	for _, names := range [][]string{caps.Default(), {"CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_BPF", "CAP_PERFMON"}} {
+		rs := &specs.Spec{Process: &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: names}}}
+		prof, err := profiles.GetDefaultProfile(rs)
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, err := translateSeccomp(prof)
+		f, err := translate(prof)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,25 +194,25 @@ func TestSeccompProgramMeansTheProfile(t *testing.T) {
 // the high or the low word.
 func TestSeccompComparisons(t *testing.T) {
 	const allow, deny = unix.SECCOMP_RET_ALLOW, unix.SECCOMP_RET_ERRNO | 1
-	var rules []seccompRule
+	var rules []syscallRule
 	vals := []uint64{0, 5, 1<<32 | 5, 0xffffffff, 1<<64 - 1}
 	nr := uint32(10)
 	for op := opEQ; op <= opMaskedEQ; op++ {
 		for _, v := range vals {
-			rules = append(rules, seccompRule{Nr: nr, Action: allow, Sets: [][]argTest{{{Index: int(nr) % 6, Op: op, Value: v & 0xf0000000f, Mask: 0xf0000000f}}}})
-			rules = append(rules, seccompRule{Nr: nr, Action: deny, Sets: [][]argTest{{{Index: 1, Op: op, Value: v}, {Index: 2, Op: opNE, Value: v}}, {{Index: 3, Op: op, Value: v}}}})
+			rules = append(rules, syscallRule{Nr: nr, Action: allow, Sets: [][]argTest{{{Index: int(nr) % 6, Op: op, Value: v & 0xf0000000f, Mask: 0xf0000000f}}}})
+			rules = append(rules, syscallRule{Nr: nr, Action: deny, Sets: [][]argTest{{{Index: 1, Op: op, Value: v}, {Index: 2, Op: opNE, Value: v}}, {{Index: 3, Op: op, Value: v}}}})
 			nr++
 		}
 	}
-	rules = append(rules, seccompRule{Nr: 3, Action: allow}, seccompRule{Nr: 4, Action: allow})
-	checkAgainstMeaning(t, &seccompFilter{Arch: auditArchX86_64, X32: true, Default: deny, Rules: rules})
+	rules = append(rules, syscallRule{Nr: 3, Action: allow}, syscallRule{Nr: 4, Action: allow})
+	checkAgainstMeaning(t, &filter{Arch: auditArchX86_64, X32: true, Default: deny, Rules: rules})
 }
 
 // Long runs of unconditional syscalls are split so that every jump fits.
 func TestSeccompLongRun(t *testing.T) {
-	var rules []seccompRule
+	var rules []syscallRule
 	for nr := uint32(0); nr < 450; nr += 1 {
-		rules = append(rules, seccompRule{Nr: nr, Action: unix.SECCOMP_RET_ALLOW})
+		rules = append(rules, syscallRule{Nr: nr, Action: unix.SECCOMP_RET_ALLOW})
 	}
-	checkAgainstMeaning(t, &seccompFilter{Arch: auditArchX86_64, X32: true, Default: unix.SECCOMP_RET_ERRNO | 1, Rules: rules})
+	checkAgainstMeaning(t, &filter{Arch: auditArchX86_64, X32: true, Default: unix.SECCOMP_RET_ERRNO | 1, Rules: rules})
 }
