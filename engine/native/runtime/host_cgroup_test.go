@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hoist-dev/hoist/engine/native/runtime/cgroup"
 )
 
 // waitFor polls cond until it holds or the deadline passes.
@@ -23,7 +25,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestCgroupLimitsAndCleanup(t *testing.T) {
 	needRoot(t)
-	if isCgroup2() {
+	if cgroup.IsV2() {
 		t.Skip("layout checked here is cgroup v1")
 	}
 	var stdout syncBuffer
@@ -38,21 +40,22 @@ func TestCgroupLimitsAndCleanup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cg, err := newCgroup(spec.ID)
+	cg, err := cgroup.Of(spec.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
+	dirs := cg.Dirs()
 	waitFor(t, "container output", func() bool { return strings.Contains(stdout.String(), "ready") })
 	read := func(ctrl, file string) string {
-		b, err := os.ReadFile(filepath.Join(cg.dirs[ctrl], file))
+		b, err := os.ReadFile(filepath.Join(dirs[ctrl], file))
 		if err != nil {
 			t.Fatal(err)
 		}
 		return strings.TrimSpace(string(b))
 	}
-	own, _ := ownCgroups()
-	if !strings.Contains(cg.dirs["memory"], filepath.Join(own["memory"], "hoist", spec.ID)) {
-		t.Errorf("memory cgroup %s is not nested under hoist's own %s", cg.dirs["memory"], own["memory"])
+	own, _ := cgroup.Own()
+	if !strings.Contains(dirs["memory"], filepath.Join(own["memory"], "hoist", spec.ID)) {
+		t.Errorf("memory cgroup %s is not nested under hoist's own %s", dirs["memory"], own["memory"])
 	}
 	for _, c := range []struct{ ctrl, file, want string }{
 		{"memory", "memory.limit_in_bytes", "67108864"},
@@ -60,7 +63,7 @@ func TestCgroupLimitsAndCleanup(t *testing.T) {
 		{"cpu", "cpu.cfs_quota_us", "50000"},
 		{"pids", "pids.max", "64"},
 	} {
-		if _, err := os.Stat(filepath.Join(cg.dirs[c.ctrl], c.file)); c.file == "memory.memsw.limit_in_bytes" && err != nil {
+		if _, err := os.Stat(filepath.Join(dirs[c.ctrl], c.file)); c.file == "memory.memsw.limit_in_bytes" && err != nil {
 			t.Logf("%s: %v (no swap accounting: not applied, as by Docker)", c.file, err)
 			continue
 		}
@@ -68,7 +71,7 @@ func TestCgroupLimitsAndCleanup(t *testing.T) {
 			t.Errorf("%s = %s, want %s", c.file, got, c.want)
 		}
 	}
-	pids, _ := cgroupPids(cg.dirs["memory"])
+	pids, _ := cgroup.Pids(dirs["memory"])
 	if len(pids) != 2 {
 		t.Errorf("cgroup holds %v, want init and sleep", pids)
 	}
@@ -79,7 +82,7 @@ func TestCgroupLimitsAndCleanup(t *testing.T) {
 	if code, err := p.Wait(); err != nil || code != 128+int(syscall.SIGKILL) {
 		t.Errorf("exit %d, %v", code, err)
 	}
-	for _, dir := range cg.dirs {
+	for _, dir := range dirs {
 		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("cgroup %s left behind", dir)
 		}

@@ -9,13 +9,13 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	goruntime "runtime"
-	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/engine/native/runtime/cgroup"
 )
 
 // ExecSpec is a command to run inside a running container. The engine
@@ -78,7 +78,7 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 		}
 		nsFiles[ns] = f
 	}
-	cgDirs, err := cgroupDirsOf(pid)
+	cg, err := cgroup.OfProcess(pid)
 	if err != nil {
 		return -1, err
 	}
@@ -159,10 +159,8 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 		stdio.abort()
 		return -1, err
 	}
-	for _, dir := range cgDirs {
-		if err := writeCgroupFile(dir, "cgroup.procs", fmt.Sprint(cmd.Process.Pid)); err != nil {
-			return fail(fmt.Errorf("join container cgroup: %w", err))
-		}
+	if err := cg.Add(cmd.Process.Pid); err != nil {
+		return fail(fmt.Errorf("join container cgroup: %w", err))
 	}
 	fc := finalConfig{Args: spec.Args, Env: spec.Env, Cwd: spec.Cwd, User: spec.User, GroupAdd: spec.GroupAdd, Security: spec.Security, Ulimits: spec.Ulimits, Seccomp: prog}
 	if err := writeJSON(cfgW, execConfig{finalConfig: fc, TTY: spec.TTY, Size: spec.Size}); err != nil {
@@ -193,44 +191,6 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 		return exitCode(cmd.ProcessState), fmt.Errorf("exec: %w", ctx.Err())
 	}
 	return exitCode(cmd.ProcessState), nil
-}
-
-// cgroupDirsOf returns the cgroup directories pid belongs to, for the
-// controllers a container uses.
-func cgroupDirsOf(pid int) ([]string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-	if err != nil {
-		return nil, fmt.Errorf("read container cgroup: %w", err)
-	}
-	paths := map[string]string{}
-	for _, line := range strings.Split(string(b), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 {
-			continue
-		}
-		if parts[1] == "" {
-			paths[""] = parts[2]
-		}
-		for _, c := range strings.Split(parts[1], ",") {
-			paths[c] = parts[2]
-		}
-	}
-	if isCgroup2() {
-		return []string{filepath.Join(cgroupRoot, paths[""])}, nil
-	}
-	mounts, err := v1Mounts()
-	if err != nil {
-		return nil, err
-	}
-	var dirs []string
-	for _, c := range v1Controllers {
-		m, ok := mounts[c]
-		if !ok {
-			continue
-		}
-		dirs = append(dirs, filepath.Join(m[0], strings.TrimPrefix(paths[c], m[1])))
-	}
-	return dirs, nil
 }
 
 // consoleSocket is the socket pair over which a container's side sends

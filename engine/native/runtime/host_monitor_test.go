@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/hoist-dev/hoist/engine/native/runtime/cgroup"
 )
 
 // A Monitor records the container running, then its exit code, and
@@ -44,11 +46,11 @@ func TestMonitor(t *testing.T) {
 	if stdout.String() != "out\n" || stderr.String() != "err\n" {
 		t.Errorf("output %q %q", stdout.String(), stderr.String())
 	}
-	cg, err := newCgroup(spec.ID)
+	cg, err := cgroup.Of(spec.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range cg.dirs {
+	for _, dir := range cg.Dirs() {
 		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("cgroup %s left behind", dir)
 		}

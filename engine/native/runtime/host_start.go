@@ -14,12 +14,14 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/engine/native/runtime/cgroup"
 )
 
 // Process is a running container: its init process and its cgroup.
 type Process struct {
 	cmd   *exec.Cmd
-	cg    *cgroup
+	cg    *cgroup.Container
 	stdio *stdio // nil with a terminal
 	// Console is the master of the container's terminal (Spec.TTY), nil
 	// otherwise; non-blocking, so reads honour deadlines. The caller
@@ -74,7 +76,7 @@ func (p *Process) Cleanup() error {
 	if p.cg == nil {
 		return nil
 	}
-	return p.cg.destroy()
+	return p.cg.Destroy()
 }
 
 // Start starts a container and returns once its command is executing (or
@@ -259,13 +261,13 @@ func (s *Spawned) Start(ctx context.Context, spec Spec) (*Process, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if p.cg, err = newCgroup(spec.ID); err != nil {
+	if p.cg, err = cgroup.Of(spec.ID); err != nil {
 		return fail(err)
 	}
-	if err := p.cg.create(spec.Resources, deviceRules(spec.Security.Privileged, nodes, access, spec.DeviceRules)); err != nil {
+	if err := p.cg.Create(cgroup.Resources(spec.Resources), deviceRules(spec.Security.Privileged, nodes, access, spec.DeviceRules)); err != nil {
 		return fail(err)
 	}
-	if err := p.cg.add(cmd.Process.Pid); err != nil {
+	if err := p.cg.Add(cmd.Process.Pid); err != nil {
 		return fail(err)
 	}
 	if spec.Prestart != nil {

@@ -1,6 +1,4 @@
-//go:build !hoistinit
-
-package runtime
+package cgroup
 
 import (
 	"encoding/binary"
@@ -75,7 +73,7 @@ func (i bpfInsn) encode(b []byte) {
 
 // deviceFilter compiles rules (an allow list) to the program's
 // instructions.
-func deviceFilter(rules []DeviceRule) ([]bpfInsn, error) {
+func deviceFilter(rules []devicerule.Rule) ([]bpfInsn, error) {
 	prog := []bpfInsn{
 		{op: opLdxMemW, dst: regType, src: regCtx, off: devCtxAccessType},
 		{op: opMov64Reg, dst: regAccess, src: regType},
@@ -102,10 +100,10 @@ func deviceFilter(rules []DeviceRule) ([]bpfInsn, error) {
 				bpfInsn{op: opAnd32Imm, dst: regScratch, imm: mask},
 				bpfInsn{op: opJne32Imm, dst: regScratch, imm: 0})
 		}
-		if r.Type != 'a' && r.Major != AnyDevice {
+		if r.Type != 'a' && r.Major != devicerule.Any {
 			tests = append(tests, bpfInsn{op: opJne32Imm, dst: regMajor, imm: int32(uint32(r.Major))})
 		}
-		if r.Type != 'a' && r.Minor != AnyDevice {
+		if r.Type != 'a' && r.Minor != devicerule.Any {
 			tests = append(tests, bpfInsn{op: opJne32Imm, dst: regMinor, imm: int32(uint32(r.Minor))})
 		}
 		allow := []bpfInsn{{op: opMov64Imm, dst: regReturn, imm: 1}, {op: opExit}}
@@ -166,7 +164,7 @@ const bpfFAllowMulti = 2 // BPF_F_ALLOW_MULTI
 // attachDeviceFilter limits the processes of the cgroup v2 directory dir
 // to rules. A privileged container's single rule allows everything, so
 // nothing is attached (its parent's limits, if any, stay).
-func attachDeviceFilter(dir string, rules []DeviceRule) error {
+func attachDeviceFilter(dir string, rules []devicerule.Rule) error {
 	if len(rules) == 1 && rules[0] == devicerule.All() {
 		return nil
 	}
