@@ -119,7 +119,7 @@ func SpawnOptionsOf(spec Spec) SpawnOptions {
 // record and writable layer, for one.
 type Spawned struct {
 	opts      SpawnOptions
-	fromCache bool // runs from the shared immutable init (host_initcache.go)
+	fromCache bool // runs from the shared immutable init (initexe/cache.go)
 	cmd       *exec.Cmd
 	cfgW      *os.File
 	errR      *os.File

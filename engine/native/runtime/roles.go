@@ -59,7 +59,7 @@ func MaybeInit() bool {
 	// everything up to execve happens on this one.
 	goruntime.LockOSThread()
 	// Non-dumpable: container processes cannot ptrace us or open our
-	// /proc/<pid>/exe (see host_memfd.go). execve resets it for the command.
+	// /proc/<pid>/exe (see initexe/memfd.go). execve resets it for the command.
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
 	var err error
 	switch os.Args[0] {

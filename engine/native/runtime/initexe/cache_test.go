@@ -1,18 +1,30 @@
-package runtime
+package initexe
 
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/internal/testimage"
 )
+
+// needRoot skips tests that need root (and, as the runtime's tests, the
+// test image's busybox).
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("containers need root")
+	}
+	if err := testimage.Available(); err != nil {
+		t.Skip(err)
+	}
+}
 
 // releaseImmutable lets t.TempDir's cleanup remove the immutable files
 // left in dir (registered after TempDir, so it runs first).
@@ -107,46 +119,5 @@ func TestInitCacheFile(t *testing.T) {
 	}
 	if _, err := openImmutable(plain); err == nil {
 		t.Error("a mutable cached init was accepted")
-	}
-}
-
-// Containers run their init from the immutable copy unless they hold
-// CAP_LINUX_IMMUTABLE (or are privileged), which could undo it: those get
-// a private memfd.
-func TestInitRunsFromCacheUnlessContainerCanClearIt(t *testing.T) {
-	needRoot(t)
-	if initImage == nil || initDigest == "" {
-		t.Skip("no embedded init binary (go generate ./engine/native/runtime builds it)")
-	}
-	rootfs := newRootfs(t)
-	exeOf := func(sec Security) string {
-		t.Helper()
-		var out syncBuffer
-		p, err := Start(t.Context(), Spec{ID: testID(t) + "-exe", Rootfs: rootfs, Init: true, Security: sec, Stdout: &out,
-			Args: []string{"sh", "-c", "echo ready; sleep 5"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			_ = p.Signal(syscall.SIGKILL)
-			_, _ = p.Wait()
-			_ = p.Cleanup()
-		}()
-		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", p.Pid()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return exe
-	}
-	want := filepath.Join(InitCacheDir, "hoist-init-"+initDigest)
-	if exe := exeOf(Security{}); exe != want {
-		t.Errorf("default container's pid 1 runs %q, want %q", exe, want)
-	} else if !immutable(t, want) {
-		t.Errorf("%s is not immutable", want)
-	}
-	for _, sec := range []Security{{CapAdd: []string{"LINUX_IMMUTABLE"}}, {Privileged: true}} {
-		if exe := exeOf(sec); !strings.HasPrefix(exe, "/memfd:") {
-			t.Errorf("container with %+v runs its init from %q, want a memfd", sec, exe)
-		}
 	}
 }

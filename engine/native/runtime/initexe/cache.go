@@ -1,6 +1,4 @@
-//go:build !hoistinit
-
-package runtime
+package initexe
 
 import (
 	"errors"
@@ -9,68 +7,40 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"golang.org/x/sys/unix"
 )
 
-// InitCacheDir holds immutable copies of embedded init binaries, one per
+// CacheDir holds immutable copies of embedded init binaries, one per
 // content digest. Host-wide like Docker's runc binary: the copy is made
 // once for every hoist process and container to execute.
-const InitCacheDir = "/var/lib/hoist/init"
+const CacheDir = "/var/lib/hoist/init"
 
 // fsImmutableFL is FS_IMMUTABLE_FL of linux/fs.h (chattr +i).
 const fsImmutableFL = 0x10
 
-// Why a file and not the sealed memfd (host_memfd.go) every time: filling the
+// Why a file and not the sealed memfd (memfd.go) every time: filling the
 // memfd costs each hoist process 1-4 ms (2.4 MB copied, the source faulted
 // in from the executable), a tenth of a `run --rm`. What the memfd is for
 // (CVE-2019-5736: a container process opening /proc/<pid>/exe of a
 // process running the init and writing through it) an immutable file
 // gives too: no one can open it for writing, root included, without
 // CAP_LINUX_IMMUTABLE, which Docker's default set leaves out. Containers
-// that have that capability (privileged, or cap_add) still get a memfd.
-type initCache struct {
-	sync.Mutex
-	tried bool
-	f     *os.File
-}
+// that have that capability (privileged, or cap_add) still get a memfd
+// (Executable's private).
 
-var cachedInit initCache
-
-// mayClearImmutable reports whether a process confined by sec could clear
-// the immutable flag of a file it can reach, so its helpers must run from
-// a private memfd.
-func mayClearImmutable(sec Security) bool {
-	set, err := sec.capabilities()
-	return err != nil || set.Has(unix.CAP_LINUX_IMMUTABLE)
-}
-
-// initExecutableFor returns what the init, final and exec helper roles of
-// a container confined by sec are executed from: the immutable cached
-// copy (fromCache) when the container cannot undo its immutability, the
-// sealed memfd otherwise (and whenever the cache cannot be used). The
-// caller must not close it.
-func initExecutableFor(sec Security) (f *os.File, fromCache bool, err error) {
-	if !mayClearImmutable(sec) {
-		if f := cachedInitFile(); f != nil {
-			return f, true, nil
+// cachedFile is b's immutable copy in CacheDir, made (once per host) and
+// opened once per process; nil when it cannot be used.
+func (b *Binary) cachedFile() *os.File {
+	b.cached.Lock()
+	defer b.cached.Unlock()
+	if !b.cached.tried {
+		b.cached.tried = true
+		if b.Open != nil && b.Digest != "" {
+			b.cached.f, _ = openInitCache(CacheDir, b.Digest, b.Open)
 		}
 	}
-	f, err = initExecutable()
-	return f, false, err
-}
-
-func cachedInitFile() *os.File {
-	cachedInit.Lock()
-	defer cachedInit.Unlock()
-	if !cachedInit.tried {
-		cachedInit.tried = true
-		if initImage != nil && initDigest != "" {
-			cachedInit.f, _ = openInitCache(InitCacheDir, initDigest, initImage)
-		}
-	}
-	return cachedInit.f
+	return b.cached.f
 }
 
 // openInitCache opens dir/hoist-init-<digest>, creating it from image

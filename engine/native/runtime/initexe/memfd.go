@@ -1,6 +1,4 @@
-//go:build !hoistinit
-
-package runtime
+package initexe
 
 import (
 	"errors"
@@ -12,7 +10,7 @@ import (
 )
 
 // sealedSelf returns a sealed memfd copy of the running hoist binary, and
-// sealedCopy one of an init binary image (host_initbin.go).
+// sealedCopy one of an init binary image (binary.go).
 //
 // Why (CVE-2019-5736): every hoist process that runs inside a container
 // (the init before it execs the command, the pid 1 reaper of Init, the
@@ -23,7 +21,7 @@ import (
 // These processes also make themselves non-dumpable first thing, so the
 // container's processes (without CAP_SYS_PTRACE) cannot open
 // /proc/<pid>/exe at all. The seals make one copy safe to share, so a
-// process makes one (initExecutable) for all the containers it starts:
+// process makes one (Binary.sealed) for all the containers it starts:
 // about 2 MB for the embedded init binary, hoist's size without it.
 func sealedSelf() (*os.File, error) {
 	src, err := os.Open("/proc/self/exe")
