@@ -11,11 +11,11 @@ import (
 	"os/exec"
 	goruntime "runtime"
 	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/engine/native/runtime/cgroup"
+	"github.com/hoist-dev/hoist/engine/native/runtime/stdio"
 )
 
 // ExecSpec is a command to run inside a running container. The engine
@@ -108,11 +108,11 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 		ExtraFiles:  []*os.File{cfgR, errW, nsFiles["mnt"], self},
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
-	var console *os.File // our end of the console socket
-	var stdio *stdio     // nil with TTY
+	var console *os.File       // our end of the console socket
+	var streams *stdio.Streams // nil with TTY
 	if spec.TTY {
 		var child *os.File
-		if console, child, err = consoleSocket(); err != nil {
+		if console, child, err = stdio.ConsoleSocket(); err != nil {
 			cfgR.Close()
 			errW.Close()
 			return -1, err
@@ -123,12 +123,12 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 		// replaces them.
 		cmd.ExtraFiles = append(cmd.ExtraFiles, child) // fdConsole
 	} else {
-		if stdio, err = newStdio(spec.Stdin, spec.Stdout, spec.Stderr); err != nil {
+		if streams, err = stdio.New(spec.Stdin, spec.Stdout, spec.Stderr); err != nil {
 			cfgR.Close()
 			errW.Close()
 			return -1, err
 		}
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio.child[0], stdio.child[1], stdio.child[2]
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = streams.Child()
 	}
 	started := make(chan error, 1)
 	go func() {
@@ -148,15 +148,15 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 	err = <-started
 	cfgR.Close()
 	errW.Close()
-	stdio.closeChildEnds()
+	streams.CloseChildEnds()
 	if err != nil {
-		stdio.abort()
+		streams.Abort()
 		return -1, fmt.Errorf("start exec helper: %w", err)
 	}
 	fail := func(err error) (int, error) {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
-		stdio.abort()
+		streams.Abort()
 		return -1, err
 	}
 	if err := cg.Add(cmd.Process.Pid); err != nil {
@@ -172,15 +172,15 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 	}
 	stop := context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
 	defer stop()
-	drain := stdio.finish
+	drain := streams.Finish
 	if spec.TTY {
-		master, err := receiveFD(console)
+		master, err := stdio.ReceiveConsole(console)
 		if err != nil {
 			return fail(err)
 		}
-		drain = ServeConsole(master, spec.Stdin, spec.Stdout, spec.Resize)
+		drain = stdio.ServeConsole(master, spec.Stdin, spec.Stdout, spec.Resize)
 	}
-	stdio.start()
+	streams.Start()
 	err = cmd.Wait()
 	drain()
 	var ee *exec.ExitError
@@ -191,75 +191,4 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 		return exitCode(cmd.ProcessState), fmt.Errorf("exec: %w", ctx.Err())
 	}
 	return exitCode(cmd.ProcessState), nil
-}
-
-// consoleSocket is the socket pair over which a container's side sends
-// its pty master: ours, and the child's.
-func consoleSocket() (*os.File, *os.File, error) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, nil, fmt.Errorf("console socket: %w", err)
-	}
-	return os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console-child"), nil
-}
-
-// receiveFD reads one file descriptor sent over the unix socket sock.
-func receiveFD(sock *os.File) (*os.File, error) {
-	buf := make([]byte, 1)
-	oob := make([]byte, unix.CmsgSpace(4))
-	_, oobn, _, _, err := unix.Recvmsg(int(sock.Fd()), buf, oob, unix.MSG_CMSG_CLOEXEC)
-	if err != nil {
-		return nil, fmt.Errorf("tty: receive pty master: %w", err)
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) != 1 {
-		return nil, fmt.Errorf("tty: receive pty master: no descriptor")
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		return nil, fmt.Errorf("tty: receive pty master: no descriptor")
-	}
-	// Non-blocking, so that reads go through Go's poller and honour a
-	// deadline.
-	if err := unix.SetNonblock(fds[0], true); err != nil {
-		unix.Close(fds[0])
-		return nil, fmt.Errorf("tty: %w", err)
-	}
-	return os.NewFile(uintptr(fds[0]), "pty-master"), nil
-}
-
-// ServeConsole copies stdin into a container's terminal (the pty master
-// console) and its output to stdout, and applies each size of resize. The
-// returned drain, called once the process on the terminal exited, takes
-// the output still in the terminal (briefly: a process left behind could
-// hold it open) and closes console.
-func ServeConsole(console *os.File, stdin io.Reader, stdout io.Writer, resize <-chan WinSize) (drain func()) {
-	if stdout == nil {
-		stdout = io.Discard
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_, _ = io.Copy(stdout, console)
-	}()
-	if stdin != nil {
-		go func() { _, _ = io.Copy(console, stdin) }()
-	}
-	if resize != nil {
-		if rc, err := console.SyscallConn(); err == nil {
-			go func() {
-				for ws := range resize {
-					// Not console.Fd(): it would make the file blocking.
-					_ = rc.Control(func(fd uintptr) {
-						_ = unix.IoctlSetWinsize(int(fd), unix.TIOCSWINSZ, &unix.Winsize{Row: ws.Rows, Col: ws.Cols})
-					})
-				}
-			}()
-		}
-	}
-	return func() {
-		_ = console.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-		<-done
-		console.Close()
-	}
 }

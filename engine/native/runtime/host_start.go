@@ -16,13 +16,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/engine/native/runtime/cgroup"
+	"github.com/hoist-dev/hoist/engine/native/runtime/stdio"
 )
 
 // Process is a running container: its init process and its cgroup.
 type Process struct {
-	cmd   *exec.Cmd
-	cg    *cgroup.Container
-	stdio *stdio // nil with a terminal
+	cmd     *exec.Cmd
+	cg      *cgroup.Container
+	streams *stdio.Streams // nil with a terminal
 	// Console is the master of the container's terminal (Spec.TTY), nil
 	// otherwise; non-blocking, so reads honour deadlines. The caller
 	// copies to and from it and closes it.
@@ -51,7 +52,7 @@ func (p *Process) Signal(sig os.Signal) error {
 func (p *Process) Wait() (int, error) {
 	p.waitOnce.Do(func() {
 		err := p.cmd.Wait()
-		p.stdio.finish()
+		p.streams.Finish()
 		var ee *exec.ExitError
 		if err != nil && !errors.As(err, &ee) {
 			p.code, p.waitErr = -1, fmt.Errorf("wait for container: %w", err)
@@ -123,8 +124,8 @@ type Spawned struct {
 	cmd       *exec.Cmd
 	cfgW      *os.File
 	errR      *os.File
-	console   *os.File // our end of the console socket (TTY)
-	stdio     *stdio   // nil with TTY
+	console   *os.File       // our end of the console socket (TTY)
+	streams   *stdio.Streams // nil with TTY
 	used      bool
 }
 
@@ -165,10 +166,10 @@ func Spawn(opts SpawnOptions) (*Spawned, error) {
 	if opts.TTY {
 		// The streams are the terminal's (the init's own, until then,
 		// are /dev/null).
-		s.console, child, err = consoleSocket()
+		s.console, child, err = stdio.ConsoleSocket()
 		s.cmd.ExtraFiles = append(s.cmd.ExtraFiles, child) // fdInitConsole
-	} else if s.stdio, err = newStdio(opts.Stdin, opts.Stdout, opts.Stderr); err == nil {
-		s.cmd.Stdin, s.cmd.Stdout, s.cmd.Stderr = s.stdio.child[0], s.stdio.child[1], s.stdio.child[2]
+	} else if s.streams, err = stdio.New(opts.Stdin, opts.Stdout, opts.Stderr); err == nil {
+		s.cmd.Stdin, s.cmd.Stdout, s.cmd.Stderr = s.streams.Child()
 	}
 	if err == nil {
 		if err = s.cmd.Start(); err != nil {
@@ -180,7 +181,7 @@ func Spawn(opts SpawnOptions) (*Spawned, error) {
 	if child != nil {
 		child.Close()
 	}
-	s.stdio.closeChildEnds()
+	s.streams.CloseChildEnds()
 	if err != nil {
 		s.closePipes()
 		return nil, err
@@ -194,7 +195,7 @@ func (s *Spawned) closePipes() {
 			f.Close()
 		}
 	}
-	s.stdio.abort()
+	s.streams.Abort()
 }
 
 // matches reports whether the spawned init can run spec. Its standard
@@ -247,7 +248,7 @@ func (s *Spawned) Start(ctx context.Context, spec Spec) (*Process, error) {
 		defer s.console.Close()
 	}
 	cmd := s.cmd
-	p := &Process{cmd: cmd, stdio: s.stdio}
+	p := &Process{cmd: cmd, streams: s.streams}
 	fail := func(err error) (*Process, error) {
 		_ = cmd.Process.Kill()
 		_, _ = p.Wait()
@@ -295,13 +296,13 @@ func (s *Spawned) Start(ctx context.Context, spec Spec) (*Process, error) {
 		return fail(err)
 	}
 	if s.console != nil {
-		if p.Console, err = receiveFD(s.console); err != nil {
+		if p.Console, err = stdio.ReceiveConsole(s.console); err != nil {
 			return fail(err)
 		}
 	}
 	// The container runs: its stdin is read from now on (not before: an
 	// init dropped for another would have lost what it read).
-	p.stdio.start()
+	p.streams.Start()
 	return p, nil
 }
 

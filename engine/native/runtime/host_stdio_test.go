@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/engine/native/runtime/stdio"
 )
 
 // childEnv, set, makes the test binary run a test's other half (which
@@ -266,8 +268,8 @@ func TestSlowReaderGetsAllOutput(t *testing.T) {
 }
 
 // A process an exec leaves behind holding its stdout does not hold the
-// exec: quiet, it ends it after a moment (outputIdle); chatty, after
-// outputLinger. What the command itself wrote is all there, and the
+// exec: quiet, it ends it after a moment (stdio.OutputIdle); chatty, after
+// stdio.OutputLinger. What the command itself wrote is all there, and the
 // caller's file is not held by the process left behind.
 func TestExecLeftBehindDoesNotHold(t *testing.T) {
 	needRoot(t)
@@ -276,8 +278,8 @@ func TestExecLeftBehindDoesNotHold(t *testing.T) {
 		name, script string
 		within       time.Duration
 	}{
-		{"quiet", "sleep 100 & echo started", outputLinger},
-		{"chatty", "(while :; do echo tick; sleep 0.01; done) & echo started", outputLinger + 2*time.Second},
+		{"quiet", "sleep 100 & echo started", stdio.OutputLinger},
+		{"chatty", "(while :; do echo tick; sleep 0.01; done) & echo started", stdio.OutputLinger + 2*time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// A file as stdout, copied through a duplicate of it.
@@ -377,7 +379,7 @@ func TestHandoverGivesTheFileItself(t *testing.T) {
 	defer f.Close()
 	p, err := Start(context.Background(), Spec{ID: testID(t), Rootfs: newRootfs(t),
 		Args:   []string{"sh", "-c", "cat; readlink /proc/$$/fd/0; readlink /proc/$$/fd/1"},
-		Stdout: Handover{f}})
+		Stdout: Handover{File: f}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/engine/native/runtime/seccomp"
+	"github.com/hoist-dev/hoist/engine/native/runtime/stdio"
 )
 
 // runInit is the container's init: pid 1 of the new namespaces, still
@@ -42,7 +43,7 @@ func runInit() error {
 		}
 	}
 	if s.TTY {
-		if err := setupConsole(fdInitConsole, s.Size, !s.Init); err != nil {
+		if err := stdio.SetupConsole(fdInitConsole, s.Size, !s.Init); err != nil {
 			return err
 		}
 		// The terminal belongs to the command's user, as with Docker.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hoist-dev/hoist/engine/native/runtime/caps"
 	"github.com/hoist-dev/hoist/engine/native/runtime/seccomp"
+	"github.com/hoist-dev/hoist/engine/native/runtime/stdio"
 )
 
 // finalConfig is what the last step before execve needs; it is shared by
@@ -53,7 +54,7 @@ func runFinal() error {
 		return err
 	}
 	if ec.TTY {
-		if err := setupConsole(fdConsole, ec.Size, true); err != nil {
+		if err := stdio.SetupConsole(fdConsole, ec.Size, true); err != nil {
 			return err
 		}
 		// The terminal belongs to the command's user, as with Docker.
