@@ -10,6 +10,7 @@ import (
 
 	"github.com/hoist-dev/hoist/engine/native/runtime/seccomp"
 	"github.com/hoist-dev/hoist/engine/native/runtime/stdio"
+	"github.com/hoist-dev/hoist/engine/native/runtime/user"
 )
 
 // runInit is the container's init: pid 1 of the new namespaces, still
@@ -47,7 +48,7 @@ func runInit() error {
 			return err
 		}
 		// The terminal belongs to the command's user, as with Docker.
-		if u, err := resolveUser("/", s.User, s.GroupAdd); err == nil {
+		if u, err := user.Resolve("/", s.User, s.GroupAdd); err == nil {
 			_ = unix.Fchown(0, u.UID, u.GID)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hoist-dev/hoist/engine/native/runtime/user"
 	"github.com/hoist-dev/hoist/internal/inroot"
 	"github.com/hoist-dev/hoist/internal/overlay"
 	"github.com/hoist-dev/hoist/internal/rootfswrite"
@@ -110,7 +111,7 @@ func runCopyHelper() int {
 		}
 		opts := roottar.ExtractOptions{How: inroot.InRoot}
 		if cfg.CopyUIDGID && cfg.User != "" {
-			u, err := resolveUser("/", cfg.User, nil)
+			u, err := user.Resolve("/", cfg.User, nil)
 			if err != nil {
 				return fail(err)
 			}

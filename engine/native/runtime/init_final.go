@@ -14,6 +14,7 @@ import (
 	"github.com/hoist-dev/hoist/engine/native/runtime/caps"
 	"github.com/hoist-dev/hoist/engine/native/runtime/seccomp"
 	"github.com/hoist-dev/hoist/engine/native/runtime/stdio"
+	"github.com/hoist-dev/hoist/engine/native/runtime/user"
 )
 
 // finalConfig is what the last step before execve needs; it is shared by
@@ -58,7 +59,7 @@ func runFinal() error {
 			return err
 		}
 		// The terminal belongs to the command's user, as with Docker.
-		if u, err := resolveUser("/", ec.User, ec.GroupAdd); err == nil {
+		if u, err := user.Resolve("/", ec.User, ec.GroupAdd); err == nil {
 			_ = unix.Fchown(0, u.UID, u.GID)
 		}
 	}
@@ -92,7 +93,7 @@ func prepareFinal(fc finalConfig) (argv0 string, env []string, err error) {
 	if err := applyUlimits(fc.Ulimits); err != nil {
 		return "", nil, err
 	}
-	u, err := resolveUser("/", fc.User, fc.GroupAdd)
+	u, err := user.Resolve("/", fc.User, fc.GroupAdd)
 	if err != nil {
 		return "", nil, err
 	}
@@ -155,7 +156,7 @@ func prepareFinal(fc finalConfig) (argv0 string, env []string, err error) {
 
 // setIDs changes groups and ids of this thread only (raw syscalls), which
 // is the thread that executes the command.
-func setIDs(u execUser) error {
+func setIDs(u user.User) error {
 	gids := make([]uint32, len(u.Groups))
 	for i, g := range u.Groups {
 		gids[i] = uint32(g)

@@ -1,4 +1,10 @@
-package runtime
+// Package user resolves the user a container's process runs as, as
+// Docker does, from the container's own /etc/passwd and /etc/group: its
+// uid, gid, supplementary groups and home. It runs inside the container
+// (the init, the exec helper, the copy helper, with "/" already the
+// container's root) and needs nothing but the standard library, so the
+// init binary stays small.
+package user
 
 import (
 	"bufio"
@@ -9,8 +15,8 @@ import (
 	"strings"
 )
 
-// execUser is a resolved user.
-type execUser struct {
+// User is a resolved user.
+type User struct {
 	UID, GID int
 	Groups   []int
 	Home     string
@@ -53,19 +59,19 @@ func readColonFile(path string, minFields int) ([][]string, error) {
 	return out, sc.Err()
 }
 
-// resolveUser resolves spec ("", "name", "uid", "name:group", "uid:gid")
+// Resolve resolves spec ("", "name", "uid", "name:group", "uid:gid")
 // against etc/passwd and etc/group below root, as Docker does: a numeric
 // user need not exist, a name must; supplementary groups are the primary
 // group, the groups that list the user, plus groupAdd.
-func resolveUser(root, spec string, groupAdd []string) (execUser, error) {
+func Resolve(root, spec string, groupAdd []string) (User, error) {
 	var lines [][]string
 	users, err := readColonFile(filepath.Join(root, "etc/passwd"), 7)
 	if err != nil {
-		return execUser{}, fmt.Errorf("read /etc/passwd: %w", err)
+		return User{}, fmt.Errorf("read /etc/passwd: %w", err)
 	}
 	lines, err = readColonFile(filepath.Join(root, "etc/group"), 4)
 	if err != nil {
-		return execUser{}, fmt.Errorf("read /etc/group: %w", err)
+		return User{}, fmt.Errorf("read /etc/group: %w", err)
 	}
 	var groups []groupEntry
 	for _, l := range lines {
@@ -83,7 +89,7 @@ func resolveUser(root, spec string, groupAdd []string) (execUser, error) {
 	if userPart == "" {
 		userPart = "0"
 	}
-	u := execUser{Home: "/"}
+	u := User{Home: "/"}
 	var entry *passwdEntry
 	for _, l := range users {
 		uid, err1 := strconv.Atoi(l[2])
@@ -102,7 +108,7 @@ func resolveUser(root, spec string, groupAdd []string) (execUser, error) {
 	default:
 		uid, err := strconv.Atoi(userPart)
 		if err != nil || uid < 0 {
-			return execUser{}, fmt.Errorf("unable to find user %s: no matching entries in passwd file", userPart)
+			return User{}, fmt.Errorf("unable to find user %s: no matching entries in passwd file", userPart)
 		}
 		u.UID, u.GID = uid, uid
 		if uid != 0 {
@@ -124,7 +130,7 @@ func resolveUser(root, spec string, groupAdd []string) (execUser, error) {
 	if hasGroup {
 		gid, err := findGroup(groupPart)
 		if err != nil {
-			return execUser{}, err
+			return User{}, err
 		}
 		u.GID = gid
 	} else if entry != nil {
@@ -143,7 +149,7 @@ func resolveUser(root, spec string, groupAdd []string) (execUser, error) {
 	for _, g := range groupAdd {
 		gid, err := findGroup(g)
 		if err != nil {
-			return execUser{}, err
+			return User{}, err
 		}
 		u.Groups = append(u.Groups, gid)
 	}
