@@ -8,6 +8,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/hoist-dev/hoist/engine/native/runtime/state"
 )
 
 // Monitor owns one container for its parent: it starts it with the
@@ -44,12 +46,12 @@ func (m *Monitor) Start(ctx context.Context, spec Spec) (int, error) {
 		return 0, err
 	}
 	m.proc = p
-	start, err := procStartTime(p.Pid())
+	start, err := state.StartTime(p.Pid())
 	if err != nil {
 		return 0, m.abort(fmt.Errorf("read container start time: %w", err))
 	}
 	m.state = State{Status: StatusRunning, Pid: p.Pid(), StartTime: start, MonitorPid: os.Getpid(), StartedAt: time.Now().UTC()}
-	if err := writeState(m.StateDir, m.state); err != nil {
+	if err := state.Write(m.StateDir, m.state); err != nil {
 		return 0, m.abort(err)
 	}
 	return p.Pid(), nil
@@ -76,7 +78,7 @@ func (m *Monitor) Wait() (int, error) {
 	} else if cerr != nil {
 		m.state.Error = cerr.Error()
 	}
-	if err := writeState(m.StateDir, m.state); err != nil {
+	if err := state.Write(m.StateDir, m.state); err != nil {
 		return code, err
 	}
 	return code, werr

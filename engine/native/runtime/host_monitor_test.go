@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/engine/native/runtime/cgroup"
+	"github.com/hoist-dev/hoist/engine/native/runtime/state"
 )
 
 // A Monitor records the container running, then its exit code, and
@@ -30,7 +31,7 @@ func TestMonitor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Status != StatusRunning || st.Pid != pid || st.MonitorPid != os.Getpid() || !alive(pid, st.StartTime) {
+	if st.Status != StatusRunning || st.Pid != pid || st.MonitorPid != os.Getpid() || !state.Alive(pid, st.StartTime) {
 		t.Fatalf("state %+v", st)
 	}
 	if err := os.WriteFile(filepath.Join(spec.Rootfs, "tmp/go"), nil, 0o644); err != nil {
@@ -54,27 +55,5 @@ func TestMonitor(t *testing.T) {
 		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("cgroup %s left behind", dir)
 		}
-	}
-}
-
-func TestReadStateDetectsPidReuse(t *testing.T) {
-	dir := t.TempDir()
-	start, err := procStartTime(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Our own pid, but "started" at another time: a reused pid.
-	if err := writeState(dir, State{Status: StatusRunning, Pid: os.Getpid(), StartTime: start + 1}); err != nil {
-		t.Fatal(err)
-	}
-	st, err := ReadState(dir)
-	if err != nil || st.Status != StatusExited || st.ExitCode != -1 {
-		t.Fatalf("state %+v, %v", st, err)
-	}
-	if err := writeState(dir, State{Status: StatusRunning, Pid: os.Getpid(), StartTime: start}); err != nil {
-		t.Fatal(err)
-	}
-	if st, err := ReadState(dir); err != nil || st.Status != StatusRunning {
-		t.Fatalf("state %+v, %v", st, err)
 	}
 }
