@@ -17,9 +17,12 @@ import (
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/native/image"
+	"github.com/hoist-dev/hoist/runspec"
 )
 
-const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+// defaultPath is the PATH a stage gets when its image sets none, as a
+// container does (runspec.DefaultPath).
+const defaultPath = "PATH=" + runspec.DefaultPath
 
 // job is one Build call.
 type job struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/hoist-dev/hoist/engine/native/runtime/seccomp"
 	"github.com/hoist-dev/hoist/engine/native/runtime/stdio"
 	"github.com/hoist-dev/hoist/engine/native/runtime/user"
+	"github.com/hoist-dev/hoist/runspec"
 )
 
 // finalConfig is what the last step before execve needs; it is shared by
@@ -35,8 +36,6 @@ type finalConfig struct {
 func (s *Spec) final() finalConfig {
 	return finalConfig{Args: s.Args, Env: s.Env, Cwd: s.Cwd, User: s.User, GroupAdd: s.GroupAdd, Security: s.Security, Ulimits: s.Ulimits}
 }
-
-const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // runFinal is the role that only applies credentials and executes.
 func runFinal() error {
@@ -211,7 +210,7 @@ func withDefaultEnv(env []string, home string) []string {
 		return false
 	}
 	if !has("PATH") {
-		out = append(out, "PATH="+defaultPath)
+		out = append(out, "PATH="+runspec.DefaultPath)
 	}
 	if !has("HOME") && home != "" {
 		out = append(out, "HOME="+home)
@@ -224,7 +223,7 @@ func lookPath(name string, env []string) (string, error) {
 	if strings.Contains(name, "/") {
 		return name, nil
 	}
-	p := defaultPath
+	p := runspec.DefaultPath
 	for _, e := range env {
 		if v, ok := strings.CutPrefix(e, "PATH="); ok {
 			p = v
