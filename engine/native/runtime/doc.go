@@ -4,17 +4,18 @@
 //
 // # Processes
 //
-// Start executes the init binary, from an immutable cached copy
-// (host_initcache.go) or a sealed memfd (host_memfd.go), with a marker in argv[0]
-// and clone flags for new mount, PID, UTS, IPC and (unless the host's or
-// another network namespace is used) network namespaces. Spawn does that
-// part alone, ahead of the Spec, so that the init's own start overlaps
-// with the caller's preparations; Spawned.Start then sends the Spec. With
+// Start executes the init binary (package initexe: an immutable cached
+// copy, or a sealed memfd) with a marker in argv[0] and clone flags for
+// new mount, PID, UTS, IPC and (unless the host's or another network
+// namespace is used) network namespaces. Spawn does that part alone,
+// ahead of the Spec, so that the init's own start overlaps with the
+// caller's preparations; Spawned.Start then sends the Spec. With
 // Spec.Overlay the init mounts the container's overlay itself, inside its
-// mount namespace, so the host never has that mount. The init binary is initshim, a small build of this
-// package's container side only (the hoistinit build tag) that
-// `go generate` puts in initbin/ for hoist to embed; without it, hoist's
-// own binary plays the part, just slower to start. The parent sends the
+// mount namespace, so the host never has that mount. The init binary is
+// initshim, a small build of this package's container side only (the
+// hoistinit build tag) that `go generate` (generate.go) puts in
+// initexe/initbin/ for hoist to embed; without it, hoist's own binary
+// plays the part, just slower to start. The parent sends the
 // configuration as JSON over an inherited pipe only after it has placed
 // the child in its cgroup and run the Prestart hook, so the child never
 // runs unconfined; the seccomp filter is compiled by the parent and sent
@@ -27,27 +28,22 @@
 // main (and in TestMain), because the re-executed binary is how the init,
 // exec and copy roles run.
 //
-// # Files
+// # Files and packages
 //
 // A file's name says on which side of the container boundary its code
 // runs: host_*.go in the process that starts containers (hoist, or its
 // supervisor), init_*.go inside the container's namespaces (the init,
 // pid 1, or a helper role that joined them), and the rest (the Spec, the
-// roles, capabilities, device rules, the seccomp program's type) on both.
-//
-// # Cgroups
-//
-// On cgroup v1 (one hierarchy per controller) a container gets
-//
-//	/sys/fs/cgroup/<ctrl>/<hoist's own path for ctrl>/hoist/<container-id>
-//
-// for ctrl in memory, cpu and pids, where hoist's own path is read from
-// /proc/self/cgroup, so hoist nests inside whatever cgroup it was started
-// in. On cgroup v2 (when /sys/fs/cgroup/cgroup.controllers lists
-// controllers) the same relative path is used in the unified hierarchy.
-// Cleanup kills whatever is left in the container's cgroups, waits for them
-// to empty, removes them, and removes the shared "hoist" directory when it
-// became empty.
+// roles, device rules, limits) on both. The parts that are a whole of
+// their own are packages below this one, each saying which side it runs
+// on; the init binary links only the container's side of them, so none
+// brings a host-only dependency into it (TestInitShimLinksContainerSideOnly):
+// caps (capability sets), seccomp (the filter; its compiler is the
+// host's), user (the container's user), stdio (standard streams and the
+// terminal), and, host side only, cgroup (cgroups, limits, device rules),
+// initexe (what the container side runs from) and state (a detached
+// container's record). The names other packages use stay here (Handover,
+// WinSize, State, ReadState, RemoveCgroups, ...) as aliases or forwarders.
 //
 // # Security
 //
@@ -56,6 +52,8 @@
 // mount targets are resolved inside the rootfs (init_securejoin.go), Docker's
 // masked and read-only paths are applied, capabilities are reduced to
 // Docker's 14 defaults, and Docker's default seccomp profile is compiled to
-// BPF (host_seccomp_compile.go documents what is approximated). File descriptors above 2
-// are marked close-on-exec before the command is executed.
+// BPF (package seccomp documents what is approximated). The container's
+// cgroup limits its memory, CPU, pids and devices (package cgroup documents
+// the layout). File descriptors above 2 are marked close-on-exec before the
+// command is executed.
 package runtime

@@ -46,8 +46,8 @@ type ExecSpec struct {
 
 // Exec runs a command in the container whose init is pid and returns its
 // exit code (128+n when killed by signal n) once it exited and its output
-// is copied (see outCopy.run). ctx cancellation kills it. The command
-// runs in a session of its own (see Spawn).
+// is copied (see stdio.Streams.Finish). ctx cancellation kills it. The
+// command runs in a session of its own (see Spawn).
 //
 // How namespaces are joined without cgo: setns(CLONE_NEWNS) refuses a
 // process whose threads share their filesystem information, which every

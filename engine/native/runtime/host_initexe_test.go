@@ -76,6 +76,34 @@ func TestEmbeddedInitIsCurrent(t *testing.T) {
 	}
 }
 
+// The init binary links the container side only: a package of the
+// host's (cgroups, the init executables, the seccomp profile compiler and
+// the libraries it needs) would make the init bigger and every container
+// start slower. A dependency added on purpose is added here too.
+func TestInitShimLinksContainerSideOnly(t *testing.T) {
+	out, err := exec.Command("go", "list", "-tags", "hoistinit", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./initshim").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	const mod = "github.com/hoist-dev/hoist/"
+	allowed := map[string]bool{
+		mod + "engine/native/runtime": true, mod + "engine/native/runtime/initshim": true,
+		mod + "engine/native/runtime/caps": true, mod + "engine/native/runtime/seccomp": true,
+		mod + "engine/native/runtime/stdio": true, mod + "engine/native/runtime/user": true,
+		mod + "internal/devicerule": true, mod + "internal/inroot": true, mod + "internal/overlay": true,
+		mod + "runspec": true,
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < len(allowed) {
+		t.Fatalf("go list found only %v", deps)
+	}
+	for _, dep := range deps {
+		if !allowed[dep] && !strings.HasPrefix(dep, "golang.org/x/sys/") {
+			t.Errorf("initshim links %s", dep)
+		}
+	}
+}
+
 // The container tests ran with one init binary (the embedded one when
 // present); they run here again with the other one.
 func TestOtherInitBinary(t *testing.T) {

@@ -47,7 +47,8 @@ func (p *Process) Signal(sig os.Signal) error {
 }
 
 // Wait waits for the container's init to exit and for its output (see
-// outCopy.run), and returns its exit code, 128+n when killed by signal n.
+// stdio.Streams.Finish), and returns its exit code, 128+n when killed by
+// signal n.
 // It may be called more than once.
 func (p *Process) Wait() (int, error) {
 	p.waitOnce.Do(func() {

@@ -154,7 +154,8 @@ type Ulimit struct {
 	Hard uint64 `json:"hard"`
 }
 
-// Resources are the cgroup limits; zero means unlimited.
+// Resources are the cgroup limits (package cgroup applies them, as
+// cgroup.Resources); zero means unlimited.
 type Resources struct {
 	MemoryBytes int64 `json:"memory_bytes,omitempty"`
 	// MemorySwapBytes is memory plus swap (Docker's --memory-swap), with
