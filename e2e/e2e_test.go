@@ -230,10 +230,12 @@ func setup(env *testscript.Env) error {
 		if out, err := down.CombinedOutput(); err != nil {
 			errorf("cleanup: hoist -p %s down: %v\n%s", project, err, out)
 		}
-		// Images built for the project (<project>-<service>).
-		if out, err := exec.CommandContext(ctx, "docker", "images", "-q", "--filter", "reference="+project+"-*").Output(); err == nil {
-			if ids := strings.Fields(string(out)); len(ids) > 0 {
-				exec.CommandContext(ctx, "docker", append([]string{"rmi", "-f"}, ids...)...).Run()
+		// Images built for the project (<project>-<service>), by name: the
+		// same build in another script has the same ID, which a running
+		// container of that script holds.
+		if out, err := exec.CommandContext(ctx, "docker", "images", "--filter", "reference="+project+"-*", "--format", "{{.Repository}}:{{.Tag}}").Output(); err == nil {
+			if refs := strings.Fields(string(out)); len(refs) > 0 {
+				exec.CommandContext(ctx, "docker", append([]string{"rmi", "-f"}, refs...)...).Run()
 			}
 		}
 		if left := leftovers(ctx, project); left != "" {

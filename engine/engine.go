@@ -170,6 +170,16 @@ type RemovalLimiter interface {
 	MaxParallelRemovals() int
 }
 
+// ComposeSharer is an engine whose objects docker compose manages too (the
+// Docker Engine): its containers carry docker compose's own config hash
+// and image label (com.docker.compose.image, the image's ID), so that
+// each tool finds the other's containers up to date.
+type ComposeSharer interface {
+	// SharesWithDockerCompose tells whether docker compose sees the
+	// engine's objects.
+	SharesWithDockerCompose() bool
+}
+
 // ProjectLocker serialises concurrent ups of a project, across
 // processes: up holds the lock throughout.
 type ProjectLocker interface {

@@ -59,7 +59,10 @@ func newConfig(a *app) *cobra.Command {
 				}
 				return nil
 			case hash != "":
-				// The hash up compares to decide whether to recreate.
+				// docker compose's hash (the one the docker engine's
+				// containers carry), as docker compose config --hash
+				// prints it: references to other services' containers
+				// are left as written.
 				names := sortedKeysOf(p.Services)
 				if hash != "*" {
 					names = strings.Split(hash, ",")
@@ -69,7 +72,7 @@ func newConfig(a *app) *cobra.Command {
 					if !ok {
 						return fmt.Errorf("config --hash: no such service: %q", n)
 					}
-					h, err := compose.ServiceHash(s)
+					h, err := compose.DockerComposeHash(s, nil)
 					if err != nil {
 						return err
 					}
