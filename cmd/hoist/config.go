@@ -18,7 +18,7 @@ func newConfig(a *app) *cobra.Command {
 		Use:   "config",
 		Short: "Validate and print the normalized compose model",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.load(cmd.Context())
+			p, err := a.loadModel(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -80,18 +80,9 @@ func newConfig(a *app) *cobra.Command {
 				}
 				return nil
 			}
-			var out []byte
-			switch format {
-			case "yaml", "":
-				out, err = p.MarshalYAML()
-			case "json":
-				out, err = p.MarshalJSON()
-				out = append(out, '\n')
-			default:
-				return fmt.Errorf("--format %q: use yaml or json", format)
-			}
+			out, err := compose.Render(p, format)
 			if err != nil {
-				return fmt.Errorf("render config: %w", err)
+				return err
 			}
 			_, err = a.stdout.Write(out)
 			return err
