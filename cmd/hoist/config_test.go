@@ -26,8 +26,9 @@ import (
 //	                 line is one comparison
 //	warn: REGEXP     a WARN line hoist must print (every WARN line must
 //	                 match one)
-//	refuse: ARGS...  a command hoist must refuse (it refuses before
-//	                 creating anything: such commands only plan)
+//	refuse: ARGS...  a command hoist must refuse, for each of the warnings
+//	                 (such commands only plan: the refusal comes before
+//	                 anything is created)
 //	noreload: WHY    the output does not load again (docker compose's
 //	                 does not either)
 //
@@ -106,9 +107,17 @@ func TestConfigMatchesDockerCompose(t *testing.T) {
 					}
 				}
 			}
+			// What config warns of, the refusing command refuses for.
 			for _, args := range refusals {
-				if out, stderr, err := runHoist(dir, environ, append(append([]string(nil), base...), args...)); err == nil {
+				out, stderr, err := runHoist(dir, environ, append(append([]string(nil), base...), args...))
+				if err == nil {
 					t.Errorf("hoist %s accepted the project:\n%s%s", strings.Join(args, " "), out, stderr)
+					continue
+				}
+				for _, w := range warns {
+					if !regexp.MustCompile(w[0]).MatchString(err.Error()) {
+						t.Errorf("hoist %s refused, but not for %q: %v", strings.Join(args, " "), w[0], err)
+					}
 				}
 			}
 		})
