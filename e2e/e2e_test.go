@@ -35,7 +35,8 @@
 //	waitchange TIMEOUT FILE PROG [ARGS...]  rerun PROG until its stdout differs from FILE
 //
 // PROG "hoist" is the binary built by TestMain; KEY=VALUE arguments before
-// PROG add to its environment.
+// PROG add to its environment. hoist-test-provider (internal/testprovider),
+// the provider of the scripts' provider services, is on their PATH.
 package e2e
 
 import (
@@ -87,6 +88,10 @@ func testMain(m *testing.M) int {
 	defer os.RemoveAll(tmp)
 	hoistBin = filepath.Join(tmp, "bin", "hoist")
 	if err := testengine.BuildHoist(context.Background(), repoRoot, hoistBin); err != nil {
+		return fail("%v", err)
+	}
+	// The provider of provider services the scripts use, on their PATH.
+	if err := testengine.BuildStatic(context.Background(), repoRoot, "./internal/testprovider", filepath.Join(filepath.Dir(hoistBin), "hoist-test-provider")); err != nil {
 		return fail("%v", err)
 	}
 

@@ -55,6 +55,8 @@ func (o *Orchestrator) Up(ctx context.Context, p *types.Project, opts UpOptions)
 	if err != nil {
 		return nil, err
 	}
+	full := p
+	p, providers := withoutProviders(p)
 	res := &UpResult{Project: p}
 	if l, ok := o.Backend.(engine.ProjectLocker); ok && !opts.DryRun {
 		unlock, err := l.LockProject(ctx, p.Name)
@@ -83,6 +85,9 @@ func (o *Orchestrator) Up(ctx context.Context, p *types.Project, opts UpOptions)
 	}
 	res.ImagePlan = plan.Images(p, observed, plan.ImageOptions{Build: opts.Build, NoBuild: opts.NoBuild, Pull: opts.Pull})
 	if opts.DryRun {
+		if len(providers) > 0 {
+			o.warn("a dry run does not run provider services: the services that depend on them are planned without what they would set")
+		}
 		res.Plan, err = plan.Up(p, observed, o.planOptions(opts))
 		return res, err
 	}
@@ -96,6 +101,13 @@ func (o *Orchestrator) Up(ctx context.Context, p *types.Project, opts UpOptions)
 				observed.ImageIDs[ref] = id
 			}
 		}
+	}
+	if len(providers) > 0 {
+		if p, err = o.runProviders(ctx, full, providers); err != nil {
+			return res, err
+		}
+		p, _ = withoutProviders(p)
+		res.Project = p
 	}
 	res.Plan, err = plan.Up(p, observed, o.planOptions(opts))
 	if err != nil {
