@@ -103,7 +103,7 @@ func testMain(m *testing.M) int {
 			return fail("HOIST_REQUIRE_DOCKER=1: scripts/ensure-docker.sh: %v", err)
 		}
 		if _, err := exec.LookPath("redis-cli"); err != nil {
-			return fail("HOIST_REQUIRE_DOCKER=1: redis-cli is missing (apt-get install -y redis-tools; .ci/run installs it): %v", err)
+			return fail("HOIST_REQUIRE_DOCKER=1: redis-cli is missing (apt-get install -y redis-tools; go tool task test installs it): %v", err)
 		}
 		if os.Getenv("PYTHON_IMAGE") == "" || os.Getenv("REDIS_IMAGE") == "" {
 			return fail("HOIST_REQUIRE_DOCKER=1: PYTHON_IMAGE and REDIS_IMAGE must be set: eval \"$(samples/images/load.sh)\" and export them")
