@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/loader"
@@ -113,9 +114,20 @@ func load(ctx context.Context, o Options, withInputs bool) (*types.Project, *Inp
 		}
 		return nil
 	})
-	// compose-go's warnings, located now that the files are parsed.
+	// compose-go's warnings, located now that the files are parsed, in
+	// the files' order (compose-go walks maps, in no order).
+	located := make([]*Error, 0, len(warnings))
 	for _, msg := range warnings {
-		warn(explainWarning(msg, docs))
+		located = append(located, explainWarning(msg, docs))
+	}
+	slices.SortStableFunc(located, func(a, b *Error) int {
+		if c := strings.Compare(a.File, b.File); c != 0 {
+			return c
+		}
+		return a.Line - b.Line
+	})
+	for _, w := range located {
+		warn(w)
 	}
 	if err != nil {
 		return nil, nil, err

@@ -182,7 +182,7 @@ func TestSecretAndConfigErrors(t *testing.T) {
 }
 
 // compose-go's warnings reach Options.Warn as located lines, each once,
-// instead of logrus's lines on stderr; ModelOnly turns missing inputs
+// in the file's order, instead of logrus's lines on stderr; ModelOnly turns missing inputs
 // into warnings and keeps what would be refused otherwise.
 func TestLoadWarnings(t *testing.T) {
 	dir := t.TempDir()
@@ -199,9 +199,9 @@ func TestLoadWarnings(t *testing.T) {
 		t.Fatalf("load with ModelOnly: %v", err)
 	}
 	want := []string{
+		"compose.yaml:1: the attribute `version` is obsolete and ignored; remove it",
 		`compose.yaml:9: service "db": variable UNSET_FOR_TEST is not set, so it is an empty string; set it in the environment or in .env, or give a default: ${UNSET_FOR_TEST:-value}`,
 		`compose.yaml:11: service "db": "yes" is a boolean only in YAML 1.1; write true`,
-		"compose.yaml:1: the attribute `version` is obsolete and ignored; remove it",
 		`compose.yaml:12: service "db": build context DIR/nope does not exist or is not a directory; fix build.context (it is relative to the compose file)`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
