@@ -172,12 +172,13 @@ type RemovalLimiter interface {
 
 // ComposeSharer is an engine whose objects docker compose manages too (the
 // Docker Engine): its containers carry docker compose's own config hash
-// and image label (com.docker.compose.image, the image's ID), so that
-// each tool finds the other's containers up to date.
+// and image label, so that each tool finds the other's containers up to
+// date.
 type ComposeSharer interface {
-	// SharesWithDockerCompose tells whether docker compose sees the
-	// engine's objects.
-	SharesWithDockerCompose() bool
+	// DockerComposeImage is what docker compose records as
+	// com.docker.compose.image for the local image ref (the image's
+	// identity, which it compares to decide a recreate).
+	DockerComposeImage(ctx context.Context, ref string) (string, error)
 }
 
 // ProjectLocker serialises concurrent ups of a project, across

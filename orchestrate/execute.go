@@ -96,7 +96,7 @@ func (o *Orchestrator) runOp(ctx context.Context, p *types.Project, op *plan.Op,
 		if err != nil {
 			return err
 		}
-		if err := o.labelForRecreate(p, s, &spec, st); err != nil {
+		if err := o.labelForRecreate(ctx, p, s, &spec, st); err != nil {
 			return err
 		}
 		id, err := b.CreateContainer(ctx, spec)

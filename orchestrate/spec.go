@@ -1,6 +1,8 @@
 package orchestrate
 
 import (
+	"context"
+	"errors"
 	"sort"
 	"strconv"
 	"strings"
@@ -48,18 +50,12 @@ func containerSpec(p *types.Project, s types.ServiceConfig, n int, name string, 
 	return engine.ContainerSpec{Project: p.Name, ProjectDir: p.WorkingDir, Service: s.Name, Name: name, Number: n, OneOff: oneOff, Config: c}, nil
 }
 
-// sharesWithDockerCompose tells whether docker compose manages the
-// engine's containers too (engine.ComposeSharer).
-func (o *Orchestrator) sharesWithDockerCompose() bool {
-	cs, ok := o.Backend.(engine.ComposeSharer)
-	return ok && cs.SharesWithDockerCompose()
-}
-
 // hasher is the config hash the engine's containers carry: docker
-// compose's where docker compose sees them, so that neither tool recreates
-// the other's, and hoist's own versioned one elsewhere.
+// compose's where docker compose sees them (engine.ComposeSharer), so that
+// neither tool recreates the other's, and hoist's own versioned one
+// elsewhere.
 func (o *Orchestrator) hasher() compose.Hasher {
-	if o.sharesWithDockerCompose() {
+	if _, ok := o.Backend.(engine.ComposeSharer); ok {
 		return compose.DockerComposeHash
 	}
 	return compose.HoistHasher
@@ -67,17 +63,21 @@ func (o *Orchestrator) hasher() compose.Hasher {
 
 // labelForRecreate adds to spec what up compares to decide whether to
 // recreate the container: the config hash and, where docker compose
-// compares it, the image's ID as com.docker.compose.image (docker compose
-// recreates a container whose label differs from the local image's ID).
-func (o *Orchestrator) labelForRecreate(p *types.Project, s types.ServiceConfig, spec *engine.ContainerSpec, st *runState) error {
+// compares it, its identity of the image as com.docker.compose.image
+// (docker compose recreates a container whose label differs).
+func (o *Orchestrator) labelForRecreate(ctx context.Context, p *types.Project, s types.ServiceConfig, spec *engine.ContainerSpec, st *runState) error {
 	hash, err := o.hasher()(s, st.containerOf)
 	if err != nil {
 		return err
 	}
 	spec.Config.Labels[engine.LabelConfigHash] = hash
-	if o.sharesWithDockerCompose() {
-		if id := st.imageID(compose.ImageRef(p, s)); id != "" {
+	if cs, ok := o.Backend.(engine.ComposeSharer); ok {
+		id, err := cs.DockerComposeImage(ctx, compose.ImageRef(p, s))
+		switch {
+		case err == nil:
 			spec.Config.Labels[engine.LabelImage] = id
+		case !errors.Is(err, engine.ErrNotFound):
+			return err
 		}
 	}
 	return nil

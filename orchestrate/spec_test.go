@@ -12,7 +12,9 @@ import (
 // (engine.ComposeSharer).
 type composeSharingFake struct{ *fakeBackend }
 
-func (composeSharingFake) SharesWithDockerCompose() bool { return true }
+func (f composeSharingFake) DockerComposeImage(ctx context.Context, ref string) (string, error) {
+	return f.ImageID(ctx, ref)
+}
 
 // On an engine docker compose manages too, a container carries docker
 // compose's config hash (with its reference to another service's

@@ -209,14 +209,13 @@ type runState struct {
 	// byService are the services' replicas (one-offs aside) as the
 	// execution goes: observed, plus created, less removed.
 	byService   map[string][]engine.Container
-	imageIDs    map[string]string // image reference -> local ID
 	networks    []engine.Network
 	volumes     []engine.Volume
 	waitTimeout time.Duration
 }
 
 func newRunState(obs *engine.State) *runState {
-	st := &runState{ids: map[string]string{}, byService: map[string][]engine.Container{}, imageIDs: obs.ImageIDs}
+	st := &runState{ids: map[string]string{}, byService: map[string][]engine.Container{}}
 	for _, c := range obs.Containers {
 		st.ids[c.Name] = c.ID
 		if !c.OneOff {
@@ -239,12 +238,6 @@ func (s *runState) forget(service, id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.byService[service] = slices.DeleteFunc(s.byService[service], func(c engine.Container) bool { return c.ID == id })
-}
-
-func (s *runState) imageID(ref string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.imageIDs[ref]
 }
 
 func (s *runState) id(name string) string {

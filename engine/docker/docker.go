@@ -83,6 +83,7 @@ var (
 	_ engine.Syncer         = (*Backend)(nil)
 	_ engine.Copier         = (*Backend)(nil)
 	_ engine.ImageInspector = (*Backend)(nil)
+	_ engine.ComposeSharer  = (*Backend)(nil)
 	_ engine.ImageLoader    = (*Backend)(nil)
 	_ engine.ImageImporter  = (*Backend)(nil)
 	_ engine.ImageLister    = (*Backend)(nil)
@@ -140,8 +141,3 @@ func (b *Backend) Close() error { return b.api.Close() }
 // once can leave phantom endpoints on a network in Engine 20.10
 // (moby#42119).
 func (b *Backend) MaxParallelRemovals() int { return 8 }
-
-// SharesWithDockerCompose: docker compose manages the same daemon's
-// containers, so hoist labels them as docker compose would
-// (engine.ComposeSharer).
-func (b *Backend) SharesWithDockerCompose() bool { return true }
