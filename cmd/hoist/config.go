@@ -15,12 +15,23 @@ func newConfig(a *app) *cobra.Command {
 	var format, hash string
 	var services, volumes, networks, images, profiles, quiet bool
 	c := &cobra.Command{
-		Use:   "config",
+		Use:   "config [SERVICE...]",
 		Short: "Validate and print the normalized compose model",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := a.loadModel(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if len(args) > 0 {
+				// As docker compose: the services named (enabled even when
+				// their profile is not) and what they depend on; depends_on
+				// entries naming what is left out go.
+				if p, err = p.WithServicesEnabled(args...); err != nil {
+					return err
+				}
+				if p, err = p.WithSelectedServices(args); err != nil {
+					return err
+				}
 			}
 			switch {
 			case quiet:
