@@ -9,8 +9,8 @@ import (
 
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/registry"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/google/go-containerregistry/pkg/authn"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 type fakeKeychain map[string]authn.Authenticator
