@@ -50,6 +50,8 @@ var (
 	reBadToken    = lazyRegexp(`^invalid (hostPort|containerPort|IP address|port|proto)[^:]*: (.+)$`)
 	reDecode      = lazyRegexp(`(?m)^'([^'\n]+)' (.+)$`)
 	reEnvFile     = lazyRegexp(`^env file (.+?) not found: `)
+	reVolumeSpec  = lazyRegexp(`^invalid spec: (.*): (.+)$`)
+	reNoImage     = lazyRegexp(`^service "([^"]+)" has neither an image nor a build context specified`)
 )
 
 // explain turns a compose-go error into *Error values with positions.
@@ -123,6 +125,15 @@ func explain(err error, docs sourceDocs) error {
 		out.Service, out.File, out.Line = svc, file, line
 		out.Msg = fmt.Sprintf("ports: invalid %s %q", m[1], m[2])
 		out.Hint = `use "[HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTO]" with ports from 1 to 65535`
+	case reVolumeSpec().MatchString(msg):
+		m := reVolumeSpec().FindStringSubmatch(msg)
+		out.Service, out.File, out.Line = docs.findServiceValue("volumes", m[1])
+		out.Msg = fmt.Sprintf("volumes: %q: %s", m[1], m[2])
+		out.Hint = "use [SOURCE:]TARGET[:MODE], as in ./data:/data:ro"
+	case reNoImage().MatchString(msg):
+		out.Service = reNoImage().FindStringSubmatch(msg)[1]
+		out.Msg, out.Hint = "has neither image nor build", "add image: or build:"
+		out.File, out.Line = docs.locate([]string{"services", out.Service})
 	case reEnvFile().MatchString(msg):
 		path := reEnvFile().FindStringSubmatch(msg)[1]
 		out.Service, out.File, out.Line = docs.findEnvFile(path)

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/loader"
@@ -29,6 +31,15 @@ type Options struct {
 	// CacheDir, when set, remembers inputs that validated so that the next
 	// identical load skips schema validation (see validationKey).
 	CacheDir string
+	// ModelOnly loads the model as `docker compose config` prints it:
+	// what only matters once containers are made (a missing build
+	// context, Dockerfile, secret or config file, an unset secret
+	// variable) is a warning instead of an error, and an optional
+	// depends_on naming a service its profile disables is kept.
+	ModelOnly bool
+	// Warn receives the loader's warnings, located where the message
+	// allows; nil drops them.
+	Warn func(*Error)
 }
 
 // Load reads, interpolates, merges and validates the project. Errors are
@@ -45,49 +56,94 @@ func LoadWithInputs(ctx context.Context, o Options) (*types.Project, *Inputs, er
 }
 
 func load(ctx context.Context, o Options, withInputs bool) (*types.Project, *Inputs, error) {
-	popts, err := projectOptions(o)
-	if err != nil {
-		return nil, nil, err
+	registerRawEnvFormat()
+	warn := o.Warn
+	if warn == nil {
+		warn = func(*Error) {}
 	}
-	files := popts.ConfigPaths
-	// A syntax pre-pass per file: compose-go's YAML errors do not say which
-	// file they come from, and the parsed nodes let later errors find lines.
-	docs, err := parseFiles(files)
-	if err != nil {
-		return nil, nil, err
-	}
-	key, cacheable := validationKey(o, popts, docs)
-	skip := cacheable && cachedValid(o.CacheDir, key)
-	if skip {
-		if err := cli.WithLoadOptions(func(lo *loader.Options) { lo.SkipValidation = true })(popts); err != nil {
-			return nil, nil, fmt.Errorf("compose options: %w", err)
+	var (
+		p         *types.Project
+		in        *Inputs
+		docs      sourceDocs
+		key       string
+		cacheable bool
+		skip      bool
+		warnings  []string
+	)
+	err := captureWarnings(func(msg string) { warnings = append(warnings, msg) }, func() error {
+		popts, err := projectOptions(o)
+		if err != nil {
+			return err
 		}
+		// A syntax pre-pass per file: compose-go's YAML errors do not say
+		// which file they come from, and the parsed nodes let later errors
+		// (and warnings) find lines.
+		if docs, err = parseFiles(popts.ConfigPaths); err != nil {
+			return err
+		}
+		key, cacheable = validationKey(o, popts, docs)
+		skip = cacheable && cachedValid(o.CacheDir, key)
+		if skip {
+			if err := cli.WithLoadOptions(func(lo *loader.Options) { lo.SkipValidation = true })(popts); err != nil {
+				return fmt.Errorf("compose options: %w", err)
+			}
+		}
+		// The services' environments are resolved here rather than by the
+		// loader, as it would (env_file read and discarded), so that inputs
+		// can see the env_file paths first.
+		if err := cli.WithoutEnvironmentResolution(popts); err != nil {
+			return fmt.Errorf("compose options: %w", err)
+		}
+		if p, err = popts.LoadProject(ctx); err != nil {
+			return explain(err, docs)
+		}
+		if withInputs {
+			in = inputs(o, popts, docs, p)
+		}
+		if p, err = p.WithServicesEnvironmentResolved(true); err != nil {
+			return explain(err, docs)
+		}
+		// Services disabled by profiles are gone from p.Services; dependencies
+		// on them that are optional must not fail planning. docker compose's
+		// model keeps them.
+		if !o.ModelOnly {
+			p = p.WithoutUnresolvedOptionalDependencies()
+		}
+		if p, err = p.WithServicesEnvironmentResolved(false); err != nil {
+			return explain(err, docs)
+		}
+		return nil
+	})
+	// compose-go's warnings, located now that the files are parsed, in
+	// the files' order (compose-go walks maps, in no order).
+	located := make([]*Error, 0, len(warnings))
+	for _, msg := range warnings {
+		located = append(located, explainWarning(msg, docs))
 	}
-	// The services' environments are resolved here rather than by the
-	// loader, as it would (env_file read and discarded), so that inputs
-	// can see the env_file paths first.
-	if err := cli.WithoutEnvironmentResolution(popts); err != nil {
-		return nil, nil, fmt.Errorf("compose options: %w", err)
+	slices.SortStableFunc(located, func(a, b *Error) int {
+		if c := strings.Compare(a.File, b.File); c != 0 {
+			return c
+		}
+		return a.Line - b.Line
+	})
+	for _, w := range located {
+		warn(w)
 	}
-	p, err := popts.LoadProject(ctx)
 	if err != nil {
-		return nil, nil, explain(err, docs)
+		return nil, nil, err
 	}
-	var in *Inputs
-	if withInputs {
-		in = inputs(o, popts, docs, p)
+	problems := validate(p, docs)
+	if o.ModelOnly {
+		problems = slices.DeleteFunc(problems, func(e error) bool {
+			var ce *Error
+			if errors.Is(e, errMissingInput) && errors.As(e, &ce) {
+				warn(ce)
+				return true
+			}
+			return false
+		})
 	}
-	if p, err = p.WithServicesEnvironmentResolved(true); err != nil {
-		return nil, nil, explain(err, docs)
-	}
-	// Services disabled by profiles are gone from p.Services; dependencies on
-	// them that are optional must not fail planning.
-	p = p.WithoutUnresolvedOptionalDependencies()
-	p, err = p.WithServicesEnvironmentResolved(false)
-	if err != nil {
-		return nil, nil, explain(err, docs)
-	}
-	if err := Validate(p, docs); err != nil {
+	if err := errors.Join(problems...); err != nil {
 		return nil, nil, err
 	}
 	if cacheable && !skip {

@@ -74,6 +74,10 @@ func TestLoadErrors(t *testing.T) {
 			`compose.yaml:4: service "web": device /dev/fuse: permissions "rwx"; use letters of rwm, as /dev/fuse:/dev/fuse:rw`},
 		{"required variable", "services:\n  web:\n    image: ${IMG:?set IMG}\n",
 			`compose.yaml:3: service "web": services.web.image: required variable IMG is missing a value: set IMG; set it in the environment or in .env`},
+		{"volume spec", "services:\n  web:\n    image: x\n  db:\n    image: y\n    volumes:\n      - ./data:/data\n      - \"::::\"\n",
+			`compose.yaml:8: service "db": volumes: "::::": empty section between colons; use [SOURCE:]TARGET[:MODE], as in ./data:/data:ro`},
+		{"no image", "services:\n  web:\n    image: x\n  db:\n    command: echo\n",
+			`compose.yaml:4: service "db": has neither image nor build; add image: or build:`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -174,5 +178,48 @@ func TestSecretAndConfigErrors(t *testing.T) {
 				t.Errorf("error %v\nwant %s", err, c.want)
 			}
 		})
+	}
+}
+
+// compose-go's warnings reach Options.Warn as located lines, each once,
+// in the file's order, instead of logrus's lines on stderr; ModelOnly turns missing inputs
+// into warnings and keeps what would be refused otherwise.
+func TestLoadWarnings(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "compose.yaml")
+	yaml := "version: \"3\"\nservices:\n  web:\n    image: x\n  db:\n    image: y\n    environment:\n      A: $${LITERAL}\n      B: ${UNSET_FOR_TEST}\n      C: ${UNSET_FOR_TEST}\n    privileged: yes\n    build: ./nope\n"
+	if err := os.WriteFile(f, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	o := Options{Files: []string{f}, Name: "t", ModelOnly: true, Warn: func(e *Error) {
+		got = append(got, strings.ReplaceAll(strings.ReplaceAll(e.Error(), f, "compose.yaml"), dir, "DIR"))
+	}}
+	if _, err := Load(context.Background(), o); err != nil {
+		t.Fatalf("load with ModelOnly: %v", err)
+	}
+	want := []string{
+		"compose.yaml:1: the attribute `version` is obsolete and ignored; remove it",
+		`compose.yaml:9: service "db": variable UNSET_FOR_TEST is not set, so it is an empty string; set it in the environment or in .env, or give a default: ${UNSET_FOR_TEST:-value}`,
+		`compose.yaml:11: service "db": "yes" is a boolean only in YAML 1.1; write true`,
+		`compose.yaml:12: service "db": build context DIR/nope does not exist or is not a directory; fix build.context (it is relative to the compose file)`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	o.ModelOnly = false
+	if _, err := Load(context.Background(), o); err == nil || !strings.Contains(err.Error(), "build context") {
+		t.Errorf("load without ModelOnly: %v, want the missing build context refused", err)
+	}
+}
+
+func TestMentionsVariable(t *testing.T) {
+	for s, want := range map[string]bool{
+		"$NAME": true, "${NAME}": true, "x${NAME:-d}": true, "${NAME?e}": true, "a $NAME b": true,
+		"$NAMEX": false, "${NAMEX}": false, "$$NAME": false, "$${NAME}": false, "NAME": false, "$$$NAME": true,
+	} {
+		if got := mentionsVariable(s, "NAME"); got != want {
+			t.Errorf("mentionsVariable(%q) = %v, want %v", s, got, want)
+		}
 	}
 }

@@ -47,20 +47,34 @@ func parseFiles(paths []string) (sourceDocs, error) {
 	return docs, nil
 }
 
-var reYAMLPos = lazyRegexp(`(?:\bat )?\bline (\d+)(?:, column \d+)?:?`)
+var (
+	reYAMLPos = lazyRegexp(`(?:\bat )?\bline (\d+)(?:, column \d+)?:?`)
+	// go-yaml v4's form: "go-yaml load error in parser (while parsing a
+	// block mapping) at L2.C3-L4.C4: did not find expected key".
+	reYAMLLoadError = lazyRegexp(`^go-yaml load error in \w+(?: \(([^)]*)\))? at L(\d+)\.C\d+(?:-L(\d+)\.C\d+)?: (.*)$`)
+)
 
-// yamlErrorLine finds the line a YAML error is about. The parser reports
-// 0-based lines and the scanner 1-based ones; the problem position is the
-// last one in the message, and one past the end of the file (an unclosed
-// bracket) means the last line with content.
+// yamlErrorLine finds the line a YAML error is about: the end of the range
+// go-yaml v4 reports (older parsers reported 0-based lines and the scanner
+// 1-based ones, the problem position last). One past the end of the file
+// (an unclosed bracket) means the last line with content.
 func yamlErrorLine(msg string, data []byte) int {
-	m := reYAMLPos().FindAllStringSubmatch(msg, -1)
-	if len(m) == 0 {
-		return 0
-	}
-	line, _ := strconv.Atoi(m[len(m)-1][1])
-	if strings.HasPrefix(strings.TrimPrefix(msg, "yaml: "), "while parsing") {
-		line++
+	var line int
+	if m := reYAMLLoadError().FindStringSubmatch(msg); m != nil {
+		end := m[2]
+		if m[3] != "" {
+			end = m[3]
+		}
+		line, _ = strconv.Atoi(end)
+	} else {
+		m := reYAMLPos().FindAllStringSubmatch(msg, -1)
+		if len(m) == 0 {
+			return 0
+		}
+		line, _ = strconv.Atoi(m[len(m)-1][1])
+		if strings.HasPrefix(strings.TrimPrefix(msg, "yaml: "), "while parsing") {
+			line++
+		}
 	}
 	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
 	if line > len(lines) {
@@ -73,6 +87,12 @@ func yamlErrorLine(msg string, data []byte) int {
 }
 
 func cleanYAMLError(s string) string {
+	if m := reYAMLLoadError().FindStringSubmatch(s); m != nil {
+		if m[1] != "" {
+			return m[1] + ": " + m[4]
+		}
+		return m[4]
+	}
 	s = strings.TrimPrefix(s, "yaml: ")
 	s = reYAMLPos().ReplaceAllString(s, ":")
 	s = strings.Join(strings.Fields(s), " ")

@@ -13,10 +13,21 @@ import (
 	"github.com/hoist-dev/hoist/internal/logopts"
 )
 
+// errMissingInput marks the problems that only matter once containers are
+// made: a build context, Dockerfile, secret or config file that does not
+// exist, a secret or config variable that is not set. `docker compose
+// config` prints a model that has them; up, build and run refuse it.
+var errMissingInput = errors.New("missing input")
+
 // Validate checks what compose-go accepts but an engine would reject late,
 // so that hoist fails before the first pull, build or create. All problems
-// are returned, joined, one line each.
+// are returned, joined, one line each; those about missing inputs wrap
+// errMissingInput.
 func Validate(p *types.Project, docs sourceDocs) error {
+	return errors.Join(validate(p, docs)...)
+}
+
+func validate(p *types.Project, docs sourceDocs) []error {
 	var errs []error
 	names := make([]string, 0, len(p.Services))
 	for name := range p.Services {
@@ -32,8 +43,7 @@ func Validate(p *types.Project, docs sourceDocs) error {
 			errs = append(errs, e.Error)
 		}
 	}
-	errs = append(errs, validateFileObjects(p, docs)...)
-	return errors.Join(errs...)
+	return append(errs, validateFileObjects(p, docs)...)
 }
 
 // resolveProblem is what Resolve refuses in service s, located: its
@@ -96,10 +106,10 @@ func validateFileObjects(p *types.Project, docs sourceDocs) []error {
 			e = &Error{Msg: fmt.Sprintf("%s %q is external (a swarm object)", what, name), Hint: "hoist runs without swarm: give it a file, environment or content"}
 		case obj.File != "":
 			if _, err := os.Stat(obj.File); err != nil {
-				e = &Error{Msg: fmt.Sprintf("%s %q: file %s does not exist", what, name, obj.File), Hint: fmt.Sprintf("create it or fix %s.%s.file (it is relative to the compose file)", kind, name)}
+				e = &Error{Msg: fmt.Sprintf("%s %q: file %s does not exist", what, name, obj.File), Hint: fmt.Sprintf("create it or fix %s.%s.file (it is relative to the compose file)", kind, name), Err: errMissingInput}
 			}
 		case obj.Environment != "" && !hasValue:
-			e = &Error{Msg: fmt.Sprintf("%s %q: environment variable %s is not set", what, name, obj.Environment), Hint: "set it in the environment or in .env"}
+			e = &Error{Msg: fmt.Sprintf("%s %q: environment variable %s is not set", what, name, obj.Environment), Hint: "set it in the environment or in .env", Err: errMissingInput}
 		}
 		if e != nil {
 			e.File, e.Line = docs.locate([]string{kind, name})
@@ -129,9 +139,14 @@ func newProblem(path []string, msg, hint string) problem {
 	return problem{Error: &Error{Msg: msg, Hint: hint}, path: path}
 }
 
+func missing(p problem) problem {
+	p.Err = errMissingInput
+	return p
+}
+
 func validateService(p *types.Project, s types.ServiceConfig) []problem {
 	var out []problem
-	if s.Image == "" && s.Build == nil {
+	if s.Image == "" && s.Build == nil && s.Provider == nil {
 		out = append(out, newProblem(nil, "has neither image nor build", "add image: or build:"))
 	}
 	if s.Build != nil {
@@ -182,7 +197,7 @@ func validateBuild(b *types.BuildConfig) []problem {
 	}
 	st, err := os.Stat(ctx)
 	if err != nil || !st.IsDir() {
-		return []problem{newProblem([]string{"build"}, fmt.Sprintf("build context %s does not exist or is not a directory", ctx), "fix build.context (it is relative to the compose file)")}
+		return []problem{missing(newProblem([]string{"build"}, fmt.Sprintf("build context %s does not exist or is not a directory", ctx), "fix build.context (it is relative to the compose file)"))}
 	}
 	if b.DockerfileInline != "" {
 		return nil
@@ -195,7 +210,7 @@ func validateBuild(b *types.BuildConfig) []problem {
 		df = filepath.Join(ctx, df)
 	}
 	if _, err := os.Stat(df); err != nil {
-		return []problem{newProblem([]string{"build"}, fmt.Sprintf("Dockerfile %s does not exist", df), "fix build.dockerfile (it is relative to the build context)")}
+		return []problem{missing(newProblem([]string{"build"}, fmt.Sprintf("Dockerfile %s does not exist", df), "fix build.dockerfile (it is relative to the build context)"))}
 	}
 	return nil
 }

@@ -48,7 +48,7 @@ var commands = map[string]func(ts *testscript.TestScript, neg bool, args []strin
 
 // extraEnv are variables a script may set with `env` that the custom
 // commands pass on to the programs they run, besides Setup's.
-var extraEnv = []string{"COMPOSE_PROFILES", "COMPOSE_FILE", "COMPOSE_PROJECT_NAME", "COMPOSE_ENV_FILES", "TAG", "GREETING", "WEB_PORT", "DB_PORT", "PORT"}
+var extraEnv = []string{"COMPOSE_PROFILES", "COMPOSE_FILE", "COMPOSE_PROJECT_NAME", "COMPOSE_ENV_FILES", "TAG", "GREETING", "WEB_PORT", "DB_PORT", "PORT", "STATE", "PROVIDER_PROBE"}
 
 // scriptEnv is the environment of the script's programs, as `exec` would
 // see it (Setup's variables plus extraEnv, with the script's current values).

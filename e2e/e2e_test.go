@@ -35,7 +35,8 @@
 //	waitchange TIMEOUT FILE PROG [ARGS...]  rerun PROG until its stdout differs from FILE
 //
 // PROG "hoist" is the binary built by TestMain; KEY=VALUE arguments before
-// PROG add to its environment.
+// PROG add to its environment. hoist-test-provider (internal/testprovider),
+// the provider of the scripts' provider services, is on their PATH.
 package e2e
 
 import (
@@ -89,6 +90,10 @@ func testMain(m *testing.M) int {
 	if err := testengine.BuildHoist(context.Background(), repoRoot, hoistBin); err != nil {
 		return fail("%v", err)
 	}
+	// The provider of provider services the scripts use, on their PATH.
+	if err := testengine.BuildStatic(context.Background(), repoRoot, "./internal/testprovider", filepath.Join(filepath.Dir(hoistBin), "hoist-test-provider")); err != nil {
+		return fail("%v", err)
+	}
 
 	require := os.Getenv("HOIST_REQUIRE_DOCKER") == "1"
 	if require {
@@ -98,7 +103,7 @@ func testMain(m *testing.M) int {
 			return fail("HOIST_REQUIRE_DOCKER=1: scripts/ensure-docker.sh: %v", err)
 		}
 		if _, err := exec.LookPath("redis-cli"); err != nil {
-			return fail("HOIST_REQUIRE_DOCKER=1: redis-cli is missing (apt-get install -y redis-tools; .ci/run installs it): %v", err)
+			return fail("HOIST_REQUIRE_DOCKER=1: redis-cli is missing (apt-get install -y redis-tools; go tool task test installs it): %v", err)
 		}
 		if os.Getenv("PYTHON_IMAGE") == "" || os.Getenv("REDIS_IMAGE") == "" {
 			return fail("HOIST_REQUIRE_DOCKER=1: PYTHON_IMAGE and REDIS_IMAGE must be set: eval \"$(samples/images/load.sh)\" and export them")
@@ -230,10 +235,12 @@ func setup(env *testscript.Env) error {
 		if out, err := down.CombinedOutput(); err != nil {
 			errorf("cleanup: hoist -p %s down: %v\n%s", project, err, out)
 		}
-		// Images built for the project (<project>-<service>).
-		if out, err := exec.CommandContext(ctx, "docker", "images", "-q", "--filter", "reference="+project+"-*").Output(); err == nil {
-			if ids := strings.Fields(string(out)); len(ids) > 0 {
-				exec.CommandContext(ctx, "docker", append([]string{"rmi", "-f"}, ids...)...).Run()
+		// Images built for the project (<project>-<service>), by name: the
+		// same build in another script has the same ID, which a running
+		// container of that script holds.
+		if out, err := exec.CommandContext(ctx, "docker", "images", "--filter", "reference="+project+"-*", "--format", "{{.Repository}}:{{.Tag}}").Output(); err == nil {
+			if refs := strings.Fields(string(out)); len(refs) > 0 {
+				exec.CommandContext(ctx, "docker", append([]string{"rmi", "-f"}, refs...)...).Run()
 			}
 		}
 		if left := leftovers(ctx, project); left != "" {

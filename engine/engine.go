@@ -170,6 +170,17 @@ type RemovalLimiter interface {
 	MaxParallelRemovals() int
 }
 
+// ComposeSharer is an engine whose objects docker compose manages too (the
+// Docker Engine): its containers carry docker compose's own config hash
+// and image label, so that each tool finds the other's containers up to
+// date.
+type ComposeSharer interface {
+	// DockerComposeImage is what docker compose records as
+	// com.docker.compose.image for the local image ref (the image's
+	// identity, which it compares to decide a recreate).
+	DockerComposeImage(ctx context.Context, ref string) (string, error)
+}
+
 // ProjectLocker serialises concurrent ups of a project, across
 // processes: up holds the lock throughout.
 type ProjectLocker interface {

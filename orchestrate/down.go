@@ -68,6 +68,15 @@ func (o *Orchestrator) Down(ctx context.Context, name string, p *types.Project, 
 	if err := o.runDown(ctx, p, pl, st, opts.Timeout, opts.KillCtx); err != nil {
 		return pl, err
 	}
+	// Provider services, once the containers that depend on them are gone
+	// (without the compose file, hoist does not know of them).
+	if p != nil {
+		if _, providers := withoutProviders(p); len(providers) > 0 {
+			if err := o.downProviders(ctx, p, providers); err != nil {
+				return pl, err
+			}
+		}
+	}
 	// What an interrupted or failed teardown left (a supervisor, network
 	// state) goes too, even when there was nothing else to remove.
 	if t, ok := o.Backend.(engine.ProjectTearer); ok && filter == nil {

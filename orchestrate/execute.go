@@ -91,17 +91,23 @@ func (o *Orchestrator) runOp(ctx context.Context, p *types.Project, op *plan.Op,
 		st.mu.Unlock()
 		return nil
 	case plan.Create:
-		spec, err := containerSpec(p, p.Services[op.Service], op.Number, op.Target, false)
+		s := p.Services[op.Service]
+		spec, err := containerSpec(p, s, op.Number, op.Target, false)
 		if err != nil {
+			return err
+		}
+		if err := o.labelForRecreate(ctx, p, s, &spec, st); err != nil {
 			return err
 		}
 		id, err := b.CreateContainer(ctx, spec)
 		if err != nil {
 			return err
 		}
+		c := engine.Container{ID: id, Name: op.Target, Service: op.Service, Number: op.Number, State: engine.StateRunning, Labels: spec.Config.Labels}
 		st.mu.Lock()
 		st.ids[op.Target] = id
-		st.created = append(st.created, engine.Container{ID: id, Name: op.Target, Service: op.Service, Number: op.Number, State: engine.StateRunning, Labels: spec.Config.Labels})
+		st.created = append(st.created, c)
+		st.byService[op.Service] = append(st.byService[op.Service], c)
 		st.mu.Unlock()
 		return nil
 	case plan.Start:
@@ -109,11 +115,13 @@ func (o *Orchestrator) runOp(ctx context.Context, p *types.Project, op *plan.Op,
 	case plan.Stop:
 		return b.StopContainer(ctx, st.id(op.Target), stopTimeout(p, op.Service))
 	case plan.Remove:
-		err := b.RemoveContainer(ctx, st.id(op.Target), engine.RemoveOptions{Force: true})
-		if errors.Is(err, engine.ErrNotFound) {
-			return nil
+		id := st.id(op.Target)
+		err := b.RemoveContainer(ctx, id, engine.RemoveOptions{Force: true})
+		if err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return err
 		}
-		return err
+		st.forget(op.Service, id)
+		return nil
 	case plan.WaitRunning, plan.WaitHealthy, plan.WaitCompleted:
 		return o.wait(ctx, op, st)
 	}

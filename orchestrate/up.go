@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -54,6 +55,8 @@ func (o *Orchestrator) Up(ctx context.Context, p *types.Project, opts UpOptions)
 	if err != nil {
 		return nil, err
 	}
+	full := p
+	p, providers := withoutProviders(p)
 	res := &UpResult{Project: p}
 	if l, ok := o.Backend.(engine.ProjectLocker); ok && !opts.DryRun {
 		unlock, err := l.LockProject(ctx, p.Name)
@@ -82,7 +85,10 @@ func (o *Orchestrator) Up(ctx context.Context, p *types.Project, opts UpOptions)
 	}
 	res.ImagePlan = plan.Images(p, observed, plan.ImageOptions{Build: opts.Build, NoBuild: opts.NoBuild, Pull: opts.Pull})
 	if opts.DryRun {
-		res.Plan, err = plan.Up(p, observed, planOptions(opts))
+		if len(providers) > 0 {
+			o.warn("a dry run does not run provider services: the services that depend on them are planned without what they would set")
+		}
+		res.Plan, err = plan.Up(p, observed, o.planOptions(opts))
 		return res, err
 	}
 	if !res.ImagePlan.Empty() {
@@ -96,7 +102,14 @@ func (o *Orchestrator) Up(ctx context.Context, p *types.Project, opts UpOptions)
 			}
 		}
 	}
-	res.Plan, err = plan.Up(p, observed, planOptions(opts))
+	if len(providers) > 0 {
+		if p, err = o.runProviders(ctx, full, providers); err != nil {
+			return res, err
+		}
+		p, _ = withoutProviders(p)
+		res.Project = p
+	}
+	res.Plan, err = plan.Up(p, observed, o.planOptions(opts))
 	if err != nil {
 		return res, err
 	}
@@ -120,8 +133,9 @@ func (o *Orchestrator) Up(ctx context.Context, p *types.Project, opts UpOptions)
 	return res, err
 }
 
-func planOptions(o UpOptions) plan.UpOptions {
-	return plan.UpOptions{ForceRecreate: o.ForceRecreate, NoRecreate: o.NoRecreate, RemoveOrphans: o.RemoveOrphans, Wait: o.Wait, NoStart: o.NoStart}
+func (o *Orchestrator) planOptions(u UpOptions) plan.UpOptions {
+	return plan.UpOptions{ForceRecreate: u.ForceRecreate, NoRecreate: u.NoRecreate, RemoveOrphans: u.RemoveOrphans, Wait: u.Wait, NoStart: u.NoStart,
+		Hash: o.hasher()}
 }
 
 func selectServices(p *types.Project, names []string, noDeps bool) (*types.Project, error) {
@@ -189,20 +203,41 @@ func heldPorts(st *engine.State) []netplan.Binding {
 
 // runState is what one execution learns and creates.
 type runState struct {
-	mu          sync.Mutex
-	ids         map[string]string // container name -> ID
-	created     []engine.Container
+	mu      sync.Mutex
+	ids     map[string]string // container name -> ID
+	created []engine.Container
+	// byService are the services' replicas (one-offs aside) as the
+	// execution goes: observed, plus created, less removed.
+	byService   map[string][]engine.Container
 	networks    []engine.Network
 	volumes     []engine.Volume
 	waitTimeout time.Duration
 }
 
 func newRunState(obs *engine.State) *runState {
-	st := &runState{ids: map[string]string{}}
+	st := &runState{ids: map[string]string{}, byService: map[string][]engine.Container{}}
 	for _, c := range obs.Containers {
 		st.ids[c.Name] = c.ID
+		if !c.OneOff {
+			st.byService[c.Service] = append(st.byService[c.Service], c)
+		}
 	}
 	return st
+}
+
+// containerOf is the container a reference to service resolves to now
+// (see compose.ContainerOf).
+func (s *runState) containerOf(service string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return plan.FirstContainer(s.byService[service])
+}
+
+// forget drops a removed container from its service's replicas.
+func (s *runState) forget(service, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.byService[service] = slices.DeleteFunc(s.byService[service], func(c engine.Container) bool { return c.ID == id })
 }
 
 func (s *runState) id(name string) string {

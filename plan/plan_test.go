@@ -331,3 +331,34 @@ remove volume demo_data <- remove container demo-db-1, remove container demo-job
 }
 
 func ptr(s string) *string { return &s }
+
+// A container that takes another service's volumes (volumes_from), ipc
+// or pid namespace is created only once that service's container runs:
+// the Engine refuses to create it before.
+func TestUpCreatesAfterTheContainersTheyTakeFrom(t *testing.T) {
+	p := load(t, `
+services:
+  src:
+    image: busybox
+    ipc: shareable
+  vol:
+    image: busybox
+    volumes_from: ["src:ro"]
+  ns:
+    image: busybox
+    ipc: service:src
+    pid: service:src
+`)
+	pl, err := Up(p, &engine.State{}, UpOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, pl.String(), `create network demo_default
+create container demo-src-1 (new) <- create network demo_default
+start container demo-src-1 <- create container demo-src-1
+create container demo-ns-1 (new) <- create network demo_default, start container demo-src-1
+create container demo-vol-1 (new) <- create network demo_default, start container demo-src-1
+start container demo-ns-1 <- create container demo-ns-1, start container demo-src-1
+start container demo-vol-1 <- create container demo-vol-1, start container demo-src-1
+`)
+}

@@ -22,6 +22,9 @@ type UpOptions struct {
 	// NoStart creates (and recreates) containers without starting any,
 	// as `up --no-start` and `create`; it excludes Wait.
 	NoStart bool
+	// Hash is the config hash the engine's containers carry (docker
+	// compose's on the Docker Engine); nil means compose.HoistHasher.
+	Hash compose.Hasher
 }
 
 // ContainerName is the name docker compose gives replica n of a service.
@@ -126,7 +129,11 @@ func (b *upBuilder) service(s types.ServiceConfig) error {
 	if b.started == nil {
 		b.started = map[string][]string{}
 	}
-	hash, err := compose.ServiceHash(s)
+	hasher := b.o.Hash
+	if hasher == nil {
+		hasher = compose.HoistHasher
+	}
+	hash, err := hasher(s, b.containerOf)
 	if err != nil {
 		return err
 	}
@@ -173,6 +180,27 @@ func (b *upBuilder) service(s types.ServiceConfig) error {
 		b.stopAndRemove(c, "scale down")
 	}
 	return nil
+}
+
+// containerOf is the observed container a "service:NAME" reference
+// resolves to: NAME's first by name, as docker compose picks it.
+func (b *upBuilder) containerOf(service string) (string, bool) {
+	return FirstContainer(b.containers[service])
+}
+
+// FirstContainer is the ID of the first of cs by name, the container
+// docker compose resolves a reference to their service to.
+func FirstContainer(cs []engine.Container) (string, bool) {
+	if len(cs) == 0 {
+		return "", false
+	}
+	first := cs[0]
+	for _, c := range cs[1:] {
+		if c.Name < first.Name {
+			first = c
+		}
+	}
+	return first.ID, true
 }
 
 func (b *upBuilder) createAndStart(s types.ServiceConfig, n int, name, after, reason string) {
@@ -245,13 +273,31 @@ func (b *upBuilder) dependencies(s types.ServiceConfig) {
 			}
 		}
 	}
-	// network_mode service:x joins x's namespaces, so x must run before
-	// the container is even created.
-	if src, ok := strings.CutPrefix(s.NetworkMode, "service:"); ok {
+	// network_mode, ipc or pid "service:x" joins x's namespaces, and
+	// volumes_from x takes x's mounts, so x must run before the container
+	// is even created.
+	for _, src := range containerRefs(s) {
 		for _, cr := range b.createsOf(s.Name) {
 			b.pl.dep(cr, b.started[src]...)
 		}
 	}
+}
+
+// containerRefs are the services whose containers s's are created from
+// (network_mode, ipc, pid: service:NAME, and volumes_from).
+func containerRefs(s types.ServiceConfig) []string {
+	var out []string
+	for _, mode := range []string{s.NetworkMode, s.Ipc, s.Pid} {
+		if src, ok := strings.CutPrefix(mode, "service:"); ok {
+			out = append(out, src)
+		}
+	}
+	for _, v := range s.VolumesFrom {
+		if src, _, _ := strings.Cut(v, ":"); src != "container" {
+			out = append(out, src)
+		}
+	}
+	return out
 }
 
 func (b *upBuilder) createsOf(service string) []*Op {

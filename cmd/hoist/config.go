@@ -15,12 +15,23 @@ func newConfig(a *app) *cobra.Command {
 	var format, hash string
 	var services, volumes, networks, images, profiles, quiet bool
 	c := &cobra.Command{
-		Use:   "config",
+		Use:   "config [SERVICE...]",
 		Short: "Validate and print the normalized compose model",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := a.load(cmd.Context())
+			p, err := a.loadModel(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if len(args) > 0 {
+				// As docker compose: the services named (enabled even when
+				// their profile is not) and what they depend on; depends_on
+				// entries naming what is left out go.
+				if p, err = p.WithServicesEnabled(args...); err != nil {
+					return err
+				}
+				if p, err = p.WithSelectedServices(args); err != nil {
+					return err
+				}
 			}
 			switch {
 			case quiet:
@@ -59,7 +70,10 @@ func newConfig(a *app) *cobra.Command {
 				}
 				return nil
 			case hash != "":
-				// The hash up compares to decide whether to recreate.
+				// docker compose's hash (the one the docker engine's
+				// containers carry), as docker compose config --hash
+				// prints it: references to other services' containers
+				// are left as written.
 				names := sortedKeysOf(p.Services)
 				if hash != "*" {
 					names = strings.Split(hash, ",")
@@ -69,7 +83,7 @@ func newConfig(a *app) *cobra.Command {
 					if !ok {
 						return fmt.Errorf("config --hash: no such service: %q", n)
 					}
-					h, err := compose.ServiceHash(s)
+					h, err := compose.DockerComposeHash(s, nil)
 					if err != nil {
 						return err
 					}
@@ -77,18 +91,9 @@ func newConfig(a *app) *cobra.Command {
 				}
 				return nil
 			}
-			var out []byte
-			switch format {
-			case "yaml", "":
-				out, err = p.MarshalYAML()
-			case "json":
-				out, err = p.MarshalJSON()
-				out = append(out, '\n')
-			default:
-				return fmt.Errorf("--format %q: use yaml or json", format)
-			}
+			out, err := compose.Render(p, format)
 			if err != nil {
-				return fmt.Errorf("render config: %w", err)
+				return err
 			}
 			_, err = a.stdout.Write(out)
 			return err

@@ -56,6 +56,8 @@ var words = map[string][3]string{
 	"remove network":   {"Network", "Removing", "Removed"},
 	"remove volume":    {"Volume", "Removing", "Removed"},
 	"remove image":     {"Image", "Removing", "Removed"},
+	"provider":         {"Service", "Creating", "Created"},
+	"provider down":    {"Service", "Removing", "Removed"},
 }
 
 func (r *renderer) event(e orchestrate.Event) {

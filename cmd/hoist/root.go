@@ -79,7 +79,13 @@ func (a *app) getenv(k string) string {
 }
 
 func (a *app) loadOptions() compose.Options {
-	return compose.Options{Files: a.files, Name: a.project, ProjectDir: a.projectDir, Profiles: a.profiles, EnvFiles: a.envFiles, Environ: a.environ, CacheDir: a.cacheDir()}
+	return compose.Options{Files: a.files, Name: a.project, ProjectDir: a.projectDir, Profiles: a.profiles, EnvFiles: a.envFiles, Environ: a.environ, CacheDir: a.cacheDir(),
+		Warn: a.warn}
+}
+
+// warn prints a warning of the loader as hoist's own warnings look.
+func (a *app) warn(w *compose.Error) {
+	fmt.Fprintln(a.stderr, "WARN "+w.Error())
 }
 
 // cacheDir follows the XDG convention; HOIST_CACHE_DIR overrides it and
@@ -102,6 +108,13 @@ func (a *app) cacheDir() string {
 
 func (a *app) load(ctx context.Context) (*types.Project, error) {
 	return compose.Load(ctx, a.loadOptions())
+}
+
+// loadModel loads the model as `config` prints it (compose.Options.ModelOnly).
+func (a *app) loadModel(ctx context.Context) (*types.Project, error) {
+	o := a.loadOptions()
+	o.ModelOnly = true
+	return compose.Load(ctx, o)
 }
 
 // projectName resolves the project for commands that work without a compose

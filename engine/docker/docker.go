@@ -83,6 +83,7 @@ var (
 	_ engine.Syncer         = (*Backend)(nil)
 	_ engine.Copier         = (*Backend)(nil)
 	_ engine.ImageInspector = (*Backend)(nil)
+	_ engine.ComposeSharer  = (*Backend)(nil)
 	_ engine.ImageLoader    = (*Backend)(nil)
 	_ engine.ImageImporter  = (*Backend)(nil)
 	_ engine.ImageLister    = (*Backend)(nil)

@@ -3,9 +3,12 @@ package docker
 import (
 	"context"
 	"fmt"
+	goruntime "runtime"
 
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/registry"
+	"github.com/docker/docker/api/types/versions"
+	"github.com/docker/docker/client"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -105,4 +108,36 @@ func serverAddress(reg string) string {
 		return "https://index.docker.io/v1/"
 	}
 	return reg
+}
+
+// DockerComposeImage is what docker compose v5 records as
+// com.docker.compose.image for ref, so that it finds hoist's containers up
+// to date (engine.ComposeSharer): the image's ID, or, on an Engine that
+// lists an image's manifests (API 1.48 and later, with the containerd
+// image store), the digest of the available image manifest for this
+// host's platform, else of the only one available. An image index's own
+// ID changes with every rebuild's attestations; a manifest's does not.
+func (b *Backend) DockerComposeImage(ctx context.Context, ref string) (string, error) {
+	if versions.LessThan(b.api.ClientVersion(), "1.48") {
+		return b.ImageID(ctx, ref)
+	}
+	img, err := b.api.ImageInspect(ctx, ref, client.ImageInspectWithManifests(true))
+	if err != nil {
+		return "", fmt.Errorf("inspect image %q: %w", ref, mapErr(err))
+	}
+	var available []image.ManifestSummary
+	for _, m := range img.Manifests {
+		if m.Kind == image.ManifestKindImage && m.Available {
+			available = append(available, m)
+		}
+	}
+	for _, m := range available {
+		if p := m.ImageData; p != nil && p.Platform.OS == goruntime.GOOS && p.Platform.Architecture == goruntime.GOARCH {
+			return m.ID, nil
+		}
+	}
+	if len(available) == 1 {
+		return available[0].ID, nil
+	}
+	return img.ID, nil
 }

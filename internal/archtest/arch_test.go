@@ -1,6 +1,6 @@
 // Package archtest guards the architecture: the loader, the planner, the
-// executor, the network planner, watch and cp's rules stay
-// engine-agnostic, the CLI reaches the engines through the orchestrator,
+// executor, the network planner, watch, cp's rules and the provider
+// services' runner stay engine-agnostic, the CLI reaches the engines through the orchestrator,
 // and paths inside containers' roots are resolved in one place.
 package archtest
 
@@ -16,7 +16,7 @@ func TestLayering(t *testing.T) {
 		"github.com/hoist-dev/hoist/engine/docker",
 		"github.com/hoist-dev/hoist/engine/native",
 	}
-	for _, pkg := range []string{"compose", "plan", "dag", "netplan", "watch", "orchestrate", "filecopy"} {
+	for _, pkg := range []string{"compose", "plan", "dag", "netplan", "watch", "orchestrate", "filecopy", "provider"} {
 		out, err := exec.Command("go", "list", "-deps", "github.com/hoist-dev/hoist/"+pkg).CombinedOutput()
 		if err != nil {
 			t.Fatalf("go list %s: %v\n%s", pkg, err, out)
