@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/internal/clock"
 )
 
 // Health statuses, as engine.Health*.
@@ -114,7 +115,7 @@ func (s *server) health(ctx context.Context, c *ctr, t task) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.clock.After(wait):
+		case <-clock.After(s.clock, wait):
 		}
 		pr := s.probeOnce(ctx, t.Pid(), spec, timeout)
 		if ctx.Err() != nil {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/internal/clock"
 )
 
 // Log capture. A container's stdout and stderr are FIFOs in its state
@@ -102,7 +104,7 @@ type logEntry struct {
 // queue is a slice that is dropped whenever the writer catches up, so an
 // idle container's log costs no buffer (a supervisor holds 50 or more).
 type logger struct {
-	clock       Clock
+	clock       clock.Clock
 	nonBlocking bool
 	dropped     atomic.Int64 // since the last note in the file
 	total       atomic.Int64 // ever
@@ -117,7 +119,7 @@ type logger struct {
 	scratch     []byte
 }
 
-func newLogger(dir string, maxSize int64, maxFiles int, nonBlocking bool, clock Clock) (*logger, error) {
+func newLogger(dir string, maxSize int64, maxFiles int, nonBlocking bool, c clock.Clock) (*logger, error) {
 	if maxSize <= 0 {
 		maxSize = defaultLogMaxSize
 	}
@@ -131,7 +133,7 @@ func newLogger(dir string, maxSize int64, maxFiles int, nonBlocking bool, clock 
 	if err := w.open(); err != nil {
 		return nil, err
 	}
-	l := &logger{clock: clock, nonBlocking: nonBlocking, done: make(chan struct{}), wake: make(chan struct{}, 1), w: w}
+	l := &logger{clock: c, nonBlocking: nonBlocking, done: make(chan struct{}), wake: make(chan struct{}, 1), w: w}
 	l.room = sync.NewCond(&l.mu)
 	go l.write()
 	return l, nil

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/internal/clock"
 	"github.com/hoist-dev/hoist/internal/memtrim"
 )
 
@@ -200,7 +201,7 @@ func runRole() int {
 	// Orphaned descendants come to us rather than to the system's init.
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	logger := log.New(os.Stderr, "", log.LstdFlags)
-	s := newServer(dir, realClock{})
+	s := newServer(dir, clock.Real())
 	s.logf = logger.Printf
 	ln, err := listen(filepath.Join(dir, SocketFile))
 	if err != nil {

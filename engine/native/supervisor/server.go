@@ -13,6 +13,7 @@ import (
 
 	"github.com/hoist-dev/hoist/engine/native/portproxy"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/internal/clock"
 )
 
 // containersDir holds one record per supervised container, for adoption
@@ -35,7 +36,7 @@ type starter func(ctx context.Context, cfg *ContainerConfig, log *logger) (task,
 // server is the supervisor's state; its methods are the API.
 type server struct {
 	dir   string
-	clock Clock
+	clock clock.Clock
 	start starter
 	logf  func(format string, args ...any)
 	// probe runs a healthcheck command in the container of pid.
@@ -65,9 +66,9 @@ type ctr struct {
 	runStart time.Time
 }
 
-func newServer(dir string, clock Clock) *server {
+func newServer(dir string, c clock.Clock) *server {
 	return &server{
-		dir: dir, clock: clock, start: startTask, probe: runtime.Exec,
+		dir: dir, clock: c, start: startTask, probe: runtime.Exec,
 		logf: func(string, ...any) {}, busy: make(chan struct{}, 1),
 		ctrs: map[string]*ctr{}, subs: map[chan Event]struct{}{},
 	}
@@ -283,7 +284,7 @@ func (s *server) loop(c *ctr, t task, stopProxy context.CancelFunc) {
 
 		for {
 			select {
-			case <-s.clock.After(delay):
+			case <-clock.After(s.clock, delay):
 			case <-c.wake:
 			}
 			s.mu.Lock()

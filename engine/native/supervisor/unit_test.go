@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hoist-dev/hoist/internal/clock"
 )
 
 func TestBackoff(t *testing.T) {
@@ -63,14 +65,16 @@ func TestShouldRestart(t *testing.T) {
 type fakeClock struct {
 	mu      sync.Mutex
 	now     time.Time
-	timers  []fakeTimer
-	pending chan struct{} // a token per After call
+	timers  []*fakeTimer
+	pending chan struct{} // a token per AfterFunc call
 }
 
 type fakeTimer struct {
 	at time.Time
-	ch chan time.Time
+	f  func()
 }
+
+func (*fakeTimer) Stop() bool { return false }
 
 func newFakeClock() *fakeClock {
 	return &fakeClock{now: time.Unix(1e9, 0), pending: make(chan struct{}, 100)}
@@ -82,28 +86,32 @@ func (c *fakeClock) Now() time.Time {
 	return c.now
 }
 
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) clock.Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	c.timers = append(c.timers, fakeTimer{c.now.Add(d), ch})
+	t := &fakeTimer{c.now.Add(d), f}
+	c.timers = append(c.timers, t)
 	c.pending <- struct{}{}
-	return ch
+	return t
 }
 
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+	var due []*fakeTimer
 	kept := c.timers[:0]
 	for _, t := range c.timers {
 		if !t.at.After(c.now) {
-			t.ch <- c.now
+			due = append(due, t)
 		} else {
 			kept = append(kept, t)
 		}
 	}
 	c.timers = kept
+	c.mu.Unlock()
+	for _, t := range due {
+		t.f()
+	}
 }
 
 // fakeTask exits with the code sent on exit.
@@ -246,7 +254,7 @@ func TestStopDuringBackoff(t *testing.T) {
 // before the log closes.
 func TestLogBlockingKeepsAll(t *testing.T) {
 	dir := t.TempDir()
-	l, err := newLogger(dir, 1<<30, 1, false, realClock{})
+	l, err := newLogger(dir, 1<<30, 1, false, clock.Real())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +279,7 @@ func TestLogBlockingKeepsAll(t *testing.T) {
 // output, counts it, and notes it in the file.
 func TestLogNonBlockingDrops(t *testing.T) {
 	dir := t.TempDir()
-	l, err := newLogger(dir, 1<<30, 1, true, realClock{})
+	l, err := newLogger(dir, 1<<30, 1, true, clock.Real())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +301,7 @@ func TestLogNonBlockingDrops(t *testing.T) {
 
 func TestLogRotation(t *testing.T) {
 	dir := t.TempDir()
-	l, err := newLogger(dir, 1000, 3, false, realClock{})
+	l, err := newLogger(dir, 1000, 3, false, clock.Real())
 	if err != nil {
 		t.Fatal(err)
 	}
