@@ -136,3 +136,14 @@ func Options(lowers []string, upper, work string, indexOff, volatile bool) strin
 func escape(p string) string {
 	return strings.NewReplacer(`\`, `\\`, `:`, `\:`, `,`, `\,`).Replace(p)
 }
+
+// Unmount unmounts a root file system mounted by Mount. A target that is
+// not mounted (or does not exist) is not an error, so cleanup can be
+// retried.
+func Unmount(target string) error {
+	err := unix.Unmount(target, 0)
+	if err == nil || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return fmt.Errorf("unmount %s: %w", target, err)
+}
