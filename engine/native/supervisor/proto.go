@@ -8,11 +8,15 @@ import (
 	"net"
 	"syscall"
 	"time"
+
+	"github.com/hoist-dev/hoist/engine/native/portproxy"
 )
 
 // The protocol: a client connects to the socket, writes one request as a
 // JSON line and reads one response line. A subscribe response is followed
-// by event lines until either side closes. A connection carries one call.
+// by event lines until either side closes; a publish response by the
+// client's commit line and a last response (publish.go). A connection
+// carries one call.
 
 type request struct {
 	Op      string           `json:"op"`
@@ -20,6 +24,8 @@ type request struct {
 	Config  *ContainerConfig `json:"config,omitempty"`
 	Timeout time.Duration    `json:"timeout,omitempty"`
 	Signal  syscall.Signal   `json:"signal,omitempty"`
+	// Ports are publish's bindings.
+	Ports []portproxy.Binding `json:"ports,omitempty"`
 }
 
 type response struct {
@@ -28,6 +34,8 @@ type response struct {
 	State *ContainerState  `json:"state,omitempty"`
 	List  []ContainerState `json:"list,omitempty"`
 	Pid   int              `json:"pid,omitempty"`
+	// Ports are the addresses publish bound.
+	Ports []string `json:"ports,omitempty"`
 }
 
 func errResponse(err error) response {
@@ -131,6 +139,11 @@ func (s *server) handle(ctx context.Context, conn net.Conn, shutdown func()) {
 	case "subscribe":
 		s.stream(cctx, conn, br, enc)
 		return
+	case "publish":
+		s.publish(cctx, conn, br, enc, req)
+		return
+	case "unpublish":
+		s.unpublish(req.ID)
 	case "shutdown":
 		if err := s.shutdown(cctx); err != nil {
 			resp = errResponse(err)

@@ -1,48 +1,5 @@
-package native
-
-import (
-	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strings"
-	"sync"
-	"time"
-
-	"golang.org/x/sys/unix"
-
-	"github.com/hoist-dev/hoist/engine"
-	"github.com/hoist-dev/hoist/engine/native/build"
-	"github.com/hoist-dev/hoist/engine/native/etcfiles"
-	"github.com/hoist-dev/hoist/engine/native/network"
-	"github.com/hoist-dev/hoist/internal/atomicfile"
-)
-
-// builderOnce holds the native Dockerfile builder on the engine's store, its
-// cache under <Root>/build; made on first use and kept, so the context
-// hashes it remembers serve later builds of the same process.
-type builderOnce struct {
-	once sync.Once
-	b    *build.Builder
-}
-
-// Build builds spec into the native store with engine/native/build: RUN
-// steps run as native containers, each in a network namespace of its own
-// on a bridge of the build's (buildNetworks), and the layer cache lives
-// under <Root>/build.
-func (b *Backend) Build(ctx context.Context, spec engine.BuildSpec, progress func(msg string)) (string, error) {
-	b.builder.once.Do(func() {
-		b.builder.b = build.New(b.store, build.Options{Network: buildNetworks{m: b.netm, runDir: b.runDir, logf: b.logf}})
-	})
-	return b.builder.b.Build(ctx, spec, progress)
-}
-
-// buildNetworks is the builder's build.Network on engine/native/network.
+// Package buildnet gives each native build a network of its own: the
+// builder's build.Network (engine/native/build) on engine/native/network.
 //
 // Each build that runs a RUN step gets a bridge of its own with outbound
 // NAT, as a project of the network manager named build.<pid>.<hex> (a
@@ -63,27 +20,57 @@ func (b *Backend) Build(ctx context.Context, spec engine.BuildSpec, progress fun
 // owner.lock until the network is gone. A build killed outright (SIGKILL,
 // a crash) leaves the lock free, and the next build of any hoist process
 // tears that network down before making its own.
-type buildNetworks struct {
-	m      *network.Manager
-	runDir string
-	logf   func(string, ...any)
-}
+package buildnet
 
-const (
-	buildProjectPrefix = "build."
-	ownerLockName      = "owner.lock"
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/engine/native/build"
+	"github.com/hoist-dev/hoist/engine/native/etcfiles"
+	"github.com/hoist-dev/hoist/engine/native/network"
+	"github.com/hoist-dev/hoist/internal/atomicfile"
 )
 
-func (n buildNetworks) Open(ctx context.Context) (build.BuildNetwork, error) {
+// Networks opens the builds' networks: Manager's projects, in RunDir
+// (the native engine's). Logf hears about dead builds' networks swept.
+type Networks struct {
+	Manager *network.Manager
+	RunDir  string
+	Logf    func(string, ...any)
+}
+
+var _ build.Network = Networks{}
+
+const (
+	projectPrefix = "build."
+	// OwnerLock is the file in a build network's dir its owner holds
+	// locked.
+	OwnerLock = "owner.lock"
+)
+
+func (n Networks) Open(ctx context.Context) (build.BuildNetwork, error) {
 	n.sweep(ctx)
-	project := fmt.Sprintf("%s%d.%s", buildProjectPrefix, os.Getpid(), randomHex(3))
-	dir := filepath.Join(n.runDir, project)
+	project := fmt.Sprintf("%s%d.%s", projectPrefix, os.Getpid(), randomHex(3))
+	dir := filepath.Join(n.RunDir, project)
 	lock, err := lockOwner(dir)
 	if err != nil {
 		return nil, fmt.Errorf("build network: %w", err)
 	}
-	s := &buildSession{m: n.m, project: project, dir: dir, lock: lock}
-	if _, err := n.m.EnsureNetwork(ctx, network.NetSpec{Name: project, Project: project}); err != nil {
+	s := &Session{m: n.Manager, project: project, dir: dir, lock: lock}
+	if _, err := n.Manager.EnsureNetwork(ctx, network.NetSpec{Name: project, Project: project}); err != nil {
 		return nil, errors.Join(fmt.Errorf("build network: %w", err), s.Close(ctx))
 	}
 	// The host's resolver settings, without the loopback nameservers a
@@ -102,11 +89,11 @@ func (n buildNetworks) Open(ctx context.Context) (build.BuildNetwork, error) {
 
 // sweep tears down the networks of builds whose process died without
 // doing so; the owner of each live one holds its lock.
-func (n buildNetworks) sweep(ctx context.Context) {
-	dirs, _ := filepath.Glob(filepath.Join(n.runDir, buildProjectPrefix+"*"))
+func (n Networks) sweep(ctx context.Context) {
+	dirs, _ := filepath.Glob(filepath.Join(n.RunDir, projectPrefix+"*"))
 	for _, dir := range dirs {
 		project := filepath.Base(dir)
-		f, err := os.OpenFile(filepath.Join(dir, ownerLockName), os.O_RDWR|unix.O_CLOEXEC, 0)
+		f, err := os.OpenFile(filepath.Join(dir, OwnerLock), os.O_RDWR|unix.O_CLOEXEC, 0)
 		if errors.Is(err, fs.ErrNotExist) {
 			// Made a moment ago and not locked yet, or its process died
 			// in that moment (then it holds nothing but the directory).
@@ -119,20 +106,20 @@ func (n buildNetworks) sweep(ctx context.Context) {
 			continue
 		}
 		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
-			n.logf("build network %s: its build is gone; removing it", project)
+			n.Logf("build network %s: its build is gone; removing it", project)
 			n.remove(ctx, project, dir)
 		}
 		f.Close()
 	}
 }
 
-func (n buildNetworks) remove(ctx context.Context, project, dir string) {
-	if err := n.m.Teardown(context.WithoutCancel(ctx), project); err != nil {
-		n.logf("build network %s: %v", project, err)
+func (n Networks) remove(ctx context.Context, project, dir string) {
+	if err := n.Manager.Teardown(context.WithoutCancel(ctx), project); err != nil {
+		n.Logf("build network %s: %v", project, err)
 		return
 	}
 	if err := os.RemoveAll(dir); err != nil {
-		n.logf("build network %s: %v", project, err)
+		n.Logf("build network %s: %v", project, err)
 	}
 }
 
@@ -144,7 +131,7 @@ func lockOwner(dir string) (*os.File, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	tmp := filepath.Join(dir, ownerLockName+".new")
+	tmp := filepath.Join(dir, OwnerLock+".new")
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, err
@@ -153,15 +140,15 @@ func lockOwner(dir string) (*os.File, error) {
 		f.Close()
 		return nil, fmt.Errorf("lock %s: %w", tmp, err)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, ownerLockName)); err != nil {
+	if err := os.Rename(tmp, filepath.Join(dir, OwnerLock)); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return f, nil
 }
 
-// buildSession is one build's network.
-type buildSession struct {
+// Session is one build's network.
+type Session struct {
 	m       *network.Manager
 	project string
 	dir     string
@@ -172,11 +159,21 @@ type buildSession struct {
 	releases sync.WaitGroup
 }
 
-func (s *buildSession) resolvPath(id string) string {
+// Project is the network manager's project of the build's network.
+func (s *Session) Project() string { return s.project }
+
+// Dir is its run dir.
+func (s *Session) Dir() string { return s.dir }
+
+// Abandon lets the network go without tearing it down, as a build killed
+// outright does: the next Open of any process sweeps it.
+func (s *Session) Abandon() { s.lock.Close() }
+
+func (s *Session) resolvPath(id string) string {
 	return filepath.Join(s.dir, "resolv", id)
 }
 
-func (s *buildSession) Attach(ctx context.Context, id string) (build.StepNetwork, error) {
+func (s *Session) Attach(ctx context.Context, id string) (build.StepNetwork, error) {
 	hostname, _ := os.Hostname() // the step's, its UTS namespace a copy of the host's
 	att, err := s.m.Attach(ctx, network.AttachSpec{
 		Project: s.project, Container: id, Hostname: hostname,
@@ -199,7 +196,7 @@ func (s *buildSession) Attach(ctx context.Context, id string) (build.StepNetwork
 
 // Release runs in the background: deleting a veth waits for the kernel,
 // and the next step need not.
-func (s *buildSession) Release(ctx context.Context, id string) {
+func (s *Session) Release(ctx context.Context, id string) {
 	s.releases.Add(1)
 	go func() {
 		defer s.releases.Done()
@@ -215,7 +212,7 @@ func (s *buildSession) Release(ctx context.Context, id string) {
 // both mostly wait for the kernel to delete links, and these waits
 // overlap. Teardown takes whatever a Release has not forgotten yet, and a
 // link both delete is gone for either.
-func (s *buildSession) Close(ctx context.Context) error {
+func (s *Session) Close(ctx context.Context) error {
 	defer s.lock.Close()
 	err := s.m.Teardown(context.WithoutCancel(ctx), s.project)
 	// A Release that comes after may make the project's lock file again:

@@ -1,4 +1,4 @@
-package native
+package supervise
 
 import (
 	"context"
@@ -12,8 +12,12 @@ import (
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/engine/native/store"
 	"github.com/hoist-dev/hoist/engine/native/supervisor"
 )
+
+// View is how the engine shows r in the state st (started: st is r's).
+type View func(r *store.Record, st runtime.State, started bool) engine.Container
 
 // recheck bounds how long a wait goes without re-reading the state when
 // no event comes: a monitor killed outright records nothing, and only
@@ -23,13 +27,13 @@ const recheck = 2 * time.Second
 // waitState blocks until done accepts the container's state. It watches
 // the state dir first and reads the state after, so a change between the
 // two is never missed, and re-reads only on events.
-func (b *Backend) waitState(ctx context.Context, r *record, done func(st runtime.State, started bool) (bool, error)) (runtime.State, bool, error) {
+func (s Supervisors) waitState(ctx context.Context, r *store.Record, done func(st runtime.State, started bool) (bool, error)) (runtime.State, bool, error) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return runtime.State{}, false, err
 	}
 	defer w.Close()
-	dir := b.stateDir(r.Project, r.ID)
+	dir := s.Layout.StateDir(r.Project, r.ID)
 	if err := w.Add(dir); err != nil {
 		if _, serr := os.Stat(dir); serr != nil {
 			return runtime.State{}, false, fmt.Errorf("container %s: %w", r.Name, engine.ErrNotFound)
@@ -39,10 +43,10 @@ func (b *Backend) waitState(ctx context.Context, r *record, done func(st runtime
 	t := time.NewTimer(recheck)
 	defer t.Stop()
 	for {
-		if _, err := os.Stat(filepath.Join(dir, configFile)); err != nil {
+		if _, err := os.Stat(filepath.Join(dir, store.ConfigFile)); err != nil {
 			return runtime.State{}, false, fmt.Errorf("container %s was removed: %w", r.Name, engine.ErrNotFound)
 		}
-		st, started, err := b.status(r)
+		st, started, err := s.Layout.Status(r)
 		if err != nil {
 			return st, started, err
 		}
@@ -56,7 +60,7 @@ func (b *Backend) waitState(ctx context.Context, r *record, done func(st runtime
 				if !ok {
 					return st, started, fmt.Errorf("watch %s: closed", dir)
 				}
-				if n := filepath.Base(ev.Name); n == "state.json" || n == configFile || ev.Name == dir {
+				if n := filepath.Base(ev.Name); n == store.StateFile || n == store.ConfigFile || ev.Name == dir {
 					break events
 				}
 			case err := <-w.Errors:
@@ -74,17 +78,13 @@ func (b *Backend) waitState(ctx context.Context, r *record, done func(st runtime
 // Wait blocks until the container reaches cond, driven by the events of
 // the project's supervisor (which runs the healthchecks). When no
 // supervisor runs, or it goes away meanwhile, it falls back to watching
-// the state files.
-func (b *Backend) Wait(ctx context.Context, id string, cond engine.WaitCondition) (engine.Container, error) {
-	r, err := b.load(id)
-	if err != nil {
-		return engine.Container{}, fmt.Errorf("wait for container %q to be %s: %w", id, cond, err)
-	}
+// the state files. view shows the container it returns.
+func (s Supervisors) Wait(ctx context.Context, r *store.Record, cond engine.WaitCondition, view View) (engine.Container, error) {
 	if cond == engine.WaitHealthy && r.Healthcheck == nil {
 		cond = engine.WaitRunning
 	}
-	if c := b.liveSupervisor(ctx, r.Project); c != nil {
-		cont, err, ok := b.waitSupervised(ctx, c, r, cond)
+	if c := s.Live(ctx, r.Project); c != nil {
+		cont, err, ok := s.waitSupervised(ctx, c, r, cond, view)
 		if ok {
 			if err != nil {
 				return cont, fmt.Errorf("wait for container %q to be %s: %w", r.Name, cond, err)
@@ -92,10 +92,10 @@ func (b *Backend) Wait(ctx context.Context, id string, cond engine.WaitCondition
 			return cont, nil
 		}
 	}
-	st, started, err := b.waitState(ctx, r, func(st runtime.State, started bool) (bool, error) {
-		return b.reached(r, cond, st, started)
+	st, started, err := s.waitState(ctx, r, func(st runtime.State, started bool) (bool, error) {
+		return s.reached(r, cond, st, started)
 	})
-	c := b.container(r, st, started)
+	c := view(r, st, started)
 	if err != nil {
 		return c, fmt.Errorf("wait for container %q to be %s: %w", r.Name, cond, err)
 	}
@@ -104,7 +104,7 @@ func (b *Backend) Wait(ctx context.Context, id string, cond engine.WaitCondition
 
 // reached tells from the state files whether cond holds, or can no
 // longer hold (an error naming the container).
-func (b *Backend) reached(r *record, cond engine.WaitCondition, st runtime.State, started bool) (bool, error) {
+func (s Supervisors) reached(r *store.Record, cond engine.WaitCondition, st runtime.State, started bool) (bool, error) {
 	if !started {
 		return false, nil
 	}
@@ -118,7 +118,7 @@ func (b *Backend) reached(r *record, cond engine.WaitCondition, st runtime.State
 		}
 		return true, nil
 	case engine.WaitHealthy:
-		h := b.healthOf(r, st)
+		h := s.Layout.Health(r, st)
 		if stopped {
 			return false, exitedUnhealthy(r, st.ExitCode, h)
 		}
@@ -133,7 +133,7 @@ func (b *Backend) reached(r *record, cond engine.WaitCondition, st runtime.State
 	return false, fmt.Errorf("unknown wait condition %d", cond)
 }
 
-func unhealthy(r *record, h healthRecord) error {
+func unhealthy(r *store.Record, h store.Health) error {
 	last := h.Output
 	if last == "" {
 		last = fmt.Sprintf("exit code %d", h.ExitCode)
@@ -141,7 +141,7 @@ func unhealthy(r *record, h healthRecord) error {
 	return fmt.Errorf("service %q (container %s) is unhealthy: last healthcheck: %s", r.Service, r.Name, last)
 }
 
-func exitedUnhealthy(r *record, code int, h healthRecord) error {
+func exitedUnhealthy(r *store.Record, code int, h store.Health) error {
 	msg := fmt.Sprintf("container %q exited with code %d while waiting for it to be healthy", r.Name, code)
 	if h.Output != "" {
 		msg += ": last healthcheck: " + h.Output
@@ -153,7 +153,7 @@ func exitedUnhealthy(r *record, code int, h healthRecord) error {
 // and reads the state after, so no change is missed, and re-reads on
 // each event of the container. ok is false when the supervisor does not
 // know the container or went away: the caller falls back to the files.
-func (b *Backend) waitSupervised(ctx context.Context, c *supervisor.Client, r *record, cond engine.WaitCondition) (engine.Container, error, bool) {
+func (s Supervisors) waitSupervised(ctx context.Context, c *supervisor.Client, r *store.Record, cond engine.WaitCondition, view View) (engine.Container, error, bool) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	events, err := c.Subscribe(sctx)
@@ -161,42 +161,42 @@ func (b *Backend) waitSupervised(ctx context.Context, c *supervisor.Client, r *r
 		return engine.Container{}, nil, false
 	}
 	for {
-		s, err := c.State(ctx, r.ID)
+		sup, err := c.State(ctx, r.ID)
 		if err != nil {
 			if ctx.Err() != nil {
 				return engine.Container{}, ctx.Err(), true
 			}
 			return engine.Container{}, nil, false
 		}
-		st, started, ferr := b.status(r)
-		cont := b.container(r, st, started)
+		st, started, ferr := s.Layout.Status(r)
+		cont := view(r, st, started)
 		if ferr != nil {
 			return cont, ferr, true
 		}
-		if s.Status == supervisor.StatusRestarting {
+		if sup.Status == supervisor.StatusRestarting {
 			cont.State = engine.StateRestarting
 		}
-		switch s.Status {
+		switch sup.Status {
 		case supervisor.StatusExited, supervisor.StatusStopped:
-			cont.State, cont.ExitCode = engine.StateExited, s.ExitCode
+			cont.State, cont.ExitCode = engine.StateExited, sup.ExitCode
 			switch cond {
 			case engine.WaitExited:
 				return cont, nil, true
 			case engine.WaitHealthy:
-				return cont, exitedUnhealthy(r, s.ExitCode, b.healthOf(r, st)), true
+				return cont, exitedUnhealthy(r, sup.ExitCode, s.Layout.Health(r, st)), true
 			}
-			return cont, fmt.Errorf("container %q exited with code %d while waiting for it to be %s", r.Name, s.ExitCode, cond), true
+			return cont, fmt.Errorf("container %q exited with code %d while waiting for it to be %s", r.Name, sup.ExitCode, cond), true
 		case supervisor.StatusRunning:
 			switch cond {
 			case engine.WaitRunning:
 				return cont, nil, true
 			case engine.WaitHealthy:
-				switch s.Health {
+				switch sup.Health {
 				case engine.HealthHealthy:
 					cont.Health = engine.HealthHealthy
 					return cont, nil, true
 				case engine.HealthUnhealthy:
-					return cont, unhealthy(r, b.healthOf(r, st)), true
+					return cont, unhealthy(r, s.Layout.Health(r, st)), true
 				}
 			}
 		}
@@ -219,52 +219,48 @@ func (b *Backend) waitSupervised(ctx context.Context, c *supervisor.Client, r *r
 
 // WaitStop returns at the container's next exit, told by its supervisor's
 // events (a restart policy's restart follows the exit), or at once when it
-// is not running. Without a supervisor nothing restarts a container: it
-// is Wait for WaitExited.
-func (b *Backend) WaitStop(ctx context.Context, id string) (engine.Container, error) {
-	r, err := b.load(id)
-	if err != nil {
-		return engine.Container{}, fmt.Errorf("wait for container %q to stop: %w", id, err)
-	}
-	if c := b.liveSupervisor(ctx, r.Project); c != nil {
-		if cont, err, ok := b.waitStopSupervised(ctx, c, r); ok {
+// is not running; ok is false when no supervisor knows the container:
+// nothing restarts it then, and the caller waits for WaitExited.
+func (s Supervisors) WaitStop(ctx context.Context, r *store.Record, view View) (cont engine.Container, err error, ok bool) {
+	if c := s.Live(ctx, r.Project); c != nil {
+		if cont, err, ok := s.waitStopSupervised(ctx, c, r, view); ok {
 			if err != nil {
-				return cont, fmt.Errorf("wait for container %q to stop: %w", r.Name, err)
+				return cont, fmt.Errorf("wait for container %q to stop: %w", r.Name, err), true
 			}
-			return cont, nil
+			return cont, nil, true
 		}
 	}
-	return b.Wait(ctx, id, engine.WaitExited)
+	return engine.Container{}, nil, false
 }
 
 // waitStopSupervised is WaitStop on the supervisor's events, subscribed to
 // before the state is read; ok is false when the supervisor does not know
 // the container or went away: the caller falls back to the files.
-func (b *Backend) waitStopSupervised(ctx context.Context, c *supervisor.Client, r *record) (engine.Container, error, bool) {
+func (s Supervisors) waitStopSupervised(ctx context.Context, c *supervisor.Client, r *store.Record, view View) (engine.Container, error, bool) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	events, err := c.Subscribe(sctx)
 	if err != nil {
 		return engine.Container{}, nil, false
 	}
-	stopped := func(s supervisor.ContainerState) engine.Container {
-		st, started, _ := b.status(r)
-		cont := b.container(r, st, started)
-		cont.State, cont.ExitCode = engine.StateExited, s.ExitCode
-		if s.Status == supervisor.StatusRestarting || s.Status == supervisor.StatusRunning {
+	stopped := func(sup supervisor.ContainerState) engine.Container {
+		st, started, _ := s.Layout.Status(r)
+		cont := view(r, st, started)
+		cont.State, cont.ExitCode = engine.StateExited, sup.ExitCode
+		if Active(sup.Status) {
 			cont.State = engine.StateRestarting // by its restart policy
 		}
 		return cont
 	}
-	s, err := c.State(ctx, r.ID)
+	sup, err := c.State(ctx, r.ID)
 	if err != nil {
 		if ctx.Err() != nil {
 			return engine.Container{}, ctx.Err(), true
 		}
 		return engine.Container{}, nil, false
 	}
-	if s.Status != supervisor.StatusRunning {
-		return stopped(s), nil, true
+	if sup.Status != supervisor.StatusRunning {
+		return stopped(sup), nil, true
 	}
 	for {
 		select {
@@ -282,10 +278,10 @@ func (b *Backend) waitStopSupervised(ctx context.Context, c *supervisor.Client, 
 				// What follows the exit (a restart) may show already:
 				// the exit code is the event's.
 				if now, err := c.State(ctx, r.ID); err == nil {
-					s = now
+					sup = now
 				}
-				s.ExitCode = e.ExitCode
-				return stopped(s), nil, true
+				sup.ExitCode = e.ExitCode
+				return stopped(sup), nil, true
 			case supervisor.EventRemoved:
 				return engine.Container{}, fmt.Errorf("container %s was removed: %w", r.Name, engine.ErrNotFound), true
 			}

@@ -6,17 +6,16 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
-
-	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/native/etcfiles"
 	"github.com/hoist-dev/hoist/engine/native/image"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/engine/native/store"
 	"github.com/hoist-dev/hoist/internal/logopts"
 	"github.com/hoist-dev/hoist/netplan"
 	"github.com/hoist-dev/hoist/runspec"
@@ -39,11 +38,11 @@ func (b *Backend) CreateContainer(ctx context.Context, spec engine.ContainerSpec
 
 // newRecord checks spec and makes its container's record, with a new ID,
 // from the service and its image, which it returns too. Nothing is written.
-func (b *Backend) newRecord(ctx context.Context, spec engine.ContainerSpec) (*record, *image.Image, error) {
-	if err := checkName("container", spec.Name); err != nil {
+func (b *Backend) newRecord(ctx context.Context, spec engine.ContainerSpec) (*store.Record, *image.Image, error) {
+	if err := store.CheckName("container", spec.Name); err != nil {
 		return nil, nil, err
 	}
-	if spec.Project == "" || checkName("project", spec.Project) != nil {
+	if spec.Project == "" || store.CheckName("project", spec.Project) != nil {
 		return nil, nil, fmt.Errorf("create container %q: invalid project name %q", spec.Name, spec.Project)
 	}
 	ref := spec.Config.Image
@@ -54,8 +53,8 @@ func (b *Backend) newRecord(ctx context.Context, spec engine.ContainerSpec) (*re
 	if err != nil {
 		return nil, nil, fmt.Errorf("create container %q: %w", spec.Name, err)
 	}
-	id := newID()
-	r := &record{
+	id := store.NewID()
+	r := &store.Record{
 		ID: id, Name: spec.Name, Project: spec.Project, Service: spec.Service,
 		Number: spec.Number, OneOff: spec.OneOff, Image: ref, ImageID: img.ID, Layers: img.Layers,
 		Created: time.Now().UTC(),
@@ -68,7 +67,7 @@ func (b *Backend) newRecord(ctx context.Context, spec engine.ContainerSpec) (*re
 	if err := buildSpec(r, spec, img); err != nil {
 		return nil, nil, fmt.Errorf("create container %q: %w", spec.Name, err)
 	}
-	if err := b.net.check(r); err != nil {
+	if err := b.nets.Check(r); err != nil {
 		return nil, nil, fmt.Errorf("create container %q: %w", spec.Name, err)
 	}
 	return r, img, nil
@@ -76,29 +75,26 @@ func (b *Backend) newRecord(ctx context.Context, spec engine.ContainerSpec) (*re
 
 // createRecord writes the container of r: its name, writable layer (with
 // spec's files), volumes and config.json; on failure it undoes all.
-func (b *Backend) createRecord(ctx context.Context, r *record, spec engine.ContainerSpec) error {
+func (b *Backend) createRecord(ctx context.Context, r *store.Record, spec engine.ContainerSpec) error {
 	id := r.ID
-	if err := b.reserveName(spec.Name, spec.Project, id); err != nil {
+	if err := b.layout.ReserveName(spec.Name, spec.Project, id); err != nil {
 		return err
 	}
 	fail := func(err error) error {
-		b.removeAnonymous(r)
-		_ = b.layout().RemoveRecord(spec.Project, id, spec.Name)
+		b.vols.RemoveAnonymous(r)
+		_ = b.layout.RemoveRecord(spec.Project, id, spec.Name)
 		return fmt.Errorf("create container %q: %w", spec.Name, err)
 	}
-	if err := b.layout().CreateLayer(id); err != nil {
+	if err := b.layout.CreateLayer(id); err != nil {
 		return fail(err)
 	}
-	if err := writeFiles(filepath.Join(b.layerDir(id), "upper"), r.Layers, spec.Config.Files); err != nil {
+	if err := b.layout.WriteFiles(id, r.Layers, spec.Config.Files); err != nil {
 		return fail(err)
 	}
 	if err := b.prepareVolumes(ctx, r, spec); err != nil {
 		return fail(err)
 	}
-	if err := os.MkdirAll(b.stateDir(spec.Project, id), 0o700); err != nil {
-		return fail(err)
-	}
-	if err := writeJSON(filepath.Join(b.stateDir(spec.Project, id), configFile), r); err != nil {
+	if err := b.layout.WriteRecord(r); err != nil {
 		return fail(err)
 	}
 	if b.onCreate != nil {
@@ -107,10 +103,22 @@ func (b *Backend) createRecord(ctx context.Context, r *record, spec engine.Conta
 	return nil
 }
 
+// prepareVolumes turns the service's mounts, and the image's VOLUMEs they
+// do not cover, into r's mounts (volume.Store.Prepare).
+func (b *Backend) prepareVolumes(ctx context.Context, r *store.Record, spec engine.ContainerSpec) error {
+	var imageVolumes []string
+	if img, err := b.store.Resolve(ctx, r.ImageID); err == nil {
+		for t := range img.Config.Config.Volumes {
+			imageVolumes = append(imageVolumes, t)
+		}
+	}
+	return b.vols.Prepare(r, spec.Config.Mounts, imageVolumes, spec.ProjectDir)
+}
+
 // buildSpec merges the image's configuration into the container's
 // (runspec.MergeImage, the Docker daemon's rules) and maps the result to
 // r.Spec and r's other run settings. Volumes are added by prepareVolumes.
-func buildSpec(r *record, spec engine.ContainerSpec, img *image.Image) error {
+func buildSpec(r *store.Record, spec engine.ContainerSpec, img *image.Image) error {
 	c := spec.Config
 	pr := c.Process
 	hostname := pr.Hostname
@@ -201,9 +209,9 @@ func buildSpec(r *record, spec engine.ContainerSpec, img *image.Image) error {
 		// before (Unsupported warns).
 	case mode == runspec.NetworkAttach:
 		for _, a := range c.Network.Attachments {
-			r.Networks = append(r.Networks, netAttachment{Name: a.Network, Aliases: a.Aliases, IPv4: a.IPv4, IPv6: a.IPv6})
+			r.Networks = append(r.Networks, store.NetAttachment{Name: a.Network, Aliases: a.Aliases, IPv4: a.IPv4, IPv6: a.IPv6})
 		}
-		slices.SortFunc(r.Networks, func(a, b netAttachment) int { return strings.Compare(a.Name, b.Name) })
+		slices.SortFunc(r.Networks, func(a, b store.NetAttachment) int { return strings.Compare(a.Name, b.Name) })
 	case mode == runspec.NetworkNone || mode == runspec.NetworkHost || strings.HasPrefix(string(mode), "container:"):
 		r.NetworkMode = string(mode)
 	default:
@@ -214,7 +222,7 @@ func buildSpec(r *record, spec engine.ContainerSpec, img *image.Image) error {
 		r.ExtraHosts = append(r.ExtraHosts, name+"="+ip)
 	}
 	r.DNS = etcfiles.DNS{Nameservers: c.Network.DNS, Search: c.Network.DNSSearch, Options: c.Network.DNSOptions}
-	if len(c.Network.Ports) > 0 && bridged(r) {
+	if len(c.Network.Ports) > 0 && r.Bridged() {
 		ports, err := containerPorts(c.Network.Ports)
 		if err != nil {
 			return err
@@ -242,38 +250,43 @@ func imageConfig(img *image.Image) runspec.Image {
 }
 
 // healthConfigRecord is the merged healthcheck as the record keeps it.
-func healthConfigRecord(h *runspec.Healthcheck) *types.HealthCheckConfig {
+func healthConfigRecord(h *runspec.Healthcheck) *store.Healthcheck {
 	if h == nil {
 		return nil
 	}
-	d := func(v time.Duration) *types.Duration { t := types.Duration(v); return &t }
-	retries := uint64(h.Retries)
-	return &types.HealthCheckConfig{Test: slices.Clone(h.Test), Interval: d(h.Interval), Timeout: d(h.Timeout),
-		StartPeriod: d(h.StartPeriod), StartInterval: d(h.StartInterval), Retries: &retries}
+	return &store.Healthcheck{Test: slices.Clone(h.Test), Interval: store.Duration(h.Interval), Timeout: store.Duration(h.Timeout),
+		StartPeriod: store.Duration(h.StartPeriod), StartInterval: store.Duration(h.StartInterval), Retries: uint64(h.Retries)}
+}
+
+// restartPolicy is r as a supervisor.ParseRestartPolicy string.
+func restartPolicy(r runspec.Restart) string {
+	if r.Mode == runspec.RestartOnFailure && r.MaxAttempts > 0 {
+		return "on-failure:" + strconv.Itoa(r.MaxAttempts)
+	}
+	if r.Mode == runspec.RestartNo {
+		return ""
+	}
+	return string(r.Mode)
 }
 
 // containerPorts are the published ports of one container, checked and
 // sorted by netplan; a host port range stays a range, resolved at start.
 // Ports of a container not on a compose network (host, none,
 // container:<x>) are not published, as Docker ignores them.
-func containerPorts(ports []runspec.Port) ([]netplan.Binding, error) {
+func containerPorts(ports []runspec.Port) ([]store.Port, error) {
 	bs, err := netplan.ContainerPorts(ports)
 	if err != nil {
 		return nil, err
 	}
-	for _, b := range bs {
+	out := make([]store.Port, len(bs))
+	for i, b := range bs {
 		if b.Protocol != "tcp" && b.Protocol != "udp" {
 			return nil, fmt.Errorf("port %s: protocol %s: %w by the native engine (tcp, udp)", b, b.Protocol, engine.ErrNotImplemented)
 		}
-	}
-	return bs, nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
+		out[i] = store.Port{Service: b.Service, HostPort: b.HostPort, HostPortEnd: b.HostPortEnd, ContainerPort: b.ContainerPort, Protocol: b.Protocol}
+		if b.HostIP.IsValid() {
+			out[i].HostIP = b.HostIP.String()
 		}
 	}
-	return ""
+	return out, nil
 }
