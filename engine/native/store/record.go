@@ -176,7 +176,27 @@ func (l Layout) LockRef(ref string) (*Record, func(), error) {
 
 // All reads every container record on the host.
 func (l Layout) All() ([]*Record, error) {
-	matches, err := filepath.Glob(filepath.Join(l.RunDir, "*", "containers", "*", ConfigFile))
+	return readRecords(filepath.Join(l.RunDir, "*", "containers", "*", ConfigFile), func(path string, err error) error {
+		return fmt.Errorf("read %s: %w", path, err)
+	})
+}
+
+// ProjectRecords reads the records of project's containers. A record cut
+// short is an error that says what to remove: run state is not synced,
+// and where /run is not a tmpfs a machine crash can leave one.
+func (l Layout) ProjectRecords(project string) ([]*Record, error) {
+	return readRecords(filepath.Join(l.StateDir(project, "*"), ConfigFile), func(path string, err error) error {
+		if se := (*json.SyntaxError)(nil); errors.As(err, &se) {
+			return fmt.Errorf("container record %s is damaged (%v), as a machine crash can leave it where /run is not a tmpfs; remove %s to forget that container", path, err, filepath.Dir(path))
+		}
+		return err
+	})
+}
+
+// readRecords reads the records pattern matches, skipping those removed
+// meanwhile; failed says what a record that cannot be read is.
+func readRecords(pattern string, failed func(path string, err error) error) ([]*Record, error) {
+	matches, err := filepath.Glob(pattern)
 	if err != nil {
 		return nil, err
 	}
@@ -187,32 +207,7 @@ func (l Layout) All() ([]*Record, error) {
 			if errors.Is(err, fs.ErrNotExist) {
 				continue // removed meanwhile
 			}
-			return nil, fmt.Errorf("read %s: %w", m, err)
-		}
-		out = append(out, &r)
-	}
-	return out, nil
-}
-
-// ProjectRecords reads the records of project's containers. A record cut
-// short is an error that says what to remove: run state is not synced,
-// and where /run is not a tmpfs a machine crash can leave one.
-func (l Layout) ProjectRecords(project string) ([]*Record, error) {
-	matches, err := filepath.Glob(filepath.Join(l.StateDir(project, "*"), ConfigFile))
-	if err != nil {
-		return nil, err
-	}
-	var out []*Record
-	for _, m := range matches {
-		var r Record
-		if err := ReadJSON(m, &r); err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			if se := (*json.SyntaxError)(nil); errors.As(err, &se) {
-				return nil, fmt.Errorf("container record %s is damaged (%v), as a machine crash can leave it where /run is not a tmpfs; remove %s to forget that container", m, err, filepath.Dir(m))
-			}
-			return nil, err
+			return nil, failed(m, err)
 		}
 		out = append(out, &r)
 	}

@@ -4,8 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/engine/native/logfile"
 )
 
 // Log capture. A container's stdout and stderr are FIFOs in its state
@@ -22,6 +25,20 @@ const (
 	stdoutFifo = "stdout.fifo"
 	stderrFifo = "stderr.fifo"
 )
+
+// fifos are a container's output FIFOs and the stream each carries.
+var fifos = []struct{ name, stream string }{{stdoutFifo, "stdout"}, {stderrFifo, "stderr"}}
+
+// drain copies the FIFO r into log as stream until EOF, in a goroutine
+// wg waits for, and closes r.
+func drain(wg *sync.WaitGroup, log *logfile.Writer, stream string, r *os.File) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer r.Close()
+		log.Read(stream, r)
+	}()
+}
 
 // makeFifo creates the FIFO at path unless one is there.
 func makeFifo(path string) error {

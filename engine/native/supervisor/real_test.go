@@ -261,22 +261,7 @@ func processExists(pid int) bool {
 
 func TestPorts(t *testing.T) {
 	f := newFixture(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("pong\n"))
-			c.Close()
-		}
-	}()
-	target := netip.MustParseAddrPort(ln.Addr().String())
+	target := pongTarget(t)
 	id := testID(t, "")
 	cfg := f.config(id, "sleep", "1000")
 	cfg.StopGrace = 50 * time.Millisecond

@@ -95,7 +95,7 @@ type runTask struct {
 // to keep), then the reader, which a goroutine copies into log.
 func (t *runTask) openLogs(dir string, log *logfile.Writer, keep func(*os.File)) ([]*os.File, error) {
 	var readers []*os.File
-	for _, s := range []struct{ name, stream string }{{stdoutFifo, "stdout"}, {stderrFifo, "stderr"}} {
+	for _, s := range fifos {
 		path := filepath.Join(dir, s.name)
 		if err := makeFifo(path); err != nil {
 			return readers, err
@@ -110,12 +110,7 @@ func (t *runTask) openLogs(dir string, log *logfile.Writer, keep func(*os.File))
 			return readers, err
 		}
 		readers = append(readers, r)
-		t.logWG.Add(1)
-		go func(stream string) {
-			defer t.logWG.Done()
-			defer r.Close()
-			log.Read(stream, r)
-		}(s.stream)
+		drain(&t.logWG, log, s.stream, r)
 	}
 	return readers, nil
 }
@@ -174,17 +169,12 @@ func adopt(cfg *ContainerConfig, log *logfile.Writer) (*adoptedTask, error) {
 		return nil, nil // gone meanwhile
 	}
 	t := &adoptedTask{id: cfg.ID, pid: st.Pid, pidfd: fd, stateDir: cfg.StateDir}
-	for _, s := range []struct{ name, stream string }{{stdoutFifo, "stdout"}, {stderrFifo, "stderr"}} {
+	for _, s := range fifos {
 		r, err := openFifoReader(filepath.Join(cfg.StateDir, s.name))
 		if err != nil {
 			continue // output is lost, the container is still ours
 		}
-		t.logWG.Add(1)
-		go func(stream string) {
-			defer t.logWG.Done()
-			defer r.Close()
-			log.Read(stream, r)
-		}(s.stream)
+		drain(&t.logWG, log, s.stream, r)
 	}
 	return t, nil
 }
