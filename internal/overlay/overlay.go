@@ -1,7 +1,8 @@
 // Package overlay mounts overlayfs root filesystems: read-only image
-// layers under a writable container layer. It is shared by the image store
-// (which mounts on the host) and the container init (which mounts inside
-// the container's own mount namespace), so it stays free of heavy imports.
+// layers under a writable container layer. It is shared by the native
+// engine's start path and the image store (which mount on the host) and
+// the container init (which mounts inside the container's own mount
+// namespace), so it stays free of heavy imports.
 package overlay
 
 import (
