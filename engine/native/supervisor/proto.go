@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,7 +32,7 @@ type request struct {
 
 type response struct {
 	Error string           `json:"error,omitempty"`
-	Kind  string           `json:"kind,omitempty"` // not_found, exists
+	Kind  string           `json:"kind,omitempty"` // not_found, exists, unknown_op
 	State *ContainerState  `json:"state,omitempty"`
 	List  []ContainerState `json:"list,omitempty"`
 	Pid   int              `json:"pid,omitempty"`
@@ -45,9 +47,16 @@ func errResponse(err error) response {
 		r.Kind = "not_found"
 	case errors.Is(err, ErrExists):
 		r.Kind = "exists"
+	case errors.Is(err, errUnknownOp):
+		r.Kind = "unknown_op"
 	}
 	return r
 }
+
+// errUnknownOp is the answer to an op the supervisor does not know: one
+// of an earlier version of hoist, still running a project across an
+// upgrade, knows fewer (it answers with this message and no kind).
+var errUnknownOp = errors.New("unknown op")
 
 func (r response) err() error {
 	if r.Error == "" {
@@ -59,7 +68,13 @@ func (r response) err() error {
 		kind = ErrNotFound
 	case "exists":
 		kind = ErrExists
+	case "unknown_op":
+		kind = errUnknownOp
 	default:
+		if strings.HasPrefix(r.Error, "unknown op ") {
+			kind = errUnknownOp
+			break
+		}
 		return errors.New(r.Error)
 	}
 	return &remoteError{msg: r.Error, kind: kind}
@@ -152,7 +167,7 @@ func (s *server) handle(ctx context.Context, conn net.Conn, shutdown func()) {
 		shutdown()
 		return
 	default:
-		resp = response{Error: "unknown op " + req.Op}
+		resp = errResponse(fmt.Errorf("%w %s", errUnknownOp, req.Op))
 	}
 	_ = enc.Encode(resp)
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -210,6 +211,9 @@ func (c *Client) Publish(ctx context.Context, id string, ports []portproxy.Bindi
 	defer stop()
 	p := &Publication{conn: conn, br: bufio.NewReader(conn)}
 	resp, err := p.roundTrip(request{Op: "publish", ID: id, Ports: ports})
+	if errors.Is(err, errUnknownOp) {
+		err = fmt.Errorf("the project's supervisor (pid %d) is of an earlier version of hoist, which cannot publish the ports of a container it does not run; take the project down to replace it: %w", c.Pid, err)
+	}
 	if err != nil {
 		conn.Close()
 		return nil, err
@@ -261,8 +265,11 @@ func (p *Publication) Abort() {
 }
 
 // Unpublish ends the publication of container id, if any, once its ports
-// are closed.
+// are closed. A supervisor of an earlier version of hoist has none.
 func (c *Client) Unpublish(ctx context.Context, id string) error {
 	_, err := c.call(ctx, request{Op: "unpublish", ID: id})
+	if errors.Is(err, errUnknownOp) {
+		return nil
+	}
 	return err
 }

@@ -1,11 +1,13 @@
 package supervisor
 
 import (
+	"encoding/json"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -155,5 +157,39 @@ func TestPublish(t *testing.T) {
 	}
 	if bound(pub.Addrs[0]) {
 		t.Fatalf("%s is still bound after Unpublish", pub.Addrs[0])
+	}
+}
+
+// A supervisor of an earlier version, still running a project across an
+// upgrade, knows neither op: it serves no publication, so Unpublish has
+// nothing to do, and Publish says why it cannot.
+func TestPublishToAnEarlierSupervisor(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := listen(filepath.Join(dir, SocketFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			var req request
+			if err := json.NewDecoder(conn).Decode(&req); err == nil {
+				// What a supervisor before publications answered.
+				conn.Write([]byte(`{"error":"unknown op ` + req.Op + `"}` + "\n"))
+			}
+			conn.Close()
+		}
+	}()
+	c := &Client{dir: dir, Pid: 42}
+	if err := c.Unpublish(ctx30(t), "x"); err != nil {
+		t.Errorf("Unpublish: %v, want nothing to do", err)
+	}
+	_, err = c.Publish(ctx30(t), "x", []portproxy.Binding{{HostIP: netip.MustParseAddr("127.0.0.1"), Proto: "tcp"}})
+	if err == nil || !strings.Contains(err.Error(), "earlier version of hoist") {
+		t.Errorf("Publish: %v, want an error naming the earlier supervisor", err)
 	}
 }
