@@ -142,38 +142,59 @@ func (l Layout) Idle(project string) bool {
 // LockProject serialises `up` of one project across hoist processes: an
 // flock on <RunDir>/<project>/up.lock, made with the project's dir.
 func (l Layout) LockProject(ctx context.Context, project string) (unlock func(), err error) {
-	dir := l.ProjectDir(project)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("lock project %s: %w", project, err)
-	}
-	unlock, err = LockFile(ctx, filepath.Join(dir, "up.lock"))
+	unlock, err = LockFile(ctx, filepath.Join(l.ProjectDir(project), "up.lock"))
 	if err != nil {
 		return nil, fmt.Errorf("lock project %s: %w", project, err)
 	}
 	return unlock, nil
 }
 
-// LockFile takes an exclusive flock on path (created 0600 if need be),
-// waiting until ctx ends; unlock releases it.
+// LockFile takes an exclusive flock on path (made 0600, in a dir made
+// 0700, if need be), waiting until ctx ends; unlock releases it. The
+// project's teardown removes the dir such a lock is in: a lock taken on
+// a file that is gone meanwhile is taken again on the new one, so two
+// holders never each hold a file of their own.
 func LockFile(ctx context.Context, path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, err
-	}
 	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		f, err := lockOnce(path)
 		if err == nil {
 			return func() { f.Close() }, nil
 		}
-		if !errors.Is(err, unix.EWOULDBLOCK) {
-			f.Close()
+		if !errors.Is(err, unix.EWOULDBLOCK) && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
 		select {
 		case <-ctx.Done():
-			f.Close()
 			return nil, ctx.Err()
 		case <-time.After(delay):
 		}
 	}
+}
+
+// lockOnce tries once to lock path: EWOULDBLOCK while another holds it,
+// fs.ErrNotExist when the file it locked was removed meanwhile.
+func lockOnce(path string) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, err
+	}
+	held, err := f.Stat()
+	if err == nil {
+		var now os.FileInfo
+		if now, err = os.Stat(path); err == nil && !os.SameFile(held, now) {
+			err = fs.ErrNotExist
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -165,5 +166,41 @@ func TestIdle(t *testing.T) {
 	}
 	if l.Idle("p") {
 		t.Error("a project with a supervisor's state is idle")
+	}
+}
+
+// The project's teardown removes the dir of its up.lock while another
+// process may wait for it: the waiter then holds the lock of the file that
+// is there, so that a third one waits for it, not one on a removed file.
+func TestLockFileAcrossTeardown(t *testing.T) {
+	l := Layout{Root: t.TempDir(), RunDir: t.TempDir()}
+	ctx := t.Context()
+	unlock, err := l.LockProject(ctx, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan func(), 1)
+	go func() {
+		again, err := l.LockProject(ctx, "p")
+		if err != nil {
+			t.Error(err)
+		}
+		got <- again
+	}()
+	time.Sleep(50 * time.Millisecond) // the waiter opened the file and waits
+	if err := os.RemoveAll(l.ProjectDir("p")); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	again := <-got
+	if again == nil {
+		t.Fatal("the waiter got no lock")
+	}
+	defer again()
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if third, err := l.LockProject(short, "p"); err == nil {
+		third()
+		t.Fatal("the project was locked twice at once")
 	}
 }
