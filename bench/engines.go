@@ -11,12 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hoist-dev/hoist/engine/native/store"
 	"github.com/hoist-dev/hoist/engine/native/supervisor"
 	"github.com/hoist-dev/hoist/internal/testimage"
 )
 
 // nativeRunBase is the native engine's run directory (HOIST_RUN_DIR unset).
-const nativeRunBase = "/run/hoist"
+const nativeRunBase = store.DefaultRunDir
 
 func nativeRunDir(project string) string { return filepath.Join(nativeRunBase, project) }
 

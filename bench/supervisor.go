@@ -100,7 +100,7 @@ func (b *bench) runSupervisor(ctx context.Context) {
 		time.Sleep(2 * time.Second) // let the daemons settle before reading RSS
 		if eng == "native" {
 			supResult.nativeUp = took
-			pid, ok := supervisor.Running(filepath.Join("/run/hoist", project))
+			pid, ok := supervisor.Running(nativeRunDir(project))
 			if !ok {
 				fail("no supervisor runs for %s", project)
 			} else {
@@ -131,7 +131,7 @@ func (b *bench) runSupervisor(ctx context.Context) {
 // timeRestarts kills the crasher service supOpts.crashes times and times
 // exit → started again from the supervisor's events, less the backoff.
 func (b *bench) timeRestarts(ctx context.Context, hoist func(context.Context, string, string, ...string) error, project string) error {
-	c, err := supervisor.Connect(ctx, filepath.Join("/run/hoist", project))
+	c, err := supervisor.Connect(ctx, nativeRunDir(project))
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/engine/native/buildnet"
+	"github.com/hoist-dev/hoist/engine/native/store"
 	"github.com/hoist-dev/hoist/internal/testengine"
 )
 
@@ -118,7 +120,7 @@ func newFarNet(t *testing.T) *farNet {
 		t.Fatal("no free /30 in 198.18.0.0/15")
 	}
 	f := &farNet{hostIP: subnet.Addr().Next(), farIP: subnet.Addr().Next().Next()}
-	suffix := randomHex(3)
+	suffix := store.NewID()[:6]
 	f.hostVeth = "hbtest" + suffix
 	peerName := "hbpeer" + suffix
 	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: f.hostVeth}, PeerName: peerName}); err != nil {
@@ -248,7 +250,7 @@ func buildRunCtx(ctx context.Context, t *testing.T, b *Backend, spec engine.Buil
 // littered.
 func checkNoBuildNetwork(t *testing.T, b *Backend) {
 	t.Helper()
-	left := testengine.NativeBuildLeftovers(b.runDir, os.Getpid())
+	left := testengine.NativeBuildLeftovers(b.layout.RunDir, os.Getpid())
 	if left == "" {
 		return
 	}
@@ -263,11 +265,11 @@ func checkNoBuildNetwork(t *testing.T, b *Backend) {
 		seen[project] = true
 		// Teardown finds a project's links and table by name once its
 		// state directory exists, even when its records are lost.
-		os.MkdirAll(filepath.Join(b.runDir, project, "net"), 0o700)
-		if err := b.netm.Teardown(context.Background(), project); err != nil {
+		os.MkdirAll(filepath.Join(b.layout.RunDir, project, "net"), 0o700)
+		if err := b.nets.Manager.Teardown(context.Background(), project); err != nil {
 			t.Errorf("clean up %s: %v", project, err)
 		}
-		os.RemoveAll(filepath.Join(b.runDir, project))
+		os.RemoveAll(filepath.Join(b.layout.RunDir, project))
 	}
 }
 
@@ -404,21 +406,21 @@ func TestBuildNetworkFailureAndCancel(t *testing.T) {
 // A build killed outright leaves its network; the next build removes it.
 func TestBuildNetworkSweep(t *testing.T) {
 	b := newBackend(t)
-	n := buildNetworks{m: b.netm, runDir: b.runDir, logf: t.Logf}
+	n := buildnet.Networks{Manager: b.nets.Manager, RunDir: b.layout.RunDir, Logf: t.Logf}
 	ctx := context.Background()
 	bn, err := n.Open(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := bn.(*buildSession)
+	s := bn.(*buildnet.Session)
 	if _, err := s.Attach(ctx, "hoist-build-sweep"); err != nil {
 		t.Fatal(err)
 	}
 	// The process "dies": its lock goes, nothing is torn down.
-	s.lock.Close()
-	left := testengine.NativeBuildLeftovers(b.runDir, 0)
+	s.Abandon()
+	left := testengine.NativeBuildLeftovers(b.layout.RunDir, 0)
 	for _, want := range []string{"run dir", "link", "nftables table"} {
-		if !strings.Contains(left, s.project) || !strings.Contains(left, want) {
+		if !strings.Contains(left, s.Project()) || !strings.Contains(left, want) {
 			t.Errorf("a dead build's network, as the leftover check sees it, lacks %s:\n%s", want, left)
 		}
 	}
@@ -432,13 +434,13 @@ func TestBuildNetworkSweep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	live := bn.(*buildSession)
+	live := bn.(*buildnet.Session)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+testImage+"\nRUN true\n"), 0o644)
 	if _, err := b.Build(ctx, engine.BuildSpec{Context: dir, NoCache: true}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(live.dir, ownerLockName)); err != nil {
+	if _, err := os.Stat(filepath.Join(live.Dir(), buildnet.OwnerLock)); err != nil {
 		t.Errorf("a live build's network was swept: %v", err)
 	}
 	if err := bn.Close(ctx); err != nil {

@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/engine/native/store"
+	"github.com/hoist-dev/hoist/internal/procfs"
 )
 
 // Exec runs a command in the running container, with the container's
@@ -14,18 +17,14 @@ import (
 // seccomp profile and ulimits. With TTY it gets a pty of the container's
 // devpts as its controlling terminal.
 func (b *Backend) Exec(ctx context.Context, id string, spec engine.ExecSpec) (int, error) {
-	r, err := b.load(id)
-	if err != nil {
+	r, st, err := b.running(id)
+	if r == nil {
 		return -1, fmt.Errorf("exec: %w", err)
 	}
-	st, started, err := b.status(r)
 	if err != nil {
 		return -1, fmt.Errorf("exec in %s: %w", r.Name, err)
 	}
-	if !started || st.Status != runtime.StatusRunning {
-		return -1, fmt.Errorf("exec in %s: container is not running: %w", r.Name, engine.ErrConflict)
-	}
-	es := b.execSpec(r, spec)
+	es := execSpec(r, spec)
 	if spec.TTY {
 		es.TTY, es.Size = true, runtime.WinSize{Rows: spec.Size.Rows, Cols: spec.Size.Cols}
 		es.Resize = runtimeSizes(spec.Resize)
@@ -33,7 +32,7 @@ func (b *Backend) Exec(ctx context.Context, id string, spec engine.ExecSpec) (in
 	return runtime.Exec(ctx, st.Pid, es)
 }
 
-func (b *Backend) execSpec(r *record, spec engine.ExecSpec) runtime.ExecSpec {
+func execSpec(r *store.Record, spec engine.ExecSpec) runtime.ExecSpec {
 	env := overrideEnv(r.Spec.Env, spec.Env)
 	return runtime.ExecSpec{
 		Args:     spec.Cmd,
@@ -47,6 +46,50 @@ func (b *Backend) execSpec(r *record, spec engine.ExecSpec) runtime.ExecSpec {
 		Stdout:   spec.Stdout,
 		Stderr:   spec.Stderr,
 	}
+}
+
+// running finds the container ref names (r is nil when it does not) and
+// reads its state: an engine.ErrConflict when it is not running.
+func (b *Backend) running(ref string) (*store.Record, runtime.State, error) {
+	r, err := b.layout.LoadRef(ref)
+	if err != nil {
+		return nil, runtime.State{}, err
+	}
+	st, started, err := b.layout.Status(r)
+	if err != nil {
+		return r, st, err
+	}
+	if !started || st.Status != runtime.StatusRunning {
+		return r, st, fmt.Errorf("container is not running: %w", engine.ErrConflict)
+	}
+	return r, st, nil
+}
+
+// Top lists the container's processes as Docker's top does by default
+// (`ps -ef` columns, host pids): every process in the pid namespace of
+// its init.
+func (b *Backend) Top(ctx context.Context, id string) ([]string, [][]string, error) {
+	r, st, err := b.running(id)
+	if r == nil {
+		return nil, nil, fmt.Errorf("top: %w", err)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("top %s: %w", r.Name, err)
+	}
+	rows, err := procfs.PidNamespace(st.Pid, time.Now())
+	if err != nil {
+		return nil, nil, fmt.Errorf("top %s: %w", r.Name, err)
+	}
+	return procfs.PsTitles, rows, nil
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // overrideEnv returns base with the variables of over replacing those of

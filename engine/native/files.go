@@ -1,131 +1,244 @@
 package native
 
 import (
+	"archive/tar"
+	"context"
 	"errors"
 	"fmt"
-	"path"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/engine"
-	"github.com/hoist-dev/hoist/internal/inroot"
+	"github.com/hoist-dev/hoist/engine/native/launch"
+	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/engine/native/store"
+	"github.com/hoist-dev/hoist/internal/rootfswrite"
 )
 
-// writeFiles writes files (secrets and configs given as content) into a
-// new container's upper dir, before its overlay is ever mounted. A
-// parent directory the image has is made with the image's mode and
-// owner, so that the merged directory looks as in the image; one it
-// lacks is made 0755, root-owned. A parent that is not a directory in
-// the image (a symlink) is refused: writing through it is not the
-// image's layout. Both the upper dir and the image's layers are reached
-// through internal/inroot with no symlink followed, so no link in the
-// image leads a lookup or a write to the host.
-func writeFiles(upper string, layers []string, files []engine.File) error {
-	if len(files) == 0 {
-		return nil
-	}
-	up, err := inroot.Open(upper)
+// Files in and out of containers: hoist cp (StatPath, CopyFrom, CopyTo)
+// and watch's sync (Sync), through the runtime's copy helper, which works
+// as the container sees its files.
+
+// StatPath describes path in the container's file system (see copyTarget).
+func (b *Backend) StatPath(ctx context.Context, id, path string) (engine.PathStat, error) {
+	t, r, release, err := b.copyTarget(ctx, id)
 	if err != nil {
-		return err
+		return engine.PathStat{}, fmt.Errorf("stat %s: %w", path, err)
 	}
-	defer up.Close()
-	img, err := openLayers(layers)
+	defer release()
+	st, err := runtime.CopyStat(ctx, t, path)
 	if err != nil {
-		return err
+		return engine.PathStat{}, fmt.Errorf("stat %s in %s: %w", path, r.Name, copyErr(err))
 	}
-	defer img.Close()
-	for _, f := range files {
-		if err := writeFile(up, img, f); err != nil {
-			return fmt.Errorf("file %s: %w", f.Path, err)
-		}
+	return pathStat(st), nil
+}
+
+// CopyFrom archives path in the container's file system.
+func (b *Backend) CopyFrom(ctx context.Context, id, path string) (io.ReadCloser, engine.PathStat, error) {
+	t, r, release, err := b.copyTarget(ctx, id)
+	if err != nil {
+		return nil, engine.PathStat{}, fmt.Errorf("copy %s: %w", path, err)
+	}
+	rc, st, err := runtime.CopyArchive(ctx, t, path)
+	if err != nil {
+		release()
+		return nil, engine.PathStat{}, fmt.Errorf("copy %s from %s: %w", path, r.Name, copyErr(err))
+	}
+	return &releasingStream{ReadCloser: rc, release: release}, pathStat(st), nil
+}
+
+// CopyTo extracts content into dir in the container's file system; with
+// CopyUIDGID the files belong to the container's user, as docker cp -a.
+func (b *Backend) CopyTo(ctx context.Context, id, dir string, content io.Reader, opts engine.CopyToOptions) error {
+	t, r, release, err := b.copyTarget(ctx, id)
+	if err != nil {
+		return fmt.Errorf("copy to %s: %w", dir, err)
+	}
+	defer release()
+	if err := runtime.CopyExtract(ctx, t, dir, content, opts.CopyUIDGID, r.Spec.User); err != nil {
+		return fmt.Errorf("copy to %s in %s: %w", dir, r.Name, copyErr(err))
 	}
 	return nil
 }
 
-func writeFile(up *inroot.Root, img imageLayers, f engine.File) error {
-	p := path.Clean("/" + f.Path)
-	if p == "/" || p != f.Path {
-		return errors.New("not an absolute, clean path")
+// copyTarget says how the copy helper reaches the container's files, as
+// the container sees them: a running container's mount namespace (its
+// overlay is mounted only there, with its volumes, binds and tmpfs), or,
+// for a stopped one, its layers, writable layer and mounts, which the
+// helper mounts in a namespace of its own. A stopped container stays
+// locked (no start, stop or removal) until release.
+func (b *Backend) copyTarget(ctx context.Context, id string) (runtime.CopyTarget, *store.Record, func(), error) {
+	if r, err := b.layout.LoadRef(id); err != nil {
+		return runtime.CopyTarget{}, nil, nil, err
+	} else if st, started, err := b.layout.Status(r); err == nil && started && st.Status == runtime.StatusRunning && st.Pid > 0 {
+		return runtime.CopyTarget{Pid: st.Pid}, r, func() {}, nil
 	}
-	dir, err := up.MkdirAll(path.Dir(p), inroot.NoSymlinks, 0o700, func(dirfd int, name, rel string) error {
-		mode, uid, gid := uint32(0o755), 0, 0
-		if st, ok := img.entry(rel); ok {
-			if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-				return fmt.Errorf("/%s is not a directory in the image", rel)
-			}
-			mode = st.Mode & (0o777 | unix.S_ISVTX | unix.S_ISGID)
-			uid, gid = int(st.Uid), int(st.Gid)
-		}
-		fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(fd)
-		if err := unix.Fchown(fd, uid, gid); err != nil {
-			return err
-		}
-		return unix.Fchmod(fd, mode)
-	})
+	r, unlock, err := b.layout.LockRef(id)
 	if err != nil {
-		return err
+		return runtime.CopyTarget{}, nil, nil, err
 	}
-	defer dir.Close()
-	out, err := dir.OpenFile(path.Base(p), inroot.NoSymlinks, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW, 0o600)
+	st, started, err := b.layout.Status(r)
 	if err != nil {
-		return err
+		unlock()
+		return runtime.CopyTarget{}, nil, nil, err
 	}
-	_, err = out.Write(f.Content)
-	if err == nil {
-		err = out.Chown(f.UID, f.GID)
+	if started && st.Status == runtime.StatusRunning && st.Pid > 0 {
+		// Started meanwhile.
+		unlock()
+		return runtime.CopyTarget{Pid: st.Pid}, r, func() {}, nil
 	}
-	if err == nil {
-		// After chown, which clears setuid bits.
-		err = out.Chmod(f.Mode.Perm())
+	layers := b.layers(ctx, r)
+	if err := launch.CheckLayers(r, layers); err != nil {
+		unlock()
+		return runtime.CopyTarget{}, nil, nil, err
 	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
+	dir := b.layout.LayerDir(r.ID)
+	t := runtime.CopyTarget{Stopped: &runtime.CopyStopped{
+		Rootfs:         b.layout.Rootfs(r.ID),
+		Overlay:        runtime.Overlay{Lowers: layers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work")},
+		ReadonlyRootfs: r.Spec.ReadonlyRootfs,
+		Mounts:         r.Spec.Mounts,
+	}}
+	return t, r, unlock, nil
+}
+
+// copyErr makes a path the container does not have an engine.ErrNotFound.
+func copyErr(err error) error {
+	if errors.Is(err, runtime.ErrCopyNotFound) {
+		return notFound{err}
 	}
 	return err
 }
 
-// imageLayers are an image's unpacked layers, topmost last.
-type imageLayers []*inroot.Root
+type notFound struct{ error }
 
-func openLayers(layers []string) (imageLayers, error) {
-	var out imageLayers
-	for _, l := range layers {
-		r, err := inroot.Open(l)
+func (e notFound) Unwrap() error        { return e.error }
+func (e notFound) Is(target error) bool { return target == engine.ErrNotFound }
+
+// releasingStream releases the container when the archive is closed.
+type releasingStream struct {
+	io.ReadCloser
+	release func()
+}
+
+func (s *releasingStream) Close() error {
+	err := s.ReadCloser.Close()
+	if s.release != nil {
+		s.release()
+		s.release = nil
+	}
+	return err
+}
+
+// pathStat turns a stat's st_mode into an os.FileMode, as the Engine
+// API's stat reports it.
+func pathStat(st runtime.FileStat) engine.PathStat {
+	m := os.FileMode(st.Mode & 0o777)
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		m |= os.ModeDir
+	case unix.S_IFLNK:
+		m |= os.ModeSymlink
+	case unix.S_IFCHR:
+		m |= os.ModeDevice | os.ModeCharDevice
+	case unix.S_IFBLK:
+		m |= os.ModeDevice
+	case unix.S_IFIFO:
+		m |= os.ModeNamedPipe
+	case unix.S_IFSOCK:
+		m |= os.ModeSocket
+	}
+	if st.Mode&unix.S_ISUID != 0 {
+		m |= os.ModeSetuid
+	}
+	if st.Mode&unix.S_ISGID != 0 {
+		m |= os.ModeSetgid
+	}
+	if st.Mode&unix.S_ISVTX != 0 {
+		m |= os.ModeSticky
+	}
+	return engine.PathStat{Name: st.Name, Size: st.Size, Mode: m, Mtime: st.Mtime.In(time.UTC), LinkTarget: st.LinkTarget}
+}
+
+// Sync writes the changes into the running container as it sees its
+// files: in its mount namespace (by the copy helper, see runtime.CopySync),
+// so a rule's target under a volume lands in the volume, and nothing
+// depends on the overlay being mounted on the host. The host files travel
+// as one tar stream; internal/rootfswrite applies them there.
+func (b *Backend) Sync(ctx context.Context, id string, changes []engine.SyncChange) error {
+	r, st, err := b.running(id)
+	if r == nil {
+		return fmt.Errorf("sync: %w", err)
+	}
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", r.Name, err)
+	}
+	ops := make([]rootfswrite.Change, len(changes))
+	for i, c := range changes {
+		ops[i] = rootfswrite.Change{Path: c.ContainerPath, Root: c.Root, Deleted: c.Deleted}
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(writeSyncTar(pw, changes)) }()
+	err = runtime.CopySync(ctx, runtime.CopyTarget{Pid: st.Pid}, ops, pr)
+	pr.CloseWithError(io.ErrClosedPipe)
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", r.Name, err)
+	}
+	return nil
+}
+
+// writeSyncTar writes the content of each change that is not a deletion,
+// named by its index; a host file gone since the event has no entry.
+func writeSyncTar(w io.Writer, changes []engine.SyncChange) error {
+	tw := tar.NewWriter(w)
+	for i, c := range changes {
+		if c.Deleted {
+			continue
+		}
+		if err := writeSyncEntry(tw, strconv.Itoa(i), c.HostPath); err != nil {
+			return fmt.Errorf("%s: %w", c.HostPath, err)
+		}
+	}
+	return tw.Close()
+}
+
+func writeSyncEntry(tw *tar.Writer, name, hostPath string) error {
+	content, done, err := rootfswrite.HostContent(hostPath)
+	if err != nil || content == nil {
+		return err
+	}
+	defer done()
+	hdr := &tar.Header{Name: name, Mode: int64(content.Mode.Perm()), Format: tar.FormatPAX}
+	switch {
+	case content.Mode&os.ModeSymlink != 0:
+		hdr.Typeflag, hdr.Linkname = tar.TypeSymlink, content.Link
+	case content.Mode.IsDir():
+		hdr.Typeflag = tar.TypeDir
+	default:
+		f, ok := content.Data.(*os.File)
+		if !ok {
+			return fmt.Errorf("no file to read")
+		}
+		fi, err := f.Stat()
 		if err != nil {
-			out.Close()
-			return nil, err
+			return err
 		}
-		out = append(out, r)
+		hdr.Typeflag, hdr.Size = tar.TypeReg, fi.Size()
 	}
-	return out, nil
-}
-
-func (l imageLayers) Close() {
-	for _, r := range l {
-		r.Close()
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
 	}
-}
-
-// entry finds rel in the layers, topmost first, as overlayfs merges them:
-// a whiteout hides it, and so does a layer where a directory above it is
-// a symlink or a file (that entry covers the lower layers' directory).
-// Nothing is followed: a symlink in a layer is only ever seen as one.
-func (l imageLayers) entry(rel string) (unix.Stat_t, bool) {
-	for i := len(l) - 1; i >= 0; i-- {
-		st, err := l[i].Lstat(rel, inroot.NoSymlinks)
-		switch {
-		case err == nil:
-			if st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0 {
-				return st, false // overlay whiteout
-			}
-			return st, true
-		case errors.Is(err, unix.ELOOP), errors.Is(err, unix.ENOTDIR):
-			return st, false
+	if hdr.Typeflag == tar.TypeReg {
+		// The header promised Size bytes: a file that grew is cut
+		// there (the next event syncs it again).
+		if _, err := io.CopyN(tw, content.Data, hdr.Size); err != nil {
+			return err
 		}
 	}
-	return unix.Stat_t{}, false
+	return nil
 }

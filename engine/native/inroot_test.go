@@ -14,6 +14,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/engine/native/volume"
 	"github.com/hoist-dev/hoist/runspec"
 )
 
@@ -134,7 +135,7 @@ func TestFilesNeverFollowImageLinks(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { b.RemoveContainer(ctx, id, engine.RemoveOptions{Force: true}) })
-			upper := filepath.Join(b.layerDir(id), "upper")
+			upper := filepath.Join(b.layout.LayerDir(id), "upper")
 			if raw, err := os.ReadFile(filepath.Join(upper, tc.file)); err != nil || string(raw) != "secret" {
 				t.Errorf("%s in the writable layer: %q, %v", tc.file, raw, err)
 			}
@@ -179,11 +180,11 @@ func TestVolumeCopyUpNeverFollowsLinks(t *testing.T) {
 	if got := logs(t, b, id, engine.LogOptions{}); !strings.Contains(got, "image") {
 		t.Errorf("the volume was not filled from the image: %q", got)
 	}
-	vr, err := b.readVolume("copyup-data")
+	vr, err := b.vols.Read("copyup-data")
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := b.volumeData(vr)
+	data := b.vols.Data(vr)
 	for name, want := range map[string]string{
 		"abs": out.dir, "sub/rel": "../../../../../.." + out.dir + "/sentinel", "dangling": out.dir + "/missing",
 	} {
@@ -208,7 +209,7 @@ func TestVolumeCopyUpNeverFollowsLinks(t *testing.T) {
 	if err := os.Symlink(out.dir, filepath.Join(shared, "sub")); err != nil {
 		t.Fatal(err)
 	}
-	if err := copyFromRootfs(root, "/data", shared); err == nil {
+	if err := volume.CopyFromRootfs(root, "/data", shared); err == nil {
 		t.Error("copied into a volume through a link planted in it")
 	}
 	out.check(t)
@@ -236,11 +237,11 @@ func TestSyncIntoVolume(t *testing.T) {
 	if code, err := b.Exec(ctx, id, engine.ExecSpec{Cmd: []string{"cat", "/app/src/a.txt"}, Stdout: &out, Stderr: &out}); err != nil || code != 0 || out.String() != "synced" {
 		t.Errorf("in the container: %q, %d, %v", out.String(), code, err)
 	}
-	vr, err := b.readVolume("syncvol-app")
+	vr, err := b.vols.Read("syncvol-app")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if raw, err := os.ReadFile(filepath.Join(b.volumeData(vr), "src", "a.txt")); err != nil || string(raw) != "synced" {
+	if raw, err := os.ReadFile(filepath.Join(b.vols.Data(vr), "src", "a.txt")); err != nil || string(raw) != "synced" {
 		t.Errorf("in the volume: %q, %v", raw, err)
 	}
 }

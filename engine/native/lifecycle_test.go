@@ -109,10 +109,10 @@ func TestWritableLayerSurvivesStopStart(t *testing.T) {
 	if err := b.StopContainer(ctx, id, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if mounted(t, filepath.Join(b.layerDir(id), "rootfs")) {
+	if mounted(t, filepath.Join(b.layout.LayerDir(id), "rootfs")) {
 		t.Error("rootfs still mounted after stop")
 	}
-	if _, err := os.Stat(filepath.Join(b.layerDir(id), "upper", "state")); err != nil {
+	if _, err := os.Stat(filepath.Join(b.layout.LayerDir(id), "upper", "state")); err != nil {
 		t.Errorf("writable layer lost at stop: %v", err)
 	}
 	if err := b.StartContainer(ctx, id); err != nil {
@@ -131,7 +131,7 @@ func TestWritableLayerSurvivesStopStart(t *testing.T) {
 	if err := b.RemoveContainer(ctx, id, engine.RemoveOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(b.layerDir(id)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(b.layout.LayerDir(id)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("writable layer still there after remove: %v", err)
 	}
 	if err := b.RemoveContainer(ctx, id, engine.RemoveOptions{}); !errors.Is(err, engine.ErrNotFound) {
@@ -209,7 +209,7 @@ func TestNamedVolumePersistsAndCopiesUp(t *testing.T) {
 	if err := b.RemoveVolume(ctx, vol.Name); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(b.volumeDir(vol.Name)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(b.vols.Dir(vol.Name)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("volume dir left: %v", err)
 	}
 }
@@ -222,14 +222,14 @@ func TestAnonymousVolumeGoesWithContainer(t *testing.T) {
 	if c.ExitCode != 0 {
 		t.Fatalf("exit %d: %s", c.ExitCode, logs(t, b, id, engine.LogOptions{}))
 	}
-	r, err := b.load(id)
+	r, err := b.layout.LoadRef(id)
 	if err != nil || len(r.Volumes) != 1 || !r.Volumes[0].Anonymous {
 		t.Fatalf("record volumes %+v, %v", r, err)
 	}
 	if err := b.RemoveContainer(testCtx(t), id, engine.RemoveOptions{Volumes: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(b.volumeDir(r.Volumes[0].Name)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(b.vols.Dir(r.Volumes[0].Name)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("anonymous volume left: %v", err)
 	}
 }

@@ -1,34 +1,27 @@
-// Package native is hoist's daemonless engine.Backend: containers run by
-// engine/native/runtime from overlay root filesystems of images in the
-// engine/native/image store, with all state in files.
+// Package native is hoist's daemonless engine: an engine.Backend whose
+// containers run with no daemon, each part in a package named for what it
+// owns. This package only adapts them to the engine's contract:
 //
-// # Layout
+//   - engine/native/store: the on-disk store (layout, container records,
+//     names, locks, network records, the files beside a record);
+//   - engine/native/image: the image store; engine/native/build: builds;
+//     engine/native/buildnet: a build's network;
+//   - engine/native/volume: volumes;
+//   - engine/native/launch: the one way a container starts (its root file
+//     system, etc files and network from its record);
+//   - engine/native/netattach: a container's networks on
+//     engine/native/network's bridges;
+//   - engine/native/supervise: the project's supervisor
+//     (engine/native/supervisor), which owns started containers, their
+//     restarts, healthchecks, logs (engine/native/logfile) and published
+//     ports;
+//   - engine/native/oneoff: hoist run --rm's simple one-offs, also run by
+//     its fast path;
+//   - engine/native/runtime: the container runtime.
 //
-//	<RunDir>/names/<name>                         name → container ID (host-wide)
-//	<RunDir>/networks/<name>.json                 recorded networks (host-wide)
-//	<RunDir>/<project>/containers/<id>/config.json the container's record
-//	<RunDir>/<project>/containers/<id>/state.json  the runtime monitor's state,
-//	                              with spec.json, stdout.log and stderr.log
-//	<RunDir>/<project>/containers/<id>/proxy.json  the port proxy's pid and ports
-//	<RunDir>/<project>/net/                       engine/native/network's state
-//	<RunDir>/build.<pid>.<hex>/                   a build's network while it runs (build.go)
-//	<Root>/containers/<id>/{upper,work,rootfs}    writable layer and mountpoint
-//	<Root>/containers/<id>/etc/                   hosts, hostname, resolv.conf
-//	<Root>/volumes/<name>/{_data,volume.json}     named and anonymous volumes
-//
-// The writable layer lives with the store (it must survive a reboot like
-// Docker's), the run state with the volatile RunDir. Every file is written
-// atomically (temporary file, fsync, rename).
-//
-// # Seams for later parts
-//
-// Network setup goes through the networker interface (netattach.go),
-// implemented with engine/native/network: a bridge per compose network, a
-// veth per container and network, names through a managed /etc/hosts.
-// Started containers belong to the project's supervisor
-// (engine/native/supervisor, see supervise.go): it is their parent, serves
-// their published ports, applies restart policies, runs healthchecks and
-// writes their logs; its socket and records are in <RunDir>/<project>.
+// A newcomer following `hoist up -d` meets CreateContainer (record.go:
+// the spec becomes a store.Record) and StartContainer (containers.go:
+// launch.Prepare, then supervise.Start).
 package native
 
 import (
@@ -39,12 +32,16 @@ import (
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/native/image"
+	"github.com/hoist-dev/hoist/engine/native/netattach"
 	"github.com/hoist-dev/hoist/engine/native/network"
-	"github.com/hoist-dev/hoist/engine/native/oneoff"
+	"github.com/hoist-dev/hoist/engine/native/store"
+	"github.com/hoist-dev/hoist/engine/native/supervise"
+	"github.com/hoist-dev/hoist/engine/native/volume"
 )
 
 // The engine's optional abilities (engine/engine.go).
 var (
+	_ engine.Backend        = (*Backend)(nil)
 	_ engine.Builder        = (*Backend)(nil)
 	_ engine.Execer         = (*Backend)(nil)
 	_ engine.Killer         = (*Backend)(nil)
@@ -69,7 +66,7 @@ var (
 // Defaults for Options.
 const (
 	DefaultRoot   = image.DefaultRoot
-	DefaultRunDir = oneoff.DefaultRunDir
+	DefaultRunDir = store.DefaultRunDir
 )
 
 // Options configures New.
@@ -85,25 +82,17 @@ type Options struct {
 
 // Backend is the native engine.
 type Backend struct {
-	root   string
-	runDir string
+	layout store.Layout
 	store  *image.Store
 	logf   func(string, ...any)
-	net    networker
-	netm   *network.Manager
+	vols   volume.Store
+	nets   netattach.Networks
+	sups   supervise.Supervisors
 	// builder is made on first Build.
 	builder builderOnce
 	// onCreate, when set (by tests), is told every new container's ID.
 	onCreate func(id string)
 }
-
-var (
-	_ engine.Backend      = (*Backend)(nil)
-	_ engine.Execer       = (*Backend)(nil)
-	_ engine.Killer       = (*Backend)(nil)
-	_ engine.ImageRemover = (*Backend)(nil)
-	_ engine.Pusher       = (*Backend)(nil)
-)
 
 // New opens the native engine's store and run directory, creating them.
 // The engine needs root.
@@ -125,19 +114,15 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("native engine: needs root (running as uid %d)", os.Geteuid())
 	}
-	store, err := image.Open(root)
+	imgs, err := image.Open(root)
 	if err != nil {
 		return nil, fmt.Errorf("native engine: open image store: %w", err)
 	}
-	for _, d := range []string{
-		filepath.Join(root, "containers"), filepath.Join(root, "volumes"),
-		filepath.Join(runDir, "names"), filepath.Join(runDir, "networks"),
-	} {
-		if err := os.MkdirAll(d, 0o711); err != nil {
-			return nil, fmt.Errorf("native engine: %w", err)
-		}
+	l := store.Layout{Root: root, RunDir: runDir}
+	if err := l.Init(); err != nil {
+		return nil, fmt.Errorf("native engine: %w", err)
 	}
-	b := &Backend{root: root, runDir: runDir, store: store, logf: opts.Logf}
+	b := &Backend{layout: l, store: imgs, logf: opts.Logf}
 	if b.logf == nil {
 		b.logf = func(string, ...any) {}
 	}
@@ -145,8 +130,9 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("native engine: %w", err)
 	}
-	b.netm = netm
-	b.net = bridgeNetworker{b: b, m: netm}
+	b.vols = volume.Store{Layout: l}
+	b.nets = netattach.Networks{Layout: l, Manager: netm}
+	b.sups = supervise.Supervisors{Layout: l, Logf: b.logf}
 	return b, nil
 }
 
@@ -159,12 +145,3 @@ func (b *Backend) Close() error { return nil }
 
 // Store is the image store, for the CLI's image commands (load, import, ls).
 func (b *Backend) Store() *image.Store { return b.store }
-
-// layout is where containers live; the oneoff package shares it.
-func (b *Backend) layout() oneoff.Layout { return oneoff.Layout{Root: b.root, RunDir: b.runDir} }
-
-func (b *Backend) projectDir(project string) string { return b.layout().ProjectDir(project) }
-
-func (b *Backend) stateDir(project, id string) string { return b.layout().StateDir(project, id) }
-
-func (b *Backend) layerDir(id string) string { return b.layout().LayerDir(id) }

@@ -14,6 +14,7 @@ import (
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/enginetest"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/engine/native/store"
 	"github.com/hoist-dev/hoist/internal/testimage"
 )
 
@@ -79,20 +80,20 @@ func checkNothingLeft(t *testing.T, b *Backend, ids []string) {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) > 4 && (strings.HasPrefix(fields[4], b.root+"/") || strings.HasPrefix(fields[4], b.runDir+"/")) {
+		if len(fields) > 4 && (strings.HasPrefix(fields[4], b.layout.Root+"/") || strings.HasPrefix(fields[4], b.layout.RunDir+"/")) {
 			t.Errorf("mount left behind: %s", fields[4])
 		}
 	}
-	dirs, _ := filepath.Glob(filepath.Join(b.root, "containers", "*"))
+	dirs, _ := filepath.Glob(filepath.Join(b.layout.Root, "containers", "*"))
 	for _, d := range dirs {
 		t.Errorf("container dir left behind: %s", d)
 	}
-	recs, _ := b.allRecords()
+	recs, _ := b.layout.All()
 	for _, r := range recs {
 		t.Errorf("container left behind: %s", r.Name)
 	}
 	for _, id := range ids {
-		if d := cgroupDirs(id); len(d) > 0 {
+		if d := runtime.CgroupDirs(id); len(d) > 0 {
 			t.Errorf("cgroups left behind: %v", d)
 		}
 		if pids := processesOf(id); len(pids) > 0 {
@@ -130,11 +131,11 @@ var _ = time.Second
 // short must get an error that says what to remove, not a bare JSON error.
 func TestObserveDamagedRecord(t *testing.T) {
 	b := newBackend(t)
-	dir := b.stateDir("torn", newID())
+	dir := b.layout.StateDir("torn", store.NewID())
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, configFile), nil, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, store.ConfigFile), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, err := b.Observe(context.Background(), "torn", nil)

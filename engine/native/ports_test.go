@@ -39,6 +39,10 @@ func newNetwork(t *testing.T, b *Backend, project string) {
 	})
 }
 
+// proxyRole is argv[0] of the port proxy processes earlier versions ran
+// for attached containers: none must be left.
+const proxyRole = "hoist-runtime:portproxy"
+
 func proxyPids(dir string) []string {
 	var out []string
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
@@ -75,8 +79,8 @@ func TestPublishedPortStopFreesIt(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	dir := b.stateDir(project, id)
-	if sup := b.liveSupervisor(ctx, project); sup == nil {
+	dir := b.layout.StateDir(project, id)
+	if sup := b.sups.Live(ctx, project); sup == nil {
 		t.Fatal("no supervisor serves the port")
 	} else if st, err := sup.State(ctx, id); err != nil || len(st.Ports) != 1 {
 		t.Fatalf("supervisor ports %v %v, want one", st.Ports, err)
@@ -119,10 +123,10 @@ func TestPublishedPortTaken(t *testing.T) {
 	if !errors.Is(err, netplan.ErrPortInUse) || !strings.Contains(err.Error(), fmt.Sprint(port)) {
 		t.Fatalf("start: %v, want port %d in use", err, port)
 	}
-	if p := proxyPids(b.stateDir(project, id)); len(p) != 0 {
+	if p := proxyPids(b.layout.StateDir(project, id)); len(p) != 0 {
 		t.Errorf("proxy left: %v", p)
 	}
-	if _, err := os.Stat(b.netm.NetnsPath(project, spec(project).Name)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(b.nets.Manager.NetnsPath(project, spec(project).Name)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("netns left: %v", err)
 	}
 	if c := observeOne(t, b, project, id); c.State != engine.StateCreated {
@@ -159,4 +163,56 @@ func observeOne(t *testing.T, b *Backend, project, id string) engine.Container {
 	}
 	t.Fatalf("no container %s", id)
 	return engine.Container{}
+}
+
+// An attached run's published port is served as a detached container's
+// is, by the project's supervisor (no proxy process of its own): it
+// answers while the container runs and is freed when the run ends.
+func TestPublishedPortOfAttachedRun(t *testing.T) {
+	b := newBackend(t)
+	ctx := testCtx(t)
+	const project = "pubrun"
+	newNetwork(t, b, project)
+	spec := webSpec(project, "")
+	spec.Name, spec.OneOff = project+"-web-run-1", true
+	done := make(chan struct{})
+	var runErr error
+	go func() {
+		defer close(done)
+		_, runErr = b.RunContainer(ctx, spec, engine.RunAttach{Stdout: io.Discard, Stderr: io.Discard, Remove: true})
+	}()
+	c := waitRunning(t, b, project, done)
+	if len(c.Ports) != 1 || c.Ports[0].HostPort == 0 {
+		t.Fatalf("ports %+v", c.Ports)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", c.Ports[0].HostPort)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		body, err := httpGet(addr)
+		if err == nil && strings.Contains(body, "hello-from-httpd") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %q %v", addr, body, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if b.sups.Live(ctx, project) == nil {
+		t.Fatal("no supervisor serves the port")
+	}
+	if p := proxyPids(b.layout.StateDir(project, c.ID)); len(p) != 0 {
+		t.Errorf("a proxy process of its own: %v", p)
+	}
+	if err := b.Kill(ctx, c.ID, "KILL"); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if runErr != nil {
+		t.Fatal(runErr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("port not freed when the run ended: %v", err)
+	}
+	ln.Close()
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/native/oneoff"
+	"github.com/hoist-dev/hoist/engine/native/store"
 )
 
 // A record rebound to another ID is the record the engine would have made
@@ -40,7 +41,7 @@ func TestRebindMatchesANewRecord(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var rebound, want record
+		var rebound, want store.Record
 		want2, _ := json.Marshal(r2)
 		if err := json.Unmarshal(got, &rebound); err != nil {
 			t.Fatal(err)
@@ -67,13 +68,13 @@ func TestReplayRunsTheRecordAgain(t *testing.T) {
 	if err != nil || code != 4 || rep == nil {
 		t.Fatalf("code %d err %v replay %v", code, err, rep)
 	}
-	if rep.Root != b.root || rep.RunDir != b.runDir || !slices.Contains(rep.Inputs, b.store.IndexPath()) {
+	if rep.Root != b.layout.Root || rep.RunDir != b.layout.RunDir || !slices.Contains(rep.Inputs, b.store.IndexPath()) {
 		t.Errorf("replay %+v", rep)
 	}
 	first := strings.Fields(out.String())
 
 	out.Reset()
-	code, ran, err := oneoff.Replay(ctx, oneoff.RunOptions{Layout: b.layout(), Record: rep.Record,
+	code, ran, err := oneoff.Replay(ctx, oneoff.RunOptions{Layout: b.layout, Record: rep.Record,
 		Stdin: strings.NewReader("again\n"), Stdout: &out, Stderr: io.Discard})
 	if !ran || err != nil || code != 4 {
 		t.Fatalf("replay: ran %v code %d err %v", ran, code, err)
@@ -83,29 +84,29 @@ func TestReplayRunsTheRecordAgain(t *testing.T) {
 	if len(lines) != 2 || lines[1] != "again" || len(f) != 3 || f[0] != f[1] || f[1] != f[2] || len(f[0]) != 12 || f[0] == first[0] {
 		t.Errorf("first run %q, replay printed %q: want the new container's own hostname and the input", first, out.String())
 	}
-	if _, err := os.Stat(b.projectDir("replay")); !os.IsNotExist(err) {
+	if _, err := os.Stat(b.layout.ProjectDir("replay")); !os.IsNotExist(err) {
 		t.Errorf("the project's run dir is left: %v", err)
 	}
 	// newBackend's cleanup checks that no mount, cgroup, process or record is left.
 
 	// What it cannot run it leaves, untouched, to the usual way.
-	if err := os.MkdirAll(filepath.Join(b.projectDir("replay"), "net"), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(b.layout.ProjectDir("replay"), "net"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if _, ran, err := oneoff.Replay(ctx, oneoff.RunOptions{Layout: b.layout(), Record: rep.Record, Stdout: io.Discard, Stderr: io.Discard}); ran || err != nil {
+	if _, ran, err := oneoff.Replay(ctx, oneoff.RunOptions{Layout: b.layout, Record: rep.Record, Stdout: io.Discard, Stderr: io.Discard}); ran || err != nil {
 		t.Errorf("a project with network state: ran %v err %v", ran, err)
 	}
-	os.RemoveAll(b.projectDir("replay"))
-	var r record
+	os.RemoveAll(b.layout.ProjectDir("replay"))
+	var r store.Record
 	if err := json.Unmarshal(rep.Record, &r); err != nil {
 		t.Fatal(err)
 	}
-	r.Layers = append(r.Layers, filepath.Join(b.root, "layers", "gone"))
+	r.Layers = append(r.Layers, filepath.Join(b.layout.Root, "layers", "gone"))
 	gone, _ := json.Marshal(&r)
-	if _, ran, err := oneoff.Replay(ctx, oneoff.RunOptions{Layout: b.layout(), Record: gone, Stdout: io.Discard, Stderr: io.Discard}); ran || err != nil {
+	if _, ran, err := oneoff.Replay(ctx, oneoff.RunOptions{Layout: b.layout, Record: gone, Stdout: io.Discard, Stderr: io.Discard}); ran || err != nil {
 		t.Errorf("a layer gone: ran %v err %v", ran, err)
 	}
-	if _, err := os.Stat(b.projectDir("replay")); !os.IsNotExist(err) {
+	if _, err := os.Stat(b.layout.ProjectDir("replay")); !os.IsNotExist(err) {
 		t.Errorf("a declined replay left the project's run dir: %v", err)
 	}
 }
@@ -115,7 +116,7 @@ func TestReplayRunsTheRecordAgain(t *testing.T) {
 func TestTeardownProjectRemovesLeftovers(t *testing.T) {
 	b := newBackend(t)
 	ctx := testCtx(t)
-	dir := b.projectDir("leftover")
+	dir := b.layout.ProjectDir("leftover")
 	for _, d := range []string{"net/networks", "net/containers", "net/netns"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
 			t.Fatal(err)
@@ -138,7 +139,7 @@ func TestTeardownProjectRemovesLeftovers(t *testing.T) {
 	if err := b.TeardownProject(ctx, "keep"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(b.projectDir("keep")); err != nil {
+	if _, err := os.Stat(b.layout.ProjectDir("keep")); err != nil {
 		t.Errorf("a project with a container lost its run dir: %v", err)
 	}
 	if err := b.RemoveContainer(ctx, "keep-box-run-1", engine.RemoveOptions{Force: true}); err != nil {

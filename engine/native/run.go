@@ -5,16 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 	"syscall"
 	"time"
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/native/image"
+	"github.com/hoist-dev/hoist/engine/native/launch"
 	"github.com/hoist-dev/hoist/engine/native/oneoff"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/engine/native/store"
 	"github.com/hoist-dev/hoist/runspec"
 )
 
@@ -70,9 +70,9 @@ func (b *Backend) RunRecorded(ctx context.Context, spec engine.ContainerSpec, op
 		}
 		if ok {
 			if record != nil {
-				record(Replay{Record: rec, Root: b.root, RunDir: b.runDir, Inputs: []string{b.store.IndexPath()}})
+				record(Replay{Record: rec, Root: b.layout.Root, RunDir: b.layout.RunDir, Inputs: []string{b.store.IndexPath()}})
 			}
-			code, err := oneoff.Run(ctx, oneoff.RunOptions{Layout: b.layout(), Record: rec,
+			return oneoff.Run(ctx, oneoff.RunOptions{Layout: b.layout, Record: rec,
 				Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, Spawned: sp, Logf: b.logf,
 				Remove: func(ctx context.Context, _, id string) error {
 					err := b.RemoveContainer(ctx, id, engine.RemoveOptions{Force: true, Volumes: true})
@@ -81,7 +81,6 @@ func (b *Backend) RunRecorded(ctx context.Context, spec engine.ContainerSpec, op
 					}
 					return err
 				}})
-			return code, nameConflict(spec.Name, err)
 		}
 	}
 	if err := b.createRecord(ctx, r, spec); err != nil {
@@ -106,7 +105,7 @@ func (b *Backend) RunRecorded(ctx context.Context, spec engine.ContainerSpec, op
 // oneoff package can run it: no volume (the service's or the image's), no
 // file, no network, no terminal. Its bind mounts are prepared (sources
 // checked or created) into a copy; r is left as it was.
-func (b *Backend) simpleOneOff(ctx context.Context, r *record, img *image.Image, spec engine.ContainerSpec) ([]byte, bool, error) {
+func (b *Backend) simpleOneOff(ctx context.Context, r *store.Record, img *image.Image, spec engine.ContainerSpec) ([]byte, bool, error) {
 	if !spec.OneOff || len(spec.Config.Files) > 0 || len(img.Config.Config.Volumes) > 0 {
 		return nil, false, nil
 	}
@@ -128,8 +127,8 @@ func (b *Backend) simpleOneOff(ctx context.Context, r *record, img *image.Image,
 }
 
 // spawnGuess is how the init of spec is most likely spawned: its network
-// namespace as netattach.go will decide it (a new one when no compose
-// network joins it) and its security as buildSpec sets it.
+// namespace as engine/native/netattach will decide it (a new one when no
+// compose network joins it) and its security as buildSpec sets it.
 func spawnGuess(spec engine.ContainerSpec, opts engine.RunAttach) runtime.SpawnOptions {
 	c := spec.Config
 	mode := c.Network.Mode
@@ -145,137 +144,69 @@ func spawnGuess(spec engine.ContainerSpec, opts engine.RunAttach) runtime.SpawnO
 // waits for it and, without Remove, releases its mounts and network as
 // stop does.
 func (b *Backend) runAttached(ctx context.Context, id string, opts engine.RunAttach, sp *runtime.Spawned) (int, error) {
-	r, unlock, err := b.lockContainer(id)
+	r, unlock, err := b.layout.LockRef(id)
 	if err != nil {
 		sp.Abort()
 		return 0, fmt.Errorf("run container: %w", err)
 	}
-	m, err := b.startAttached(ctx, r, opts, sp)
+	c, err := b.startAttached(ctx, r, opts, sp)
 	unlock()
 	if err != nil {
 		return 0, fmt.Errorf("run container %s: %w", r.Name, err)
 	}
-	stop := context.AfterFunc(ctx, func() { _ = m.Process().Signal(syscall.SIGKILL) })
-	drain := func() {}
-	if console := m.Process().Console; console != nil {
-		drain = runtime.ServeConsole(console, opts.Stdin, opts.Stdout, runtimeSizes(opts.Resize))
-	}
-	code, err := m.Wait()
-	drain()
-	stop()
-	if err != nil {
-		err = fmt.Errorf("run container %s: %w", r.Name, err)
-	}
+	code, err := c.Wait(ctx, runtimeSizes(opts.Resize))
 	if !opts.Remove {
 		// As stop: unmount and detach now, keep the writable layer.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		if r, unlock, lerr := b.lockContainer(id); lerr == nil {
+		if r, unlock, lerr := b.layout.LockRef(id); lerr == nil {
 			err = errors.Join(err, b.release(rctx, r))
 			unlock()
 		}
 	}
-	if ctx.Err() != nil {
-		return code, errors.Join(err, fmt.Errorf("run container %s: %w", r.Name, ctx.Err()))
-	}
 	return code, err
 }
 
-// startAttached does what start (lifecycle.go) does, with a
-// runtime.Monitor in this process in place of a detached one, from sp
-// when not nil.
+// startAttached starts r as start (containers.go) does, with its monitor
+// in this process (launch.Prepared.Start) in place of the supervisor,
+// from sp when not nil; the project's supervisor serves its published
+// ports all the same (supervise.Publish).
 //
 // The rootfs is mounted by the container's init, in its own mount
-// namespace (runtime.Overlay): nothing to unmount on the host afterwards,
-// and nothing left mounted if this process dies. Only when volumes are to
-// be filled from the image is it mounted here first, as start does.
-func (b *Backend) startAttached(ctx context.Context, r *record, opts engine.RunAttach, sp *runtime.Spawned) (*runtime.Monitor, error) {
-	ok := false
-	defer func() {
-		if !ok {
-			sp.Abort()
-		}
-	}()
-	for _, l := range r.Layers {
-		if _, err := os.Stat(l); err != nil {
-			return nil, fmt.Errorf("image %s (%s) is gone from the native store: %w", r.Image, r.ImageID, engine.ErrNotFound)
-		}
-	}
-	dir := b.layerDir(r.ID)
-	rootfs := filepath.Join(dir, "rootfs")
-	spec := r.Spec
-	spec.Rootfs = rootfs
-	fills, err := b.volumeFills(r)
+// namespace: nothing to unmount on the host afterwards, and nothing left
+// mounted if this process dies. Only when volumes are to be filled from
+// the image is it mounted here first (launch.Prepare).
+func (b *Backend) startAttached(ctx context.Context, r *store.Record, opts engine.RunAttach, sp *runtime.Spawned) (*launch.Running, error) {
+	// A layer thrown away with the container (Remove) is never synced.
+	p, err := launch.Prepare(ctx, b.launchOptions(nil, false, opts.Remove), r)
 	if err != nil {
-		return nil, err
-	}
-	upper, work := filepath.Join(dir, "upper"), filepath.Join(dir, "work")
-	if len(fills) == 0 {
-		// A layer thrown away with the container (Remove) is never synced.
-		spec.Overlay = &runtime.Overlay{Lowers: r.Layers, Upper: upper, Work: work, Volatile: opts.Remove}
-	} else {
-		// An init spawned before this host mount would not see it (its
-		// mount namespace is a copy, and / need not propagate): start a
-		// new one after.
 		sp.Abort()
-		sp = nil
-		mount := image.MountRootfs
-		if opts.Remove {
-			mount = image.MountVolatileRootfs
-		}
-		if err := mount(r.Layers, upper, work, rootfs); err != nil {
-			return nil, err
-		}
-		defer func() {
-			if !ok {
-				_ = image.Unmount(rootfs)
-			}
-		}()
-		if err := b.copyUp(r, rootfs); err != nil {
-			return nil, err
-		}
-	}
-	if spec.Hosts, spec.HostnameFile, spec.ResolvConf, err = b.writeEtc(r); err != nil {
 		return nil, err
 	}
-	att, err := b.net.attach(ctx, r)
+	pub, err := b.sups.Publish(ctx, r, p.Attachment.Addr)
 	if err != nil {
+		sp.Abort()
+		p.Undo(ctx)
 		return nil, err
 	}
-	spec.Network = att.Network
-	if att.Hosts != "" {
-		spec.Hosts = att.Hosts
-	}
-	var proxy *proxyHandle
-	if len(r.Ports) > 0 && att.IP.IsValid() {
-		if proxy, err = b.startProxy(ctx, r, att.IP); err != nil {
-			_ = b.net.detach(ctx, r)
-			return nil, err
-		}
-	}
-	spec.Stdin, spec.Stdout, spec.Stderr = opts.Stdin, opts.Stdout, opts.Stderr
-	if opts.TTY {
-		spec.TTY, spec.Size = true, runtime.WinSize{Rows: opts.Size.Rows, Cols: opts.Size.Cols}
-	}
-	m := &runtime.Monitor{StateDir: b.stateDir(r.Project, r.ID), Spawned: sp}
-	sp = nil // the monitor starts or aborts it
-	if _, err := m.Start(ctx, spec); err != nil {
-		proxy.abort(ctx, r)
-		_ = b.net.detach(ctx, r)
+	s := launch.Streams{Stdin: opts.Stdin, Stdout: opts.Stdout, Stderr: opts.Stderr, TTY: opts.TTY,
+		Size: runtime.WinSize{Rows: opts.Size.Rows, Cols: opts.Size.Cols}}
+	c, err := p.Start(ctx, s, sp)
+	if err != nil {
+		pub.Abort()
 		return nil, err
 	}
-	if proxy != nil {
-		st, _, err := b.status(r)
+	if pub != nil {
+		st, _, err := b.layout.Status(r)
 		if err == nil {
-			err = proxy.commit(st)
+			err = pub.Commit(st.Pid, st.StartTime)
 		}
 		if err != nil {
-			_ = m.Process().Signal(syscall.SIGKILL)
-			_, _ = m.Wait()
+			_ = c.Process().Signal(syscall.SIGKILL)
+			_, _ = c.Wait(context.WithoutCancel(ctx), nil)
 			_ = b.release(ctx, r)
 			return nil, err
 		}
 	}
-	ok = true
-	return m, nil
+	return c, nil
 }

@@ -57,7 +57,7 @@ func TestRunRemoveStreamsOutput(t *testing.T) {
 	if out.String() != "out\n" || errOut.String() != "err\n" {
 		t.Fatalf("stdout %q stderr %q", out.String(), errOut.String())
 	}
-	if _, err := os.Stat(b.namePath("runrm-box-run-1")); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(b.layout.NamePath("runrm-box-run-1")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("name still reserved: %v", err)
 	}
 	// newBackend's cleanup checks that no mount, cgroup, process or record is left.
@@ -87,10 +87,10 @@ func TestRunKeepsContainerWithoutRemove(t *testing.T) {
 		t.Fatalf("containers %+v", st.Containers)
 	}
 	id := st.Containers[0].ID
-	if mounted(t, filepath.Join(b.layerDir(id), "rootfs")) {
+	if mounted(t, filepath.Join(b.layout.LayerDir(id), "rootfs")) {
 		t.Error("rootfs still mounted after the run")
 	}
-	if _, err := os.Stat(filepath.Join(b.layerDir(id), "upper", "f")); err != nil {
+	if _, err := os.Stat(filepath.Join(b.layout.LayerDir(id), "upper", "f")); err != nil {
 		t.Errorf("writable layer lost: %v", err)
 	}
 	if err := b.RemoveContainer(ctx, id, engine.RemoveOptions{Force: true, Volumes: true}); err != nil {
@@ -133,7 +133,7 @@ func TestRunCallerKilledThenRemoved(t *testing.T) {
 	}
 	b := newBackend(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestRunCallerHelper$")
-	cmd.Env = append(os.Environ(), "HOIST_TEST_RUN_CALLER="+b.root+":"+b.runDir)
+	cmd.Env = append(os.Environ(), "HOIST_TEST_RUN_CALLER="+b.layout.Root+":"+b.layout.RunDir)
 	var helperOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &helperOut, &helperOut
 	if err := cmd.Start(); err != nil {
@@ -181,11 +181,11 @@ func TestRunMountsRootfsInsideOnly(t *testing.T) {
 	if err != nil || code != 0 || out.String() != "x\n/proc/1/root/bin/sh\n" {
 		t.Fatalf("code %d err %v output %q", code, err, out.String())
 	}
-	rootfs := filepath.Join(b.layerDir(id), "rootfs")
+	rootfs := filepath.Join(b.layout.LayerDir(id), "rootfs")
 	if info, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(info), rootfs) {
 		t.Errorf("%s is mounted on the host", rootfs)
 	}
-	if b, err := os.ReadFile(filepath.Join(b.layerDir(id), "upper", "w")); err != nil || string(b) != "x\n" {
+	if b, err := os.ReadFile(filepath.Join(b.layout.LayerDir(id), "upper", "w")); err != nil || string(b) != "x\n" {
 		t.Errorf("the write is not in the kept writable layer: %q, %v", b, err)
 	}
 	if err := b.RemoveContainer(testCtx(t), id, engine.RemoveOptions{Force: true, Volumes: true}); err != nil {
@@ -209,7 +209,7 @@ func TestRunFillsEmptyVolume(t *testing.T) {
 	if err != nil || code != 0 || out.String() != "copied\n" {
 		t.Fatalf("code %d err %v output %q", code, err, out.String())
 	}
-	if _, err := os.Stat(filepath.Join(b.volumeDir(vol.Name), "_data", "passwd")); err != nil {
+	if _, err := os.Stat(filepath.Join(b.vols.Dir(vol.Name), "_data", "passwd")); err != nil {
 		t.Errorf("volume not filled: %v", err)
 	}
 	if err := b.RemoveVolume(ctx, vol.Name); err != nil {

@@ -17,7 +17,7 @@ import (
 type inspector struct{ b *Backend }
 
 func (i inspector) Inspect(ctx context.Context, id string) (enginetest.View, error) {
-	r, err := i.b.load(id)
+	r, err := i.b.layout.LoadRef(id)
 	if err != nil {
 		return enginetest.View{}, err
 	}
@@ -70,22 +70,8 @@ func (i inspector) Inspect(ctx context.Context, id string) (enginetest.View, err
 	}
 	slices.Sort(s.Sysctls)
 	if hc := r.Healthcheck; hc != nil {
-		h := &enginetest.Health{Test: hc.Test}
-		if hc.Interval != nil {
-			h.Interval = time.Duration(*hc.Interval)
-		}
-		if hc.Timeout != nil {
-			h.Timeout = time.Duration(*hc.Timeout)
-		}
-		if hc.StartPeriod != nil {
-			h.StartPeriod = time.Duration(*hc.StartPeriod)
-		}
-		if hc.StartInterval != nil {
-			h.StartInterval = time.Duration(*hc.StartInterval)
-		}
-		if hc.Retries != nil {
-			h.Retries = int(*hc.Retries)
-		}
+		h := &enginetest.Health{Test: hc.Test, Interval: time.Duration(hc.Interval), Timeout: time.Duration(hc.Timeout),
+			StartPeriod: time.Duration(hc.StartPeriod), StartInterval: time.Duration(hc.StartInterval), Retries: int(hc.Retries)}
 		s.Health = enginetest.HealthWithDefaults(h)
 	}
 	s.StopSignal = r.StopSignal

@@ -22,9 +22,6 @@ func (b *Backend) Unsupported(c runspec.Container) []string {
 	bridged := n.Mode == runspec.NetworkAttach
 	add(n.Mode == runspec.NetworkBridge, "network_mode bridge (the native engine has no default bridge: the container gets a network of its own with only loopback; use a compose network)")
 	add(len(n.Ports) > 0 && !bridged, "ports with network_mode "+string(n.Mode)+" (not published, as with Docker)")
-	if bridged {
-		out = append(out, b.net.unsupported(len(n.Attachments))...)
-	}
 	add(slices.ContainsFunc(n.Attachments, func(a runspec.Attachment) bool { return a.IPv6 != "" }), "networks ipv6_address")
 	add(slices.ContainsFunc(n.Attachments, func(a runspec.Attachment) bool { return a.MacAddress != "" }), "mac_address")
 	pr, res, sec, ns := c.Process, c.Resources, c.Security, c.Namespaces

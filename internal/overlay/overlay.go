@@ -1,7 +1,8 @@
 // Package overlay mounts overlayfs root filesystems: read-only image
-// layers under a writable container layer. It is shared by the image store
-// (which mounts on the host) and the container init (which mounts inside
-// the container's own mount namespace), so it stays free of heavy imports.
+// layers under a writable container layer. It is shared by the native
+// engine's start path and the image store (which mount on the host) and
+// the container init (which mounts inside the container's own mount
+// namespace), so it stays free of heavy imports.
 package overlay
 
 import (
@@ -135,4 +136,15 @@ func Options(lowers []string, upper, work string, indexOff, volatile bool) strin
 // escape escapes the separators overlayfs splits options on.
 func escape(p string) string {
 	return strings.NewReplacer(`\`, `\\`, `:`, `\:`, `,`, `\,`).Replace(p)
+}
+
+// Unmount unmounts a root file system mounted by Mount. A target that is
+// not mounted (or does not exist) is not an error, so cleanup can be
+// retried.
+func Unmount(target string) error {
+	err := unix.Unmount(target, 0)
+	if err == nil || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return fmt.Errorf("unmount %s: %w", target, err)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
 
+	"github.com/hoist-dev/hoist/engine/native/store"
 	"github.com/hoist-dev/hoist/internal/testimage"
 )
 
@@ -28,7 +29,7 @@ import (
 const TestImage = "hoist-test/busybox:latest"
 
 // NativeRunDir is the native engine's run state directory.
-const NativeRunDir = "/run/hoist"
+const NativeRunDir = store.DefaultRunDir
 
 // BuildHoist builds ./cmd/hoist of repoRoot into out, static as the
 // Taskfile's build makes it.

@@ -7,14 +7,15 @@
 // It runs from this package's initialisation, before main and before a
 // third of hoist's packages are initialised. Go initialises, at each step,
 // the first package in import path order whose imports are all
-// initialised; this one needs only the runtime, oneoff, etcfiles and
-// runcache (the standard library, x/sys and the seccomp packages), so it
-// comes before the compose loader (its JSON schema compiles five
-// meta-schemas, 10 ms here), the registry client and the builder. A
-// dependency whose path sorts late and that few packages need (net/netip,
-// through unique) would hold it back: TestStaysLight keeps them out. Here
-// that makes run --rm 0.037 s instead of 0.057 s. Anything it cannot do,
-// it leaves to the usual way before it has created anything.
+// initialised; this one needs only the runtime, oneoff (with the store,
+// launch, volume and etcfiles) and runcache (the standard library, x/sys,
+// the seccomp packages and go-units), so it comes before the compose
+// loader (its JSON schema compiles five meta-schemas, 10 ms here), the
+// registry client and the builder. A dependency whose path sorts late and
+// that few packages need (net/netip, through unique) would hold it back:
+// TestStaysLight keeps them out. Here that makes run --rm 0.037 s instead
+// of 0.057 s. Anything it cannot do, it leaves to the usual way before it
+// has created anything.
 package fastrun
 
 import (
@@ -33,6 +34,7 @@ import (
 
 	"github.com/hoist-dev/hoist/engine/native/oneoff"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/engine/native/store"
 	"github.com/hoist-dev/hoist/internal/runcache"
 )
 
@@ -71,7 +73,7 @@ func run() (code int, ran bool) {
 	}
 	runDir := getenv(env, "HOIST_RUN_DIR")
 	if runDir == "" {
-		runDir = oneoff.DefaultRunDir
+		runDir = store.DefaultRunDir
 	}
 	runDir, err := filepath.Abs(runDir)
 	if err != nil {
@@ -105,7 +107,7 @@ func run() (code int, ran bool) {
 		cancel()
 	}()
 	code, ran, err = oneoff.Replay(ctx, oneoff.RunOptions{
-		Layout: oneoff.Layout{Root: e.Root, RunDir: e.RunDir}, Record: e.Record, RandomName: e.RandomName,
+		Layout: store.Layout{Root: e.Root, RunDir: e.RunDir}, Record: e.Record, RandomName: e.RandomName,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		// As the usual way's native engine prints its warnings.
 		Logf: func(format string, args ...any) { fmt.Fprintf(os.Stderr, "WARN "+format+"\n", args...) },

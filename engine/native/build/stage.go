@@ -264,22 +264,12 @@ func hasEnv(env []string, key string) bool {
 	return false
 }
 
-func setEnv(env []string, key, value string) []string {
-	for i, e := range env {
-		if k, _, _ := strings.Cut(e, "="); k == key {
-			env[i] = key + "=" + value
-			return env
-		}
-	}
-	return append(env, key+"="+value)
-}
-
 // expandEnv is what words expand against: the stage's args, then ENV.
 func (st *state) expandEnv() []string {
 	env := envList(st.args)
 	for _, e := range st.cfg.Env {
 		k, v, _ := strings.Cut(e, "=")
-		env = setEnv(env, k, v)
+		env = image.SetEnv(env, k, v)
 	}
 	return env
 }
@@ -366,7 +356,7 @@ func (j *job) dispatch(ctx context.Context, i int, st *state, cmd instructions.C
 		return nil
 	case *instructions.EnvCommand:
 		for _, kv := range c.Env {
-			st.cfg.Env = setEnv(st.cfg.Env, kv.Key, kv.Value)
+			st.cfg.Env = image.SetEnv(st.cfg.Env, kv.Key, kv.Value)
 		}
 		st.meta(envText(c))
 	case *instructions.LabelCommand:

@@ -65,7 +65,7 @@ func applyChange(cfg *v1.Config, cmd any) error {
 		cfg.Cmd = nil
 	case *instructions.EnvCommand:
 		for _, kv := range c.Env {
-			cfg.Env = setEnv(cfg.Env, kv.Key, kv.Value)
+			cfg.Env = SetEnv(cfg.Env, kv.Key, kv.Value)
 		}
 	case *instructions.WorkdirCommand:
 		cfg.WorkingDir = c.Path
@@ -103,7 +103,9 @@ func applyChange(cfg *v1.Config, cmd any) error {
 	return nil
 }
 
-func setEnv(env []string, key, value string) []string {
+// SetEnv sets key to value in env (KEY=VALUE entries) as Docker's ENV
+// does: in place when it is there, else at the end.
+func SetEnv(env []string, key, value string) []string {
 	for i, e := range env {
 		if k, _, _ := strings.Cut(e, "="); k == key {
 			env[i] = key + "=" + value

@@ -63,12 +63,5 @@ func mountRootfs(layers []string, upper, work, target string, forceFDs, volatile
 	return overlay.Mount(layers, upper, work, target, volatile)
 }
 
-// Unmount unmounts a rootfs mounted by MountRootfs. A target that is not
-// mounted (or does not exist) is not an error, so cleanup can be retried.
-func Unmount(target string) error {
-	err := unix.Unmount(target, 0)
-	if err == nil || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
-		return nil
-	}
-	return fmt.Errorf("unmount %s: %w", target, err)
-}
+// Unmount unmounts a rootfs mounted by MountRootfs (overlay.Unmount).
+func Unmount(target string) error { return overlay.Unmount(target) }

@@ -15,7 +15,6 @@ import (
 
 // Defaults for Options.
 const (
-	DefaultRunDir = "/run/hoist"
 	// DefaultAllocFile sits with the image store (/var/lib/hoist), shared
 	// by every project on the host.
 	DefaultAllocFile = "/var/lib/hoist/network/subnets.json"
@@ -34,7 +33,8 @@ var (
 
 // Options configures New.
 type Options struct {
-	// RunDir holds each project's state under <RunDir>/<project>/net.
+	// RunDir holds each project's state under <RunDir>/<project>/net: the
+	// native engine's run dir (engine/native/store's Layout); required.
 	RunDir string
 	// AllocFile records every hoist network's subnet on the host.
 	AllocFile string
@@ -60,7 +60,7 @@ type Manager struct {
 // New returns a Manager; it touches nothing until used.
 func New(opts Options) (*Manager, error) {
 	if opts.RunDir == "" {
-		opts.RunDir = DefaultRunDir
+		return nil, errors.New("network manager: no run dir")
 	}
 	if opts.AllocFile == "" {
 		opts.AllocFile = DefaultAllocFile

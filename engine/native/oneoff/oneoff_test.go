@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hoist-dev/hoist/engine/native/store"
 )
 
 func TestSimple(t *testing.T) {
@@ -84,39 +86,20 @@ func TestRebind(t *testing.T) {
 	}
 }
 
-func TestIdle(t *testing.T) {
-	l := Layout{Root: t.TempDir(), RunDir: t.TempDir()}
-	if !l.Idle("p") {
-		t.Error("a project with no run dir is not idle")
-	}
-	if err := os.MkdirAll(filepath.Join(l.ProjectDir("p"), "containers", "x"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if !l.Idle("p") {
-		t.Error("a project with containers only is not idle")
-	}
-	if err := os.WriteFile(filepath.Join(l.ProjectDir("p"), "supervisor.pid"), nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if l.Idle("p") {
-		t.Error("a project with a supervisor's state is idle")
-	}
-}
-
 // A container whose start failed or was interrupted has no state: Remove
 // removes it all the same, and the project's dir with it.
 func TestRemoveNeverStarted(t *testing.T) {
-	l := Layout{Root: t.TempDir(), RunDir: t.TempDir()}
+	l := store.Layout{Root: t.TempDir(), RunDir: t.TempDir()}
 	if err := os.MkdirAll(filepath.Join(l.RunDir, "names"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	id := NewID()
-	r := &record{ID: id, Name: "p-box-run-1", Project: "p"}
+	id := store.NewID()
+	r := &record{store.Record{ID: id, Name: "p-box-run-1", Project: "p"}}
 	rec, _ := json.Marshal(map[string]any{"id": id, "name": r.Name, "project": "p"})
 	if err := create(l, r, rec); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Remove(t.Context(), "p", id); err != nil {
+	if err := Remove(t.Context(), l, "p", id); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range []string{l.LayerDir(id), l.ProjectDir("p"), l.NamePath(r.Name)} {

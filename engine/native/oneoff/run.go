@@ -1,3 +1,14 @@
+// Package oneoff runs the native engine's simple one-off containers
+// (hoist run --rm): those that need no compose network, published port,
+// volume or file, so nothing but the store (engine/native/store) and the
+// one start path (engine/native/launch). The native engine runs them
+// through Run; hoist run's fast path (cmd/hoist/fastrun) runs a recorded
+// one again through Replay, without loading the compose file.
+//
+// It depends on those, the runtime and the standard library only, on
+// purpose: the fast path links it, and is only fast while it links none
+// of the compose loader, the registry client or the builder (see
+// cmd/hoist/fastrun).
 package oneoff
 
 import (
@@ -9,32 +20,18 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
-	"github.com/hoist-dev/hoist/engine/native/etcfiles"
+	"github.com/hoist-dev/hoist/engine/native/launch"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/engine/native/store"
 	"github.com/hoist-dev/hoist/internal/atomicfile"
 )
 
-// record is the part of the native engine's container record (its
-// config.json) a one-off run reads. The record itself is passed and
-// written as JSON: its other fields (labels, image, healthcheck) are the
-// engine's business, and this package stays free of their types.
-type record struct {
-	ID          string            `json:"id"`
-	Name        string            `json:"name"`
-	Project     string            `json:"project"`
-	OneOff      bool              `json:"oneoff"`
-	NetworkMode string            `json:"network_mode"`
-	Networks    []json.RawMessage `json:"networks"`
-	Ports       []json.RawMessage `json:"ports"`
-	Volumes     []json.RawMessage `json:"volumes"`
-	ExtraHosts  []string          `json:"extra_hosts"`
-	DNS         etcfiles.DNS      `json:"dns"`
-	Layers      []string          `json:"layers"`
-	Spec        runtime.Spec      `json:"spec"`
-}
+// record is the native engine's container record (store.Record). A
+// record is passed and written as JSON, as it came: Rebind keeps fields
+// this version does not know.
+type record struct{ store.Record }
 
 // Simple reports whether the native engine's record rec can run here: a
 // one-off container with network_mode none, no volume (bind mounts and
@@ -114,7 +111,7 @@ func Rebind(rec []byte, id, name string, created time.Time) ([]byte, error) {
 
 // RunOptions are a one-off run's.
 type RunOptions struct {
-	Layout Layout
+	Layout store.Layout
 	// Record is the native engine's record of the container, ID and name
 	// included (Rebind makes a new one from an old).
 	Record []byte
@@ -191,9 +188,9 @@ func Replay(ctx context.Context, o RunOptions) (code int, ran bool, err error) {
 		if len(name) < 12 {
 			return 0, false, nil
 		}
-		name = name[:len(name)-12] + NewID()[:12]
+		name = name[:len(name)-12] + store.NewID()[:12]
 	}
-	if rec, err = Rebind(rec, NewID(), name, time.Now()); err != nil {
+	if rec, err = Rebind(rec, store.NewID(), name, time.Now()); err != nil {
 		return 0, false, err
 	}
 	r, err := decode(rec)
@@ -226,10 +223,9 @@ func (r *record) ready() error {
 
 // runCreated starts the created container r, waits for it and removes it.
 func runCreated(ctx context.Context, o RunOptions, r *record) (code int, err error) {
-	sp := o.Spawned
 	remove := o.Remove
 	if remove == nil {
-		remove = o.Layout.Remove
+		remove = func(ctx context.Context, project, id string) error { return Remove(ctx, o.Layout, project, id) }
 	}
 	defer func() {
 		// ctx may be cancelled: removal must still happen.
@@ -239,34 +235,26 @@ func runCreated(ctx context.Context, o RunOptions, r *record) (code int, err err
 			err = errors.Join(err, rerr)
 		}
 	}()
-	m, err := start(ctx, o, r, sp)
+	c, err := start(ctx, o, r)
 	if err != nil {
 		return 0, fmt.Errorf("run container %s: %w", r.Name, err)
 	}
-	stop := context.AfterFunc(ctx, func() { _ = m.Process().Signal(syscall.SIGKILL) })
-	code, err = m.Wait()
-	stop()
-	if err != nil {
-		err = fmt.Errorf("run container %s: %w", r.Name, err)
-	}
-	if ctx.Err() != nil {
-		err = errors.Join(err, fmt.Errorf("run container %s: %w", r.Name, ctx.Err()))
-	}
-	return code, err
+	return c.Wait(ctx, nil)
 }
 
 // create records the container: its name, layer dir and config.json, as
-// the native engine's CreateContainer does; on failure it undoes all.
-func create(l Layout, r *record, rec []byte) error {
+// the native engine's CreateContainer does; on failure it undoes all. A
+// name in use is the store's error as it is (an engine.ErrConflict).
+func create(l store.Layout, r *record, rec []byte) error {
 	if err := l.ReserveName(r.Name, r.Project, r.ID); err != nil {
-		return fmt.Errorf("create container %q: %w", r.Name, err)
+		return err
 	}
 	err := l.CreateLayer(r.ID)
 	if err == nil {
 		err = os.MkdirAll(l.StateDir(r.Project, r.ID), 0o700)
 	}
 	if err == nil {
-		err = atomicfile.Replace(filepath.Join(l.StateDir(r.Project, r.ID), ConfigFile), rec, 0o600)
+		err = atomicfile.Replace(filepath.Join(l.StateDir(r.Project, r.ID), store.ConfigFile), rec, 0o600)
 	}
 	if err != nil {
 		_ = l.RemoveRecord(r.Project, r.ID, r.Name)
@@ -275,31 +263,23 @@ func create(l Layout, r *record, rec []byte) error {
 	return nil
 }
 
-// start starts the created container under its lock, from sp when set.
-func start(ctx context.Context, o RunOptions, r *record, sp *runtime.Spawned) (*runtime.Monitor, error) {
+// start starts the created container under its lock, from o.Spawned when
+// set, as the engine starts any container (engine/native/launch), on a
+// network namespace of its own (network_mode none) and a writable layer
+// never synced (it goes with the container).
+func start(ctx context.Context, o RunOptions, r *record) (*launch.Running, error) {
 	unlock, err := o.Layout.Lock(r.ID)
 	if err != nil {
-		sp.Abort()
+		o.Spawned.Abort()
 		return nil, err
 	}
 	defer unlock()
-	dir := o.Layout.LayerDir(r.ID)
-	spec := r.Spec
-	spec.Rootfs = filepath.Join(dir, "rootfs")
-	// A layer thrown away with the container is never synced.
-	spec.Overlay = &runtime.Overlay{Lowers: r.Layers, Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work"), Volatile: true}
-	etc := etcfiles.Options{Name: r.Name, Hostname: spec.Hostname, ExtraHosts: r.ExtraHosts, DNS: r.DNS, Logf: o.Logf}
-	if spec.Hosts, spec.HostnameFile, spec.ResolvConf, err = etcfiles.Write(filepath.Join(dir, "etc"), etc); err != nil {
-		sp.Abort()
+	p, err := launch.Prepare(ctx, launch.Options{Layout: o.Layout, Volatile: true, Logf: o.Logf}, &r.Record)
+	if err != nil {
+		o.Spawned.Abort()
 		return nil, err
 	}
-	spec.Network = runtime.Network{Mode: runtime.NetworkNew} // network_mode none
-	spec.Stdin, spec.Stdout, spec.Stderr = o.Stdin, o.Stdout, o.Stderr
-	m := &runtime.Monitor{StateDir: o.Layout.StateDir(r.Project, r.ID), Spawned: sp}
-	if _, err := m.Start(ctx, spec); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return p.Start(ctx, launch.Streams{Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr}, o.Spawned)
 }
 
 // spawnOptions are how the init of r is spawned ahead (runtime.Spawn) to
@@ -308,32 +288,13 @@ func (r *record) spawnOptions(o RunOptions) runtime.SpawnOptions {
 	return runtime.SpawnOptions{NewNetwork: true, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, Security: r.Spec.Security}
 }
 
-// Idle reports whether project has nothing in the run dir but containers'
-// records: no supervisor and no network state. Removing its last
-// container then leaves the native engine's teardown nothing to do but
-// removing the empty dir, which Remove does; a run that uses Remove must
-// check this first.
-func (l Layout) Idle(project string) bool {
-	ents, err := os.ReadDir(l.ProjectDir(project))
-	if errors.Is(err, fs.ErrNotExist) {
-		return true
-	}
-	if err != nil {
-		return false
-	}
-	for _, e := range ents {
-		if e.Name() != "containers" {
-			return false
-		}
-	}
-	return true
-}
-
 // Remove removes a one-off container that exited under this process's
 // watch: its layer dir, record and name, then the project's run dir when
 // nothing else is left in it. One that another hoist started again
-// meanwhile is left, with an error that says how to remove it.
-func (l Layout) Remove(ctx context.Context, project, id string) error {
+// meanwhile is left, with an error that says how to remove it. A run that
+// uses Remove must check first that the project is Idle (store.Layout):
+// Remove leaves the native engine's teardown nothing else to do.
+func Remove(ctx context.Context, l store.Layout, project, id string) error {
 	unlock, err := l.Lock(id)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil // removed meanwhile (down, rm -f)
@@ -346,7 +307,7 @@ func (l Layout) Remove(ctx context.Context, project, id string) error {
 	var r struct {
 		Name string `json:"name"`
 	}
-	data, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	data, err := os.ReadFile(filepath.Join(dir, store.ConfigFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -356,7 +317,7 @@ func (l Layout) Remove(ctx context.Context, project, id string) error {
 	if err != nil {
 		return fmt.Errorf("remove container %s: %w", id, err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "state.json")); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(dir, store.StateFile)); errors.Is(err, fs.ErrNotExist) {
 		// Never started (its start failed or was interrupted): no process;
 		// a cgroup the failed start left is removed with the rest.
 		if err := runtime.RemoveCgroups(id); err != nil {

@@ -3,8 +3,11 @@
 // container init of the project. It reaps them and records their exits
 // in each container's state dir (the runtime's state.json, so
 // runtime.ReadState keeps working), captures their output into rotating
-// log files, applies restart policies with Docker's backoff, runs
-// healthchecks, and hosts the port proxies.
+// log files (engine/native/logfile), applies restart policies with
+// Docker's backoff, runs healthchecks (recorded in the store's
+// health.json), and serves every published port of the project: its own
+// containers' and those of containers hoist run runs attached
+// (publish.go).
 //
 // # Process
 //
@@ -19,20 +22,20 @@
 // pid and start time in dir/supervisor.json (temp file, fsync, rename),
 // logs to dir/supervisor.log and keeps one record per container in
 // dir/containers/<id>.json (its config, restart count, whether Stop
-// ended it, its cgroup directories).
+// ended it), and one per publication in dir/published/<id>.json.
 //
 // # Protocol
 //
 // One JSON request line per connection, one JSON response line back;
 // "subscribe" is followed by event lines until either side closes. See
 // proto.go; Client wraps it. Operations: run, stop, kill, remove, state,
-// list, subscribe, shutdown, ping.
+// list, subscribe, publish, unpublish, shutdown, ping.
 //
 // # Containers
 //
 // Run starts the container in the supervisor with runtime.Monitor
 // (Attach mode: stdout and stderr are FIFOs in the state dir, see
-// logs.go for the capture and the log format), so the supervisor is its
+// fifo.go for the capture), so the supervisor is its
 // parent and no per-container monitor process exists. Ports are bound
 // before the container starts (a taken port fails Run) and served until
 // it exits. Stop disables restarts for every policy (so "unless-stopped"
@@ -56,11 +59,13 @@
 // container: a running one (state.json's pid, checked against its start
 // time) is watched through a pidfd polled by Go's netpoller, since it is
 // no longer a child; its exit code is lost and recorded as -1. It takes
-// over the log FIFOs, the healthchecks, the ports and the restart policy.
+// over the log FIFOs, the healthchecks, the ports and the restart policy,
+// and the publications whose process still runs.
 // A container that ended while no supervisor ran is restarted if its
 // policy restarts on a failure.
 //
 // Teardown(dir) kills everything from the files alone, whether or not
 // the supervisor lives: the supervisor first, then each recorded
-// container's init and whatever is left in its cgroups, which it removes.
+// container's init and whatever is left in its cgroups, which it removes
+// (runtime.RemoveCgroups).
 package supervisor

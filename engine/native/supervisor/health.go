@@ -9,20 +9,22 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/engine/native/store"
+	"github.com/hoist-dev/hoist/internal/clock"
 )
 
 // Health statuses, as engine.Health*.
 const (
-	HealthStarting  = "starting"
-	HealthHealthy   = "healthy"
-	HealthUnhealthy = "unhealthy"
+	HealthStarting  = engine.HealthStarting
+	HealthHealthy   = engine.HealthHealthy
+	HealthUnhealthy = engine.HealthUnhealthy
 )
 
-// HealthFile is health.json in the state dir. Its status, started_at,
-// output, exit_code and at fields are what engine/native/health.go
-// reads; log adds the last probes.
-const HealthFile = "health.json"
+// HealthFile is health.json in the state dir (store.Health), which the
+// engine reads for wait and ps.
+const HealthFile = store.HealthFile
 
 // Docker's healthcheck defaults.
 const (
@@ -33,25 +35,6 @@ const (
 	maxHealthOutput            = 4096
 	healthLogLen               = 5
 )
-
-// healthRecord is health.json.
-type healthRecord struct {
-	Status string `json:"status"`
-	// StartedAt is the run it belongs to (runtime.State.StartedAt).
-	StartedAt     time.Time     `json:"started_at"`
-	Output        string        `json:"output,omitempty"`
-	ExitCode      int           `json:"exit_code"`
-	At            time.Time     `json:"at"`
-	FailingStreak int           `json:"failing_streak"`
-	Log           []probeResult `json:"log,omitempty"`
-}
-
-type probeResult struct {
-	Start    time.Time `json:"start"`
-	End      time.Time `json:"end"`
-	ExitCode int       `json:"exit_code"`
-	Output   string    `json:"output"`
-}
 
 // probeArgs turns a healthcheck test into a command; nil for NONE or an
 // empty test.
@@ -95,12 +78,12 @@ func (s *server) health(ctx context.Context, c *ctr, t task) {
 		retries = defaultHealthRetries
 	}
 	runStart := s.clock.Now()
-	rec := healthRecord{Status: HealthStarting}
+	rec := store.Health{Status: HealthStarting}
 	if st, err := runtime.ReadState(cfg.StateDir); err == nil {
 		rec.StartedAt = st.StartedAt
 	}
 	path := filepath.Join(cfg.StateDir, HealthFile)
-	_ = writeJSONAtomic(path, rec)
+	_ = store.WriteJSON(path, rec)
 	spec := runtime.ExecSpec{
 		Args: args, Env: cfg.Spec.Env, User: cfg.Spec.User, GroupAdd: cfg.Spec.GroupAdd,
 		Security: cfg.Spec.Security, Ulimits: cfg.Spec.Ulimits,
@@ -114,7 +97,7 @@ func (s *server) health(ctx context.Context, c *ctr, t task) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.clock.After(wait):
+		case <-clock.After(s.clock, wait):
 		}
 		pr := s.probeOnce(ctx, t.Pid(), spec, timeout)
 		if ctx.Err() != nil {
@@ -140,7 +123,7 @@ func (s *server) health(ctx context.Context, c *ctr, t task) {
 		}
 		changed := status != rec.Status
 		rec.Status = status
-		if err := writeJSONAtomic(path, rec); err != nil {
+		if err := store.WriteJSON(path, rec); err != nil {
 			s.logf("supervisor: %v", err)
 		}
 		if changed {
@@ -155,12 +138,12 @@ func (s *server) health(ctx context.Context, c *ctr, t task) {
 }
 
 // probeOnce runs one probe; -1 means it timed out or could not run.
-func (s *server) probeOnce(ctx context.Context, pid int, spec runtime.ExecSpec, timeout time.Duration) probeResult {
+func (s *server) probeOnce(ctx context.Context, pid int, spec runtime.ExecSpec, timeout time.Duration) store.Probe {
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var out boundedBuffer
 	spec.Stdout, spec.Stderr = &out, &out
-	pr := probeResult{Start: time.Now().UTC()}
+	pr := store.Probe{Start: time.Now().UTC()}
 	code, err := s.probe(pctx, pid, spec)
 	pr.End = time.Now().UTC()
 	pr.ExitCode, pr.Output = code, strings.TrimSpace(out.String())

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoist-dev/hoist/engine/native/logfile"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/engine/native/store"
 	"github.com/hoist-dev/hoist/internal/testimage"
 )
 
@@ -117,7 +119,7 @@ func (f *fixture) ensure() *Client {
 func (f *fixture) checkClean() {
 	f.t.Helper()
 	var info Info
-	if readJSON(filepath.Join(f.dir, InfoFile), &info) == nil && alive(info.Pid, info.StartTime) {
+	if store.ReadJSON(filepath.Join(f.dir, InfoFile), &info) == nil && alive(info.Pid, info.StartTime) {
 		f.t.Errorf("supervisor %d still runs", info.Pid)
 	}
 	states, _ := filepath.Glob(filepath.Join(f.states, "*"))
@@ -216,7 +218,7 @@ func TestRunExit(t *testing.T) {
 	if err != nil || st.Status != runtime.StatusExited || st.ExitCode != 3 {
 		t.Fatalf("state.json %+v %v", st, err)
 	}
-	b, err := os.ReadFile(filepath.Join(f.states, id, LogFile))
+	b, err := os.ReadFile(filepath.Join(f.states, id, logfile.File))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +226,7 @@ func TestRunExit(t *testing.T) {
 	var streams []string
 	for _, l := range lines {
 		ts, rest, _ := strings.Cut(l, " ")
-		if _, err := time.Parse(LogTimeFormat, ts); err != nil {
+		if _, err := time.Parse(logfile.TimeFormat, ts); err != nil {
 			t.Fatalf("log line %q: %v", l, err)
 		}
 		streams = append(streams, rest)

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/engine/native/store"
 )
 
 // ErrNotRunning: no supervisor runs for the dir.
@@ -21,7 +22,7 @@ var ErrNotRunning = errors.New("supervisor is not running")
 // still alive (its start time checked), from the files alone.
 func Running(dir string) (int, bool) {
 	var info Info
-	if readJSON(filepath.Join(dir, InfoFile), &info) != nil || !alive(info.Pid, info.StartTime) {
+	if store.ReadJSON(filepath.Join(dir, InfoFile), &info) != nil || !alive(info.Pid, info.StartTime) {
 		return 0, false
 	}
 	return info.Pid, true
@@ -58,7 +59,7 @@ func Connect(ctx context.Context, dir string) (*Client, error) {
 func StopUnsupervised(ctx context.Context, dir, id, stateDir string, sig syscall.Signal, grace time.Duration) error {
 	recPath := filepath.Join(dir, containersDir, id+".json")
 	var rec record
-	if err := readJSON(recPath, &rec); err == nil && rec.Config.StateDir != "" {
+	if err := store.ReadJSON(recPath, &rec); err == nil && rec.Config.StateDir != "" {
 		stateDir = rec.Config.StateDir
 	}
 	var errs []error
@@ -83,12 +84,12 @@ func StopUnsupervised(ctx context.Context, dir, id, stateDir string, sig syscall
 		if cur, err := runtime.ReadState(stateDir); err == nil && cur.Status == runtime.StatusRunning {
 			cur.Status, cur.ExitCode, cur.FinishedAt = runtime.StatusExited, code, time.Now().UTC()
 			cur.Error = "stopped while no supervisor ran"
-			if err := writeJSONAtomic(filepath.Join(stateDir, "state.json"), cur); err != nil {
+			if err := store.WriteJSON(filepath.Join(stateDir, store.StateFile), cur); err != nil {
 				errs = append(errs, err)
 			}
 		}
 	}
-	if err := destroyCgroups(rec.Cgroups); err != nil {
+	if err := runtime.RemoveCgroups(id); err != nil {
 		errs = append(errs, fmt.Errorf("container %s: %w", id, err))
 	}
 	if err := os.Remove(recPath); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -17,7 +17,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hoist-dev/hoist/engine/native/logfile"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/engine/native/store"
+	"github.com/hoist-dev/hoist/internal/clock"
 	"github.com/hoist-dev/hoist/internal/memtrim"
 )
 
@@ -58,7 +61,7 @@ func Ensure(ctx context.Context, project, dir string) (*Client, error) {
 	defer unlock()
 	c := &Client{dir: dir}
 	var info Info
-	if readJSON(filepath.Join(dir, InfoFile), &info) == nil && alive(info.Pid, info.StartTime) {
+	if store.ReadJSON(filepath.Join(dir, InfoFile), &info) == nil && alive(info.Pid, info.StartTime) {
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		pid, err := c.ping(pctx)
 		cancel()
@@ -81,26 +84,11 @@ func Ensure(ctx context.Context, project, dir string) (*Client, error) {
 
 // lockDir takes dir/lock (flock), waiting until ctx ends.
 func lockDir(ctx context.Context, dir string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	unlock, err := store.LockFile(ctx, filepath.Join(dir, LockFile))
 	if err != nil {
 		return nil, fmt.Errorf("project lock: %w", err)
 	}
-	for delay := time.Millisecond; ; delay = min(2*delay, 50*time.Millisecond) {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, unix.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("project lock: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("project lock: %w", ctx.Err())
-		case <-time.After(delay):
-		}
-	}
+	return unlock, nil
 }
 
 // killWait SIGKILLs pid if it still is the process started at start, and
@@ -200,7 +188,7 @@ func runRole() int {
 	// Orphaned descendants come to us rather than to the system's init.
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	logger := log.New(os.Stderr, "", log.LstdFlags)
-	s := newServer(dir, realClock{})
+	s := newServer(dir, clock.Real())
 	s.logf = logger.Printf
 	ln, err := listen(filepath.Join(dir, SocketFile))
 	if err != nil {
@@ -211,7 +199,7 @@ func runRole() int {
 		return fail(err)
 	}
 	info := Info{Pid: os.Getpid(), StartTime: start, Project: project, StartedAt: time.Now().UTC()}
-	if err := writeJSONAtomic(filepath.Join(dir, InfoFile), info); err != nil {
+	if err := store.WriteJSON(filepath.Join(dir, InfoFile), info); err != nil {
 		return fail(err)
 	}
 	s.adoptAll()
@@ -242,14 +230,14 @@ func (s *server) adoptAll() {
 	paths, _ := filepath.Glob(filepath.Join(s.dir, containersDir, "*.json"))
 	for _, p := range paths {
 		var rec record
-		if err := readJSON(p, &rec); err != nil {
+		if err := store.ReadJSON(p, &rec); err != nil {
 			s.logf("adopt %s: %v", p, err)
 			continue
 		}
 		cfg := rec.Config
 		c := &ctr{rec: rec, st: ContainerState{ID: cfg.ID, RestartCount: rec.RestartCount, Status: StatusExited},
 			wake: make(chan struct{}, 1), done: make(chan struct{})}
-		log, err := newLogger(cfg.logDir(), cfg.LogMaxSize, cfg.LogMaxFiles, cfg.LogNonBlocking, s.clock)
+		log, err := logfile.NewWriter(cfg.logDir(), cfg.LogMaxSize, cfg.LogMaxFiles, cfg.LogNonBlocking, s.clock)
 		if err != nil {
 			s.logf("adopt %s: %v", cfg.ID, err)
 			continue
@@ -263,7 +251,7 @@ func (s *server) adoptAll() {
 			close(c.done)
 			continue
 		}
-		t, err := adopt(&cfg, rec.Cgroups, log)
+		t, err := adopt(&cfg, log)
 		if err != nil {
 			s.logf("adopt %s: %v", cfg.ID, err)
 		}
@@ -289,6 +277,7 @@ func (s *server) adoptAll() {
 		}
 		s.adoptRun(c, t)
 	}
+	s.adoptPublished()
 }
 
 // adoptRun makes an adopted task the current run: it rebinds the ports

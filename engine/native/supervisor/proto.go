@@ -5,14 +5,20 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hoist-dev/hoist/engine/native/portproxy"
 )
 
 // The protocol: a client connects to the socket, writes one request as a
 // JSON line and reads one response line. A subscribe response is followed
-// by event lines until either side closes. A connection carries one call.
+// by event lines until either side closes; a publish response by the
+// client's commit line and a last response (publish.go). A connection
+// carries one call.
 
 type request struct {
 	Op      string           `json:"op"`
@@ -20,14 +26,18 @@ type request struct {
 	Config  *ContainerConfig `json:"config,omitempty"`
 	Timeout time.Duration    `json:"timeout,omitempty"`
 	Signal  syscall.Signal   `json:"signal,omitempty"`
+	// Ports are publish's bindings.
+	Ports []portproxy.Binding `json:"ports,omitempty"`
 }
 
 type response struct {
 	Error string           `json:"error,omitempty"`
-	Kind  string           `json:"kind,omitempty"` // not_found, exists
+	Kind  string           `json:"kind,omitempty"` // not_found, exists, unknown_op
 	State *ContainerState  `json:"state,omitempty"`
 	List  []ContainerState `json:"list,omitempty"`
 	Pid   int              `json:"pid,omitempty"`
+	// Ports are the addresses publish bound.
+	Ports []string `json:"ports,omitempty"`
 }
 
 func errResponse(err error) response {
@@ -37,9 +47,16 @@ func errResponse(err error) response {
 		r.Kind = "not_found"
 	case errors.Is(err, ErrExists):
 		r.Kind = "exists"
+	case errors.Is(err, errUnknownOp):
+		r.Kind = "unknown_op"
 	}
 	return r
 }
+
+// errUnknownOp is the answer to an op the supervisor does not know: one
+// of an earlier version of hoist, still running a project across an
+// upgrade, knows fewer (it answers with this message and no kind).
+var errUnknownOp = errors.New("unknown op")
 
 func (r response) err() error {
 	if r.Error == "" {
@@ -51,7 +68,13 @@ func (r response) err() error {
 		kind = ErrNotFound
 	case "exists":
 		kind = ErrExists
+	case "unknown_op":
+		kind = errUnknownOp
 	default:
+		if strings.HasPrefix(r.Error, "unknown op ") {
+			kind = errUnknownOp
+			break
+		}
 		return errors.New(r.Error)
 	}
 	return &remoteError{msg: r.Error, kind: kind}
@@ -131,6 +154,11 @@ func (s *server) handle(ctx context.Context, conn net.Conn, shutdown func()) {
 	case "subscribe":
 		s.stream(cctx, conn, br, enc)
 		return
+	case "publish":
+		s.publish(cctx, conn, br, enc, req)
+		return
+	case "unpublish":
+		s.unpublish(req.ID)
 	case "shutdown":
 		if err := s.shutdown(cctx); err != nil {
 			resp = errResponse(err)
@@ -139,7 +167,7 @@ func (s *server) handle(ctx context.Context, conn net.Conn, shutdown func()) {
 		shutdown()
 		return
 	default:
-		resp = response{Error: "unknown op " + req.Op}
+		resp = errResponse(fmt.Errorf("%w %s", errUnknownOp, req.Op))
 	}
 	_ = enc.Encode(resp)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,9 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hoist-dev/hoist/engine/native/logfile"
 	"github.com/hoist-dev/hoist/engine/native/portproxy"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
-	"net/netip"
+	"github.com/hoist-dev/hoist/engine/native/store"
 )
 
 func errorsIsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
@@ -98,8 +100,8 @@ func TestHealthcheck(t *testing.T) {
 	if e := waitFor(t, ev, bad, EventHealth); e.Health != HealthUnhealthy {
 		t.Fatalf("health %+v", e)
 	}
-	var h healthRecord
-	if err := readJSON(filepath.Join(f.states, bad, HealthFile), &h); err != nil {
+	var h store.Health
+	if err := store.ReadJSON(filepath.Join(f.states, bad, HealthFile), &h); err != nil {
 		t.Fatal(err)
 	}
 	st, _ := runtime.ReadState(filepath.Join(f.states, bad))
@@ -140,7 +142,7 @@ func TestChattyContainer(t *testing.T) {
 	}
 	st, _ := f.c.State(ctx30(t), id)
 	t.Logf("worst State latency %v; dropped %d bytes", worst, st.DroppedLogBytes)
-	names, _ := filepath.Glob(filepath.Join(f.states, id, LogFile+"*"))
+	names, _ := filepath.Glob(filepath.Join(f.states, id, logfile.File+"*"))
 	if len(names) != 3 {
 		t.Fatalf("log files %v", names)
 	}
@@ -154,7 +156,7 @@ func TestChattyContainer(t *testing.T) {
 	}
 	// Blocking mode loses nothing, and the exit is recorded only once
 	// the last line is in the file.
-	b, _ := os.ReadFile(filepath.Join(f.states, id, LogFile))
+	b, _ := os.ReadFile(filepath.Join(f.states, id, logfile.File))
 	if st.DroppedLogBytes != 0 || !strings.HasSuffix(string(b), "linedone\n") {
 		t.Errorf("dropped %d; live log ends ...%q", st.DroppedLogBytes, b[max(0, len(b)-200):])
 	}
@@ -211,7 +213,7 @@ func TestCrashAdopt(t *testing.T) {
 		t.Fatal(err)
 	}
 	var info Info
-	_ = readJSON(filepath.Join(f.dir, InfoFile), &info)
+	_ = store.ReadJSON(filepath.Join(f.dir, InfoFile), &info)
 	for alive(info.Pid, info.StartTime) {
 		time.Sleep(5 * time.Millisecond) // until the kernel is done with it
 	}
@@ -246,7 +248,7 @@ func TestCrashAdopt(t *testing.T) {
 	if alive(e.Pid, 0) || processExists(e.Pid) {
 		t.Fatalf("container %d survived teardown", e.Pid)
 	}
-	b, _ := os.ReadFile(filepath.Join(cfg.StateDir, LogFile))
+	b, _ := os.ReadFile(filepath.Join(cfg.StateDir, logfile.File))
 	if !strings.Contains(string(b), "stdout F before") {
 		t.Fatalf("log %q", b)
 	}
@@ -259,22 +261,7 @@ func processExists(pid int) bool {
 
 func TestPorts(t *testing.T) {
 	f := newFixture(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("pong\n"))
-			c.Close()
-		}
-	}()
-	target := netip.MustParseAddrPort(ln.Addr().String())
+	target := pongTarget(t)
 	id := testID(t, "")
 	cfg := f.config(id, "sleep", "1000")
 	cfg.StopGrace = 50 * time.Millisecond
@@ -366,11 +353,11 @@ func TestTTYAndStdinOpen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	b, _ := os.ReadFile(filepath.Join(f.states, tty.ID, LogFile))
+	b, _ := os.ReadFile(filepath.Join(f.states, tty.ID, logfile.File))
 	if !strings.Contains(string(b), " stdout F /dev/pts/0\r") || !strings.Contains(string(b), "stdin-tty") || strings.Contains(string(b), "read-ended") {
 		t.Errorf("tty log %q", b)
 	}
-	b, _ = os.ReadFile(filepath.Join(f.states, open.ID, LogFile))
+	b, _ = os.ReadFile(filepath.Join(f.states, open.ID, logfile.File))
 	if !strings.Contains(string(b), " stdout F open\n") || strings.Contains(string(b), "cat-ended") {
 		t.Errorf("stdin_open log %q", b)
 	}

@@ -2,18 +2,6 @@ package supervisor
 
 import "time"
 
-// Clock is the time source of restarts and healthchecks, so tests never
-// sleep for them.
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 // Docker's restart backoff: the first restart waits 100 ms, each next
 // one twice as long up to a minute, and a run that lasted 10 s resets it.
 const (

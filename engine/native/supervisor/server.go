@@ -11,8 +11,11 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hoist-dev/hoist/engine/native/logfile"
 	"github.com/hoist-dev/hoist/engine/native/portproxy"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/engine/native/store"
+	"github.com/hoist-dev/hoist/internal/clock"
 )
 
 // containersDir holds one record per supervised container, for adoption
@@ -25,17 +28,15 @@ type record struct {
 	// Stopped: an explicit Stop ended it; nothing restarts it.
 	Stopped      bool `json:"stopped,omitempty"`
 	RestartCount int  `json:"restart_count,omitempty"`
-	// Cgroups are the container's cgroup directories, for Teardown.
-	Cgroups []string `json:"cgroups,omitempty"`
 }
 
 // starter starts one run of a container (startTask, or a fake in tests).
-type starter func(ctx context.Context, cfg *ContainerConfig, log *logger) (task, error)
+type starter func(ctx context.Context, cfg *ContainerConfig, log *logfile.Writer) (task, error)
 
 // server is the supervisor's state; its methods are the API.
 type server struct {
 	dir   string
-	clock Clock
+	clock clock.Clock
 	start starter
 	logf  func(format string, args ...any)
 	// probe runs a healthcheck command in the container of pid.
@@ -48,6 +49,7 @@ type server struct {
 	mu   sync.Mutex
 	ctrs map[string]*ctr
 	subs map[chan Event]struct{}
+	pubs map[string]*publication
 }
 
 // ctr is one supervised container; its fields are guarded by server.mu.
@@ -55,7 +57,7 @@ type ctr struct {
 	rec   record
 	st    ContainerState
 	cur   task
-	log   *logger
+	log   *logfile.Writer
 	bo    backoff
 	wake  chan struct{} // a Stop or Remove interrupts the backoff wait
 	done  chan struct{} // closed when the supervision loop ended
@@ -65,11 +67,11 @@ type ctr struct {
 	runStart time.Time
 }
 
-func newServer(dir string, clock Clock) *server {
+func newServer(dir string, c clock.Clock) *server {
 	return &server{
-		dir: dir, clock: clock, start: startTask, probe: runtime.Exec,
+		dir: dir, clock: c, start: startTask, probe: runtime.Exec,
 		logf: func(string, ...any) {}, busy: make(chan struct{}, 1),
-		ctrs: map[string]*ctr{}, subs: map[chan Event]struct{}{},
+		ctrs: map[string]*ctr{}, subs: map[chan Event]struct{}{}, pubs: map[string]*publication{},
 	}
 }
 
@@ -119,7 +121,7 @@ func (s *server) persist(c *ctr) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		s.logf("supervisor: %v", err)
 	}
-	if err := writeJSONAtomic(path, rec); err != nil {
+	if err := store.WriteJSON(path, rec); err != nil {
 		s.logf("supervisor: %v", err)
 	}
 }
@@ -142,7 +144,7 @@ func (s *server) run(ctx context.Context, cfg ContainerConfig) error {
 			return fmt.Errorf("run %s: %w", cfg.ID, ErrExists)
 		}
 		if old.log != nil {
-			old.log.close()
+			old.log.Close()
 		}
 	}
 	c := &ctr{rec: record{Config: cfg}, st: ContainerState{ID: cfg.ID}, wake: make(chan struct{}, 1), done: make(chan struct{})}
@@ -156,11 +158,11 @@ func (s *server) run(ctx context.Context, cfg ContainerConfig) error {
 		s.mu.Unlock()
 		close(c.done)
 		if c.log != nil {
-			c.log.close()
+			c.log.Close()
 		}
 		return err // the caller names the container
 	}
-	log, err := newLogger(cfg.logDir(), cfg.LogMaxSize, cfg.LogMaxFiles, cfg.LogNonBlocking, s.clock)
+	log, err := logfile.NewWriter(cfg.logDir(), cfg.LogMaxSize, cfg.LogMaxFiles, cfg.LogNonBlocking, s.clock)
 	if err != nil {
 		return fail(err)
 	}
@@ -224,11 +226,6 @@ func (s *server) startRun(ctx context.Context, c *ctr) (task, context.CancelFunc
 	if cfg.Healthcheck != nil && probeArgs(cfg.Healthcheck.Test) != nil {
 		c.st.Health = HealthStarting
 	}
-	if _, ok := t.(*runTask); ok && s.dir != "" {
-		if dirs, err := cgroupDirsOf(t.Pid(), cfg.ID); err == nil {
-			c.rec.Cgroups = dirs
-		}
-	}
 	s.emitLocked(Event{Type: EventStarted, ID: cfg.ID, Pid: t.Pid()})
 	if c.rec.Stopped {
 		// A Stop came while this restart was starting.
@@ -255,7 +252,7 @@ func (s *server) loop(c *ctr, t task, stopProxy context.CancelFunc) {
 		stopProxy()
 		// Readers and clients see the exit only once its output is in
 		// the file.
-		c.log.sync()
+		c.log.Sync()
 		now := s.clock.Now()
 
 		s.mu.Lock()
@@ -283,7 +280,7 @@ func (s *server) loop(c *ctr, t task, stopProxy context.CancelFunc) {
 
 		for {
 			select {
-			case <-s.clock.After(delay):
+			case <-clock.After(s.clock, delay):
 			case <-c.wake:
 			}
 			s.mu.Lock()
@@ -402,7 +399,7 @@ func (s *server) remove(ctx context.Context, id string) error {
 	s.emitLocked(Event{Type: EventRemoved, ID: id})
 	s.mu.Unlock()
 	if c != nil && c.log != nil {
-		c.log.close()
+		c.log.Close()
 	}
 	if s.dir != "" {
 		if err := os.Remove(s.recordPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -426,7 +423,7 @@ func (s *server) stateLocked(c *ctr) ContainerState {
 	st := c.st
 	st.Ports = append([]string(nil), c.ports...)
 	if c.log != nil {
-		st.DroppedLogBytes = c.log.total.Load()
+		st.DroppedLogBytes = c.log.Dropped()
 	}
 	return st
 }
@@ -442,8 +439,9 @@ func (s *server) list() []ContainerState {
 }
 
 // shutdown stops every container (each with its stop grace) and ends the
-// loops; the records stay, with Stopped set.
+// loops; the records stay, with Stopped set. Publications end.
 func (s *server) shutdown(ctx context.Context) error {
+	s.unpublishAll()
 	s.mu.Lock()
 	var ids []string
 	for id := range s.ctrs {
@@ -460,7 +458,7 @@ func (s *server) shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	for _, c := range s.ctrs {
 		if c.log != nil {
-			defer c.log.close()
+			defer c.log.Close()
 		}
 	}
 	s.mu.Unlock()

@@ -2,12 +2,9 @@ package supervisor
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,8 +12,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hoist-dev/hoist/engine/native/logfile"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
-	"github.com/hoist-dev/hoist/internal/atomicfile"
+	"github.com/hoist-dev/hoist/engine/native/store"
 	"github.com/hoist-dev/hoist/internal/procfs"
 )
 
@@ -31,7 +29,7 @@ type task interface {
 }
 
 // startTask starts cfg's container with its output on the FIFOs.
-func startTask(ctx context.Context, cfg *ContainerConfig, log *logger) (task, error) {
+func startTask(ctx context.Context, cfg *ContainerConfig, log *logfile.Writer) (task, error) {
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create state dir: %w", err)
 	}
@@ -78,7 +76,7 @@ func startTask(ctx context.Context, cfg *ContainerConfig, log *logger) (task, er
 		t.logWG.Add(1)
 		go func() {
 			defer t.logWG.Done()
-			log.read("stdout", c)
+			log.Read("stdout", c)
 		}()
 	}
 	// Only the container holds the write ends now: the readers see EOF
@@ -95,9 +93,9 @@ type runTask struct {
 
 // openLogs opens both FIFOs: the read-write end for the container (given
 // to keep), then the reader, which a goroutine copies into log.
-func (t *runTask) openLogs(dir string, log *logger, keep func(*os.File)) ([]*os.File, error) {
+func (t *runTask) openLogs(dir string, log *logfile.Writer, keep func(*os.File)) ([]*os.File, error) {
 	var readers []*os.File
-	for _, s := range []struct{ name, stream string }{{stdoutFifo, "stdout"}, {stderrFifo, "stderr"}} {
+	for _, s := range fifos {
 		path := filepath.Join(dir, s.name)
 		if err := makeFifo(path); err != nil {
 			return readers, err
@@ -112,12 +110,7 @@ func (t *runTask) openLogs(dir string, log *logger, keep func(*os.File)) ([]*os.
 			return readers, err
 		}
 		readers = append(readers, r)
-		t.logWG.Add(1)
-		go func(stream string) {
-			defer t.logWG.Done()
-			defer r.Close()
-			log.read(stream, r)
-		}(s.stream)
+		drain(&t.logWG, log, s.stream, r)
 	}
 	return readers, nil
 }
@@ -157,16 +150,16 @@ func waitLogs(wg *sync.WaitGroup) {
 // adoptedTask is a container started by a supervisor that died: not our
 // child, so its exit is seen through a pidfd and its code is lost.
 type adoptedTask struct {
+	id       string
 	pid      int
 	pidfd    *os.File
 	stateDir string
-	cgroups  []string
 	logWG    sync.WaitGroup
 }
 
 // adopt takes over a running container from its state dir, or returns
 // nil when it is not running.
-func adopt(cfg *ContainerConfig, cgroups []string, log *logger) (*adoptedTask, error) {
+func adopt(cfg *ContainerConfig, log *logfile.Writer) (*adoptedTask, error) {
 	st, err := runtime.ReadState(cfg.StateDir)
 	if err != nil || st.Status != runtime.StatusRunning {
 		return nil, err
@@ -175,18 +168,13 @@ func adopt(cfg *ContainerConfig, cgroups []string, log *logger) (*adoptedTask, e
 	if err != nil {
 		return nil, nil // gone meanwhile
 	}
-	t := &adoptedTask{pid: st.Pid, pidfd: fd, stateDir: cfg.StateDir, cgroups: cgroups}
-	for _, s := range []struct{ name, stream string }{{stdoutFifo, "stdout"}, {stderrFifo, "stderr"}} {
+	t := &adoptedTask{id: cfg.ID, pid: st.Pid, pidfd: fd, stateDir: cfg.StateDir}
+	for _, s := range fifos {
 		r, err := openFifoReader(filepath.Join(cfg.StateDir, s.name))
 		if err != nil {
 			continue // output is lost, the container is still ours
 		}
-		t.logWG.Add(1)
-		go func(stream string) {
-			defer t.logWG.Done()
-			defer r.Close()
-			log.read(stream, r)
-		}(s.stream)
+		drain(&t.logWG, log, s.stream, r)
 	}
 	return t, nil
 }
@@ -233,7 +221,8 @@ func (t *adoptedTask) Signal(sig syscall.Signal) error {
 func (t *adoptedTask) Wait() int {
 	_ = waitPidfd(t.pidfd)
 	t.pidfd.Close()
-	err := destroyCgroups(t.cgroups)
+	// What is left in the container's cgroups goes with them.
+	err := runtime.RemoveCgroups(t.id)
 	waitLogs(&t.logWG)
 	st, rerr := runtime.ReadState(t.stateDir)
 	if rerr == nil && st.Status == runtime.StatusRunning {
@@ -242,7 +231,7 @@ func (t *adoptedTask) Wait() int {
 		if err != nil {
 			st.Error += "; " + err.Error()
 		}
-		_ = writeJSONAtomic(filepath.Join(t.stateDir, "state.json"), st)
+		_ = store.WriteJSON(filepath.Join(t.stateDir, store.StateFile), st)
 	}
 	return -1
 }
@@ -267,109 +256,4 @@ func alive(pid int, start uint64) bool {
 	}
 	i := strings.LastIndexByte(string(b), ')')
 	return i < 0 || i+2 >= len(b) || b[i+2] != 'Z'
-}
-
-// cgroupDirsOf lists the cgroup directories of pid that end in
-// "hoist/<id>": the container's own, as the runtime made them.
-func cgroupDirsOf(pid int, id string) ([]string, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
-	if err != nil {
-		return nil, fmt.Errorf("read container cgroup: %w", err)
-	}
-	mi, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	// mount point and root of each cgroup hierarchy, by its options
-	// (controllers) or "" for v2.
-	type mnt struct{ point, root string }
-	mounts := map[string]mnt{}
-	for _, line := range strings.Split(string(mi), "\n") {
-		pre, post, ok := strings.Cut(line, " - ")
-		if !ok {
-			continue
-		}
-		pf, qf := strings.Fields(pre), strings.Fields(post)
-		if len(pf) < 5 || len(qf) < 3 {
-			continue
-		}
-		switch qf[0] {
-		case "cgroup2":
-			if _, ok := mounts[""]; !ok {
-				mounts[""] = mnt{pf[4], pf[3]}
-			}
-		case "cgroup":
-			for _, o := range strings.Split(qf[2], ",") {
-				if _, ok := mounts[o]; !ok {
-					mounts[o] = mnt{pf[4], pf[3]}
-				}
-			}
-		}
-	}
-	suffix := "/hoist/" + id
-	seen := map[string]bool{}
-	var dirs []string
-	for _, line := range strings.Split(string(b), "\n") {
-		parts := strings.SplitN(line, ":", 3)
-		if len(parts) != 3 || !strings.HasSuffix(parts[2], suffix) {
-			continue
-		}
-		for _, c := range strings.Split(parts[1], ",") {
-			m, ok := mounts[c]
-			if !ok {
-				continue
-			}
-			d := filepath.Join(m.point, strings.TrimPrefix(parts[2], m.root))
-			if !seen[d] {
-				seen[d] = true
-				dirs = append(dirs, d)
-			}
-		}
-	}
-	return dirs, nil
-}
-
-// destroyCgroups kills what is left in dirs, waits for them to empty
-// (bounded) and removes them, and their "hoist" parent when unused.
-func destroyCgroups(dirs []string) error {
-	var errs []error
-	for _, dir := range dirs {
-		deadline := time.Now().Add(10 * time.Second)
-		for delay := time.Millisecond; ; delay = min(2*delay, 100*time.Millisecond) {
-			b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
-			if errors.Is(err, os.ErrNotExist) {
-				break
-			}
-			pids := strings.Fields(string(b))
-			if err == nil && len(pids) == 0 {
-				if err = unix.Rmdir(dir); err == nil || errors.Is(err, unix.ENOENT) {
-					break
-				}
-			}
-			for _, p := range pids {
-				if n, perr := strconv.Atoi(p); perr == nil {
-					_ = unix.Kill(n, unix.SIGKILL)
-				}
-			}
-			if time.Now().After(deadline) {
-				errs = append(errs, fmt.Errorf("remove cgroup %s: still busy: %v", dir, err))
-				break
-			}
-			time.Sleep(delay)
-		}
-		_ = unix.Rmdir(filepath.Dir(dir))
-	}
-	return errors.Join(errs...)
-}
-
-// writeJSONAtomic replaces a run state file (under the run directory,
-// describing live processes): no sync (see atomicfile.Replace).
-func writeJSONAtomic(path string, v any) error { return atomicfile.ReplaceJSON(path, v, 0o600) }
-
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
 }

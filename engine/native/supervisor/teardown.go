@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/engine/native/store"
 )
 
 // Teardown kills every process of the project whose supervisor dir is
@@ -23,7 +24,7 @@ func Teardown(dir string) error {
 	defer cancel()
 	var errs []error
 	var info Info
-	if err := readJSON(filepath.Join(dir, InfoFile), &info); err == nil {
+	if err := store.ReadJSON(filepath.Join(dir, InfoFile), &info); err == nil {
 		if err := killWait(ctx, info.Pid, info.StartTime); err != nil {
 			errs = append(errs, fmt.Errorf("kill supervisor: %w", err))
 		}
@@ -31,7 +32,7 @@ func Teardown(dir string) error {
 	paths, _ := filepath.Glob(filepath.Join(dir, containersDir, "*.json"))
 	for _, p := range paths {
 		var rec record
-		if err := readJSON(p, &rec); err != nil {
+		if err := store.ReadJSON(p, &rec); err != nil {
 			if !errors.Is(err, os.ErrNotExist) {
 				errs = append(errs, err)
 			}
@@ -44,13 +45,13 @@ func Teardown(dir string) error {
 				errs = append(errs, fmt.Errorf("kill container %s: %w", rec.Config.ID, err))
 			}
 		}
-		if err := destroyCgroups(rec.Cgroups); err != nil {
+		if err := runtime.RemoveCgroups(rec.Config.ID); err != nil {
 			errs = append(errs, fmt.Errorf("container %s: %w", rec.Config.ID, err))
 		}
 		if running {
 			st.Status, st.ExitCode, st.FinishedAt = runtime.StatusExited, 137, time.Now().UTC()
 			st.Error = "killed by teardown"
-			if err := writeJSONAtomic(filepath.Join(rec.Config.StateDir, "state.json"), st); err != nil {
+			if err := store.WriteJSON(filepath.Join(rec.Config.StateDir, store.StateFile), st); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -64,5 +65,8 @@ func Teardown(dir string) error {
 		}
 	}
 	_ = os.Remove(filepath.Join(dir, containersDir))
+	if err := os.RemoveAll(filepath.Join(dir, publishedDir)); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }

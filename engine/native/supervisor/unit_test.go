@@ -2,13 +2,13 @@ package supervisor
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hoist-dev/hoist/engine/native/logfile"
+	"github.com/hoist-dev/hoist/internal/clock"
 )
 
 func TestBackoff(t *testing.T) {
@@ -63,14 +63,16 @@ func TestShouldRestart(t *testing.T) {
 type fakeClock struct {
 	mu      sync.Mutex
 	now     time.Time
-	timers  []fakeTimer
-	pending chan struct{} // a token per After call
+	timers  []*fakeTimer
+	pending chan struct{} // a token per AfterFunc call
 }
 
 type fakeTimer struct {
 	at time.Time
-	ch chan time.Time
+	f  func()
 }
+
+func (*fakeTimer) Stop() bool { return false }
 
 func newFakeClock() *fakeClock {
 	return &fakeClock{now: time.Unix(1e9, 0), pending: make(chan struct{}, 100)}
@@ -82,28 +84,32 @@ func (c *fakeClock) Now() time.Time {
 	return c.now
 }
 
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) clock.Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ch := make(chan time.Time, 1)
-	c.timers = append(c.timers, fakeTimer{c.now.Add(d), ch})
+	t := &fakeTimer{c.now.Add(d), f}
+	c.timers = append(c.timers, t)
 	c.pending <- struct{}{}
-	return ch
+	return t
 }
 
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.now = c.now.Add(d)
+	var due []*fakeTimer
 	kept := c.timers[:0]
 	for _, t := range c.timers {
 		if !t.at.After(c.now) {
-			t.ch <- c.now
+			due = append(due, t)
 		} else {
 			kept = append(kept, t)
 		}
 	}
 	c.timers = kept
+	c.mu.Unlock()
+	for _, t := range due {
+		t.f()
+	}
 }
 
 // fakeTask exits with the code sent on exit.
@@ -150,7 +156,7 @@ func TestRestartTiming(t *testing.T) {
 	s := newServer("", clock)
 	tasks := make(chan *fakeTask, 10)
 	pid := 100
-	s.start = func(ctx context.Context, cfg *ContainerConfig, log *logger) (task, error) {
+	s.start = func(ctx context.Context, cfg *ContainerConfig, log *logfile.Writer) (task, error) {
 		pid++
 		ft := &fakeTask{pid: pid, exit: make(chan int, 1)}
 		tasks <- ft
@@ -216,7 +222,7 @@ func TestStopDuringBackoff(t *testing.T) {
 	clock := newFakeClock()
 	s := newServer("", clock)
 	tasks := make(chan *fakeTask, 10)
-	s.start = func(ctx context.Context, cfg *ContainerConfig, log *logger) (task, error) {
+	s.start = func(ctx context.Context, cfg *ContainerConfig, log *logfile.Writer) (task, error) {
 		ft := &fakeTask{pid: 7, exit: make(chan int, 1)}
 		tasks <- ft
 		return ft, nil
@@ -238,84 +244,5 @@ func TestStopDuringBackoff(t *testing.T) {
 	}
 	if len(tasks) != 0 {
 		t.Fatal("restarted after Stop")
-	}
-}
-
-// TestLogBlockingKeepsAll: in the default (blocking) mode, output far
-// beyond the queue's bound is all written, and sync makes it readable
-// before the log closes.
-func TestLogBlockingKeepsAll(t *testing.T) {
-	dir := t.TempDir()
-	l, err := newLogger(dir, 1<<30, 1, false, realClock{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.close()
-	const lines = 200000 // about 16 MB, 16 times the queue
-	line := strings.Repeat("y", 79) + "\n"
-	l.read("stdout", strings.NewReader(strings.Repeat(line, lines)+"last\n"))
-	l.sync()
-	b, err := os.ReadFile(filepath.Join(dir, LogFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := strings.Count(string(b), "\n"); n != lines+1 || !strings.HasSuffix(string(b), " stdout F last\n") {
-		t.Fatalf("%d lines, ends %q", n, b[max(0, len(b)-40):])
-	}
-	if d := l.total.Load(); d != 0 {
-		t.Fatalf("dropped %d bytes", d)
-	}
-}
-
-// TestLogNonBlockingDrops: in non-blocking mode a full queue drops
-// output, counts it, and notes it in the file.
-func TestLogNonBlockingDrops(t *testing.T) {
-	dir := t.TempDir()
-	l, err := newLogger(dir, 1<<30, 1, true, realClock{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Hold the queue full as the writer would see it under load.
-	l.mu.Lock()
-	l.queued = logQueueBytes
-	l.mu.Unlock()
-	l.push(logEntry{t: time.Now(), stream: "stdout", text: []byte("lost")})
-	l.mu.Lock()
-	l.queued = 0
-	l.mu.Unlock()
-	l.push(logEntry{t: time.Now(), stream: "stdout", text: []byte("kept")})
-	l.close()
-	b, _ := os.ReadFile(filepath.Join(dir, LogFile))
-	if l.total.Load() != 4 || strings.Contains(string(b), "lost") || !strings.Contains(string(b), " hoist F dropped 4 bytes") || !strings.Contains(string(b), " stdout F kept") {
-		t.Fatalf("total %d, log %q", l.total.Load(), b)
-	}
-}
-
-func TestLogRotation(t *testing.T) {
-	dir := t.TempDir()
-	l, err := newLogger(dir, 1000, 3, false, realClock{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	line := strings.Repeat("x", 99) + "\n"
-	l.read("stdout", strings.NewReader(strings.Repeat(line, 100)+"tail"))
-	l.close()
-	names, _ := filepath.Glob(filepath.Join(dir, LogFile+"*"))
-	if len(names) != 3 {
-		t.Fatalf("files %v, want 3", names)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, LogFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
-	last := lines[len(lines)-1]
-	if _, err := time.Parse(LogTimeFormat, last[:len(LogTimeFormat)]); err != nil || !strings.HasSuffix(last, " stdout P tail") {
-		t.Fatalf("last line %q (%v)", last, err)
-	}
-	for _, n := range names {
-		if fi, _ := os.Stat(n); fi.Size() > 1000 {
-			t.Fatalf("%s: %d bytes", n, fi.Size())
-		}
 	}
 }
