@@ -13,6 +13,7 @@ import (
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/enginetest"
+	"github.com/hoist-dev/hoist/engine/enginetest/effective"
 	"github.com/hoist-dev/hoist/internal/testengine"
 	"github.com/hoist-dev/hoist/internal/testimage"
 )
@@ -73,7 +74,7 @@ func TestConformance(t *testing.T) {
 	ref := ensureTestImage(t, b)
 	enginetest.Run(t, func(t *testing.T) engine.Backend { return b }, enginetest.Options{
 		Image:         ref,
-		Inspect:       func(engine.Backend) enginetest.Inspector { return inspector{b} },
+		Inspect:       func(engine.Backend) effective.Inspector { return inspector{b} },
 		DockerCompose: dockerCompose(t),
 	})
 }

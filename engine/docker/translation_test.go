@@ -15,7 +15,7 @@ import (
 	"github.com/docker/docker/api/types/versions"
 	units "github.com/docker/go-units"
 
-	"github.com/hoist-dev/hoist/engine/enginetest"
+	"github.com/hoist-dev/hoist/engine/enginetest/effective"
 	"github.com/hoist-dev/hoist/runspec"
 )
 
@@ -25,17 +25,17 @@ import (
 // they read as what runs.
 type inspector struct{ b *Backend }
 
-func (i inspector) Inspect(ctx context.Context, id string) (enginetest.View, error) {
+func (i inspector) Inspect(ctx context.Context, id string) (effective.View, error) {
 	c, err := i.b.api.ContainerInspect(ctx, id)
 	if err != nil {
-		return enginetest.View{}, err
+		return effective.View{}, err
 	}
-	v := enginetest.View{ID: c.ID, Blind: map[string]string{}}
+	v := effective.View{ID: c.ID, Blind: map[string]string{}}
 	if versions.LessThan(i.b.api.ClientVersion(), "1.44") {
 		v.Blind["Health.StartInterval"] = fmt.Sprintf("the Engine's API %s has no start_interval: the daemon does not apply it", i.b.api.ClientVersion())
 	}
 	cfg, host := c.Config, c.HostConfig
-	var s enginetest.Settings
+	var s effective.Settings
 	s.Args = append([]string{c.Path}, c.Args...)
 	s.Env = processEnv(cfg)
 	s.User, s.Cwd, s.Hostname = cfg.User, cfg.WorkingDir, cfg.Hostname
@@ -61,7 +61,7 @@ func (i inspector) Inspect(ctx context.Context, id string) (enginetest.View, err
 	if s.ShmSize == 0 {
 		s.ShmSize = 64 << 20
 	}
-	s.Caps = enginetest.EffectiveCaps(host.CapAdd, host.CapDrop, host.Privileged)
+	s.Caps = effective.EffectiveCaps(host.CapAdd, host.CapDrop, host.Privileged)
 	s.Seccomp = !host.Privileged
 	for _, o := range host.SecurityOpt {
 		switch strings.ReplaceAll(o, "=", ":") {
@@ -81,7 +81,7 @@ func (i inspector) Inspect(ctx context.Context, id string) (enginetest.View, err
 	}
 	slices.Sort(s.Sysctls)
 	if hc := cfg.Healthcheck; hc != nil {
-		s.Health = enginetest.HealthWithDefaults(&enginetest.Health{Test: hc.Test, Interval: hc.Interval, Timeout: hc.Timeout,
+		s.Health = effective.HealthWithDefaults(&effective.Health{Test: hc.Test, Interval: hc.Interval, Timeout: hc.Timeout,
 			StartPeriod: hc.StartPeriod, StartInterval: hc.StartInterval, Retries: hc.Retries})
 	}
 	s.StopSignal = cfg.StopSignal
@@ -153,13 +153,13 @@ func processEnv(cfg *container.Config) []string {
 // inspectMounts are the container's mounts: its tmpfs (with the options the
 // daemon mounts them with) and the directories bound in (binds and
 // volumes, the image's anonymous ones included).
-func inspectMounts(c container.InspectResponse) ([]enginetest.Mount, error) {
-	byTarget := map[string]enginetest.Mount{}
+func inspectMounts(c container.InspectResponse) ([]effective.Mount, error) {
+	byTarget := map[string]effective.Mount{}
 	for _, m := range c.Mounts {
 		if m.Type == "tmpfs" {
 			continue
 		}
-		byTarget[m.Destination] = enginetest.Mount{Target: m.Destination, Kind: "dir", ReadOnly: !m.RW}
+		byTarget[m.Destination] = effective.Mount{Target: m.Destination, Kind: "dir", ReadOnly: !m.RW}
 	}
 	for target, opts := range c.HostConfig.Tmpfs {
 		m, err := tmpfsOptions(target, opts)
@@ -182,9 +182,9 @@ func inspectMounts(c container.InspectResponse) ([]enginetest.Mount, error) {
 				mode |= 0o1000
 			}
 		}
-		byTarget[filepath.Clean(m.Target)] = enginetest.TmpfsMount(filepath.Clean(m.Target), m.ReadOnly, false, size, mode)
+		byTarget[filepath.Clean(m.Target)] = effective.TmpfsMount(filepath.Clean(m.Target), m.ReadOnly, false, size, mode)
 	}
-	var out []enginetest.Mount
+	var out []effective.Mount
 	for _, t := range slices.Sorted(maps.Keys(byTarget)) {
 		out = append(out, byTarget[t])
 	}
@@ -193,7 +193,7 @@ func inspectMounts(c container.InspectResponse) ([]enginetest.Mount, error) {
 
 // tmpfsOptions reads a HostConfig.Tmpfs entry as the daemon mounts it:
 // noexec, nosuid and nodev, then the options given.
-func tmpfsOptions(target, opts string) (enginetest.Mount, error) {
+func tmpfsOptions(target, opts string) (effective.Mount, error) {
 	var ro, exec bool
 	var size int64
 	var mode uint32
@@ -212,13 +212,13 @@ func tmpfsOptions(target, opts string) (enginetest.Mount, error) {
 		case "size":
 			n, err := units.RAMInBytes(val)
 			if err != nil {
-				return enginetest.Mount{}, fmt.Errorf("tmpfs %s size %q: %w", target, val, err)
+				return effective.Mount{}, fmt.Errorf("tmpfs %s size %q: %w", target, val, err)
 			}
 			size = n
 		case "mode":
 			n, err := strconv.ParseUint(val, 8, 32)
 			if err != nil {
-				return enginetest.Mount{}, fmt.Errorf("tmpfs %s mode %q: %w", target, val, err)
+				return effective.Mount{}, fmt.Errorf("tmpfs %s mode %q: %w", target, val, err)
 			}
 			mode = uint32(n)
 		case "uid":
@@ -227,13 +227,13 @@ func tmpfsOptions(target, opts string) (enginetest.Mount, error) {
 			gid, _ = strconv.Atoi(val)
 		}
 	}
-	m := enginetest.TmpfsMount(target, ro, exec, size, mode)
+	m := effective.TmpfsMount(target, ro, exec, size, mode)
 	m.UID, m.GID = uid, gid
 	return m, nil
 }
 
-func logOptions(opts map[string]string) (enginetest.Log, error) {
-	var l enginetest.Log
+func logOptions(opts map[string]string) (effective.Log, error) {
+	var l effective.Log
 	if v, ok := opts["max-size"]; ok {
 		n, err := units.RAMInBytes(v)
 		if err != nil {

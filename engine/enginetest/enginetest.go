@@ -16,6 +16,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/hoist-dev/hoist/engine/enginetest/effective"
 	"maps"
 	"slices"
 	"strings"
@@ -41,7 +42,7 @@ type Options struct {
 	// Inspect reads the settings the backend recorded for a container
 	// (the translation table compares them); it is given the subtest's
 	// backend.
-	Inspect func(b engine.Backend) Inspector
+	Inspect func(b engine.Backend) effective.Inspector
 	// DockerCompose, when set, is a docker compose binary talking to the
 	// same daemon as the backend, whose containers Inspect can read: the
 	// translation table then checks its rows against docker compose too.
@@ -151,7 +152,7 @@ type harness struct {
 	image   string
 	project string
 	// inspect and dockerCompose are Options'.
-	inspect       func(b engine.Backend) Inspector
+	inspect       func(b engine.Backend) effective.Inspector
 	dockerCompose string
 }
 

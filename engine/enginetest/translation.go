@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hoist-dev/hoist/engine/enginetest/effective"
 	"maps"
 	"net"
 	"os"
@@ -31,7 +32,7 @@ import (
 // (Options.Inspect), from inside the running container (insideView) and,
 // where Options.DockerCompose is set, from the container docker compose
 // creates for the same file on the same daemon; each view must equal the
-// row's expected Settings. Containers are created in parallel, in one
+// row's expected effective.Settings. Containers are created in parallel, in one
 // project.
 
 // translationTimeout bounds the whole table on one engine.
@@ -51,7 +52,7 @@ const (
 // for the rows' expectations.
 var (
 	fullImageEnv    = []string{"IMG_ONLY=image", "IMG_OVER=image", "PATH=/opt/bin:/usr/bin:/bin"}
-	fullImageHealth = &Health{Test: []string{"CMD", "true"}, Interval: 7 * time.Second, Timeout: 3 * time.Second,
+	fullImageHealth = &effective.Health{Test: []string{"CMD", "true"}, Interval: 7 * time.Second, Timeout: 3 * time.Second,
 		StartPeriod: 2 * time.Second, StartInterval: 5 * time.Second, Retries: 4}
 	fullImageLabels = map[string]string{"img.only": "image", "img.over": "image"}
 )
@@ -81,7 +82,7 @@ type row struct {
 	// yaml is the service's keys (image: is added).
 	yaml string
 	// want changes the image's defaults into what docker compose gives.
-	want func(s *Settings)
+	want func(s *effective.Settings)
 	// err, when set, says that the row is refused (by the loader, the
 	// resolver, the engine or docker compose alike) and what hoist's
 	// message contains.
@@ -141,11 +142,11 @@ func composeFile(rows []row) string {
 // expected is the row's Settings: the image's defaults, changed by want,
 // with what follows from the rest filled in (CapEff from Caps and the
 // user, Docker's memory+swap of twice the memory).
-func (r row) expected() Settings {
-	s := Settings{
+func (r row) expected() effective.Settings {
+	s := effective.Settings{
 		Args: []string{"sleep", "600"}, Env: []string{"PATH=" + runspec.DefaultPath}, Home: "/root",
 		Groups: []int{0}, Cwd: "/", Restart: "no", CFSQuota: -1, CFSPeriod: 100000, ShmSize: 64 << 20,
-		Caps: DefaultCaps, Seccomp: true, MaskedPaths: true, StopSignal: "SIGTERM", StopTimeout: 10 * time.Second,
+		Caps: effective.DefaultCaps, Seccomp: true, MaskedPaths: true, StopSignal: "SIGTERM", StopTimeout: 10 * time.Second,
 		Aliases: []string{"default:" + r.name},
 	}
 	if r.full {
@@ -153,7 +154,7 @@ func (r row) expected() Settings {
 		s.Cwd, s.StopSignal, s.Labels = "/srv/img", "SIGUSR1", maps.Clone(fullImageLabels)
 		h := *fullImageHealth
 		s.Health = &h
-		s.Mounts = []Mount{{Target: "/data", Kind: "dir"}}
+		s.Mounts = []effective.Mount{{Target: "/data", Kind: "dir"}}
 	}
 	s.Env, s.Caps = slices.Clone(s.Env), slices.Clone(s.Caps)
 	if r.want != nil {
@@ -174,15 +175,15 @@ func (r row) expected() Settings {
 	slices.Sort(s.Sysctls)
 	slices.Sort(s.Ports)
 	slices.Sort(s.Aliases)
-	slices.SortFunc(s.Mounts, func(a, b Mount) int { return strings.Compare(a.Target, b.Target) })
+	slices.SortFunc(s.Mounts, func(a, b effective.Mount) int { return strings.Compare(a.Target, b.Target) })
 	return s
 }
 
 // rowResult is what was seen of one row's container.
 type rowResult struct {
 	id             string
-	config, inside View
-	compose        *View
+	config, inside effective.View
+	compose        *effective.View
 	err            error // the row could not be created or read
 }
 
@@ -255,8 +256,8 @@ func testTranslation(t *testing.T, h *harness) {
 	minus := func(a, b []string) []string {
 		return slices.DeleteFunc(slices.Clone(a), func(f string) bool { return slices.Contains(b, f) })
 	}
-	t.Logf("from inside a container, not seen (compared in the records only): %s", strings.Join(minus(configFields, insideFields), ", "))
-	t.Logf("in a record, not seen (compared from inside only): %s", strings.Join(minus(insideFields, configFields), ", "))
+	t.Logf("from inside a container, not seen (compared in the records only): %s", strings.Join(minus(effective.ConfigFields, effective.InsideFields), ", "))
+	t.Logf("in a record, not seen (compared from inside only): %s", strings.Join(minus(effective.InsideFields, effective.ConfigFields), ", "))
 	for i, r := range rows {
 		res := results[i]
 		t.Run(r.name, func(t *testing.T) {
@@ -264,21 +265,21 @@ func testTranslation(t *testing.T, h *harness) {
 				t.Fatal(res.err)
 			}
 			want := r.expected()
-			check := func(view string, v View, fields []string) {
+			check := func(view string, v effective.View, fields []string) {
 				// Said in the row where it hides a difference.
 				for _, f := range slices.Sorted(maps.Keys(v.Blind)) {
-					if d := blindDiff(want, v.Settings, f); d != "" {
+					if d := effective.BlindDiff(want, v.Settings, f); d != "" {
 						t.Logf("%s: %s not compared (%s): %s", view, f, v.Blind[f], d)
 					}
 				}
-				for _, d := range diff(want, v.Settings, fields, v.Blind) {
+				for _, d := range effective.Diff(want, v.Settings, fields, v.Blind) {
 					t.Errorf("%s: %s", view, d)
 				}
 			}
-			check(h.b.Name()+" record", res.config, configFields)
-			check("inside", res.inside, insideFields)
+			check(h.b.Name()+" record", res.config, effective.ConfigFields)
+			check("inside", res.inside, effective.InsideFields)
 			if res.compose != nil {
-				check("docker compose", *res.compose, configFields)
+				check("docker compose", *res.compose, effective.ConfigFields)
 			}
 		})
 	}
@@ -384,7 +385,7 @@ func containerSpec(h *harness, p *types.Project, dir, name string) (engine.Conta
 }
 
 // runRow creates and starts the row's container and reads it.
-func runRow(ctx context.Context, h *harness, p *types.Project, dir string, insp Inspector, ex engine.Execer, r row) rowResult {
+func runRow(ctx context.Context, h *harness, p *types.Project, dir string, insp effective.Inspector, ex engine.Execer, r row) rowResult {
 	var res rowResult
 	spec, err := containerSpec(h, p, dir, r.name)
 	if err != nil {
@@ -416,7 +417,7 @@ func runRow(ctx context.Context, h *harness, p *types.Project, dir string, insp 
 		}
 		return out
 	}
-	if res.inside, err = insideView(ctx, ex, res.id, want.Args[0], names(want.Ulimits), names(want.Sysctls)); err != nil {
+	if res.inside, err = effective.InsideView(ctx, ex, res.id, want.Args[0], names(want.Ulimits), names(want.Sysctls)); err != nil {
 		res.err = fmt.Errorf("inside: %w", err)
 		return res
 	}
@@ -432,7 +433,7 @@ func runRow(ctx context.Context, h *harness, p *types.Project, dir string, insp 
 // normalize makes what depends on the container's identity comparable:
 // the default hostname (its short ID) becomes "", networks lose the
 // project's prefix, and aliases the container's own names.
-func normalize(s *Settings, id, project, name string) {
+func normalize(s *effective.Settings, id, project, name string) {
 	short := id
 	if len(short) > 12 {
 		short = short[:12]
@@ -541,7 +542,7 @@ func composeVersion(bin string) string {
 
 // composeViews creates the rows with docker compose (create: nothing
 // runs, nothing is published) and inspects each container.
-func composeViews(ctx context.Context, t *testing.T, h *harness, insp Inspector, dir string, env rowEnv, rows []row, results []rowResult) {
+func composeViews(ctx context.Context, t *testing.T, h *harness, insp effective.Inspector, dir string, env rowEnv, rows []row, results []rowResult) {
 	project := h.project + "dc"
 	t.Cleanup(func() {
 		if out, err := dockerCompose(context.Background(), h.dockerCompose, dir, project, env, "down", "-v", "-t", "0"); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/enginetest"
+	"github.com/hoist-dev/hoist/engine/enginetest/effective"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
 	"github.com/hoist-dev/hoist/engine/native/store"
 	"github.com/hoist-dev/hoist/internal/testimage"
@@ -106,7 +107,7 @@ func TestConformance(t *testing.T) {
 	needRoot(t)
 	enginetest.Run(t, func(t *testing.T) engine.Backend { return newBackend(t) }, enginetest.Options{
 		Image:   testImage,
-		Inspect: func(b engine.Backend) enginetest.Inspector { return inspector{b.(*Backend)} },
+		Inspect: func(b engine.Backend) effective.Inspector { return inspector{b.(*Backend)} },
 	})
 }
 

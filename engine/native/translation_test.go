@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hoist-dev/hoist/engine/enginetest"
+	"github.com/hoist-dev/hoist/engine/enginetest/effective"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
 	"github.com/hoist-dev/hoist/runspec"
 )
@@ -16,14 +16,14 @@ import (
 // record: what it decided at create and applies at each start.
 type inspector struct{ b *Backend }
 
-func (i inspector) Inspect(ctx context.Context, id string) (enginetest.View, error) {
+func (i inspector) Inspect(ctx context.Context, id string) (effective.View, error) {
 	r, err := i.b.layout.LoadRef(id)
 	if err != nil {
-		return enginetest.View{}, err
+		return effective.View{}, err
 	}
-	v := enginetest.View{ID: r.ID}
+	v := effective.View{ID: r.ID}
 	sp := r.Spec
-	var s enginetest.Settings
+	var s effective.Settings
 	s.Args = slices.Clone(sp.Args)
 	for _, kv := range sp.Env {
 		if k, _, _ := strings.Cut(kv, "="); k != "HOSTNAME" && k != "HOME" {
@@ -49,7 +49,7 @@ func (i inspector) Inspect(ctx context.Context, id string) (enginetest.View, err
 		s.ShmSize = 64 << 20
 	}
 	sec := sp.Security
-	s.Caps = enginetest.EffectiveCaps(sec.CapAdd, sec.CapDrop, sec.Privileged)
+	s.Caps = effective.EffectiveCaps(sec.CapAdd, sec.CapDrop, sec.Privileged)
 	s.NoNewPrivs, s.Seccomp = sec.NoNewPrivileges, !sec.SeccompUnconfined && !sec.Privileged
 	// nil is the runtime's default list.
 	s.MaskedPaths = !sec.Privileged && (sp.MaskedPaths == nil || len(sp.MaskedPaths) > 0)
@@ -57,22 +57,22 @@ func (i inspector) Inspect(ctx context.Context, id string) (enginetest.View, err
 	for _, m := range sp.Mounts {
 		switch m.Type {
 		case runtime.MountTmpfs:
-			tm := enginetest.TmpfsMount(m.Target, m.ReadOnly, m.TmpfsExec, m.TmpfsSize, m.TmpfsMode)
+			tm := effective.TmpfsMount(m.Target, m.ReadOnly, m.TmpfsExec, m.TmpfsSize, m.TmpfsMode)
 			tm.UID, tm.GID = m.TmpfsUID, m.TmpfsGID
 			s.Mounts = append(s.Mounts, tm)
 		default:
-			s.Mounts = append(s.Mounts, enginetest.Mount{Target: m.Target, Kind: "dir", ReadOnly: m.ReadOnly})
+			s.Mounts = append(s.Mounts, effective.Mount{Target: m.Target, Kind: "dir", ReadOnly: m.ReadOnly})
 		}
 	}
-	slices.SortFunc(s.Mounts, func(a, b enginetest.Mount) int { return strings.Compare(a.Target, b.Target) })
+	slices.SortFunc(s.Mounts, func(a, b effective.Mount) int { return strings.Compare(a.Target, b.Target) })
 	for k, val := range sp.Sysctls {
 		s.Sysctls = append(s.Sysctls, k+"="+val)
 	}
 	slices.Sort(s.Sysctls)
 	if hc := r.Healthcheck; hc != nil {
-		h := &enginetest.Health{Test: hc.Test, Interval: time.Duration(hc.Interval), Timeout: time.Duration(hc.Timeout),
+		h := &effective.Health{Test: hc.Test, Interval: time.Duration(hc.Interval), Timeout: time.Duration(hc.Timeout),
 			StartPeriod: time.Duration(hc.StartPeriod), StartInterval: time.Duration(hc.StartInterval), Retries: int(hc.Retries)}
-		s.Health = enginetest.HealthWithDefaults(h)
+		s.Health = effective.HealthWithDefaults(h)
 	}
 	s.StopSignal = r.StopSignal
 	s.StopTimeout = runspec.DefaultGracePeriod
@@ -95,7 +95,7 @@ func (i inspector) Inspect(ctx context.Context, id string) (enginetest.View, err
 			s.Aliases = append(s.Aliases, n.Name+":"+a)
 		}
 	}
-	s.Log = enginetest.Log{MaxSize: r.Log.MaxSize, MaxFiles: r.Log.MaxFiles, NonBlocking: r.Log.NonBlocking}
+	s.Log = effective.Log{MaxSize: r.Log.MaxSize, MaxFiles: r.Log.MaxFiles, NonBlocking: r.Log.NonBlocking}
 	v.Settings = s
 	return v, nil
 }

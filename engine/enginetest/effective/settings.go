@@ -1,4 +1,10 @@
-package enginetest
+// Package effective is the engine-neutral model of a container's
+// effective settings (what the engine made of its configuration: command,
+// environment, user, limits, capabilities, mounts, healthcheck, ...) and
+// how to read them from inside a running container, so that the
+// translation conformance test (package enginetest) compares every
+// engine's view, the view from inside and docker compose's.
+package effective
 
 import (
 	"context"
@@ -16,7 +22,7 @@ import (
 // the native engine recorded (its container record), what runs (seen
 // from inside the container) and what docker compose created can be
 // compared field by field. A view fills the fields it observes (see
-// configFields and insideFields); the others stay zero and are not
+// ConfigFields and InsideFields); the others stay zero and are not
 // compared for it.
 type Settings struct {
 	// Args is the main process's argv: the entrypoint and the command.
@@ -153,7 +159,7 @@ type Health struct {
 
 // Docker's healthcheck defaults, which both engines apply to what
 // neither the service nor the image sets.
-func (h *Health) withDefaults() *Health {
+func (h *Health) WithDefaults() *Health {
 	if h == nil {
 		return nil
 	}
@@ -179,7 +185,7 @@ func HealthWithDefaults(h *Health) *Health {
 	if h == nil || len(h.Test) == 0 || h.Test[0] == "NONE" {
 		return nil
 	}
-	return h.withDefaults()
+	return h.WithDefaults()
 }
 
 // Log are the logging options of the file drivers.
@@ -202,26 +208,26 @@ type View struct {
 
 // Inspector reads the settings an engine recorded for one of its
 // containers: the docker engine's test from the Engine's inspect, the
-// native engine's from its container record. It fills configFields.
+// native engine's from its container record. It fills ConfigFields.
 type Inspector interface {
 	Inspect(ctx context.Context, id string) (View, error)
 }
 
-// configFields are the fields an engine's record shows; insideFields
+// ConfigFields are the fields an engine's record shows; InsideFields
 // those a process in the container sees.
 var (
-	configFields = []string{"Args", "Env", "User", "Cwd", "Hostname", "Restart", "Memory", "NanoCPUs",
+	ConfigFields = []string{"Args", "Env", "User", "Cwd", "Hostname", "Restart", "Memory", "NanoCPUs",
 		"PidsLimit", "Ulimits", "ShmSize", "Caps", "NoNewPrivs", "Seccomp", "MaskedPaths", "ReadonlyRootfs", "Mounts",
 		"Sysctls", "Health", "StopSignal", "StopTimeout", "Init", "TTY", "StdinOpen", "Labels", "Ports",
 		"Aliases", "Log"}
-	insideFields = []string{"Args", "Env", "Home", "UID", "GID", "Groups", "Cwd", "Hostname", "Memory",
+	InsideFields = []string{"Args", "Env", "Home", "UID", "GID", "Groups", "Cwd", "Hostname", "Memory",
 		"MemorySwap", "CFSQuota", "CFSPeriod", "PidsLimit", "Ulimits", "ShmSize", "Caps", "CapEff",
 		"NoNewPrivs", "Seccomp", "MaskedPaths", "ReadonlyRootfs", "Mounts", "Sysctls", "Init", "TTY"}
 )
 
 // diff compares the fields of got with want and returns one line per
 // difference. Blind fields are skipped.
-func diff(want, got Settings, fields []string, blind map[string]string) []string {
+func Diff(want, got Settings, fields []string, blind map[string]string) []string {
 	var out []string
 	wv, gv := reflect.ValueOf(want), reflect.ValueOf(got)
 	for _, f := range fields {
@@ -241,10 +247,10 @@ func diff(want, got Settings, fields []string, blind map[string]string) []string
 
 // blindDiff is the difference on a blind field ("Health.X" for one of
 // Health's), "" when there is none.
-func blindDiff(want, got Settings, field string) string {
+func BlindDiff(want, got Settings, field string) string {
 	name, ok := strings.CutPrefix(field, "Health.")
 	if !ok {
-		if d := diff(want, got, []string{field}, nil); len(d) > 0 {
+		if d := Diff(want, got, []string{field}, nil); len(d) > 0 {
 			return d[0]
 		}
 		return ""

@@ -1,4 +1,4 @@
-package enginetest
+package effective
 
 import (
 	"bytes"
@@ -78,7 +78,7 @@ type insideProc struct {
 // the path the process's /proc/PID/cgroup names. argv0 is the command
 // the container runs; ulimits and sysctls are the names to read (the
 // row's).
-func insideView(ctx context.Context, ex engine.Execer, id, argv0 string, ulimits, sysctls []string) (View, error) {
+func InsideView(ctx context.Context, ex engine.Execer, id, argv0 string, ulimits, sysctls []string) (View, error) {
 	var stdout, stderr bytes.Buffer
 	code, err := ex.Exec(ctx, id, engine.ExecSpec{
 		Cmd:    append([]string{"/bin/sh", "-c", insideScript, "sh", argv0}, sysctls...),
