@@ -9,6 +9,10 @@
 #   status  say what runs; exit 0 only when the whole test bed is healthy
 #   env     print shell assignments to eval: HOIST_SWARM_MANAGER (the
 #           manager's DOCKER_HOST), HOIST_SWARM_NODE1..3, HOIST_SWARM_REGISTRY
+#   kill NODE   the node dies at once (n2 or n3): its dockerd, containerd,
+#           shims and containers are killed, as when a machine loses power
+#   start NODE  start a killed node again; it rejoins the swarm from its
+#           data root, as a rebooted machine does
 #
 # Layout. Each node is one dockerd in a network namespace of its own
 # (hoist-swarm-n1..3), with its own --data-root, --exec-root, --pidfile,
@@ -165,12 +169,11 @@ umount_under() {
 	done
 }
 
-teardown_node() {
+# kill_node NODE: every process of the node goes, its mounts and cgroups
+# too; its namespace, link and data root stay for start_node.
+kill_node() {
 	local n=$1 socks
 	socks=$(shim_sockets "$n")
-	# dockerd first (it would restart what dies), then everything else in
-	# the namespace (containerd, shims, docker-proxy) and in the cgroups
-	# (the containers, whose network namespaces are their own).
 	if [[ -f $RUN/$n/docker.pid ]]; then
 		kill -9 "$(cat "$RUN/$n/docker.pid")" 2>/dev/null || true
 	fi
@@ -182,7 +185,12 @@ teardown_node() {
 	umount_under "$DATA/$n"
 	# shellcheck disable=SC2086 # a list of paths
 	[[ -z $socks ]] || rm -f $socks
-	ip netns del "$(node_ns "$n")" 2>/dev/null || true
+	rm -f "$RUN/$n/docker.pid" "$RUN/$n/docker.sock"
+}
+
+teardown_node() {
+	kill_node "$1"
+	ip netns del "$(node_ns "$1")" 2>/dev/null || true
 }
 
 down() {
@@ -431,10 +439,25 @@ down)
 	down
 	log "down"
 	;;
+kill | start)
+	need
+	[[ ${2:-} == n[23] ]] || die "usage: $0 $1 n2|n3 (n1 is the only manager)"
+	flock 9
+	if [[ $1 == kill ]]; then
+		kill_node "$2"
+		log "$2 killed"
+	else
+		[[ -e /run/netns/$(node_ns "$2") ]] || die "the test bed is not up"
+		start_node "$2"
+		wait_for "dockerd $2" ndocker "$2" version
+		wait_for "$2 in the swarm" bash -c "[[ \$(docker -H unix://$(node_sock "$2") info --format '{{.Swarm.LocalNodeState}}') == active ]]"
+		log "$2 started"
+	fi
+	;;
 status) status ;;
 env) env_lines ;;
 *)
-	echo "usage: $0 up|down|status|env" >&2
+	echo "usage: $0 up|down|status|env|kill NODE|start NODE" >&2
 	exit 2
 	;;
 esac
