@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 
@@ -59,6 +60,7 @@ func (e *Engine) Logs(ctx context.Context, project string, services []string, op
 			if tty {
 				_, err = io.Copy(out, rc)
 			} else {
+				out.framed, errw.framed = true, true
 				_, err = stdcopy.StdCopy(out, errw, rc)
 			}
 			out.flush()
@@ -97,11 +99,28 @@ type prefixer struct {
 	names      *taskNames
 	service    string
 	timestamps bool
-	ctx        context.Context
-	buf        []byte
+	// framed: writes come from stdcopy, one message per write (what the
+	// docker CLI relies on too); otherwise (a TTY's raw stream) lines are
+	// cut at newlines.
+	framed bool
+	ctx    context.Context
+	buf    []byte
 }
 
 func (p *prefixer) Write(b []byte) (int, error) {
+	if p.framed {
+		// One frame is one log message, with its details; a message
+		// without a newline (output that ended without one) still gets
+		// a line of its own.
+		msg := b
+		if len(msg) == 0 || msg[len(msg)-1] != '\n' {
+			msg = append(slices.Clip(msg), '\n')
+		}
+		if err := p.line(msg); err != nil {
+			return 0, err
+		}
+		return len(b), nil
+	}
 	p.buf = append(p.buf, b...)
 	for {
 		i := bytes.IndexByte(p.buf, '\n')

@@ -139,10 +139,11 @@ func (e *Engine) objectIDs(ctx context.Context, project string) (map[string]stri
 }
 
 // PruneObjects removes the project's configs and secrets that no service
-// of the project refers to, in its spec or in the previous spec a
-// rollback would return to. Call it once the services converged: a
-// changed config is a new object, and the old one goes here. It returns
-// the names removed.
+// of the project refers to. Call it once the services converged: a
+// changed config is a new object, and the old one goes here. (A manual
+// `docker service rollback` to a spec whose object went then fails; an
+// update that Swarm rolls back fails the wait, before any prune.) It
+// returns the names removed.
 func (e *Engine) PruneObjects(ctx context.Context, project string) ([]string, error) {
 	svcs, err := e.projectServices(ctx, project)
 	if err != nil {
@@ -162,7 +163,6 @@ func (e *Engine) PruneObjects(ctx context.Context, project string) ([]string, er
 	}
 	for _, s := range svcs {
 		note(&s.Spec)
-		note(s.PreviousSpec)
 	}
 	have, err := e.objectIDs(ctx, project)
 	if err != nil {

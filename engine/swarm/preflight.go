@@ -68,7 +68,7 @@ func (e *Engine) imageProblems(ctx context.Context, s Service) []Problem {
 		// needs.
 		return nil
 	case s.Build != nil:
-		return []Problem{{Service: s.Name, Path: []string{"image"}, Msg: fmt.Sprintf("the registry of %s does not answer the manager: %v", ref, err),
+		return []Problem{{Service: s.Name, Path: []string{"image"}, Msg: fmt.Sprintf("the registry of %s does not answer the manager: %v", ref, firstLine(err.Error())),
 			Hint: "the built image is pushed there for every node to pull: check the registry (and --insecure-registry on the nodes for plain HTTP)"}}
 	}
 	return []Problem{{Service: s.Name, Path: []string{"image"}, Warning: true,
@@ -78,7 +78,7 @@ func (e *Engine) imageProblems(ctx context.Context, s Service) []Problem {
 
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
-	return s
+	return strings.TrimPrefix(s, "Error response from daemon: ")
 }
 
 // placementProblems says when no ready node may run the service's tasks,

@@ -3,6 +3,7 @@ package swarm
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -93,8 +94,13 @@ func toTask(t swarm.Task, service string, nodes map[string]string) Task {
 	if c := t.Status.ContainerStatus; c != nil {
 		out.ExitCode, out.ContainerID = c.ExitCode, c.ContainerID
 	}
+	// Engine 20.10 reports each host-mode port twice (once per address
+	// family it bound); a port is listed once.
 	for _, p := range t.Status.PortStatus.Ports {
-		out.Ports = append(out.Ports, engine.PortBinding{HostPort: uint16(p.PublishedPort), ContainerPort: uint16(p.TargetPort), Protocol: string(p.Protocol)})
+		b := engine.PortBinding{HostPort: uint16(p.PublishedPort), ContainerPort: uint16(p.TargetPort), Protocol: string(p.Protocol)}
+		if !slices.Contains(out.Ports, b) {
+			out.Ports = append(out.Ports, b)
+		}
 	}
 	return out
 }

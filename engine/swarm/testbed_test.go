@@ -149,11 +149,19 @@ type project struct {
 	dir  string
 	name string
 	p    *types.Project
+	// envExtra are variables the compose files read besides REGISTRY.
+	envExtra []string
 }
 
 // loadProject writes files (name -> content) and loads them as a compose
 // project, as hoist would (compose.Load: .env, validation, ...).
 func loadProject(t *testing.T, name string, files map[string]string, composeFiles ...string) *project {
+	t.Helper()
+	return reload(t, newProject(t, name, files), composeFiles...)
+}
+
+// newProject writes files without loading them.
+func newProject(t *testing.T, name string, files map[string]string) *project {
 	t.Helper()
 	dir := t.TempDir()
 	for f, content := range files {
@@ -163,7 +171,7 @@ func loadProject(t *testing.T, name string, files map[string]string, composeFile
 			t.Fatal(err)
 		}
 	}
-	return reload(t, &project{dir: dir, name: name}, composeFiles...)
+	return &project{dir: dir, name: name}
 }
 
 func reload(t *testing.T, pr *project, composeFiles ...string) *project {
@@ -179,7 +187,7 @@ func reload(t *testing.T, pr *project, composeFiles ...string) *project {
 			paths = append(paths, filepath.Join(pr.dir, f))
 		}
 	}
-	p, err := compose.Load(context.Background(), compose.Options{Files: paths, Name: pr.name, Environ: []string{"REGISTRY=" + bed.registry}})
+	p, err := compose.Load(context.Background(), compose.Options{Files: paths, Name: pr.name, Environ: append([]string{"REGISTRY=" + bed.registry}, pr.envExtra...)})
 	if err != nil {
 		t.Fatal(err)
 	}
