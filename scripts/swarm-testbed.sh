@@ -142,9 +142,25 @@ shim_sockets() {
 		awk '/containerd-shim/ { for (i = 1; i <= NF; i++) if ($i ~ "^/run/containerd/s/") print $i }'
 }
 
+# ancestors: this script and the processes it runs under. A caller whose
+# main thread sits in a test bed namespace (a test that entered one and
+# did not leave) is named, not killed.
+ancestors() {
+	local p=$$
+	while [[ -n $p && $p != 0 && $p != 1 ]]; do
+		echo "$p"
+		p=$(awk '/^PPid:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+	done
+}
+
 # kill_until_gone WHAT PIDS-FUNCTION ARG: SIGKILL until nothing is left.
 kill_until_gone() {
-	local what=$1 fn=$2 arg=$3 pids deadline=$((SECONDS + 10))
+	local what=$1 fn=$2 arg=$3 pids p deadline=$((SECONDS + 10))
+	for p in $($fn "$arg"); do
+		if ancestors | grep -qx "$p"; then
+			die "$what: process $p ($(tr '\0' ' ' <"/proc/$p/cmdline" | cut -c1-80)), which runs this script, is in the test bed's namespace: refusing to kill it"
+		fi
+	done
 	while pids=$($fn "$arg") && [[ -n $pids ]]; do
 		# shellcheck disable=SC2086 # a list of pids
 		kill -9 $pids 2>/dev/null || true
@@ -185,7 +201,10 @@ kill_node() {
 	umount_under "$DATA/$n"
 	# shellcheck disable=SC2086 # a list of paths
 	[[ -z $socks ]] || rm -f $socks
-	rm -f "$RUN/$n/docker.pid" "$RUN/$n/docker.sock"
+	# A restarted dockerd reuses the containerd its pid file names while
+	# that pid answers kill -0, which a killed containerd not yet reaped
+	# still does: it then waits for a socket that never comes.
+	rm -f "$RUN/$n/docker.pid" "$RUN/$n/docker.sock" "$RUN/$n/exec/containerd/containerd.pid"
 }
 
 teardown_node() {

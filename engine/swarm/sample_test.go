@@ -33,10 +33,18 @@ func hubClient(t *testing.T) *http.Client {
 		}
 		ch := make(chan result, 1)
 		go func() {
-			// A socket belongs to the namespace it is made in; the
-			// thread that makes it is thrown away after, never reused
-			// in the wrong namespace.
+			// A socket belongs to the namespace it is made in. The thread
+			// goes back to its own namespace after; if it cannot, it stays
+			// locked and dies with the goroutine. (Left in the hub, the
+			// main thread would put the test process in the hub's
+			// namespace, where the test bed's teardown kills everything.)
 			runtime.LockOSThread()
+			orig, err := netns.Get()
+			if err != nil {
+				ch <- result{nil, err}
+				return
+			}
+			defer orig.Close()
 			h, err := netns.GetFromPath(hubNamespace)
 			if err != nil {
 				ch <- result{nil, err}
@@ -49,6 +57,9 @@ func hubClient(t *testing.T) *http.Client {
 			}
 			var d net.Dialer
 			c, err := d.DialContext(ctx, network, addr)
+			if netns.Set(orig) == nil {
+				runtime.UnlockOSThread()
+			}
 			ch <- result{c, err}
 		}()
 		r := <-ch

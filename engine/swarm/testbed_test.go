@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,8 +28,8 @@ import (
 )
 
 // The tests of this file run against the real 3-node test bed
-// (scripts/swarm-testbed.sh): TestMain starts it when it is not up (and
-// takes it down again afterwards), so `go test ./engine/swarm` needs only
+// (scripts/swarm-testbed.sh): the first test that needs it starts it when
+// it is not up, and TestMain takes it down again afterwards, so `go test ./engine/swarm` needs only
 // root and docker. Without them the tests skip, unless
 // HOIST_REQUIRE_DOCKER=1 (CI) or HOIST_REQUIRE_SWARM=1 makes that a
 // failure. HOIST_SWARM_KEEP=1 leaves a test bed this run started up.
@@ -45,37 +46,47 @@ func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
 
-func runMain(m *testing.M) int {
+var (
+	bedOnce    sync.Once
+	bedStarted bool // this run started it, so it takes it down
+)
+
+// startBed brings the test bed up the first time a test needs it, so
+// that the unit tests of the package never wait for it.
+func startBed() {
 	script := repoFile("scripts/swarm-testbed.sh")
-	started := false
 	switch {
 	case os.Geteuid() != 0:
 		bed.err = fmt.Errorf("the swarm test bed needs root")
+		return
 	case exec.Command("docker", "version").Run() != nil:
 		bed.err = fmt.Errorf("the swarm test bed needs the docker CLI and a dockerd to take images from")
-	default:
-		wasUp := exec.Command(script, "status").Run() == nil
-		out, err := runScript(script, "up")
-		if err != nil {
-			bed.err = fmt.Errorf("swarm-testbed.sh up: %v\n%s", err, out)
-			break
-		}
-		started = !wasUp
-		for _, line := range strings.Split(string(out), "\n") {
-			k, v, _ := strings.Cut(line, "=")
-			switch {
-			case k == "HOIST_SWARM_MANAGER":
-				bed.manager = v
-			case strings.HasPrefix(k, "HOIST_SWARM_NODE"):
-				bed.nodes = append(bed.nodes, v)
-			case k == "HOIST_SWARM_REGISTRY":
-				bed.registry = v
-			}
+		return
+	}
+	wasUp := exec.Command(script, "status").Run() == nil
+	out, err := runScript(script, "up")
+	if err != nil {
+		bed.err = fmt.Errorf("swarm-testbed.sh up: %v\n%s", err, out)
+		return
+	}
+	bedStarted = !wasUp
+	for _, line := range strings.Split(string(out), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		switch {
+		case k == "HOIST_SWARM_MANAGER":
+			bed.manager = v
+		case strings.HasPrefix(k, "HOIST_SWARM_NODE"):
+			bed.nodes = append(bed.nodes, v)
+		case k == "HOIST_SWARM_REGISTRY":
+			bed.registry = v
 		}
 	}
+}
+
+func runMain(m *testing.M) int {
 	code := m.Run()
-	if started && os.Getenv("HOIST_SWARM_KEEP") != "1" {
-		if out, err := runScript(script, "down"); err != nil {
+	if bedStarted && os.Getenv("HOIST_SWARM_KEEP") != "1" {
+		if out, err := runScript(repoFile("scripts/swarm-testbed.sh"), "down"); err != nil {
 			fmt.Fprintf(os.Stderr, "swarm-testbed.sh down: %v\n%s", err, out)
 			if code == 0 {
 				code = 1
@@ -104,6 +115,7 @@ func repoFile(rel string) string {
 // needBed skips (or, when required, fails) a test without the test bed.
 func needBed(t *testing.T) {
 	t.Helper()
+	bedOnce.Do(startBed)
 	if bed.err == nil && bed.manager != "" {
 		return
 	}

@@ -207,8 +207,15 @@ func (o observed) verdict(since time.Time, maxFail int, nodes map[string]string)
 			return verdict{progress: p, done: true}
 		}
 	}
+	converged := !job && p.Desired > 0 && p.Running == p.Desired && stale == 0
 	switch swarm.UpdateState(p.Update) {
 	case swarm.UpdateStateRollbackCompleted:
+		// Swarm says the rollback completed once it issued it: the wait
+		// goes on until the previous spec runs again (or nothing more
+		// will), so that the caller gets a settled service.
+		if !converged && active > 0 {
+			return verdict{progress: p}
+		}
 		msg := svc.UpdateStatus.Message
 		if p.Problem != "" {
 			msg += ": " + p.Problem
@@ -232,7 +239,7 @@ func (o observed) verdict(since time.Time, maxFail int, nodes map[string]string)
 		}
 		return verdict{progress: p, done: true, err: fmt.Errorf("service %s: %d tasks failed: %s: %w", o.service, len(failed), strings.Join(dedupe(lines), "; "), ErrTaskFailed)}
 	}
-	if !job && p.Desired > 0 && p.Running == p.Desired && stale == 0 {
+	if converged {
 		return verdict{progress: p, done: true}
 	}
 	return verdict{progress: p}
