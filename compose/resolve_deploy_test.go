@@ -19,7 +19,9 @@ func TestResolveDeploy(t *testing.T) {
 		get        func(runspec.Deploy) any
 		want       any
 	}{
-		{"defaults", "image: x", func(d runspec.Deploy) any { return []any{d.Mode, d.Replicas, d.Restart, d.Update, d.Rollback, d.EndpointMode} },
+		{"defaults", "image: x", func(d runspec.Deploy) any {
+			return []any{d.Mode, d.Replicas, d.Restart, d.Update, d.Rollback, d.EndpointMode}
+		},
 			[]any{runspec.ModeReplicated, 1, (*runspec.DeployRestart)(nil), (*runspec.UpdatePolicy)(nil), (*runspec.UpdatePolicy)(nil), ""}},
 		{"replicas", "deploy: {replicas: 3}", func(d runspec.Deploy) any { return d.Replicas }, 3},
 		{"scale", "scale: 2", func(d runspec.Deploy) any { return d.Replicas }, 2},
