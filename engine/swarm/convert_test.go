@@ -417,3 +417,19 @@ func TestObjectName(t *testing.T) {
 		t.Errorf("names %s %s %s: content decides, the target does not", a.name, b.name, c.name)
 	}
 }
+
+func TestNetworkCreate(t *testing.T) {
+	opts, err := networkCreate(engine.NetworkSpec{Name: "p_back", Project: "p", Key: "back", Internal: true, Subnets: []string{"10.9.0.0/24"}, Labels: map[string]string{"x": "y"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Driver != "overlay" || !opts.Attachable || opts.Scope != "swarm" || !opts.Internal || opts.IPAM.Config[0].Subnet != "10.9.0.0/24" {
+		t.Errorf("options %+v", opts)
+	}
+	if want := map[string]string{"x": "y", LabelNamespace: "p", "com.docker.compose.project": "p", "com.docker.compose.network": "back", "dev.hoist.engine": "hoist"}; !reflect.DeepEqual(opts.Labels, want) {
+		t.Errorf("labels %v, want %v", opts.Labels, want)
+	}
+	if _, err := networkCreate(engine.NetworkSpec{Name: "p_local", Key: "local", Driver: "bridge"}); err == nil || !strings.Contains(err.Error(), `driver "bridge" is local to one node`) {
+		t.Errorf("a bridge network: %v", err)
+	}
+}
