@@ -44,6 +44,7 @@ func Resolve(p *types.Project, s types.ServiceConfig, oneOff bool) (runspec.Cont
 	c.Stop = r.stop()
 	c.Health = r.health()
 	c.Resources = r.resources()
+	c.Deploy = r.deploy(c.Resources)
 	c.Security = r.security()
 	c.Namespaces = runspec.Namespaces{IPC: r.serviceRef("ipc", s.Ipc), PID: r.serviceRef("pid", s.Pid), UTS: s.Uts, Cgroup: s.Cgroup, UserNS: s.UserNSMode}
 	c.Mounts, c.Files = r.mounts()
@@ -621,7 +622,7 @@ func (r *resolver) network() runspec.Network {
 		if proto == "" {
 			proto = "tcp"
 		}
-		n.Ports = append(n.Ports, runspec.Port{ContainerPort: port.Target, Protocol: proto, HostIP: port.HostIP, HostPort: port.Published})
+		n.Ports = append(n.Ports, runspec.Port{ContainerPort: port.Target, Protocol: proto, HostIP: port.HostIP, HostPort: port.Published, Mode: port.Mode})
 	}
 	switch mode := s.NetworkMode; {
 	case mode == "":

@@ -66,6 +66,9 @@ type Container struct {
 	// VolumesFrom are "container[:ro|rw]" entries, a service's name
 	// already its first container's.
 	VolumesFrom []string
+	// Deploy is what an engine of many machines needs beyond the
+	// container; an engine of one machine ignores it.
+	Deploy Deploy
 }
 
 // Process is what runs, as whom and with what.
@@ -351,6 +354,10 @@ type Port struct {
 	// HostPort "" is a random port; "8080" or a range "8080-8090", one
 	// port of which each container takes.
 	HostPort string
+	// Mode is compose's mode: "ingress" (Swarm's routing mesh), "host"
+	// (the port of the node a task runs on), or "" (ingress); an engine
+	// of one machine publishes on its host either way.
+	Mode string
 }
 
 // Logging is the log driver and its options.

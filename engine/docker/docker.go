@@ -5,7 +5,6 @@ package docker
 
 import (
 	"context"
-	"fmt"
 	"io"
 
 	"github.com/docker/docker/api/types"
@@ -112,24 +111,19 @@ var (
 	_ engine.ImageLister   = (*Backend)(nil)
 )
 
-// New connects to the Docker Engine named by the environment (DOCKER_HOST,
-// DOCKER_API_VERSION, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY) and negotiates
-// the API version, so that version-dependent requests are shaped for the
-// daemon actually running.
+// New connects to the Docker Engine the user points at (see Connect).
 func New(ctx context.Context) (*Backend, error) {
-	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	cli, err := Connect(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("docker client: %w", err)
+		return nil, err
 	}
-	ping, err := cli.Ping(ctx)
-	if err != nil {
-		host := cli.DaemonHost()
-		cli.Close()
-		return nil, fmt.Errorf("cannot reach the Docker Engine at %s: is dockerd running?: %w", host, err)
-	}
-	cli.NegotiateAPIVersionPing(ping)
 	return &Backend{api: cli}, nil
 }
+
+// FromClient is a backend on a client made by Connect (or a client
+// another engine holds, as the swarm engine builds on one of its nodes).
+// Close closes cli.
+func FromClient(cli *client.Client) *Backend { return &Backend{api: cli} }
 
 // Name returns "docker".
 func (b *Backend) Name() string { return "docker" }

@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	goruntime "runtime"
 
@@ -43,19 +44,37 @@ func (b *Backend) Pull(ctx context.Context, ref string, progress func(msg string
 
 // Push sends ref to its registry, authenticated like Pull.
 func (b *Backend) Push(ctx context.Context, ref string, progress func(msg string)) error {
+	_, err := b.PushDigest(ctx, ref, progress)
+	return err
+}
+
+// PushDigest is Push, and returns the manifest digest the registry
+// stored ("sha256:..."), so that the pushed image can be named by it
+// (repo@digest) and every machine runs the same bytes.
+func (b *Backend) PushDigest(ctx context.Context, ref string, progress func(msg string)) (string, error) {
 	auth, err := registryAuth(ctx, ref)
 	if err != nil {
-		return fmt.Errorf("push %q: %w", ref, err)
+		return "", fmt.Errorf("push %q: %w", ref, err)
 	}
 	rc, err := b.api.ImagePush(ctx, ref, image.PushOptions{RegistryAuth: auth})
 	if err != nil {
-		return fmt.Errorf("push %q: %w", ref, mapErr(err))
+		return "", fmt.Errorf("push %q: %w", ref, mapErr(err))
 	}
 	defer rc.Close()
-	if err := readMessages(rc, progress, nil); err != nil {
-		return fmt.Errorf("push %q: %w", ref, err)
+	var digest string
+	aux := func(raw json.RawMessage) {
+		var r struct{ Digest string }
+		if json.Unmarshal(raw, &r) == nil && r.Digest != "" {
+			digest = r.Digest
+		}
 	}
-	return nil
+	if err := readMessages(rc, progress, aux); err != nil {
+		return "", fmt.Errorf("push %q: %w", ref, err)
+	}
+	if digest == "" {
+		return "", fmt.Errorf("push %q: the daemon reported no digest", ref)
+	}
+	return digest, nil
 }
 
 // RemoveImage removes (untags) ref.

@@ -1,0 +1,244 @@
+package swarm
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/hoist-dev/hoist/runspec"
+)
+
+// Preflight checks, before anything is created, what would make the
+// deploy of services fail or hang on this swarm: the daemon is still a
+// manager; each image can be resolved from its registry (a built one
+// is pushed, so its registry must answer); some ready node satisfies
+// each service's placement; no published port is taken by another
+// service; and, where the kernel lacks IPVS, nothing relies on the
+// routing mesh or a virtual IP. Problems are returned with their
+// service; an error is a failure to look.
+func (e *Engine) Preflight(ctx context.Context, project string, services []Service) ([]Problem, error) {
+	if err := e.checkManager(ctx); err != nil {
+		return nil, err
+	}
+	nodes, err := e.api.NodeList(ctx, swarm.NodeListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list nodes: %w", err)
+	}
+	others, err := e.api.ServiceList(ctx, swarm.ServiceListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list services: %w", err)
+	}
+	var out []Problem
+	add := func(svc string, warning bool, path, msg, hint string) {
+		out = append(out, Problem{Service: svc, Path: strings.Split(path, "."), Msg: msg, Hint: hint, Warning: warning})
+	}
+	for _, s := range services {
+		out = append(out, e.imageProblems(ctx, s)...)
+		for _, p := range placementProblems(s, nodes) {
+			add(s.Name, false, "deploy.placement.constraints", p, "check the constraints against docker node ls and the nodes' labels")
+		}
+	}
+	for _, p := range portConflicts(project, services, others) {
+		out = append(out, p)
+	}
+	if e.localKernelLacksIPVS() {
+		for _, s := range services {
+			for _, p := range ipvsProblems(s) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out, nil
+}
+
+// imageProblems asks the manager to resolve the service's image from its
+// registry, as every node will have to pull it.
+func (e *Engine) imageProblems(ctx context.Context, s Service) []Problem {
+	ref := s.Config.Image
+	_, err := e.api.DistributionInspect(ctx, ref, "")
+	switch {
+	case err == nil:
+		return nil
+	case s.Build != nil && (cerrdefs.IsNotFound(err) || strings.Contains(err.Error(), "manifest unknown") || strings.Contains(err.Error(), "not found")):
+		// Not pushed yet: the registry answers, which is what a build
+		// needs.
+		return nil
+	case s.Build != nil:
+		return []Problem{{Service: s.Name, Path: []string{"image"}, Msg: fmt.Sprintf("the registry of %s does not answer the manager: %v", ref, firstLine(err.Error())),
+			Hint: "the built image is pushed there for every node to pull: check the registry (and --insecure-registry on the nodes for plain HTTP)"}}
+	}
+	return []Problem{{Service: s.Name, Path: []string{"image"}, Warning: true,
+		Msg:  fmt.Sprintf("the manager cannot resolve %s from a registry (%v): every node that runs a task must already have it", ref, firstLine(err.Error())),
+		Hint: "push it to a registry the nodes reach, or load it on every node"}}
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return strings.TrimPrefix(s, "Error response from daemon: ")
+}
+
+// placementProblems says when no ready node may run the service's tasks,
+// or too few for its replicas under max_replicas_per_node.
+func placementProblems(s Service, nodes []swarm.Node) []string {
+	d := s.Config.Deploy
+	eligible := 0
+	var unknown []string
+	for _, n := range nodes {
+		if n.Status.State != swarm.NodeStateReady || n.Spec.Availability != swarm.NodeAvailabilityActive {
+			continue
+		}
+		ok := true
+		for _, c := range d.Placement.Constraints {
+			match, known := constraintMatches(c, n)
+			if !known {
+				unknown = append(unknown, c)
+				continue
+			}
+			ok = ok && match
+		}
+		if ok {
+			eligible++
+		}
+	}
+	var out []string
+	switch {
+	case eligible == 0 && len(d.Placement.Constraints) > 0:
+		out = append(out, fmt.Sprintf("no ready node satisfies %s", strings.Join(d.Placement.Constraints, " and ")))
+	case eligible == 0:
+		out = append(out, "no node is ready and active")
+	case d.Placement.MaxReplicasPerNode > 0 && (d.Mode == runspec.ModeReplicated || d.Mode == runspec.ModeReplicatedJob) &&
+		uint64(eligible)*d.Placement.MaxReplicasPerNode < uint64(max(d.Replicas, 0)):
+		out = append(out, fmt.Sprintf("%d replicas cannot fit: %d eligible nodes × max_replicas_per_node %d", d.Replicas, eligible, d.Placement.MaxReplicasPerNode))
+	}
+	return out
+}
+
+// constraintMatches evaluates one placement constraint ("key==value" or
+// "key!=value") on a node as Swarm does; known is false for a key this
+// check does not know.
+func constraintMatches(c string, n swarm.Node) (match, known bool) {
+	op, i := "==", strings.Index(c, "==")
+	if j := strings.Index(c, "!="); j >= 0 && (i < 0 || j < i) {
+		op, i = "!=", j
+	}
+	if i < 0 {
+		return false, false
+	}
+	key, want := strings.TrimSpace(c[:i]), strings.TrimSpace(c[i+2:])
+	var have string
+	var ok bool
+	switch {
+	case key == "node.id":
+		have, ok = n.ID, true
+	case key == "node.hostname":
+		have, ok = n.Description.Hostname, true
+	case key == "node.role":
+		have, ok = string(n.Spec.Role), true
+	case key == "node.platform.os":
+		have, ok = n.Description.Platform.OS, true
+	case key == "node.platform.arch":
+		have, ok = n.Description.Platform.Architecture, true
+	case strings.HasPrefix(key, "node.labels."):
+		have = n.Spec.Labels[strings.TrimPrefix(key, "node.labels.")]
+		ok = true
+	case strings.HasPrefix(key, "engine.labels."):
+		have = n.Description.Engine.Labels[strings.TrimPrefix(key, "engine.labels.")]
+		ok = true
+	}
+	if !ok {
+		return false, false
+	}
+	eq := strings.EqualFold(have, want)
+	if key == "node.labels" || strings.HasPrefix(key, "node.labels.") || strings.HasPrefix(key, "engine.labels.") {
+		eq = have == want
+	}
+	if op == "==" {
+		return eq, true
+	}
+	return !eq, true
+}
+
+// portConflicts finds published ports two services would both take:
+// ingress ports are the whole swarm's, host-mode ports each node's (two
+// services with one host port can share no node).
+func portConflicts(project string, services []Service, existing []swarm.Service) []Problem {
+	type key struct {
+		port  uint32
+		proto string
+	}
+	owner := map[key]string{}
+	for _, o := range existing {
+		if strings.HasPrefix(o.Spec.Name, project+"_") && o.Spec.Labels[LabelNamespace] == project {
+			continue // this project's services are being redeployed
+		}
+		for _, p := range publishedPorts(o) {
+			owner[key{p.PublishedPort, string(p.Protocol)}] = o.Spec.Name
+		}
+	}
+	var out []Problem
+	for _, s := range services {
+		for _, p := range s.Config.Network.Ports {
+			if p.HostPort == "" || strings.Contains(p.HostPort, "-") {
+				continue
+			}
+			var n uint32
+			if _, err := fmt.Sscanf(p.HostPort, "%d", &n); err != nil {
+				continue
+			}
+			k := key{n, p.Protocol}
+			if o, ok := owner[k]; ok && o != Scope(project, s.Name) {
+				out = append(out, Problem{Service: s.Name, Path: []string{"ports"},
+					Msg:  fmt.Sprintf("port %d/%s is published by service %s already", n, p.Protocol, o),
+					Hint: "publish another port, or remove that service"})
+				continue
+			}
+			owner[k] = Scope(project, s.Name)
+		}
+	}
+	return out
+}
+
+func publishedPorts(s swarm.Service) []swarm.PortConfig {
+	if len(s.Endpoint.Ports) > 0 {
+		return s.Endpoint.Ports
+	}
+	if s.Spec.EndpointSpec != nil {
+		return s.Spec.EndpointSpec.Ports
+	}
+	return nil
+}
+
+// localKernelLacksIPVS: when the manager is on this machine (a unix
+// socket), its kernel is this one, and IPVS shows in /proc once loaded
+// or built in. A remote swarm's kernel is not ours to judge.
+func (e *Engine) localKernelLacksIPVS() bool {
+	if !strings.HasPrefix(e.api.DaemonHost(), "unix://") {
+		return false
+	}
+	_, err := os.Stat("/proc/net/ip_vs")
+	return err != nil
+}
+
+// ipvsProblems: without IPVS, the routing mesh (ingress ports) and a
+// service's virtual IP (endpoint_mode vip, the default) do not carry
+// traffic.
+func ipvsProblems(s Service) []Problem {
+	var out []Problem
+	for _, p := range s.Config.Network.Ports {
+		if p.Mode != "host" {
+			out = append(out, Problem{Service: s.Name, Path: []string{"ports"},
+				Msg:  fmt.Sprintf("port %d is published on the routing mesh, which needs IPVS, and this kernel has none", p.ContainerPort),
+				Hint: "publish it with mode: host (and deploy.endpoint_mode: dnsrr)"})
+		}
+	}
+	if s.Config.Deploy.EndpointMode != "dnsrr" && len(s.Config.Network.Attachments) > 0 {
+		out = append(out, Problem{Service: s.Name, Path: []string{"deploy", "endpoint_mode"}, Warning: true,
+			Msg:  "the service's virtual IP (endpoint_mode vip) needs IPVS, which this kernel lacks: its name would not carry traffic",
+			Hint: "set deploy.endpoint_mode: dnsrr"})
+	}
+	return out
+}
