@@ -37,6 +37,9 @@ type Options struct {
 	// variable) is a warning instead of an error, and an optional
 	// depends_on naming a service its profile disables is kept.
 	ModelOnly bool
+	// Swarm validates for a swarm (ResolveOptions.Swarm): secrets and
+	// configs are swarm objects, external ones allowed.
+	Swarm bool
 	// Warn receives the loader's warnings, located where the message
 	// allows; nil drops them.
 	Warn func(*Error)
@@ -132,7 +135,7 @@ func load(ctx context.Context, o Options, withInputs bool) (*types.Project, *Inp
 	if err != nil {
 		return nil, nil, err
 	}
-	problems := validate(p, docs)
+	problems := validate(p, docs, o.Swarm)
 	if o.ModelOnly {
 		problems = slices.DeleteFunc(problems, func(e error) bool {
 			var ce *Error

@@ -30,7 +30,24 @@ import (
 // An error is a *KeyError that names the service key at fault, so that
 // Validate can give its file and line before anything is created.
 func Resolve(p *types.Project, s types.ServiceConfig, oneOff bool) (runspec.Container, error) {
-	r := resolver{p: p, s: s}
+	return ResolveWith(p, s, ResolveOptions{OneOff: oneOff})
+}
+
+// ResolveOptions say what the configuration is for.
+type ResolveOptions struct {
+	// OneOff: a one-off container (run), which never restarts.
+	OneOff bool
+	// Swarm: the service runs on a swarm, which gives secrets and configs
+	// to containers as objects of its own (Deploy carries them): they are
+	// no host files or written files then, external ones are fine, and a
+	// read-only service can have a content one.
+	Swarm bool
+}
+
+// ResolveWith is Resolve for o.
+func ResolveWith(p *types.Project, s types.ServiceConfig, o ResolveOptions) (runspec.Container, error) {
+	oneOff := o.OneOff
+	r := resolver{p: p, s: s, swarm: o.Swarm}
 	c := runspec.Container{Image: ImageRef(p, s), Platform: s.Platform}
 	if len(s.Labels) > 0 {
 		c.Labels = maps.Clone(map[string]string(s.Labels))
@@ -84,9 +101,10 @@ func (e *KeyError) Error() string {
 
 // resolver keeps the first error, so that each part reads straight.
 type resolver struct {
-	p   *types.Project
-	s   types.ServiceConfig
-	err error
+	p     *types.Project
+	s     types.ServiceConfig
+	swarm bool
+	err   error
 }
 
 func (r *resolver) fail(path []string, hint, format string, args ...any) {
@@ -498,6 +516,9 @@ func (r *resolver) mounts() ([]runspec.Mount, []runspec.File) {
 		default:
 			r.fail(where, "set it in the environment or in .env", "%s %q has no value: its environment variable %q is not set", kind, ref.Source, obj.Environment)
 		}
+	}
+	if r.swarm {
+		return mounts, files
 	}
 	for i, ref := range s.Secrets {
 		obj, ok := p.Secrets[ref.Source]

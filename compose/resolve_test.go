@@ -156,3 +156,26 @@ func TestUnmapped(t *testing.T) {
 		t.Errorf("Unmapped = %v, want %v", got, want)
 	}
 }
+
+// For a swarm, secrets and configs are swarm objects: external ones and a
+// content one on a read-only service are fine, and no file or mount is
+// made for them.
+func TestResolveSwarmObjects(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "compose.yaml")
+	os.WriteFile(f, []byte("services:\n  s:\n    image: x\n    read_only: true\n    secrets: [ext, c]\nsecrets:\n  ext: {external: true}\n  c: {environment: TOKEN}\n"), 0o644)
+	if _, err := Load(context.Background(), Options{Files: []string{f}, Name: "t", Environ: []string{"TOKEN=x"}}); err == nil {
+		t.Fatal("one host: an external secret and a content one on a read-only service load")
+	}
+	p, err := Load(context.Background(), Options{Files: []string{f}, Name: "t", Environ: []string{"TOKEN=x"}, Swarm: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ResolveWith(p, p.Services["s"], ResolveOptions{Swarm: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Mounts) != 0 || len(c.Files) != 0 || len(c.Deploy.Secrets) != 2 {
+		t.Errorf("mounts %v files %v deploy secrets %v", c.Mounts, c.Files, c.Deploy.Secrets)
+	}
+}

@@ -24,10 +24,10 @@ var errMissingInput = errors.New("missing input")
 // are returned, joined, one line each; those about missing inputs wrap
 // errMissingInput.
 func Validate(p *types.Project, docs sourceDocs) error {
-	return errors.Join(validate(p, docs)...)
+	return errors.Join(validate(p, docs, false)...)
 }
 
-func validate(p *types.Project, docs sourceDocs) []error {
+func validate(p *types.Project, docs sourceDocs, swarm bool) []error {
 	var errs []error
 	names := make([]string, 0, len(p.Services))
 	for name := range p.Services {
@@ -36,21 +36,21 @@ func validate(p *types.Project, docs sourceDocs) []error {
 	sort.Strings(names)
 	for _, name := range names {
 		s := p.Services[name]
-		errs = append(errs, resolveProblem(p, s, docs)...)
+		errs = append(errs, resolveProblem(p, s, docs, swarm)...)
 		for _, e := range validateService(p, s) {
 			e.Service = name
 			e.File, e.Line = docs.locate(append([]string{"services", name}, e.path...))
 			errs = append(errs, e.Error)
 		}
 	}
-	return append(errs, validateFileObjects(p, docs)...)
+	return append(errs, validateFileObjects(p, docs, swarm)...)
 }
 
 // resolveProblem is what Resolve refuses in service s, located: its
 // parsers are the checks of what it reads. The secrets and configs
 // themselves are reported where they are declared (validateFileObjects).
-func resolveProblem(p *types.Project, s types.ServiceConfig, docs sourceDocs) []error {
-	_, err := Resolve(p, s, false)
+func resolveProblem(p *types.Project, s types.ServiceConfig, docs sourceDocs, swarm bool) []error {
+	_, err := ResolveWith(p, s, ResolveOptions{Swarm: swarm})
 	var ke *KeyError
 	if err == nil || !errors.As(err, &ke) {
 		return nil
@@ -66,7 +66,7 @@ func resolveProblem(p *types.Project, s types.ServiceConfig, docs sourceDocs) []
 // validateFileObjects checks the secrets and configs that services use:
 // hoist gives them to containers as docker compose does without swarm
 // (a bind mount of the file, or the content written into the container).
-func validateFileObjects(p *types.Project, docs sourceDocs) []error {
+func validateFileObjects(p *types.Project, docs sourceDocs, swarm bool) []error {
 	used := map[[2]string]bool{}
 	for _, s := range p.Services {
 		for _, r := range s.Secrets {
@@ -102,6 +102,8 @@ func validateFileObjects(p *types.Project, docs sourceDocs) []error {
 		what := strings.TrimSuffix(kind, "s")
 		var e *Error
 		switch {
+		case bool(obj.External) && swarm:
+			// A swarm object made beforehand: the swarm engine checks it.
 		case bool(obj.External):
 			e = &Error{Msg: fmt.Sprintf("%s %q is external (a swarm object)", what, name), Hint: "hoist runs without swarm: give it a file, environment or content"}
 		case obj.File != "":

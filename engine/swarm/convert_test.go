@@ -29,13 +29,13 @@ func resolveYAML(t *testing.T, yaml string) map[string]Service {
 	}
 	os.WriteFile(filepath.Join(dir, "app.conf"), []byte("a=1\n"), 0o644)
 	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM x\n"), 0o644)
-	p, err := compose.Load(context.Background(), compose.Options{Files: []string{f}, Name: "p", Environ: []string{"TOKEN=t0k"}})
+	p, err := compose.Load(context.Background(), compose.Options{Files: []string{f}, Name: "p", Environ: []string{"TOKEN=t0k"}, Swarm: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]Service{}
 	for name, s := range p.Services {
-		c, err := compose.Resolve(p, s, false)
+		c, err := compose.ResolveWith(p, s, compose.ResolveOptions{Swarm: true})
 		if err != nil {
 			t.Fatal(err)
 		}

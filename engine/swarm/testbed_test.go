@@ -199,7 +199,7 @@ func reload(t *testing.T, pr *project, composeFiles ...string) *project {
 			paths = append(paths, filepath.Join(pr.dir, f))
 		}
 	}
-	p, err := compose.Load(context.Background(), compose.Options{Files: paths, Name: pr.name, Environ: append([]string{"REGISTRY=" + bed.registry}, pr.envExtra...)})
+	p, err := compose.Load(context.Background(), compose.Options{Files: paths, Name: pr.name, Environ: append([]string{"REGISTRY=" + bed.registry}, pr.envExtra...), Swarm: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func (pr *project) service(t *testing.T, name string) swarm.Service {
 	if !ok {
 		t.Fatalf("no service %s", name)
 	}
-	c, err := compose.Resolve(p, s, false)
+	c, err := compose.ResolveWith(p, s, compose.ResolveOptions{Swarm: true})
 	if err != nil {
 		t.Fatal(err)
 	}
