@@ -116,7 +116,7 @@ func (o *Orchestrator) runOp(ctx context.Context, p *types.Project, op *plan.Op,
 		return b.StopContainer(ctx, st.id(op.Target), stopTimeout(p, op.Service))
 	case plan.Remove:
 		id := st.id(op.Target)
-		err := b.RemoveContainer(ctx, id, engine.RemoveOptions{Force: true})
+		err := b.RemoveContainer(ctx, id, engine.RemoveOptions{Force: true, Volumes: op.RemoveVolumes})
 		if err != nil && !errors.Is(err, engine.ErrNotFound) {
 			return err
 		}

@@ -11,7 +11,7 @@ import (
 type DownOptions struct {
 	// Services limits removal to these services' containers (nil: all).
 	Services map[string]bool
-	Volumes  bool     // -v: remove the project's named volumes
+	Volumes  bool     // -v: remove the project's named volumes and the containers' anonymous ones
 	Images   []string // --rmi: image references to remove
 	// StopOnly plans `stop`: the same order, nothing removed.
 	StopOnly bool
@@ -40,7 +40,7 @@ func Down(observed *engine.State, o DownOptions) *Plan {
 		if o.StopOnly {
 			continue
 		}
-		rm := pl.add(&Op{Kind: Remove, Target: c.Name, Service: c.Service, Number: c.Number, ContainerID: c.ID})
+		rm := pl.add(&Op{Kind: Remove, Target: c.Name, Service: c.Service, Number: c.Number, ContainerID: c.ID, RemoveVolumes: o.Volumes})
 		pl.dep(rm, stopID)
 		removes = append(removes, rm.ID())
 	}

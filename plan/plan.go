@@ -39,8 +39,11 @@ type Op struct {
 	// ContainerID is the existing container an op acts on (stop, remove,
 	// start of a stopped one); empty for containers created by the plan.
 	ContainerID string
-	Reason      string
-	Deps        []string // IDs of ops that must finish first
+	// RemoveVolumes, on a container's removal, removes its anonymous
+	// volumes too (down -v, as docker compose's).
+	RemoveVolumes bool
+	Reason        string
+	Deps          []string // IDs of ops that must finish first
 }
 
 // ID is unique within a plan.
