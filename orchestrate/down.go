@@ -174,16 +174,20 @@ func (d *downer) stop(ctx context.Context, id string, grace time.Duration, remov
 	return err
 }
 
-// removeNetwork retries briefly: right after its last container goes, Engine
-// 20.10 may still count an endpoint (moby#42119).
+// removeNetwork retries for a while: right after its last container goes,
+// Engine 20.10 may still count an endpoint (moby#42119). On a loaded machine
+// that lasted more than the 3 s the first version of this loop allowed (seen
+// in the bench with two cores busy), so the budget is time, not attempts.
 func (d *downer) removeNetwork(ctx context.Context, name string) error {
+	const budget = 15 * time.Second
+	deadline := time.Now().Add(budget)
 	backoff := 50 * time.Millisecond
-	for attempt := 0; ; attempt++ {
+	for {
 		err := d.o.Backend.RemoveNetwork(ctx, name)
 		if err == nil || errors.Is(err, engine.ErrNotFound) {
 			return nil
 		}
-		if attempt >= 6 || !errors.Is(err, engine.ErrConflict) && !strings.Contains(err.Error(), "active endpoints") {
+		if time.Now().After(deadline) || !errors.Is(err, engine.ErrConflict) && !strings.Contains(err.Error(), "active endpoints") {
 			return err
 		}
 		t := time.NewTimer(backoff)
@@ -193,7 +197,7 @@ func (d *downer) removeNetwork(ctx context.Context, name string) error {
 			return ctx.Err()
 		case <-t.C:
 		}
-		backoff *= 2
+		backoff = min(2*backoff, 500*time.Millisecond)
 	}
 }
 
