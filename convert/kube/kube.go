@@ -109,7 +109,7 @@ func (r Result) Warnings() []Problem {
 // its apiVersion and kind set.
 type Object struct {
 	APIVersion, Kind, Name string
-	Value              any
+	Value                  any
 }
 
 // converter holds one conversion's state; its parts read straight.
