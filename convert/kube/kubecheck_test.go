@@ -3,11 +3,11 @@ package kube_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 
@@ -120,7 +120,7 @@ func moduleDir(mod string) (string, error) {
 	out, err := cmd.Output()
 	if err != nil {
 		var ee *exec.ExitError
-		if errAs(err, &ee) {
+		if errors.As(err, &ee) {
 			return "", fmt.Errorf("go mod download %s: %w: %s%s", mod, err, ee.Stderr, out)
 		}
 		return "", fmt.Errorf("go mod download %s: %w", mod, err)
@@ -133,14 +133,6 @@ func moduleDir(mod string) (string, error) {
 		return "", fmt.Errorf("go mod download %s: %s", mod, info.Error)
 	}
 	return info.Dir, nil
-}
-
-func errAs(err error, target **exec.ExitError) bool {
-	ee, ok := err.(*exec.ExitError)
-	if ok {
-		*target = ee
-	}
-	return ok
 }
 
 // closeObjects makes every object schema with properties refuse others
@@ -250,5 +242,4 @@ func checkObjects(t testing.TB, objs []kube.Object) {
 		}
 		validateSchema(t, objs[i])
 	}
-	_ = strings.TrimSpace
 }

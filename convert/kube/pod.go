@@ -3,7 +3,6 @@ package kube
 import (
 	"fmt"
 	"maps"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -549,5 +548,4 @@ func (c *converter) mounts(s service, spec *corev1.PodSpec, ct *corev1.Container
 			Items: []corev1.KeyToPath{{Key: objectKey(ref), Path: objectKey(ref), Mode: ptr(int32(ref.Mode))}}}})
 		ct.VolumeMounts = append(ct.VolumeMounts, corev1.VolumeMount{Name: v, MountPath: ref.Target, SubPath: objectKey(ref), ReadOnly: true})
 	}
-	_ = path.Clean
 }
