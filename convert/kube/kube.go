@@ -121,6 +121,9 @@ type converter struct {
 	// names are the Kubernetes names taken, by kind, to catch two compose
 	// names that normalize alike.
 	names map[string]map[string]string
+	// kinds are the workload kinds of all the project's services, which
+	// the waits of those converted name.
+	kinds map[string]string
 }
 
 // Convert maps p, loaded and validated (compose.Load with Swarm set:
@@ -132,7 +135,7 @@ func Convert(p *types.Project, o Options) (Result, error) {
 	if o.WaitImage == "" {
 		o.WaitImage = DefaultWaitImage
 	}
-	c := &converter{p: p, o: o, names: map[string]map[string]string{}}
+	c := &converter{p: p, o: o, names: map[string]map[string]string{}, kinds: map[string]string{}}
 	names := o.Services
 	if len(names) == 0 {
 		names = p.ServiceNames()
@@ -143,6 +146,13 @@ func Convert(p *types.Project, o Options) (Result, error) {
 		}
 	}
 	slices.Sort(names)
+	for n, s := range p.Services {
+		rc, err := compose.ResolveWith(p, s, compose.ResolveOptions{Swarm: true})
+		if err != nil {
+			return Result{}, fmt.Errorf("resolve service %q: %w", n, err)
+		}
+		c.kinds[n] = c.kind(service{ServiceConfig: s, c: rc})
+	}
 	var svcs []service
 	for _, n := range names {
 		s := p.Services[n]

@@ -52,7 +52,7 @@ func (c *converter) waitedHealthy(name string) bool {
 
 func (c *converter) service(s service) {
 	name := c.name("Service", s.Name, "", s.Name, true)
-	kind := c.kind(s)
+	kind := c.kinds[s.Name]
 	c.checkImage(s)
 	if s.ContainerName != "" {
 		c.warn(s.Name, "container_name", "container_name is not carried: Kubernetes names pods itself", "")
@@ -300,9 +300,12 @@ func (c *converter) networkPolicies(svcs []service) {
 }
 
 // waits are the init containers that wait for s's dependencies, with
-// kubectl: started is a pod of it running, healthy is a pod of it ready
-// (its readiness probe, the healthcheck), completed is its Job complete.
-// A wait that finds nothing yet fails, and the kubelet runs it again.
+// kubectl. Completed is its Job complete; healthy is its Deployment
+// Available or its StatefulSet's pod available (readiness: the
+// healthcheck), else a pod of it ready; started is a pod of it running.
+// A wait on a workload by name first waits for it to exist; a wait on
+// pods that finds none yet fails, and the kubelet runs it again (a Job's
+// pod counts that against its backoff limit).
 func (c *converter) waits(s service) []corev1.Container {
 	var out []corev1.Container
 	for _, dep := range slices.Sorted(maps.Keys(s.DependsOn)) {
@@ -310,15 +313,26 @@ func (c *converter) waits(s service) []corev1.Container {
 		if _, ok := c.p.Services[dep]; !ok {
 			continue // an optional dependency that is not enabled
 		}
+		name := dnsLabel(dep)
 		sel := fmt.Sprintf("%s=%s,%s=%s", labelProject, c.p.Name, labelService, dep)
+		pods := func(cond string) []string {
+			return []string{"wait", "--for=" + cond, "pod", "-l", sel, "--timeout=-1s"}
+		}
+		byName := func(kind, cond string) []string {
+			return []string{"wait", "--for=create", "--for=" + cond, kind + "/" + name, "--timeout=-1s"}
+		}
 		var args []string
-		switch d.Condition {
-		case "service_completed_successfully":
-			args = []string{"wait", "--for=condition=Complete", "job/" + dnsLabel(dep), "--timeout=-1s"}
-		case "service_healthy":
-			args = []string{"wait", "--for=condition=Ready", "pod", "-l", sel, "--timeout=-1s"}
+		switch kind := c.kinds[dep]; {
+		case d.Condition == "service_completed_successfully" && kind == "Job":
+			args = byName("job", "condition=Complete")
+		case d.Condition == "service_healthy" && kind == "Deployment":
+			args = byName("deployment", "condition=Available")
+		case d.Condition == "service_healthy" && kind == "StatefulSet":
+			args = byName("statefulset", "jsonpath={.status.availableReplicas}=1")
+		case d.Condition == "service_healthy":
+			args = pods("condition=Ready")
 		default:
-			args = []string{"wait", "--for=jsonpath={.status.phase}=Running", "pod", "-l", sel, "--timeout=-1s"}
+			args = pods("jsonpath={.status.phase}=Running")
 		}
 		out = append(out, corev1.Container{
 			Name:    dnsLabel("wait-" + dep),
@@ -344,6 +358,7 @@ func (c *converter) waitAccess(svcs []service) {
 	role := &rbacv1.Role{ObjectMeta: c.meta(name, "", nil), Rules: []rbacv1.PolicyRule{
 		{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"get", "list", "watch"}},
 		{APIGroups: []string{"batch"}, Resources: []string{"jobs"}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{"apps"}, Resources: []string{"deployments", "statefulsets"}, Verbs: []string{"get", "list", "watch"}},
 	}}
 	role.APIVersion, role.Kind = "rbac.authorization.k8s.io/v1", "Role"
 	c.add("rbac.authorization.k8s.io/v1", "Role", name, role)
