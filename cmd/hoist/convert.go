@@ -10,6 +10,7 @@ import (
 
 	"github.com/hoist-dev/hoist/compose"
 	"github.com/hoist-dev/hoist/convert/kube"
+	"github.com/hoist-dev/hoist/orchestrate"
 )
 
 func newConvert(a *app) *cobra.Command {
@@ -24,7 +25,7 @@ func newConvert(a *app) *cobra.Command {
 // convertKubeOptions are `convert kubernetes`'s flags.
 type convertKubeOptions struct {
 	dir, format, namespace, publish, waitImage string
-	allowHostPaths, strict                     bool
+	allowHostPaths, strict, push               bool
 }
 
 func newConvertKubernetes(a *app) *cobra.Command {
@@ -45,6 +46,7 @@ func newConvertKubernetes(a *app) *cobra.Command {
 	f.StringVar(&o.waitImage, "wait-image", kube.DefaultWaitImage, "image with kubectl that runs the depends_on waits")
 	f.BoolVar(&o.allowHostPaths, "allow-host-paths", false, "map bind mounts to hostPath volumes instead of refusing them")
 	f.BoolVar(&o.strict, "strict", false, "fail on any key that cannot be carried")
+	f.BoolVar(&o.push, "push", false, "build the images of services with build: and image:, push them, and pin them by digest")
 	return c
 }
 
@@ -62,33 +64,31 @@ func (a *app) convertKubernetes(cmd *cobra.Command, services []string, o convert
 	if err != nil {
 		return err
 	}
-	res, err := kube.Convert(p, kube.Options{
+	kopts := kube.Options{
 		Services: services, Namespace: o.namespace, Publish: kube.Publish(o.publish),
 		AllowHostPaths: o.allowHostPaths, WaitImage: o.waitImage, ReadFile: os.ReadFile,
-	})
+	}
+	res, err := kube.Convert(p, kopts)
 	if err != nil {
 		return err
 	}
-	located := func(pr kube.Problem) string {
-		file, line := loc.Locate(pr.Path...)
-		if file == "" || len(pr.Path) == 0 {
-			return pr.String()
-		}
-		return fmt.Sprintf("%s:%d: %s", file, line, pr)
+	if err := a.convertProblems(res, loc, o.strict); err != nil {
+		return err
 	}
-	var errs []error
-	for _, pr := range res.Problems {
-		if pr.Warning && !o.strict {
-			fmt.Fprintln(a.stderr, "WARN "+located(pr))
-			continue
+	if o.push {
+		// Only a project that converts is built and pushed; its images
+		// are then pinned by the digests the registry serves.
+		err := a.withOrchestrator(cmd.Context(), func(orc *orchestrate.Orchestrator) error {
+			var err error
+			kopts.Images, err = orc.BuildPushPinned(cmd.Context(), p, services)
+			return err
+		})
+		if err != nil {
+			return err
 		}
-		errs = append(errs, errors.New(located(pr)))
-	}
-	if len(errs) > 0 {
-		if o.strict && len(res.Errors()) == 0 {
-			errs = append(errs, errors.New("--strict: every key above must be carried"))
+		if res, err = kube.Convert(p, kopts); err != nil {
+			return err
 		}
-		return errors.Join(errs...)
 	}
 	if o.dir != "" {
 		names, err := kube.WriteDir(o.dir, res.Objects, o.format)
@@ -106,4 +106,28 @@ func (a *app) convertKubernetes(cmd *cobra.Command, services []string, o convert
 	}
 	_, err = a.stdout.Write(out)
 	return err
+}
+
+// convertProblems prints the warnings with their file and line and
+// returns the errors (the warnings too, with strict).
+func (a *app) convertProblems(res kube.Result, loc *compose.Locator, strict bool) error {
+	located := func(pr kube.Problem) string {
+		file, line := loc.Locate(pr.Path...)
+		if file == "" || len(pr.Path) == 0 {
+			return pr.String()
+		}
+		return fmt.Sprintf("%s:%d: %s", file, line, pr)
+	}
+	var errs []error
+	for _, pr := range res.Problems {
+		if pr.Warning && !strict {
+			fmt.Fprintln(a.stderr, "WARN "+located(pr))
+			continue
+		}
+		errs = append(errs, errors.New(located(pr)))
+	}
+	if len(errs) > 0 && strict && len(res.Errors()) == 0 {
+		errs = append(errs, errors.New("--strict: every key above must be carried"))
+	}
+	return errors.Join(errs...)
 }

@@ -86,8 +86,9 @@ func freePort(t *testing.T) int {
 }
 
 // start runs a server process until the test ends, then stops it with
-// SIGTERM (SIGKILL after 10 s) and waits for it.
-func start(t *testing.T, name string, cmd *exec.Cmd) {
+// SIGTERM (SIGKILL after 10 s) and waits for it. The channel is closed
+// when it exits.
+func start(t *testing.T, name string, cmd *exec.Cmd) <-chan struct{} {
 	t.Helper()
 	log, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
 	if err != nil {
@@ -97,8 +98,11 @@ func start(t *testing.T, name string, cmd *exec.Cmd) {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -116,6 +120,7 @@ func start(t *testing.T, name string, cmd *exec.Cmd) {
 		}
 		log.Close()
 	})
+	return done
 }
 
 // client talks to the API server with the test's token, trusting only
@@ -160,7 +165,7 @@ func startServer(t *testing.T) *client {
 	writeFile(t, tokens, []byte(token+`,hoist-test,hoist-test,"system:masters"`+"\n"))
 	certDir := filepath.Join(dir, "certs")
 
-	start(t, "kube-apiserver", exec.Command(apiserverBin,
+	exited := start(t, "kube-apiserver", exec.Command(apiserverBin,
 		"--etcd-servers="+etcdURL,
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
 		fmt.Sprintf("--secure-port=%d", apiPort), "--cert-dir="+certDir,
@@ -168,11 +173,19 @@ func startServer(t *testing.T) *client {
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file="+pubFile, "--service-account-signing-key-file="+keyFile,
 		"--service-cluster-ip-range=10.96.0.0/16",
+		// No endpoint of the "kubernetes" Service: it may not be a
+		// loopback address, and the test needs none.
+		"--endpoint-reconciler-type=none",
 		"--enable-priority-and-fairness=false", "--profiling=false"))
 
 	c := &client{base: fmt.Sprintf("https://127.0.0.1:%d", apiPort), token: token}
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
+		select {
+		case <-exited:
+			t.Fatal("kube-apiserver exited")
+		default:
+		}
 		if c.http == nil {
 			// The server writes its self-signed certificate as it starts.
 			if pemBytes, err := os.ReadFile(filepath.Join(certDir, "apiserver.crt")); err == nil {
@@ -295,6 +308,11 @@ func contains(path string, sent, got any) []string {
 func TestConvertedProjectsApply(t *testing.T) {
 	c := startServer(t)
 	ctx := context.Background()
+	// The server's strictness is on: a field the type lacks is refused.
+	bad := []byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"bad"},"dta":{}}`)
+	if status, body, _, err := c.do(ctx, "POST", "/api/v1/namespaces/default/configmaps?dryRun=All&fieldValidation=Strict", bad); err != nil || status != http.StatusBadRequest || !strings.Contains(string(body), "dta") {
+		t.Fatalf("an unknown field under strict validation: %d %s %v", status, body, err)
+	}
 	projects := []struct {
 		name  string
 		files []string
