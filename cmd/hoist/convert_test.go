@@ -1,12 +1,19 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"net"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hoist-dev/hoist/internal/testengine"
 )
 
 // TestConvertKubernetes drives `hoist convert kubernetes` as a user
@@ -81,5 +88,92 @@ func TestConvertKubernetes(t *testing.T) {
 	}
 	if _, _, err = runHoist(dir, env, base, "--allow-host-paths"); err != nil {
 		t.Errorf("--allow-host-paths: %v", err)
+	}
+}
+
+// TestConvertKubernetesPush builds a service's image on the docker
+// engine, pushes it to a registry on 127.0.0.1 (Debian's docker-registry)
+// and requires the manifests to name it by the digest that registry
+// serves for its tag.
+func TestConvertKubernetesPush(t *testing.T) {
+	ctx := context.Background()
+	if err := testengine.DockerPing(ctx); err != nil {
+		if os.Getenv("HOIST_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("docker: %v", err)
+		}
+		t.Skipf("no docker (%v); CI (HOIST_REQUIRE_DOCKER=1) requires it", err)
+	}
+	registryBin, err := exec.LookPath("docker-registry")
+	if err != nil {
+		if os.Getenv("HOIST_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("docker-registry (Debian's package) is needed: %v", err)
+		}
+		t.Skipf("no docker-registry (%v)", err)
+	}
+	dir := t.TempDir()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cfg := filepath.Join(dir, "registry.yml")
+	writeTestFile(t, cfg, "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: "+filepath.Join(dir, "registry")+"\nhttp:\n  addr: "+addr+"\n")
+	reg := exec.Command(registryBin, "serve", cfg)
+	if err := reg.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = reg.Process.Kill()
+		_ = reg.Wait()
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the registry does not answer: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	ref := addr + "/hoist-test/convert-push:1"
+	writeTestFile(t, filepath.Join(dir, "Dockerfile"), "FROM scratch\nCOPY hello /hello\n")
+	writeTestFile(t, filepath.Join(dir, "hello"), "built at "+time.Now().String()+"\n")
+	writeTestFile(t, filepath.Join(dir, "compose.yaml"), "services:\n  web:\n    build: .\n    image: "+ref+"\n    command: [\"/hello\"]\n")
+	t.Cleanup(func() { _ = exec.Command("docker", "image", "rm", "-f", ref).Run() })
+	env := []string{"HOME=" + dir, "HOIST_CACHE_DIR=off", "PATH=" + os.Getenv("PATH")}
+	out, errOut, err := runHoist(dir, env, []string{"-f", filepath.Join(dir, "compose.yaml"), "--engine", "docker", "--progress", "quiet",
+		"convert", "kubernetes", "--push", "--namespace", "shop"})
+	if err != nil {
+		t.Fatalf("convert --push: %v\n%s", err, errOut)
+	}
+
+	req, _ := http.NewRequest("HEAD", "http://"+addr+"/v2/hoist-test/convert-push/manifests/1", nil)
+	req.Header.Set("Accept", "application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	dg := resp.Header.Get("Docker-Content-Digest")
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(dg, "sha256:") {
+		t.Fatalf("the registry has no %s: %d %q", ref, resp.StatusCode, dg)
+	}
+	t.Logf("the manifests run %s@%s", ref, dg)
+	if want := "image: " + ref + "@" + dg; !strings.Contains(out, want) {
+		t.Errorf("the manifests do not run %s@%s:\n%s", ref, dg, out)
+	}
+}
+
+func writeTestFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
