@@ -181,16 +181,24 @@ type service struct {
 	c runspec.Container
 }
 
+// problem records a problem of key (dotted, below the service) of
+// service svc; parts after a NUL are whole names that may hold dots
+// (keyed), as a sysctl's name does.
 func (c *converter) problem(warning bool, svc string, key, msg, hint string) {
 	path := []string{}
 	if svc != "" {
 		path = append(path, "services", svc)
 	}
 	if key != "" {
-		path = append(path, strings.Split(key, ".")...)
+		parts := strings.Split(key, "\x00")
+		path = append(path, strings.Split(parts[0], ".")...)
+		path = append(path, parts[1:]...)
 	}
 	c.problems = append(c.problems, Problem{Service: svc, Path: path, Msg: msg, Hint: hint, Warning: warning})
 }
+
+// keyed is the key of entry name of a mapping key, for problem.
+func keyed(key, name string) string { return key + "\x00" + name }
 
 func (c *converter) warn(svc, key, msg, hint string) { c.problem(true, svc, key, msg, hint) }
 func (c *converter) fail(svc, key, msg, hint string) { c.problem(false, svc, key, msg, hint) }

@@ -120,7 +120,7 @@ func (c *converter) env(s service, name string, ct *corev1.Container) {
 	var env []corev1.EnvVar
 	for _, e := range s.c.Process.Env {
 		if e.Unset {
-			c.warn(s.Name, "environment."+e.Name, fmt.Sprintf("%s is listed without a value and is not set: Kubernetes cannot unset the image's variable", e.Name), "give it a value, or remove it")
+			c.warn(s.Name, keyed("environment", e.Name), fmt.Sprintf("%s is listed without a value and is not set: Kubernetes cannot unset the image's variable", e.Name), "give it a value, or remove it")
 			continue
 		}
 		env = append(env, corev1.EnvVar{Name: e.Name, Value: escapeRef(e.Value)})
@@ -253,7 +253,7 @@ func (c *converter) security(s service, spec *corev1.PodSpec, ct *corev1.Contain
 	}
 	for _, k := range slices.Sorted(maps.Keys(sec.Sysctls)) {
 		if !slices.Contains(safeSysctls, k) {
-			c.warn(s.Name, "sysctls."+k, fmt.Sprintf("sysctl %s is not one Kubernetes allows every pod: it is not carried", k), "allow it on the kubelets (--allowed-unsafe-sysctls) and add it to the pod's securityContext")
+			c.warn(s.Name, keyed("sysctls", k), fmt.Sprintf("sysctl %s is not one Kubernetes allows every pod: it is not carried", k), "allow it on the kubelets (--allowed-unsafe-sysctls) and add it to the pod's securityContext")
 			continue
 		}
 		psc.Sysctls = append(psc.Sysctls, corev1.Sysctl{Name: k, Value: sec.Sysctls[k]})

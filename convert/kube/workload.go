@@ -74,7 +74,7 @@ func (c *converter) service(s service) {
 	}
 	for dep, d := range s.DependsOn {
 		if d.Restart {
-			c.warn(s.Name, "depends_on."+dep+".restart", "restart: true is not carried: a pod is not restarted when a dependency is", "")
+			c.warn(s.Name, keyed("depends_on", dep)+"\x00restart", "restart: true is not carried: a pod is not restarted when a dependency is", "")
 		}
 	}
 	if u := s.c.Deploy.Update; u != nil && kind != "Job" {
