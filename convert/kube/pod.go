@@ -219,7 +219,9 @@ func (c *converter) security(s service, spec *corev1.PodSpec, ct *corev1.Contain
 		c.warn(s.Name, "security_opt", "a seccomp profile file must be on every node as a Localhost profile; it is not carried", "install it under the kubelet's seccomp directory and set seccompProfile")
 	}
 	if sec.UnmaskPaths {
-		sc.ProcMount = ptr(corev1.UnmaskedProcMount)
+		// An unmasked /proc needs a user namespace (hostUsers: false)
+		// and a feature gate: not carried as written.
+		c.warn(s.Name, "security_opt", "systempaths=unconfined is not carried", "set procMount: Unmasked with hostUsers: false where the cluster allows it")
 	}
 	for _, o := range sec.Options {
 		c.warn(s.Name, "security_opt", fmt.Sprintf("security_opt %q is not carried", o), "use the pod's securityContext (appArmorProfile, seLinuxOptions) after converting")
@@ -508,7 +510,17 @@ func (c *converter) mounts(s service, spec *corev1.PodSpec, ct *corev1.Container
 			case "rslave", "slave":
 				vm.MountPropagation = ptr(corev1.MountPropagationHostToContainer)
 			default:
-				vm.MountPropagation = ptr(corev1.MountPropagationBidirectional)
+				// Kubernetes allows Bidirectional to privileged
+				// containers only.
+				if s.c.Security.Privileged {
+					vm.MountPropagation = ptr(corev1.MountPropagationBidirectional)
+				} else {
+					vm.MountPropagation = ptr(corev1.MountPropagationHostToContainer)
+					c.warn(s.Name, key, fmt.Sprintf("propagation %s needs a privileged container in Kubernetes: it is rslave (HostToContainer)", m.Propagation), "")
+				}
+			}
+			if m.SELinux != "" || m.Recursive != "" {
+				c.warn(s.Name, key, "a bind mount's selinux and recursive options are not carried", "")
 			}
 		case runspec.MountTmpfs:
 			ed := &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}

@@ -66,6 +66,12 @@ func (c *converter) service(s service) {
 	if len(s.c.StorageOpt) > 0 {
 		c.warn(s.Name, "storage_opt", "storage_opt is not carried", "")
 	}
+	if s.c.VolumeDriver != "" {
+		c.warn(s.Name, "volume_driver", "volume_driver is not carried: the cluster's default storage class backs the claims", "")
+	}
+	if r := s.c.Deploy.Restart; r != nil && (r.Delay != nil || r.Window != nil) {
+		c.warn(s.Name, "deploy.restart_policy", "restart_policy delay and window are not carried: the kubelet's back-off applies", "")
+	}
 	if len(s.c.VolumesFrom) > 0 {
 		c.warn(s.Name, "volumes_from", "volumes_from is not carried: pods share no volumes by reference", "mount the same named volume")
 	}
@@ -263,6 +269,20 @@ func (c *converter) networkPolicies(svcs []service) {
 	for _, s := range svcs {
 		for _, a := range s.c.Network.Attachments {
 			used[c.networkKey(a.Network)] = true
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(c.p.Networks)) {
+		n := c.p.Networks[k]
+		if !used[dnsLabel(k)] {
+			continue
+		}
+		if n.Internal {
+			c.problems = append(c.problems, Problem{Path: []string{"networks", k, "internal"}, Warning: true,
+				Msg: fmt.Sprintf("network %q: internal is not carried: its pods may still connect out", k), Hint: "add an egress NetworkPolicy"})
+		}
+		if n.Ipam.Driver != "" || len(n.Ipam.Config) > 0 || n.EnableIPv6 != nil && *n.EnableIPv6 {
+			c.problems = append(c.problems, Problem{Path: []string{"networks", k}, Warning: true,
+				Msg: fmt.Sprintf("network %q: ipam and enable_ipv6 are not carried: the cluster addresses pods", k)})
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(used)) {
