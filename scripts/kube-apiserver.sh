@@ -31,7 +31,6 @@ minor=${BASH_REMATCH[1]}
 staging=v0.${BASH_REMATCH[1]}.${BASH_REMATCH[2]}
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/hoist/kube/$version
 mkdir -p "$cache"
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 build_apiserver() {
 	local scratch modfile
@@ -90,6 +89,5 @@ if [[ ! -x $cache/etcd ]]; then
 		fetch_etcd
 	fi
 fi
-: "$here"
 echo "KUBE_APISERVER=$cache/kube-apiserver"
 echo "ETCD=$cache/etcd"
