@@ -15,7 +15,8 @@
 # ./staging/src with replace directives, which "go install mod@version"
 # refuses. A scratch module that requires k8s.io/kubernetes and replaces each
 # staging module with the published v0.MINOR.PATCH builds the same program.
-# A cold build takes about 7-10 minutes on 2 cores.
+# A cold build takes about 12 minutes of CPU time: 7-10 minutes on two idle
+# cores, more on a busy machine.
 #
 # etcd comes from Debian's etcd-server package, downloaded and unpacked into
 # the cache (not installed: the package's service would start an etcd on the
