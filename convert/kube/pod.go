@@ -170,7 +170,7 @@ func (c *converter) resources(s service, ct *corev1.Container) {
 	}
 	warn := func(set bool, key, what string) {
 		if set {
-			c.warn(s.Name, key, what+" has no per-container setting in Kubernetes and is not carried", "set it on the nodes (the kubelet), or remove it")
+			c.warn(s.Name, key, what+": not carried, Kubernetes has no per-container setting", "set it on the nodes (the kubelet), or remove it")
 		}
 	}
 	warn(r.PidsLimit != nil || d.Limits.Pids > 0, "pids_limit", "pids_limit")
@@ -288,7 +288,11 @@ func (c *converter) security(s service, spec *corev1.PodSpec, ct *corev1.Contain
 		c.warn(s.Name, "cgroup", "cgroup is not carried", "")
 	}
 	if len(s.c.Devices) > 0 || len(s.c.DeviceRules) > 0 {
-		c.warn(s.Name, "devices", "devices are not carried: a pod gets a node's devices through a device plugin", "use a device plugin's resource")
+		key := "devices"
+		if len(s.Devices) == 0 {
+			key = "device_cgroup_rules"
+		}
+		c.warn(s.Name, key, "devices are not carried: a pod gets a node's devices through a device plugin", "use a device plugin's resource")
 	}
 }
 

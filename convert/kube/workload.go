@@ -76,6 +76,9 @@ func (c *converter) service(s service) {
 		c.warn(s.Name, "volumes_from", "volumes_from is not carried: pods share no volumes by reference", "mount the same named volume")
 	}
 	for _, f := range compose.Unmapped(s.ServiceConfig) {
+		if f == "annotations" {
+			continue // the pod's annotations, below
+		}
 		c.warn(s.Name, strings.Fields(f)[0], f+" is not carried", "")
 	}
 	for dep, d := range s.DependsOn {
@@ -93,6 +96,14 @@ func (c *converter) service(s service) {
 	spec := c.podSpec(s, name, kind)
 	podMeta := c.meta("", s.Name, s.c.Labels)
 	podMeta.Name, podMeta.Namespace = "", ""
+	// compose's annotations are the container's (OCI annotations); a
+	// pod's are the nearest Kubernetes has.
+	for k, v := range s.Annotations {
+		if podMeta.Annotations == nil {
+			podMeta.Annotations = map[string]string{}
+		}
+		podMeta.Annotations[k] = v
+	}
 	for _, a := range s.c.Network.Attachments {
 		podMeta.Labels[labelNetworkPrefix+c.networkKey(a.Network)] = "true"
 	}
