@@ -48,17 +48,26 @@ type Options struct {
 // Load reads, interpolates, merges and validates the project. Errors are
 // *Error values carrying file, line and service where they are known.
 func Load(ctx context.Context, o Options) (*types.Project, error) {
-	p, _, err := load(ctx, o, false)
+	p, _, err := load(ctx, o, false, nil)
 	return p, err
+}
+
+// LoadLocated is Load, and a Locator for the files the project came
+// from, so that a later step (a converter) can say where a key it
+// refuses or drops is written.
+func LoadLocated(ctx context.Context, o Options) (*types.Project, *Locator, error) {
+	loc := &Locator{}
+	p, _, err := load(ctx, o, false, loc)
+	return p, loc, err
 }
 
 // LoadWithInputs is Load, and the files the project was made from
 // (see inputs); those are nil when they cannot be known.
 func LoadWithInputs(ctx context.Context, o Options) (*types.Project, *Inputs, error) {
-	return load(ctx, o, true)
+	return load(ctx, o, true, nil)
 }
 
-func load(ctx context.Context, o Options, withInputs bool) (*types.Project, *Inputs, error) {
+func load(ctx context.Context, o Options, withInputs bool, loc *Locator) (*types.Project, *Inputs, error) {
 	registerRawEnvFormat()
 	warn := o.Warn
 	if warn == nil {
@@ -151,6 +160,9 @@ func load(ctx context.Context, o Options, withInputs bool) (*types.Project, *Inp
 	}
 	if cacheable && !skip {
 		rememberValid(o.CacheDir, key)
+	}
+	if loc != nil {
+		loc.docs = docs
 	}
 	return p, in, nil
 }

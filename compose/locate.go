@@ -270,3 +270,17 @@ func findScalar(n *yaml.Node, match func(string) bool) *yaml.Node {
 	}
 	return nil
 }
+
+// Locator finds where a key of a loaded project is written
+// (LoadLocated). The zero value and nil find nothing.
+type Locator struct{ docs sourceDocs }
+
+// Locate returns the file (as the user would type it) and 1-based line of
+// the key at path, as ["services", "web", "volumes", "0"]; "" and 0 when
+// it is not written in any file (a default, or stdin).
+func (l *Locator) Locate(path ...string) (file string, line int) {
+	if l == nil {
+		return "", 0
+	}
+	return l.docs.locate(path)
+}
