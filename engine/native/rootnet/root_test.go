@@ -2,6 +2,7 @@ package rootnet
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -61,5 +62,30 @@ func TestHostResolvers(t *testing.T) {
 	os.WriteFile(f, []byte("search example\n"), 0o644)
 	if _, err := HostResolvers(f); err == nil {
 		t.Error("no nameserver: no error")
+	}
+}
+
+// TestOutboundAllowed is the outbound proxy's last word on a redirected
+// connection's original destination.
+func TestOutboundAllowed(t *testing.T) {
+	o := &Outbound{subnets: []netip.Prefix{subnet, netip.MustParsePrefix("10.90.0.0/16")}}
+	local := netip.MustParseAddrPort("10.89.0.1:40000")
+	for dst, want := range map[string]bool{
+		"192.0.2.2:80":         true,  // the host's own address, as Docker's host gateway
+		"198.51.100.7:443":     true,  // the world
+		"127.0.0.1:22":         false, // the host's loopback
+		"127.1.2.3:22":         false,
+		"0.0.0.0:22":           false, // Linux delivers it to the host itself
+		"0.1.2.3:22":           false,
+		"10.89.0.1:40000":      false, // the listener, dialled directly
+		"10.89.0.3:80":         false, // a container of the project: not redirected
+		"10.90.5.5:80":         false,
+		"224.0.0.1:80":         false,
+		"255.255.255.255:80":   false,
+		"[::ffff:127.0.0.1]:1": false,
+	} {
+		if got := o.allowed(netip.MustParseAddrPort(dst), local); got != want {
+			t.Errorf("allowed(%s) = %v, want %v", dst, got, want)
+		}
 	}
 }

@@ -132,6 +132,21 @@ func rootlessInner(t *testing.T) {
 	t.Run("PublishUDP", func(t *testing.T) { scenarioPublishUDP(t, tp) })
 	t.Run("Outbound", func(t *testing.T) { scenarioOutbound(t, tp) })
 	t.Run("DNS", func(t *testing.T) { scenarioDNS(t, tp) })
+
+	// Every thread that entered a namespace has ended once the handles
+	// are closed: none was handed back to the scheduler.
+	inodes := []uint64{nsInode(t, tp.P.Path()), nsInode(t, tp.C.Path())}
+	tp.P.Close()
+	tp.C.Close()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		in := append(threadsIn(t, inodes[0]), threadsIn(t, inodes[1])...)
+		if len(in) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("threads %v are still in the test's namespaces", in)
+		}
+	}
 }
 
 func copyFile(dst, src string) error {

@@ -50,14 +50,28 @@ func newNetns(t testing.TB) string {
 		err error
 	}
 	ch := make(chan res, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
+	work := func() { // on a locked thread, not the main one: it dies in the new namespace
 		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 			ch <- res{-1, fmt.Errorf("unshare network namespace: %w", err)}
 			return
 		}
-		fd, err := unix.Open(fmt.Sprintf("/proc/thread-self/ns/net"), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		fd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		ch <- res{fd, err}
+	}
+	go func() {
+		runtime.LockOSThread()
+		if unix.Gettid() == unix.Getpid() { // the main thread would be wedged there (see Netns.Do)
+			locked := make(chan struct{})
+			go func() {
+				runtime.LockOSThread()
+				close(locked)
+				work()
+			}()
+			<-locked
+			runtime.UnlockOSThread()
+			return
+		}
+		work()
 	}()
 	r := <-ch
 	if r.err != nil {
