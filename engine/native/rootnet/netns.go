@@ -14,8 +14,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrClosed is returned by a closed Netns.
-var ErrClosed = errors.New("rootnet: network namespace handle closed")
+// ErrClosed is returned by a closed Netns or Outbound.
+var ErrClosed = errors.New("rootnet: closed")
 
 // Netns is a handle on a project's network namespace. It holds the
 // namespace open (it lives as long as the handle does) and, once Dial is

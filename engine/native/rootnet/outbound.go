@@ -27,15 +27,15 @@ const OutboundTable = "hoist-outbound"
 // Outbound carries TCP from the containers to the world; see
 // StartOutbound.
 type Outbound struct {
-	ns      *Netns
-	ln      *net.TCPListener
-	subnets []netip.Prefix
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	ns     *Netns
+	ln     *net.TCPListener
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
 
-	mu     sync.Mutex
-	closed bool
-	conns  map[net.Conn]struct{}
+	mu      sync.Mutex
+	subnets []netip.Prefix
+	closed  bool
+	conns   map[net.Conn]struct{}
 }
 
 // outboundDialTimeout bounds connecting to a container's destination, as
@@ -51,15 +51,15 @@ const outboundDialTimeout = 30 * time.Second
 // is refused: the host's 127.0.0.1 services stay out of the containers'
 // reach. IPv6 subnets are not carried (left out of the rules). It serves
 // until ctx ends or Close; Close removes the table.
+//
+// subnets must be every subnet of the project's networks (one Outbound
+// per project's namespace; SetSubnets when they change): a destination in
+// a subnet left out would be dialled from the host's namespace, where it
+// is not the project's container but whatever the host routes it to.
 func StartOutbound(ctx context.Context, ns *Netns, subnets []netip.Prefix) (*Outbound, error) {
-	var v4 []netip.Prefix
-	for _, p := range subnets {
-		if p.Addr().Is4() {
-			v4 = append(v4, p.Masked())
-		}
-	}
-	if len(v4) == 0 {
-		return nil, errors.New("rootnet: outbound: no IPv4 subnet to carry")
+	v4, err := ipv4(subnets)
+	if err != nil {
+		return nil, err
 	}
 	l, err := ns.Listen(ctx, "tcp4", "0.0.0.0:0")
 	if err != nil {
@@ -76,6 +76,38 @@ func StartOutbound(ctx context.Context, ns *Netns, subnets []netip.Prefix) (*Out
 	o.wg.Go(func() { o.serve(ctx) })
 	context.AfterFunc(ctx, func() { o.stop() })
 	return o, nil
+}
+
+func ipv4(subnets []netip.Prefix) ([]netip.Prefix, error) {
+	var v4 []netip.Prefix
+	for _, p := range subnets {
+		if p.Addr().Is4() {
+			v4 = append(v4, p.Masked())
+		}
+	}
+	if len(v4) == 0 {
+		return nil, errors.New("rootnet: outbound: no IPv4 subnet to carry")
+	}
+	return v4, nil
+}
+
+// SetSubnets replaces the subnets carried (all of the project's, as for
+// StartOutbound), rewriting the table in one transaction.
+func (o *Outbound) SetSubnets(subnets []netip.Prefix) error {
+	v4, err := ipv4(subnets)
+	if err != nil {
+		return err
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return ErrClosed
+	}
+	if err := o.ns.Do(func() error { return applyRedirect(v4, o.Port()) }); err != nil {
+		return fmt.Errorf("outbound: nftables in %s: %w", o.ns.Path(), err)
+	}
+	o.subnets = v4
+	return nil
 }
 
 // Port is the listener's port in the project's namespace.
@@ -180,6 +212,8 @@ func (o *Outbound) allowed(dst, local netip.AddrPort) bool {
 }
 
 func (o *Outbound) inSubnets(a netip.Addr) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	for _, p := range o.subnets {
 		if p.Contains(a) {
 			return true

@@ -2,10 +2,13 @@ package rootnet
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"net/netip"
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // As root, in the host's network namespace: only 127.0.0.1, this
@@ -24,7 +27,36 @@ func TestPublishUDP(t *testing.T) {
 func TestOutbound(t *testing.T) {
 	requireNative(t)
 	tp := newTopology(t)
-	scenarioOutbound(t, tp)
+	o := scenarioOutbound(t, tp)
+	if n := redirectRules(t, tp.P); n != 1 {
+		t.Errorf("%d redirect rules for one subnet", n)
+	}
+	// The project gains a network: one rule each, the same listener.
+	if err := o.SetSubnets([]netip.Prefix{subnet, netip.MustParsePrefix("10.90.0.0/16"), netip.MustParsePrefix("fd00::/64")}); err != nil {
+		t.Fatal(err)
+	}
+	if n := redirectRules(t, tp.P); n != 2 {
+		t.Errorf("%d redirect rules for two IPv4 subnets", n)
+	}
+	ln := hostListener(t, hostAddr(t))
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Write([]byte("ok"))
+			c.Close()
+		}
+	}()
+	c, err := tp.C.Dial(testCtx(t), "tcp", ln.Addr().(*net.TCPAddr).AddrPort())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if b, err := io.ReadAll(c); string(b) != "ok" {
+		t.Errorf("after SetSubnets the host server sent %q, %v", b, err)
+	}
+	if o.Close(); tableExists(t, tp.P) {
+		t.Error("the outbound table outlives Close")
+	}
 }
 
 func TestDNS(t *testing.T) {

@@ -168,7 +168,7 @@ func scenarioPublishUDP(t *testing.T, tp *topology) {
 // scenarioOutbound connects from the container to a server on this
 // machine's own address in the host's namespace, through StartOutbound,
 // and checks that the host's loopback stays out of reach.
-func scenarioOutbound(t *testing.T, tp *topology) {
+func scenarioOutbound(t *testing.T, tp *topology) *Outbound {
 	ctx := testCtx(t)
 	o, err := StartOutbound(ctx, tp.P, []netip.Prefix{subnet})
 	if err != nil {
@@ -246,11 +246,31 @@ func scenarioOutbound(t *testing.T, tp *topology) {
 		t.Error("the host's 127.0.0.1 server accepted a connection from a container")
 	case <-time.After(100 * time.Millisecond):
 	}
+	return o
 }
 
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// redirectRules is the number of rules in OutboundTable's chain in ns.
+func redirectRules(t testing.TB, ns *Netns) int {
+	t.Helper()
+	var n int
+	err := ns.Do(func() error {
+		c, err := nftables.New()
+		if err != nil {
+			return err
+		}
+		rs, err := c.GetRules(outboundTable(), &nftables.Chain{Name: "prerouting", Table: outboundTable()})
+		n = len(rs)
+		return err
+	})
+	if err != nil {
+		t.Fatal("list nftables rules: ", err)
+	}
+	return n
 }
 
 // tableExists says whether OutboundTable is in ns.
