@@ -45,7 +45,21 @@
 //     works. Names of the project's own services are not its job: hoist
 //     writes hosts files.
 //
-// Other outbound UDP is not carried.
+// Other outbound UDP is not carried, nor is IPv6.
+//
+// # Use
+//
+// In the supervisor, once the project's namespace exists:
+//
+//	ns, err := rootnet.Open(nsPath)             // held until ns.Close
+//	err = ns.Do(func() error { ... })           // netlink, nftables, sysctls inside
+//	go rootnet.PublishTCP(ctx, ns, ln, target)  // ln: a *net.TCPListener passed in
+//	o, err := rootnet.StartOutbound(ctx, ns, allSubnets)
+//	ups, err := rootnet.HostResolvers("/etc/resolv.conf")
+//	d, err := rootnet.StartDNS(ctx, ns, gatewayAddr, ups) // one per network
+//
+// and, on the CLI's side before binding anything, CheckHostPort for each
+// published host port.
 //
 // # Preconditions for the caller
 //
