@@ -58,8 +58,8 @@ func Open(path string) (*Netns, error) {
 	return n, nil
 }
 
-// Enter runs f on a fresh OS thread inside the network namespace at path;
-// the thread is thrown away afterwards.
+// Enter runs f on an OS thread of its own inside the network namespace at
+// path; the thread is thrown away afterwards.
 func Enter(path string, f func() error) error {
 	n, err := Open(path)
 	if err != nil {
@@ -72,9 +72,10 @@ func Enter(path string, f func() error) error {
 // Path is the path n was opened from.
 func (n *Netns) Path() string { return n.path }
 
-// Do runs f on a fresh OS thread locked inside n and returns its error.
-// The thread never comes back to the scheduler: it ends with f's
-// goroutine. Sockets f makes stay in n and may be used anywhere.
+// Do runs f on an OS thread locked inside n and returns its error. The
+// thread never comes back to the scheduler: it ends with f's goroutine
+// (so Pdeathsig of a process f starts fires when Do returns). It is never
+// the main thread. Sockets f makes stay in n and may be used anywhere.
 func (n *Netns) Do(f func() error) error {
 	n.mu.Lock()
 	if n.closed {
