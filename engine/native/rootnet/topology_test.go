@@ -27,9 +27,10 @@ func requireNative(t testing.TB) {
 	t.Skip("needs root")
 }
 
-// The throwaway topology: a project namespace P holding the gateway
-// p0 10.89.0.1/24, and a container namespace C holding c0 10.89.0.2/24
-// with its default route through the gateway, joined by a veth pair.
+// The throwaway topology, as hoist lays a network out: a project
+// namespace P holding the bridge br0 with the gateway 10.89.0.1/24, and a
+// container namespace C holding c0 10.89.0.2/24 with its default route
+// through the gateway; c0's peer p0 is a port of br0.
 var (
 	subnet    = netip.MustParsePrefix("10.89.0.0/24")
 	gateway   = netip.MustParseAddr("10.89.0.1")
@@ -102,7 +103,24 @@ func newTopology(t testing.TB) *topology {
 		if err := netlink.LinkAdd(veth); err != nil {
 			return fmt.Errorf("add veth: %w", err)
 		}
-		if err := addAddr("p0", netip.PrefixFrom(gateway, subnet.Bits())); err != nil {
+		if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: "br0"}}); err != nil {
+			return fmt.Errorf("add bridge: %w", err)
+		}
+		br, err := netlink.LinkByName("br0")
+		if err != nil {
+			return err
+		}
+		p0, err := netlink.LinkByName("p0")
+		if err != nil {
+			return err
+		}
+		if err := netlink.LinkSetMaster(p0, br); err != nil {
+			return fmt.Errorf("p0 into br0: %w", err)
+		}
+		if err := addAddr("br0", netip.PrefixFrom(gateway, subnet.Bits())); err != nil {
+			return err
+		}
+		if err := linkUp("br0"); err != nil {
 			return err
 		}
 		return linkUp("p0")
@@ -134,7 +152,7 @@ func newTopology(t testing.TB) *topology {
 	for _, end := range []struct {
 		ns   *Netns
 		name string
-	}{{tp.P, "p0"}, {tp.C, "c0"}} {
+	}{{tp.P, "p0"}, {tp.P, "br0"}, {tp.C, "c0"}} {
 		if err := end.ns.Do(func() error { return waitOperUp(end.name) }); err != nil {
 			t.Fatal(err)
 		}
