@@ -123,7 +123,27 @@ func BenchmarkPublishTCPConnect(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	host := publishTCP(b, tp, discardServer(b, ln))
+	benchConnect(b, publishTCP(b, tp, discardServer(b, ln)))
+}
+
+// BenchmarkRootProxyConnect is BenchmarkPublishTCPConnect through the
+// root engine's proxy between two loopback ports.
+func BenchmarkRootProxyConnect(b *testing.B) {
+	requireNative(b)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	target := discardServer(b, ln)
+	pl := hostListener(b, loopback)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- (&portproxy.Proxy{}).ServeTCP(ctx, pl, target) }()
+	b.Cleanup(func() { cancel(); <-done })
+	benchConnect(b, pl.Addr().(*net.TCPAddr).AddrPort())
+}
+
+func benchConnect(b *testing.B, host netip.AddrPort) {
 	b.ResetTimer()
 	for range b.N {
 		c, err := net.Dial("tcp4", host.String())

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -76,8 +77,24 @@ func TestCheckHostPort(t *testing.T) {
 			t.Errorf("port %d: %v", p, err)
 		}
 	}
-	if err := CheckHostPort(0); err != nil {
-		t.Errorf("the real sysctl: %v", err)
+	// This machine's own setting: the port just below it is refused.
+	b, err := os.ReadFile(unprivilegedPortStart)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if start > 1 && start <= 65535 {
+		if err := CheckHostPort(uint16(start - 1)); err == nil || !strings.Contains(err.Error(), "net.ipv4.ip_unprivileged_port_start") {
+			t.Errorf("port %d with the start at %d: %v", start-1, start, err)
+		}
+	}
+	if start <= 65535 {
+		if err := CheckHostPort(uint16(max(start, 1))); err != nil {
+			t.Errorf("port %d with the start at %d: %v", max(start, 1), start, err)
+		}
 	}
 }
 
