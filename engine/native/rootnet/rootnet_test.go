@@ -321,17 +321,28 @@ func dnsServer(t testing.TB, name string, addr netip.Addr) netip.AddrPort {
 		out, _ := b.Finish()
 		return out
 	}
-	uc, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
-	if err != nil {
-		t.Fatal(err)
+	// One port for both: the TCP one may be some connection's local port
+	// already, so try a few.
+	var uc *net.UDPConn
+	var ln *net.TCPListener
+	var at netip.AddrPort
+	for try := 0; ; try++ {
+		var err error
+		uc, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(loopback, 0)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		at = uc.LocalAddr().(*net.UDPAddr).AddrPort()
+		ln, err = net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(at))
+		if err == nil {
+			break
+		}
+		uc.Close()
+		if try == 20 {
+			t.Fatal(err)
+		}
 	}
-	t.Cleanup(func() { uc.Close() })
-	at := uc.LocalAddr().(*net.UDPAddr).AddrPort()
-	ln, err := net.ListenTCP("tcp4", net.TCPAddrFromAddrPort(at))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	t.Cleanup(func() { uc.Close(); ln.Close() })
 	go func() {
 		buf := make([]byte, 512)
 		for {
