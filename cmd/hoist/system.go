@@ -85,6 +85,7 @@ containers are left alone. hoist system install runs it at boot.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withOrchestrator(cmd.Context(), func(o *orchestrate.Orchestrator) error {
 				rep, err := o.Boot(cmd.Context())
+				sort.Strings(rep.Started)
 				for _, n := range rep.Started {
 					fmt.Fprintf(a.stdout, "started %s\n", n)
 				}
@@ -143,8 +144,12 @@ func newSystemInstall(a *app) *cobra.Command {
 			if err := os.WriteFile(path, []byte(unit), 0o644); err != nil {
 				return fmt.Errorf("install %s: %w", path, err)
 			}
+			systemctl := a.getenv("HOIST_SYSTEMCTL") // tests give a stand-in
+			if systemctl == "" {
+				systemctl = "systemctl"
+			}
 			for _, args := range [][]string{{"daemon-reload"}, {"enable", "hoist.service"}} {
-				if out, err := exec.CommandContext(cmd.Context(), "systemctl", args...).CombinedOutput(); err != nil {
+				if out, err := exec.CommandContext(cmd.Context(), systemctl, args...).CombinedOutput(); err != nil {
 					return fmt.Errorf("systemctl %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 				}
 			}

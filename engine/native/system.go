@@ -26,15 +26,19 @@ var (
 func (b *Backend) CheckStore(ctx context.Context, opts engine.CheckOptions) ([]engine.StoreProblem, error) {
 	var out []engine.StoreProblem
 	ips, err := b.store.Check(ctx, opts.Full, opts.Repair)
+	reported := map[string]bool{}
 	for _, p := range ips {
 		out = append(out, engine.StoreProblem{Path: p.Path, What: p.What, Repaired: p.Repaired})
+		if !opts.Repair {
+			reported[p.Path] = true
+		}
 	}
 	if err != nil {
 		return out, fmt.Errorf("check image store: %w", err)
 	}
 	cps, err := b.layout.Check(store.CheckOptions{Repair: opts.Repair, Remove: func(project, id string) error {
 		return b.RemoveContainer(ctx, id, engine.RemoveOptions{Force: true})
-	}})
+	}, Reported: reported})
 	for _, p := range cps {
 		out = append(out, engine.StoreProblem{Path: p.Path, What: p.What, Repaired: p.Repaired})
 	}

@@ -33,6 +33,9 @@ type CheckOptions struct {
 	// mounts and network too); Check falls back on Forget when it fails
 	// or is nil.
 	Remove func(project, id string) error
+	// Reported are paths already reported (the image store's layers): a
+	// container is not said to miss them again.
+	Reported map[string]bool
 }
 
 // Check verifies every container: its record in the run dir against its
@@ -176,7 +179,7 @@ func (c *containerCheck) container(id string) error {
 		}
 	}
 	for _, l := range r.Layers {
-		if _, err := os.Lstat(l); err != nil {
+		if _, err := os.Lstat(l); err != nil && !c.opts.Reported[l] {
 			missing = append(missing, l)
 		}
 	}
