@@ -197,5 +197,5 @@ func (a *app) orchestrator(ctx context.Context) (*orchestrate.Orchestrator, *ren
 		return nil, nil, err
 	}
 	r := newRenderer(a.stderr, a.progress)
-	return &orchestrate.Orchestrator{Backend: b, Parallel: a.parallel, Report: r.event}, r, nil
+	return &orchestrate.Orchestrator{Backend: b, Parallel: a.parallel, Report: r.event, AfterOp: a.killHook()}, r, nil
 }

@@ -30,13 +30,13 @@ type Problem struct {
 }
 
 // Check verifies the store: every blob against its digest, every index
-// entry against its manifest, config and layers, leftovers of interrupted
-// writes and, with full, every unpacked layer tree against its layer blob
-// (whose uncompressed stream must hash to the diff ID). With repair it
-// removes what cannot be trusted: a bad blob, an index entry whose image
-// is incomplete (the image must be pulled or loaded again), a staging
-// leftover; a missing or altered layer tree whose blob is sound is
-// unpacked again instead. It holds gc.lock exclusively, so it waits for
+// entry against its manifest, config and layers and, with full, every
+// unpacked layer tree against its layer blob (whose uncompressed stream
+// must hash to the diff ID). With repair it removes what cannot be
+// trusted: a bad blob, an index entry whose image is incomplete (the
+// image must be pulled or loaded again); a missing or altered layer tree
+// whose blob is sound is unpacked again instead. What interrupted writes
+// left in tmp/ is no problem (nothing references it); repair removes it. It holds gc.lock exclusively, so it waits for
 // running pulls, loads and commits and sees no half-written state.
 func (s *Store) Check(ctx context.Context, full, repair bool) ([]Problem, error) {
 	unlock, err := s.lock(ctx, "gc.lock", unix.LOCK_EX)
@@ -79,20 +79,21 @@ func (c *checker) add(p, what string, fix func() (string, error)) error {
 	return nil
 }
 
-// tmp reports what interrupted writes left in tmp/: no writer runs while
-// gc.lock is held exclusively.
+// tmp removes, with repair, what interrupted writes left in tmp/ (no
+// writer runs while gc.lock is held exclusively). Such leftovers are not
+// problems: nothing references them, and GC removes them too.
 func (c *checker) tmp() error {
+	if !c.repair {
+		return nil
+	}
 	dir := filepath.Join(c.s.root, "tmp")
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("check image store: %w", err)
 	}
 	for _, e := range ents {
-		p := filepath.Join(dir, e.Name())
-		if err := c.add(p, "left by an interrupted write", func() (string, error) {
-			return "removed", os.RemoveAll(p)
-		}); err != nil {
-			return err
+		if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
+			return fmt.Errorf("repair image store: %w", err)
 		}
 	}
 	return nil
