@@ -130,27 +130,21 @@ func nftTable(project string) bool {
 	return false
 }
 
-// nftRules counts the rules of every hoist-* table of family ip.
-func nftRules() int {
+// nftRulesOf counts the rules of the nftables table name (family ip).
+func nftRulesOf(name string) int {
 	c, err := nftables.New()
 	if err != nil {
 		return -1
 	}
-	ts, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
+	chains, err := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
 	if err != nil {
 		return -1
 	}
 	n := 0
-	for _, t := range ts {
-		if !strings.HasPrefix(t.Name, "hoist-") {
-			continue
-		}
-		chains, _ := c.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
-		for _, ch := range chains {
-			if ch.Table.Name == t.Name {
-				rs, _ := c.GetRules(t, ch)
-				n += len(rs)
-			}
+	for _, ch := range chains {
+		if ch.Table.Name == name {
+			rs, _ := c.GetRules(ch.Table, ch)
+			n += len(rs)
 		}
 	}
 	return n
