@@ -36,7 +36,7 @@ type sample struct {
 	upMounts                 int
 	// After down.
 	mounts, cgroups, links, netns, nftRules, runFiles int
-	storeBytes                                       int64
+	storeBytes                                        int64
 }
 
 // procStats sums the open fds and RSS of the processes naming the run
