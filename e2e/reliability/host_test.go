@@ -2,6 +2,7 @@ package reliability
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/internal/testengine"
 )
 
 // pids are the processes of the host's native engine: those naming its
@@ -283,6 +286,9 @@ func (h *host) volatileLeftovers(project string, ids []string) string {
 // writable layers name them.
 func (p *project) ids() []string {
 	p.h.t.Helper()
+	if p.h.docker {
+		return strings.Fields(p.hoist("ps", "-a", "-q"))
+	}
 	var out []string
 	for _, short := range strings.Fields(p.hoist("ps", "-a", "-q")) {
 		m, _ := filepath.Glob(filepath.Join(p.h.root, "containers", short+"*"))
@@ -298,6 +304,15 @@ func (p *project) ids() []string {
 // of it is left.
 func (p *project) downClean(ids []string) {
 	p.h.t.Helper()
+	if p.h.docker {
+		p.hoist("down", "-v", "-t", "0", "--rmi", "local")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if left := testengine.DockerLeftovers(ctx, p.name); left != "" {
+			p.h.t.Fatalf("down left in dockerd:\n%s", left)
+		}
+		return
+	}
 	p.hoist("down", "-v", "-t", "0")
 	if left := p.h.leftovers(p.name, ids); left != "" {
 		p.h.t.Fatalf("down left:\n%s", left)

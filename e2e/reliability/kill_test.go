@@ -51,7 +51,13 @@ func (p *project) runEnv(extra []string, args ...string) (killed bool, out strin
 // data there), that the store stays sound (system check --full) and that
 // the next down leaves nothing. It reports the kill points tried.
 func TestKillAtEveryStep(t *testing.T) {
-	h := newHost(t)
+	t.Run("native", func(t *testing.T) { killAtEveryStep(t, newHost(t)) })
+	// dockerd does the work: what hoist must not lose when killed is its
+	// own progress through the plan.
+	t.Run("docker", func(t *testing.T) { killAtEveryStep(t, newDockerHost(t)) })
+}
+
+func killAtEveryStep(t *testing.T, h *host) {
 	port := freePort(t)
 	p := h.project("kill", fmt.Sprintf(`
 services:

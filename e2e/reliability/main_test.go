@@ -77,6 +77,30 @@ type host struct {
 	root   string
 	runDir string
 	env    []string
+	// docker: the docker engine (dockerd), no native store.
+	docker bool
+}
+
+// newDockerHost is the docker engine for t: dockerd must answer (with
+// HOIST_REQUIRE_DOCKER=1 it must, else t skips) and have the test image.
+func newDockerHost(t testing.TB) *host {
+	t.Helper()
+	if skipWhy != "" {
+		t.Skip(skipWhy)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	err := testengine.DockerPing(ctx)
+	if err == nil {
+		err = testengine.EnsureDockerTestImage(ctx)
+	}
+	if err != nil {
+		if os.Getenv("HOIST_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("HOIST_REQUIRE_DOCKER=1: %v", err)
+		}
+		t.Skipf("docker: %v", err)
+	}
+	return &host{t: t, docker: true, env: append(os.Environ(), "HOIST_ENGINE=docker", "HOIST_CACHE_DIR=off")}
 }
 
 // newHost makes a native store and run dir for t and imports the busybox
@@ -143,6 +167,9 @@ func (h *host) must(dir string, args ...string) string {
 // check runs hoist system check --full and fails the test on a problem.
 func (h *host) checkClean() {
 	h.t.Helper()
+	if h.docker {
+		return // dockerd's store is its own
+	}
 	out, errs, err := h.run(nil, "", "system", "check", "--full")
 	if err != nil || out != "" {
 		h.t.Fatalf("hoist system check --full: %v\n%s%s", err, out, errs)
@@ -166,7 +193,11 @@ func (h *host) project(prefix, compose string) *project {
 	}
 	h.t.Cleanup(func() {
 		// Whatever a failed test left: down, and no processes.
-		h.run(nil, p.dir, "-p", p.name, "--progress", "quiet", "down", "-v", "-t", "0", "--remove-orphans")
+		args := []string{"-p", p.name, "--progress", "quiet", "down", "-v", "-t", "0", "--remove-orphans"}
+		if h.docker {
+			args = append(args, "--rmi", "local")
+		}
+		h.run(nil, p.dir, args...)
 	})
 	return p
 }
