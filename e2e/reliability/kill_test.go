@@ -22,6 +22,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
+	"github.com/hoist-dev/hoist/internal/testengine"
 	"github.com/hoist-dev/hoist/internal/testimage"
 )
 
@@ -140,11 +141,12 @@ volumes:
 	t.Logf("kill points tried: up (with its build) %d, down %d", upPoints, downPoints)
 }
 
-// TestKillImageWrites kills hoist pull (from a registry in this process)
-// and hoist image load at growing delays, SIGKILL each time, and checks
-// that the store stays sound (system check --full finds nothing: no
-// half-written blob, layer or index entry is referenced) and that the
-// next pull or load completes.
+// TestKillImageWrites kills hoist pull (from a registry in this process),
+// hoist image load and hoist build at growing delays, SIGKILL each time,
+// and checks that the store stays sound (system check --full finds
+// nothing: no half-written blob, layer or index entry is referenced),
+// that the next pull, load or build completes, and that no build left a
+// network, mount or process behind once the next build ran.
 func TestKillImageWrites(t *testing.T) {
 	h := newHost(t)
 	var rootfs bytes.Buffer
@@ -176,6 +178,18 @@ func TestKillImageWrites(t *testing.T) {
 	}
 
 	pr := h.project("pull", "services:\n  app:\n    image: "+ref+"\n")
+	br := h.project("bld", fmt.Sprintf(`
+services:
+  app:
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM %s
+        RUN echo one > /one && sleep 0.2
+        COPY compose.yaml /compose.yaml
+        RUN dd if=/dev/urandom of=/rand bs=64k count=16 && sleep 0.2
+        RUN cat /one /compose.yaml > /both
+`, testImage))
 	points := 0
 	for _, c := range []struct {
 		dir  string
@@ -184,6 +198,7 @@ func TestKillImageWrites(t *testing.T) {
 	}{
 		{pr.dir, []string{"-p", pr.name, "pull"}, ref},
 		{"", []string{"image", "load", "-i", archive}, "example.com/kill/loaded:1"},
+		{br.dir, []string{"-p", br.name, "build"}, br.name + "-app"},
 	} {
 		for delay := 5 * time.Millisecond; delay < 3*time.Second; delay = delay * 3 / 2 {
 			killed := h.killAfter(c.dir, delay, c.args...)
@@ -197,8 +212,30 @@ func TestKillImageWrites(t *testing.T) {
 		h.must("", "image", "inspect", c.ref)
 		h.checkClean()
 	}
-	t.Logf("kill points tried in pull and image load: %d", points)
+	// A killed build's network goes at the next build that runs a RUN
+	// step (buildnet's sweep), its scratch dirs and mounts at the next
+	// build (build's sweepTmp).
+	br.hoist("build", "--no-cache")
+	if left := testengine.NativeBuildLeftovers(h.runDir, 0); left != "" {
+		t.Errorf("killed builds left, after the next build:\n%s", left)
+	}
+	if m := h.mounts(); len(m) != 0 {
+		t.Errorf("killed builds left mounts: %v", m)
+	}
+	if ps := h.pids(nil); len(ps) != 0 {
+		t.Errorf("killed builds left processes: %v", ps)
+	}
+	for _, pid := range killedPids {
+		if cgs, _ := filepath.Glob(fmt.Sprintf("/sys/fs/cgroup/*/hoist/hoist-build-%d-*", pid)); len(cgs) > 0 {
+			t.Errorf("killed builds left cgroups: %v", cgs)
+		}
+	}
+	br.hoist("run", "--rm", "app", "cat", "/both")
+	t.Logf("kill points tried in pull, image load and build: %d", points)
 }
+
+// killedPids are the hoist processes killAfter started.
+var killedPids []int
 
 // killAfter starts hoist args and sends it SIGKILL after delay; it
 // reports whether the kill ended it (else it finished first).
@@ -211,6 +248,7 @@ func (h *host) killAfter(dir string, delay time.Duration, args ...string) bool {
 	if err := cmd.Start(); err != nil {
 		h.t.Fatal(err)
 	}
+	killedPids = append(killedPids, cmd.Process.Pid)
 	timer := time.AfterFunc(delay, func() { cmd.Process.Kill() })
 	err := cmd.Wait()
 	timer.Stop()
