@@ -1,8 +1,14 @@
 package reliability
 
 import (
+	"archive/tar"
+	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/internal/testimage"
@@ -57,8 +69,8 @@ func wantDiskFull(t *testing.T, what, mount, out, errOut string, err error) {
 }
 
 // TestDiskFull puts the native store and run dir on a small file system
-// (a 64 MiB tmpfs made by the test), fills it, and checks that image
-// import, up and build fail with a one-line error saying the disk is
+// (a 64 MiB tmpfs made by the test), fills it, and checks that pull (from
+// a registry in this process), image import, build and up fail with a one-line error saying the disk is
 // full and where, that a container whose log cannot be written keeps
 // running and its log notes the loss once there is room again, and that
 // after freeing space the next runs work with nothing to repair.
@@ -107,14 +119,21 @@ services:
 volumes:
   data: {}
 `, testImage))
+	// An image in a registry of this process, with a layer of its own
+	// (the store has none of its blobs).
+	ref := pushRandomImage(t)
+	puller := h.project("pull", "services:\n  app:\n    image: "+ref+"\n")
 	filler := filepath.Join(mnt, "filler")
 	fill(t, filler)
+
+	out, errOut, err := puller.try("pull")
+	wantDiskFull(t, "pull", mnt, out, errOut, err)
 
 	var busybox strings.Builder
 	if err := testimage.WriteRootfs(&busybox); err != nil {
 		t.Fatal(err)
 	}
-	out, errOut, err := h.run(strings.NewReader(busybox.String()), "", "image", "import", "-", "other:1")
+	out, errOut, err = h.run(strings.NewReader(busybox.String()), "", "image", "import", "-", "other:1")
 	wantDiskFull(t, "image import", mnt, out, errOut, err)
 	out, errOut, err = other.try("build")
 	wantDiskFull(t, "build", mnt, out, errOut, err)
@@ -126,9 +145,16 @@ volumes:
 	if got := talker.states(); got != "talker running\n" {
 		t.Errorf("talker on a full disk: %q", got)
 	}
+	// Down on a full disk: it removes, so it may work; if it fails, it
+	// says the disk is full, and the down after space returned finishes.
+	downOut, downErr, downFailed := other.try("down", "-v", "-t", "0")
+	if downFailed != nil {
+		wantDiskFull(t, "down", mnt, downOut, downErr, downFailed)
+	}
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
+	other.hoist("down", "-v", "-t", "0")
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		// The log rotates fast: read every file of it.
@@ -156,10 +182,52 @@ volumes:
 	// and everything works again.
 	h.checkClean()
 	h.mustIn(strings.NewReader(busybox.String()), "", "image", "import", "-", "other:1")
+	puller.hoist("pull")
+	h.must("", "image", "inspect", ref)
 	other.hoist("up", "-d", "--wait")
 	if got := other.states(); got != "built running\nweb running\n" {
 		t.Errorf("ps after space returned:\n%s", got)
 	}
 	other.hoist("down", "-v", "-t", "0")
 	h.checkClean()
+}
+
+// pushRandomImage pushes busybox plus a layer of random bytes to a
+// registry served by this test process and returns its reference.
+func pushRandomImage(t *testing.T) string {
+	t.Helper()
+	var rootfs bytes.Buffer
+	if err := testimage.WriteRootfs(&rootfs); err != nil {
+		t.Fatal(err)
+	}
+	base, err := tarball.LayerFromReader(bytes.NewReader(rootfs.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var top bytes.Buffer
+	tw := tar.NewWriter(&top)
+	junk := make([]byte, 4<<20)
+	rand.Read(junk)
+	tw.WriteHeader(&tar.Header{Name: "junk", Mode: 0o644, Size: int64(len(junk)), Typeflag: tar.TypeReg})
+	tw.Write(junk)
+	tw.Close()
+	layer, err := tarball.LayerFromReader(bytes.NewReader(top.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, base, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/full/junk:1"
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	return ref
 }
