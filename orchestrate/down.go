@@ -28,7 +28,7 @@ type DownOptions struct {
 // Down removes the project's containers, networks and (with Volumes) named
 // volumes. p may be nil: everything is found by label.
 func (o *Orchestrator) Down(ctx context.Context, name string, p *types.Project, opts DownOptions) (*plan.Plan, error) {
-	observed, err := o.Backend.Observe(ctx, name, nil)
+	observed, err := o.Backend.Observe(ctx, name, serviceImages(name, p, opts.Rmi))
 	if err != nil {
 		return nil, fmt.Errorf("observe project %q: %w", name, err)
 	}
@@ -223,6 +223,13 @@ func rmiRefs(project string, st *engine.State, mode string) []string {
 	}
 	seen := map[string]bool{}
 	var out []string
+	// The services' images the engine has, as docker compose removes them
+	// from the model too: a down after the containers went (a down that
+	// was killed, rm) still removes them.
+	for ref := range st.ImageIDs {
+		seen[ref] = true
+		out = append(out, ref)
+	}
 	for _, c := range st.Containers {
 		ref := c.Image
 		if ref == "" || seen[ref] {
@@ -233,6 +240,26 @@ func rmiRefs(project string, st *engine.State, mode string) []string {
 		}
 		seen[ref] = true
 		out = append(out, ref)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// serviceImages are the images of p's services that down --rmi mode
+// removes: with local, those built for the project under its default
+// name; with all, every service's image.
+func serviceImages(project string, p *types.Project, mode string) []string {
+	if p == nil || mode == "" {
+		return nil
+	}
+	var out []string
+	for _, s := range p.Services {
+		switch {
+		case s.Image == "" && s.Build != nil:
+			out = append(out, project+"-"+s.Name)
+		case mode == "all" && s.Image != "":
+			out = append(out, s.Image)
+		}
 	}
 	sort.Strings(out)
 	return out

@@ -33,12 +33,17 @@ func (o *Orchestrator) executeWith(ctx context.Context, p *types.Project, pl *pl
 		op := op
 		byID[op.ID()] = op
 		tasks = append(tasks, dag.Task{ID: op.ID(), Deps: op.Deps, Run: func(ctx context.Context) error {
+			handled, err := false, error(nil)
 			if ov != nil {
-				if handled, err := ov(ctx, op); handled {
-					return err
-				}
+				handled, err = ov(ctx, op)
 			}
-			return o.runOp(ctx, p, op, st)
+			if !handled {
+				err = o.runOp(ctx, p, op, st)
+			}
+			if err == nil && o.AfterOp != nil {
+				o.AfterOp()
+			}
+			return err
 		}})
 	}
 	return dag.Run(ctx, tasks, dag.Options{

@@ -35,6 +35,10 @@ type Orchestrator struct {
 	Report func(Event)
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// AfterOp, when set, is called after each plan operation that
+	// succeeded: a test hook (HOIST_TEST_KILL_AFTER) that kills hoist
+	// between two operations.
+	AfterOp func()
 
 	mu sync.Mutex
 }

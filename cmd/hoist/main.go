@@ -15,6 +15,7 @@ import (
 	// the process there when it ran the command (see its doc).
 	_ "github.com/hoist-dev/hoist/cmd/hoist/fastrun"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
+	"github.com/hoist-dev/hoist/internal/diskfull"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -55,7 +56,8 @@ func run() int {
 		args: os.Args[1:]}
 	root := newRoot(app)
 	root.SetArgs(rewriteArgs(os.Args[1:]))
-	err := root.ExecuteContext(ctx)
+	// A full disk says so, and where, on one line, however deep it was.
+	err := diskfull.Explain(root.ExecuteContext(ctx))
 	var ec exitCode
 	switch {
 	case interrupted || errors.Is(err, context.Canceled):

@@ -64,7 +64,7 @@ func newRoot(a *app) *cobra.Command {
 		newUp(a), newCreate(a), newDown(a), newRm(a), newWait(a), newPs(a), newLogs(a), newConfig(a), newGraph(a), newVersion(a),
 		newExec(a), newLifecycle(a, "start"), newLifecycle(a, "stop"), newLifecycle(a, "restart"), newLifecycle(a, "kill"),
 		newLs(a), newBuild(a), newPull(a), newPush(a), newRun(a), newImage(a), newImages(a), newPort(a), newTop(a), newWatch(a),
-		newCp(a), newConvert(a),
+		newCp(a), newConvert(a), newSystem(a),
 	)
 	return root
 }
@@ -197,5 +197,5 @@ func (a *app) orchestrator(ctx context.Context) (*orchestrate.Orchestrator, *ren
 		return nil, nil, err
 	}
 	r := newRenderer(a.stderr, a.progress)
-	return &orchestrate.Orchestrator{Backend: b, Parallel: a.parallel, Report: r.event}, r, nil
+	return &orchestrate.Orchestrator{Backend: b, Parallel: a.parallel, Report: r.event, AfterOp: a.killHook()}, r, nil
 }

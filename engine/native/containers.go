@@ -30,6 +30,9 @@ func (b *Backend) StartContainer(ctx context.Context, id string) error {
 	if err := b.start(ctx, r); err != nil {
 		return fmt.Errorf("start container %s: %w", r.Name, err)
 	}
+	if err := b.layout.SetUserStopped(r.ID, false); err != nil {
+		return fmt.Errorf("start container %s: %w", r.Name, err)
+	}
 	return nil
 }
 
@@ -103,6 +106,12 @@ func (b *Backend) stopByID(ctx context.Context, id string, timeout time.Duration
 			return fmt.Errorf("stop container %s: %w", r.Name, err)
 		}
 		return nil
+	}
+	if release {
+		// Stopped by the user: hoist system boot leaves it stopped.
+		if err := b.layout.SetUserStopped(r.ID, true); err != nil {
+			return fmt.Errorf("stop container %s: %w", r.Name, err)
+		}
 	}
 	if err := b.sups.Stop(ctx, r, timeout); err != nil {
 		return fmt.Errorf("stop container %s: %w", r.Name, err)

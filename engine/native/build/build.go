@@ -86,6 +86,7 @@ func (b *Builder) Build(ctx context.Context, spec engine.BuildSpec, progress fun
 			return "", fmt.Errorf("build: %w", err)
 		}
 	}
+	b.sweepTmp()
 	src, dfPath, err := readDockerfile(spec)
 	if err != nil {
 		return "", err

@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -104,7 +105,7 @@ func (j *job) run(ctx context.Context, i int, st *state, c *instructions.RunComm
 
 	return j.fsStep(ctx, st, key, createdBy, pfx, func(rootfs string) error {
 		spec := runtime.Spec{
-			ID:     "hoist-build-" + randomHex(6),
+			ID:     stepIDPrefix + strconv.Itoa(os.Getpid()) + "-" + randomHex(6),
 			Rootfs: rootfs,
 			Args:   args,
 			Env:    st.runEnv(),

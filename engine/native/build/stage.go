@@ -500,7 +500,7 @@ func (j *job) ensureLayers(ctx context.Context, st *state) error {
 
 // tmpDir makes a scratch directory removed when the build ends.
 func (j *job) tmpDir(prefix string) (string, error) {
-	d, err := os.MkdirTemp(j.b.tmpDir(), prefix)
+	d, err := os.MkdirTemp(j.b.tmpDir(), tmpPrefix(prefix))
 	if err != nil {
 		return "", err
 	}

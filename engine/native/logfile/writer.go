@@ -229,10 +229,17 @@ func (l *Writer) write() {
 	l.w.close()
 }
 
-// noteDrops writes how much was dropped since the last note, if any.
+// noteDrops writes how much was dropped since the last note, if any, and
+// how much could not be written (a full disk): once the file takes
+// writes again, the log says what it lacks.
 func (l *Writer) noteDrops(t time.Time) {
 	if d := l.dropped.Swap(0); d > 0 {
 		msg := "dropped " + strconv.FormatInt(d, 10) + " bytes of output: the log writer fell behind"
+		l.w.add(appendEntry(nil, logEntry{t: t, stream: "hoist", text: []byte(msg)}))
+	}
+	if d := l.w.lost; d > 0 {
+		msg := "lost " + strconv.FormatInt(d, 10) + " bytes of output: the log could not be written: " + l.w.lostErr.Error()
+		l.w.lost, l.w.lostErr = 0, nil
 		l.w.add(appendEntry(nil, logEntry{t: t, stream: "hoist", text: []byte(msg)}))
 	}
 }
@@ -282,6 +289,10 @@ type rotator struct {
 	f        *os.File
 	size     int64
 	pending  []byte
+	// lost counts the bytes of entries that could not be written (a full
+	// disk), since the last note in the file; lostErr is the last error.
+	lost    int64
+	lostErr error
 }
 
 func (r *rotator) open() error {
@@ -315,11 +326,22 @@ func (r *rotator) flush() error {
 	}
 	if r.f == nil {
 		if err := r.open(); err != nil {
+			r.lost, r.lostErr = r.lost+int64(len(r.pending)), err
 			r.pending = r.pending[:0]
 			return err
 		}
 	}
 	n, err := r.f.Write(r.pending)
+	if err != nil {
+		// Whole entries or none: a cut one would spoil the file for the
+		// reader. The container is not slowed or stopped for it (as
+		// Docker's json-file does not stop it); the loss is noted.
+		if n > 0 && r.f.Truncate(r.size) != nil {
+			r.size += int64(n)
+		}
+		r.lost, r.lostErr = r.lost+int64(len(r.pending)), err
+		n = 0
+	}
 	r.size += int64(n)
 	r.pending = r.pending[:0]
 	if cap(r.pending) > 256<<10 {

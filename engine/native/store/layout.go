@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/internal/atomicfile"
 )
 
 // DefaultRunDir is the native engine's run dir unless HOIST_RUN_DIR says
@@ -20,8 +22,12 @@ const DefaultRunDir = "/run/hoist"
 const (
 	ConfigFile = "config.json"
 	StateFile  = "state.json"
-	HealthFile = "health.json"
-	ProxyFile  = "proxy.json"
+	// DurableRecordFile is the record's copy under Root (DurableRecordPath).
+	DurableRecordFile = "record.json"
+	// StoppedFile marks a container the user stopped (StoppedPath).
+	StoppedFile = "stopped"
+	HealthFile  = "health.json"
+	ProxyFile   = "proxy.json"
 )
 
 // Layout is where the native engine keeps its containers: writable layers
@@ -35,7 +41,7 @@ type Layout struct {
 func (l Layout) Init() error {
 	for _, d := range []string{
 		filepath.Join(l.Root, "containers"), l.VolumesDir(),
-		filepath.Join(l.RunDir, "names"), filepath.Join(l.RunDir, "networks"),
+		filepath.Join(l.RunDir, "names"), filepath.Join(l.RunDir, "networks"), l.durableNetworksDir(),
 	} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return err
@@ -47,6 +53,35 @@ func (l Layout) Init() error {
 // LayerDir holds the container's writable layer, mount point, etc files
 // and lock.
 func (l Layout) LayerDir(id string) string { return filepath.Join(l.Root, "containers", id) }
+
+// DurableRecordPath is the copy of the container's record kept with its
+// writable layer, which survives a reboot (hoist system boot).
+func (l Layout) DurableRecordPath(id string) string {
+	return filepath.Join(l.LayerDir(id), DurableRecordFile)
+}
+
+// StoppedPath marks a container the user stopped (hoist stop), which
+// hoist system boot leaves stopped, as Docker's unless-stopped does.
+func (l Layout) StoppedPath(id string) string { return filepath.Join(l.LayerDir(id), StoppedFile) }
+
+// SetUserStopped marks (or unmarks) the container as stopped by the
+// user: StopContainer marks it, a start unmarks it.
+func (l Layout) SetUserStopped(id string, stopped bool) error {
+	p := l.StoppedPath(id)
+	if !stopped {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	return atomicfile.WriteFile(p, nil, 0o600)
+}
+
+// UserStopped reports whether the user stopped the container.
+func (l Layout) UserStopped(id string) bool {
+	_, err := os.Stat(l.StoppedPath(id))
+	return err == nil
+}
 
 // Rootfs is the container's mount point.
 func (l Layout) Rootfs(id string) string { return filepath.Join(l.LayerDir(id), "rootfs") }
@@ -96,6 +131,11 @@ func (l Layout) RemoveLayerContent(id string) error {
 // RemoveRecord removes the container's record, then its name and layer
 // dir. The record goes first: until then a retry finds the container.
 func (l Layout) RemoveRecord(project, id, name string) error {
+	// The durable copy first: hoist system boot must never bring back a
+	// container whose removal was under way.
+	if err := os.Remove(l.DurableRecordPath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	if err := os.RemoveAll(l.StateDir(project, id)); err != nil {
 		return err
 	}

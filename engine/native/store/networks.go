@@ -31,6 +31,14 @@ func (l Layout) networkPath(name string) string {
 	return filepath.Join(l.RunDir, "networks", name+".json")
 }
 
+// durableNetworksDir holds the copies of the network records that survive
+// a reboot, for hoist system boot.
+func (l Layout) durableNetworksDir() string { return filepath.Join(l.Root, "networks") }
+
+func (l Layout) durableNetworkPath(name string) string {
+	return filepath.Join(l.durableNetworksDir(), name+".json")
+}
+
 // CreateNetwork records n; a recorded network of its name is an
 // engine.ErrConflict.
 func (l Layout) CreateNetwork(n Network) error {
@@ -42,7 +50,14 @@ func (l Layout) CreateNetwork(n Network) error {
 	if errors.Is(err, fs.ErrExist) {
 		return engine.ErrConflict
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	if err := WriteDurableJSON(l.durableNetworkPath(n.Name), n); err != nil {
+		os.Remove(l.networkPath(n.Name))
+		return err
+	}
+	return nil
 }
 
 // Network reads the record of the network name (engine.ErrNotFound).
@@ -57,6 +72,9 @@ func (l Layout) Network(name string) (Network, error) {
 
 // RemoveNetwork forgets the network name (engine.ErrNotFound).
 func (l Layout) RemoveNetwork(name string) error {
+	if err := os.Remove(l.durableNetworkPath(name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	err := os.Remove(l.networkPath(name))
 	if errors.Is(err, fs.ErrNotExist) {
 		return engine.ErrNotFound

@@ -122,8 +122,22 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 // Bridged reports whether the container is on compose networks.
 func (r *Record) Bridged() bool { return r.NetworkMode == "" && len(r.Networks) > 0 }
 
-// WriteRecord writes r's config.json, making its state dir.
+// WriteRecord writes r's config.json, making its state dir, and its
+// durable copy beside the writable layer (DurableRecordPath), first: the
+// run dir is gone after a reboot, and hoist system boot makes the
+// project's run state again from the copies.
 func (l Layout) WriteRecord(r *Record) error {
+	if err := os.MkdirAll(l.LayerDir(r.ID), 0o700); err != nil {
+		return err
+	}
+	if err := WriteDurableJSON(l.DurableRecordPath(r.ID), r); err != nil {
+		return err
+	}
+	return l.writeRunRecord(r)
+}
+
+// writeRunRecord writes r's config.json only.
+func (l Layout) writeRunRecord(r *Record) error {
 	dir := l.StateDir(r.Project, r.ID)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err

@@ -1,0 +1,266 @@
+package reliability
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/hoist-dev/hoist/internal/testengine"
+	"github.com/hoist-dev/hoist/internal/testimage"
+)
+
+// runEnv runs hoist with extra environment and reports whether
+// SIGKILL ended it.
+func (p *project) runEnv(extra []string, args ...string) (killed bool, out string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, hoistBin, append([]string{"-p", p.name, "--progress", "plain", "--parallel", "1"}, args...)...)
+	cmd.Dir, cmd.Env = p.dir, append(append([]string(nil), p.h.env...), extra...)
+	var b bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &b, &b
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+			return true, b.String(), nil
+		}
+	}
+	return false, b.String(), err
+}
+
+// TestKillAtEveryStep kills hoist up (and build, which it runs), then
+// hoist down, with SIGKILL after each operation of their plans in turn
+// (HOIST_TEST_KILL_AFTER), and checks after each kill that the next up
+// converges (every service healthy, the port answering, the volume's
+// data there), that the store stays sound (system check --full) and that
+// the next down leaves nothing. It reports the kill points tried.
+func TestKillAtEveryStep(t *testing.T) {
+	t.Run("native", func(t *testing.T) { killAtEveryStep(t, newHost(t)) })
+	// dockerd does the work: what hoist must not lose when killed is its
+	// own progress through the plan.
+	t.Run("docker", func(t *testing.T) { killAtEveryStep(t, newDockerHost(t)) })
+}
+
+func killAtEveryStep(t *testing.T, h *host) {
+	port := freePort(t)
+	p := h.project("kill", fmt.Sprintf(`
+services:
+  web:
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM %[1]s
+        RUN mkdir -p /www && echo built > /www/index.html
+    command: ["sh", "-c", "cp /www/index.html /data/ 2>/dev/null; httpd -f -p 8080 -h /data"]
+    ports: ["127.0.0.1:%[2]d:8080"]
+    volumes: [data:/data]
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/index.html"]
+      interval: 1s
+      start_interval: 200ms
+      start_period: 10s
+    depends_on: [db]
+  db:
+    image: %[1]s
+    command: ["sleep", "3600"]
+    init: true
+    networks: [default, back]
+  worker:
+    image: %[1]s
+    command: ["sleep", "3600"]
+    init: true
+    networks: [back]
+    depends_on:
+      web: {condition: service_healthy}
+networks:
+  back: {}
+volumes:
+  data: {}
+`, testImage, port))
+	url := fmt.Sprintf("http://127.0.0.1:%d/index.html", port)
+	converged := func(stage string) []string {
+		t.Helper()
+		p.hoist("up", "-d", "--wait")
+		if got := p.states(); got != "db running\nweb running\nworker running\n" {
+			t.Fatalf("%s: ps after up:\n%s", stage, got)
+		}
+		get(t, url, "built", 20*time.Second)
+		h.checkClean()
+		return p.ids()
+	}
+
+	upPoints, downPoints := 0, 0
+	var seen []string
+	for n := 1; ; n++ {
+		killed, out, err := p.runEnv([]string{fmt.Sprintf("HOIST_TEST_KILL_AFTER=%d", n)}, "up", "-d", "--wait")
+		if err != nil {
+			t.Fatalf("up killed after op %d: it failed instead: %v\n%s", n, err, out)
+		}
+		if !killed {
+			break // the plan has fewer than n operations
+		}
+		upPoints++
+		if n > 60 {
+			t.Fatal("up was still killed after 60 operations")
+		}
+		ids := converged(fmt.Sprintf("up killed after op %d", n))
+		seen = append(seen, ids...)
+
+		// Down killed after its nth operation, then down again.
+		killed, out, err = p.runEnv([]string{fmt.Sprintf("HOIST_TEST_KILL_AFTER=%d", n)}, "down", "-v", "-t", "0")
+		if err != nil {
+			t.Fatalf("down killed after op %d: it failed instead: %v\n%s", n, err, out)
+		}
+		if killed {
+			downPoints++
+			h.checkClean()
+		}
+		p.downClean(seen)
+		h.checkClean()
+	}
+	if upPoints < 8 {
+		t.Errorf("only %d kill points in up: the hook did not count the plan's operations", upPoints)
+	}
+	t.Logf("kill points tried: up (with its build) %d, down %d", upPoints, downPoints)
+}
+
+// TestKillImageWrites kills hoist pull (from a registry in this process),
+// hoist image load and hoist build at growing delays, SIGKILL each time,
+// and checks that the store stays sound (system check --full finds
+// nothing: no half-written blob, layer or index entry is referenced),
+// that the next pull, load or build completes, and that no build left a
+// network, mount or process behind once the next build ran.
+func TestKillImageWrites(t *testing.T) {
+	h := newHost(t)
+	var rootfs bytes.Buffer
+	if err := testimage.WriteRootfs(&rootfs); err != nil {
+		t.Fatal(err)
+	}
+	layer, err := tarball.LayerFromReader(bytes.NewReader(rootfs.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/kill/busybox:1"
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "image.tar")
+	lr, _ := name.ParseReference("example.com/kill/loaded:1")
+	if err := tarball.WriteToFile(archive, lr, img); err != nil {
+		t.Fatal(err)
+	}
+
+	pr := h.project("pull", "services:\n  app:\n    image: "+ref+"\n")
+	br := h.project("bld", fmt.Sprintf(`
+services:
+  app:
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM %s
+        RUN echo one > /one && sleep 0.2
+        COPY compose.yaml /compose.yaml
+        RUN dd if=/dev/urandom of=/rand bs=64k count=16 && sleep 0.2
+        RUN cat /one /compose.yaml > /both
+`, testImage))
+	points := 0
+	for _, c := range []struct {
+		dir  string
+		args []string
+		ref  string
+	}{
+		{pr.dir, []string{"-p", pr.name, "pull"}, ref},
+		{"", []string{"image", "load", "-i", archive}, "example.com/kill/loaded:1"},
+		{br.dir, []string{"-p", br.name, "build"}, br.name + "-app"},
+	} {
+		for delay := 5 * time.Millisecond; delay < 3*time.Second; delay = delay * 3 / 2 {
+			killed := h.killAfter(c.dir, delay, c.args...)
+			h.checkClean()
+			points++
+			if !killed {
+				break // it finished before the kill
+			}
+		}
+		h.must(c.dir, c.args...)
+		h.must("", "image", "inspect", c.ref)
+		h.checkClean()
+	}
+	// A killed build's network goes at the next build that runs a RUN
+	// step (buildnet's sweep), its scratch dirs and mounts at the next
+	// build (build's sweepTmp).
+	br.hoist("build", "--no-cache")
+	if left := testengine.NativeBuildLeftovers(h.runDir, 0); left != "" {
+		t.Errorf("killed builds left, after the next build:\n%s", left)
+	}
+	if m := h.mounts(); len(m) != 0 {
+		t.Errorf("killed builds left mounts: %v", m)
+	}
+	if ps := h.pids(nil); len(ps) != 0 {
+		t.Errorf("killed builds left processes: %v", ps)
+	}
+	for _, pid := range killedPids {
+		if cgs, _ := filepath.Glob(fmt.Sprintf("/sys/fs/cgroup/*/hoist/hoist-build-%d-*", pid)); len(cgs) > 0 {
+			t.Errorf("killed builds left cgroups: %v", cgs)
+		}
+	}
+	br.hoist("run", "--rm", "app", "cat", "/both")
+	t.Logf("kill points tried in pull, image load and build: %d", points)
+}
+
+// killedPids are the hoist processes killAfter started.
+var killedPids []int
+
+// killAfter starts hoist args and sends it SIGKILL after delay; it
+// reports whether the kill ended it (else it finished first).
+func (h *host) killAfter(dir string, delay time.Duration, args ...string) bool {
+	h.t.Helper()
+	cmd := exec.Command(hoistBin, args...)
+	cmd.Env, cmd.Dir = h.env, dir
+	var b bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &b, &b
+	if err := cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	killedPids = append(killedPids, cmd.Process.Pid)
+	timer := time.AfterFunc(delay, func() { cmd.Process.Kill() })
+	err := cmd.Wait()
+	timer.Stop()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return true
+		}
+		h.t.Fatalf("hoist %s failed: %v\n%s", strings.Join(args, " "), err, b.String())
+	}
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return false
+}
