@@ -326,6 +326,18 @@ type Toper interface {
 	Top(ctx context.Context, id string) (titles []string, rows [][]string, err error)
 }
 
+// Pauser suspends and resumes every process of a running container
+// (docker pause and unpause; the cgroup freezer). A paused container's
+// State is StatePaused; exec into it is an ErrConflict; stop, kill with
+// SIGKILL and forced removal work on it.
+type Pauser interface {
+	// Pause is an ErrConflict when the container is not running or
+	// already paused.
+	Pause(ctx context.Context, id string) error
+	// Unpause is an ErrConflict when the container is not paused.
+	Unpause(ctx context.Context, id string) error
+}
+
 // WaitCondition is what Wait waits for.
 type WaitCondition int
 

@@ -102,6 +102,9 @@ func Run(t *testing.T, newBackend func(t *testing.T) engine.Backend, opts Option
 		{"Pusher", testPusher, func(b engine.Backend) bool {
 			return has[engine.Pusher](b) && has[engine.ImageImporter](b) && has[engine.ImageRemover](b)
 		}},
+		{"Pauser", testPauser, func(b engine.Backend) bool {
+			return has[engine.Pauser](b) && has[engine.Execer](b) && has[engine.Copier](b)
+		}},
 		{"PublishedPort", testPublishedPort, nil},
 		{"Mounts", testMounts, nil},
 		{"Translation", testTranslation, nil},

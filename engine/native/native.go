@@ -61,6 +61,7 @@ var (
 	_ engine.ProjectLocker  = (*Backend)(nil)
 	_ engine.ProjectTearer  = (*Backend)(nil)
 	_ engine.ProcessStopper = (*Backend)(nil)
+	_ engine.Pauser         = (*Backend)(nil)
 )
 
 // Defaults for Options.

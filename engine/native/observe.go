@@ -66,6 +66,9 @@ func (b *Backend) container(r *store.Record, st runtime.State, started bool) eng
 		switch st.Status {
 		case runtime.StatusRunning:
 			c.State = engine.StateRunning
+			if runtime.Frozen(st.Pid) {
+				c.State = engine.StatePaused
+			}
 		case runtime.StatusExited:
 			c.State, c.ExitCode = engine.StateExited, st.ExitCode
 		}
