@@ -338,6 +338,29 @@ type Pauser interface {
 	Unpause(ctx context.Context, id string) error
 }
 
+// StatsReader reads a running container's resource counters once
+// (docker stats); rates come from two reads.
+type StatsReader interface {
+	// Stats is an ErrConflict when the container is not running.
+	Stats(ctx context.Context, id string) (Stats, error)
+}
+
+// Stats are a container's counters at Read, as docker stats shows them.
+type Stats struct {
+	Read time.Time
+	// CPUNanos is the CPU time its processes used so far.
+	CPUNanos uint64
+	// MemoryUsage leaves out the inactive page cache, as docker stats
+	// does; MemoryLimit is its limit, or the host's memory without one.
+	MemoryUsage, MemoryLimit uint64
+	// NetRx and NetTx are the bytes its network interfaces received and
+	// sent; BlockRead and BlockWrite the bytes read from and written to
+	// block devices (0 where the engine does not account them).
+	NetRx, NetTx          uint64
+	BlockRead, BlockWrite uint64
+	Pids                  uint64
+}
+
 // WaitCondition is what Wait waits for.
 type WaitCondition int
 

@@ -36,6 +36,7 @@ type dockerAPI interface {
 	ContainerKill(ctx context.Context, id, signal string) error
 	ContainerPause(ctx context.Context, id string) error
 	ContainerUnpause(ctx context.Context, id string) error
+	ContainerStatsOneShot(ctx context.Context, id string) (container.StatsResponseReader, error)
 	ContainerLogs(ctx context.Context, id string, options container.LogsOptions) (io.ReadCloser, error)
 	ContainerTop(ctx context.Context, id string, arguments []string) (container.TopResponse, error)
 	ContainerExecCreate(ctx context.Context, id string, options container.ExecOptions) (container.ExecCreateResponse, error)
@@ -112,6 +113,7 @@ var (
 	_ engine.ImageImporter = (*Backend)(nil)
 	_ engine.ImageLister   = (*Backend)(nil)
 	_ engine.Pauser        = (*Backend)(nil)
+	_ engine.StatsReader   = (*Backend)(nil)
 )
 
 // New connects to the Docker Engine the user points at (see Connect).

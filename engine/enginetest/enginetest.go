@@ -105,6 +105,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) engine.Backend, opts Option
 		{"Pauser", testPauser, func(b engine.Backend) bool {
 			return has[engine.Pauser](b) && has[engine.Execer](b) && has[engine.Copier](b)
 		}},
+		{"StatsReader", testStats, has[engine.StatsReader]},
 		{"PublishedPort", testPublishedPort, nil},
 		{"Mounts", testMounts, nil},
 		{"Translation", testTranslation, nil},

@@ -62,6 +62,7 @@ var (
 	_ engine.ProjectTearer  = (*Backend)(nil)
 	_ engine.ProcessStopper = (*Backend)(nil)
 	_ engine.Pauser         = (*Backend)(nil)
+	_ engine.StatsReader    = (*Backend)(nil)
 )
 
 // Defaults for Options.
