@@ -458,6 +458,9 @@ type Network struct {
 type Volume struct {
 	Name   string
 	Labels map[string]string
+	// Driver and Mountpoint are what docker volume ls shows.
+	Driver     string
+	Mountpoint string
 }
 
 // NetworkSpec describes a network to create. Name is the engine-level name

@@ -1,12 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"regexp"
-	"strings"
-	"text/tabwriter"
 	"text/template"
 
 	"github.com/docker/go-units"
@@ -67,38 +63,9 @@ var statsHeaders = map[string]string{
 	"MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O", "PIDs": "PIDS",
 }
 
-var statsField = regexp.MustCompile(`\{\{[^}]*?\.(\w+)[^}]*\}\}`)
-
-// statsTemplate parses --format: the table, json, table TEMPLATE or a
-// template for each row.
+// statsTemplate parses stats' --format.
 func statsTemplate(format string) (*template.Template, bool, error) {
-	switch format {
-	case "", "table":
-		format = statsDefault
-	case "json":
-		format = "{{json .}}"
-	}
-	text, table := strings.CutPrefix(format, "table ")
-	text = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(text)
-	tmpl, err := template.New("stats").Funcs(template.FuncMap{
-		"json":  func(v any) (string, error) { b, err := json.Marshal(v); return string(b), err },
-		"lower": strings.ToLower,
-		"upper": strings.ToUpper,
-	}).Parse(text)
-	if err != nil {
-		return nil, false, fmt.Errorf("--format: %w; use table, json or a Go template such as '{{.Name}} {{.CPUPerc}}'", err)
-	}
-	if table {
-		header := statsField.ReplaceAllStringFunc(text, func(action string) string {
-			name := statsField.FindStringSubmatch(action)[1]
-			if h, ok := statsHeaders[name]; ok {
-				return h
-			}
-			return strings.ToUpper(name)
-		})
-		tmpl = template.Must(tmpl.New("header").Parse(header))
-	}
-	return tmpl, table, nil
+	return rowTemplate(format, statsDefault, statsHeaders, "'{{.Name}} {{.CPUPerc}}'")
 }
 
 // statsRow is one container's line; the fields are docker stats'
@@ -143,24 +110,9 @@ func newStatsRow(s orchestrate.StatsSample, noTrunc bool) statsRow {
 
 // writeStats prints one round.
 func writeStats(w io.Writer, round []orchestrate.StatsSample, tmpl *template.Template, table, noTrunc bool) error {
-	out := w
-	var tw *tabwriter.Writer
-	if table {
-		tw = tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
-		out = tw
-		if err := tmpl.ExecuteTemplate(tw, "header", nil); err != nil {
-			return err
-		}
-		fmt.Fprintln(tw)
-	}
+	rows := make([]any, 0, len(round))
 	for _, s := range round {
-		if err := tmpl.ExecuteTemplate(out, "stats", newStatsRow(s, noTrunc)); err != nil {
-			return fmt.Errorf("--format: %w", err)
-		}
-		fmt.Fprintln(out)
+		rows = append(rows, newStatsRow(s, noTrunc))
 	}
-	if tw != nil {
-		return tw.Flush()
-	}
-	return nil
+	return writeRows(w, tmpl, table, rows)
 }

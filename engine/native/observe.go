@@ -44,7 +44,7 @@ func (b *Backend) Observe(ctx context.Context, project string, imageRefs []strin
 	}
 	for _, v := range b.vols.List() {
 		if v.Project == project || v.Labels[engine.LabelProject] == project {
-			out.Volumes = append(out.Volumes, engine.Volume{Name: v.Name, Labels: v.Labels})
+			out.Volumes = append(out.Volumes, engine.Volume{Name: v.Name, Labels: v.Labels, Driver: "local", Mountpoint: b.vols.Data(v)})
 		}
 	}
 	for _, ref := range imageRefs {
