@@ -361,6 +361,35 @@ type Stats struct {
 	Pids                  uint64
 }
 
+// Exporter streams a container's file system (docker export).
+type Exporter interface {
+	// Export is a tar of the container's root file system: its image's
+	// layers and its writable layer, without its volumes and binds.
+	// Closing it releases what the export held (a running container is
+	// as it was before once Close returns).
+	Export(ctx context.Context, id string) (io.ReadCloser, error)
+}
+
+// Committer makes an image of a container (docker commit).
+type Committer interface {
+	// Commit stores the container's writable layer as a new layer on its
+	// image, with the container's configuration (command, environment,
+	// working dir, user, labels) and opts.Changes applied, tagged
+	// opts.Ref when set, and returns the image's ID.
+	Commit(ctx context.Context, id string, opts CommitOptions) (string, error)
+}
+
+// CommitOptions are docker commit's.
+type CommitOptions struct {
+	Ref string
+	// Changes are Dockerfile instructions (CMD, ENV, LABEL, ...).
+	Changes []string
+	Message string
+	Author  string
+	// Pause freezes a running container while its layer is read.
+	Pause bool
+}
+
 // WaitCondition is what Wait waits for.
 type WaitCondition int
 

@@ -62,6 +62,8 @@ var words = map[string][3]string{
 	// The commands of docker compose parity (issue 16).
 	orchestrate.OpPause:   {"Container", "Pausing", "Paused"},
 	orchestrate.OpUnpause: {"Container", "Unpausing", "Unpaused"},
+	orchestrate.OpExport:  {"Container", "Exporting", "Exported"},
+	orchestrate.OpCommit:  {"Container", "Committing", "Committed"},
 }
 
 func (r *renderer) event(e orchestrate.Event) {

@@ -106,6 +106,8 @@ func Run(t *testing.T, newBackend func(t *testing.T) engine.Backend, opts Option
 			return has[engine.Pauser](b) && has[engine.Execer](b) && has[engine.Copier](b)
 		}},
 		{"StatsReader", testStats, has[engine.StatsReader]},
+		{"Exporter", testExporter, func(b engine.Backend) bool { return has[engine.Exporter](b) && has[engine.Execer](b) }},
+		{"Committer", testCommitter, func(b engine.Backend) bool { return has[engine.Committer](b) && has[engine.Execer](b) }},
 		{"PublishedPort", testPublishedPort, nil},
 		{"Mounts", testMounts, nil},
 		{"Translation", testTranslation, nil},

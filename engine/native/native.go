@@ -63,6 +63,8 @@ var (
 	_ engine.ProcessStopper = (*Backend)(nil)
 	_ engine.Pauser         = (*Backend)(nil)
 	_ engine.StatsReader    = (*Backend)(nil)
+	_ engine.Exporter       = (*Backend)(nil)
+	_ engine.Committer      = (*Backend)(nil)
 )
 
 // Defaults for Options.
