@@ -390,6 +390,33 @@ type CommitOptions struct {
 	Pause bool
 }
 
+// EventStreamer streams the container events of a project (docker
+// compose events).
+type EventStreamer interface {
+	// Events calls fn with each event of the project's containers, as
+	// they happen, until ctx ends; Since (docker only) replays the
+	// engine's past events from then on.
+	Events(ctx context.Context, project string, opts EventOptions, fn func(ContainerEvent)) error
+}
+
+// EventOptions control EventStreamer.Events.
+type EventOptions struct {
+	Since time.Time
+}
+
+// ContainerEvent is one event of a container, named as the Engine API
+// names them: create, start, die, health_status: healthy, destroy, ...
+type ContainerEvent struct {
+	Time    time.Time
+	ID      string
+	Service string
+	OneOff  bool
+	Action  string
+	// Attributes are the container's name and image, its labels, and
+	// per action more (exitCode on die).
+	Attributes map[string]string
+}
+
 // WaitCondition is what Wait waits for.
 type WaitCondition int
 

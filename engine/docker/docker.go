@@ -118,6 +118,7 @@ var (
 	_ engine.StatsReader   = (*Backend)(nil)
 	_ engine.Exporter      = (*Backend)(nil)
 	_ engine.Committer     = (*Backend)(nil)
+	_ engine.EventStreamer = (*Backend)(nil)
 )
 
 // New connects to the Docker Engine the user points at (see Connect).

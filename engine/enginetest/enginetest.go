@@ -108,6 +108,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) engine.Backend, opts Option
 		{"StatsReader", testStats, has[engine.StatsReader]},
 		{"Exporter", testExporter, func(b engine.Backend) bool { return has[engine.Exporter](b) && has[engine.Execer](b) }},
 		{"Committer", testCommitter, func(b engine.Backend) bool { return has[engine.Committer](b) && has[engine.Execer](b) }},
+		{"EventStreamer", testEvents, has[engine.EventStreamer]},
 		{"PublishedPort", testPublishedPort, nil},
 		{"Mounts", testMounts, nil},
 		{"Translation", testTranslation, nil},

@@ -65,6 +65,7 @@ var (
 	_ engine.StatsReader    = (*Backend)(nil)
 	_ engine.Exporter       = (*Backend)(nil)
 	_ engine.Committer      = (*Backend)(nil)
+	_ engine.EventStreamer  = (*Backend)(nil)
 )
 
 // Defaults for Options.
