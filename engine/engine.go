@@ -417,6 +417,25 @@ type ContainerEvent struct {
 	Attributes map[string]string
 }
 
+// Attacher connects to a running container's main process (docker
+// attach).
+type Attacher interface {
+	// Attach copies the container's output from now on to Stdout and
+	// Stderr (all to Stdout with a TTY) and, when Stdin is set and the
+	// container keeps its input open (stdin_open or tty), Stdin to its
+	// input, which stays open after. It returns the exit code when the
+	// container stops, or ctx's error when ctx ends first (a detach: the
+	// container runs on). A container that is not running is an
+	// ErrConflict.
+	Attach(ctx context.Context, id string, streams AttachStreams) (exitCode int, err error)
+}
+
+// AttachStreams are Attacher.Attach's streams.
+type AttachStreams struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
 // WaitCondition is what Wait waits for.
 type WaitCondition int
 

@@ -119,6 +119,7 @@ var (
 	_ engine.Exporter      = (*Backend)(nil)
 	_ engine.Committer     = (*Backend)(nil)
 	_ engine.EventStreamer = (*Backend)(nil)
+	_ engine.Attacher      = (*Backend)(nil)
 )
 
 // New connects to the Docker Engine the user points at (see Connect).

@@ -109,6 +109,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) engine.Backend, opts Option
 		{"Exporter", testExporter, func(b engine.Backend) bool { return has[engine.Exporter](b) && has[engine.Execer](b) }},
 		{"Committer", testCommitter, func(b engine.Backend) bool { return has[engine.Committer](b) && has[engine.Execer](b) }},
 		{"EventStreamer", testEvents, has[engine.EventStreamer]},
+		{"Attacher", testAttacher, has[engine.Attacher]},
 		{"PublishedPort", testPublishedPort, nil},
 		{"Mounts", testMounts, nil},
 		{"Translation", testTranslation, nil},

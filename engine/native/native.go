@@ -66,6 +66,7 @@ var (
 	_ engine.Exporter       = (*Backend)(nil)
 	_ engine.Committer      = (*Backend)(nil)
 	_ engine.EventStreamer  = (*Backend)(nil)
+	_ engine.Attacher       = (*Backend)(nil)
 )
 
 // Defaults for Options.
