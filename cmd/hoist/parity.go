@@ -6,6 +6,6 @@ import "github.com/spf13/cobra"
 // for parity (issue 16), each in its own file.
 func parityCommands(a *app) []*cobra.Command {
 	return []*cobra.Command{
-		newPause(a, "pause"), newPause(a, "unpause"), newScale(a), newStats(a), newVolumes(a), newExport(a), newCommit(a), newEvents(a), newAttach(a),
+		newPause(a, "pause"), newPause(a, "unpause"), newScale(a), newStats(a), newVolumes(a), newExport(a), newCommit(a), newEvents(a), newAttach(a), newPublish(a),
 	}
 }

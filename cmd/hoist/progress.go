@@ -64,6 +64,7 @@ var words = map[string][3]string{
 	orchestrate.OpUnpause: {"Container", "Unpausing", "Unpaused"},
 	orchestrate.OpExport:  {"Container", "Exporting", "Exported"},
 	orchestrate.OpCommit:  {"Container", "Committing", "Committed"},
+	orchestrate.OpPublish: {"Artifact", "Publishing", "Published"},
 }
 
 func (r *renderer) event(e orchestrate.Event) {
