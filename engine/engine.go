@@ -326,6 +326,116 @@ type Toper interface {
 	Top(ctx context.Context, id string) (titles []string, rows [][]string, err error)
 }
 
+// Pauser suspends and resumes every process of a running container
+// (docker pause and unpause; the cgroup freezer). A paused container's
+// State is StatePaused; exec into it is an ErrConflict; stop, kill with
+// SIGKILL and forced removal work on it.
+type Pauser interface {
+	// Pause is an ErrConflict when the container is not running or
+	// already paused.
+	Pause(ctx context.Context, id string) error
+	// Unpause is an ErrConflict when the container is not paused.
+	Unpause(ctx context.Context, id string) error
+}
+
+// StatsReader reads a running container's resource counters once
+// (docker stats); rates come from two reads.
+type StatsReader interface {
+	// Stats is an ErrConflict when the container is not running.
+	Stats(ctx context.Context, id string) (Stats, error)
+}
+
+// Stats are a container's counters at Read, as docker stats shows them.
+type Stats struct {
+	Read time.Time
+	// CPUNanos is the CPU time its processes used so far.
+	CPUNanos uint64
+	// MemoryUsage leaves out the inactive page cache, as docker stats
+	// does; MemoryLimit is its limit, or the host's memory without one.
+	MemoryUsage, MemoryLimit uint64
+	// NetRx and NetTx are the bytes its network interfaces received and
+	// sent; BlockRead and BlockWrite the bytes read from and written to
+	// block devices (0 where the engine does not account them).
+	NetRx, NetTx          uint64
+	BlockRead, BlockWrite uint64
+	Pids                  uint64
+}
+
+// Exporter streams a container's file system (docker export).
+type Exporter interface {
+	// Export is a tar of the container's root file system: its image's
+	// layers and its writable layer, without its volumes and binds.
+	// Closing it releases what the export held (a running container is
+	// as it was before once Close returns).
+	Export(ctx context.Context, id string) (io.ReadCloser, error)
+}
+
+// Committer makes an image of a container (docker commit).
+type Committer interface {
+	// Commit stores the container's writable layer as a new layer on its
+	// image, with the container's configuration (command, environment,
+	// working dir, user, labels) and opts.Changes applied, tagged
+	// opts.Ref when set, and returns the image's ID.
+	Commit(ctx context.Context, id string, opts CommitOptions) (string, error)
+}
+
+// CommitOptions are docker commit's.
+type CommitOptions struct {
+	Ref string
+	// Changes are Dockerfile instructions (CMD, ENV, LABEL, ...).
+	Changes []string
+	Message string
+	Author  string
+	// Pause freezes a running container while its layer is read.
+	Pause bool
+}
+
+// EventStreamer streams the container events of a project (docker
+// compose events).
+type EventStreamer interface {
+	// Events calls fn with each event of the project's containers, as
+	// they happen, until ctx ends; Since (docker only) replays the
+	// engine's past events from then on.
+	Events(ctx context.Context, project string, opts EventOptions, fn func(ContainerEvent)) error
+}
+
+// EventOptions control EventStreamer.Events.
+type EventOptions struct {
+	Since time.Time
+}
+
+// ContainerEvent is one event of a container, named as the Engine API
+// names them: create, start, die, health_status: healthy, destroy, ...
+type ContainerEvent struct {
+	Time    time.Time
+	ID      string
+	Service string
+	OneOff  bool
+	Action  string
+	// Attributes are the container's name and image, its labels, and
+	// per action more (exitCode on die).
+	Attributes map[string]string
+}
+
+// Attacher connects to a running container's main process (docker
+// attach).
+type Attacher interface {
+	// Attach copies the container's output from now on to Stdout and
+	// Stderr (all to Stdout with a TTY) and, when Stdin is set and the
+	// container keeps its input open (stdin_open or tty), Stdin to its
+	// input, which stays open after. It returns the exit code when the
+	// container stops, or ctx's error when ctx ends first (a detach: the
+	// container runs on). A container that is not running is an
+	// ErrConflict.
+	Attach(ctx context.Context, id string, streams AttachStreams) (exitCode int, err error)
+}
+
+// AttachStreams are Attacher.Attach's streams.
+type AttachStreams struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
 // WaitCondition is what Wait waits for.
 type WaitCondition int
 
@@ -423,6 +533,9 @@ type Network struct {
 type Volume struct {
 	Name   string
 	Labels map[string]string
+	// Driver and Mountpoint are what docker volume ls shows.
+	Driver     string
+	Mountpoint string
 }
 
 // NetworkSpec describes a network to create. Name is the engine-level name

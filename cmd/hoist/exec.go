@@ -31,7 +31,8 @@ func newExec(a *app) *cobra.Command {
 			return a.withContainers(ctx, args[:1], false, func(o *orchestrate.Orchestrator, _ string, cs []engine.Container) error {
 				var target *engine.Container
 				for i := range cs {
-					if cs[i].Number == index && cs[i].State == engine.StateRunning {
+					// A paused one too: the engine refuses it, saying so.
+					if cs[i].Number == index && (cs[i].State == engine.StateRunning || cs[i].State == engine.StatePaused) {
 						target = &cs[i]
 					}
 				}

@@ -58,6 +58,13 @@ var words = map[string][3]string{
 	"remove image":     {"Image", "Removing", "Removed"},
 	"provider":         {"Service", "Creating", "Created"},
 	"provider down":    {"Service", "Removing", "Removed"},
+
+	// The commands of docker compose parity (issue 16).
+	orchestrate.OpPause:   {"Container", "Pausing", "Paused"},
+	orchestrate.OpUnpause: {"Container", "Unpausing", "Unpaused"},
+	orchestrate.OpExport:  {"Container", "Exporting", "Exported"},
+	orchestrate.OpCommit:  {"Container", "Committing", "Committed"},
+	orchestrate.OpPublish: {"Artifact", "Publishing", "Published"},
 }
 
 func (r *renderer) event(e orchestrate.Event) {

@@ -66,6 +66,7 @@ func newRoot(a *app) *cobra.Command {
 		newLs(a), newBuild(a), newPull(a), newPush(a), newRun(a), newImage(a), newImages(a), newPort(a), newTop(a), newWatch(a),
 		newCp(a), newConvert(a), newSystem(a),
 	)
+	root.AddCommand(parityCommands(a)...)
 	return root
 }
 

@@ -34,6 +34,11 @@ type dockerAPI interface {
 	ContainerStop(ctx context.Context, id string, options container.StopOptions) error
 	ContainerRemove(ctx context.Context, id string, options container.RemoveOptions) error
 	ContainerKill(ctx context.Context, id, signal string) error
+	ContainerPause(ctx context.Context, id string) error
+	ContainerUnpause(ctx context.Context, id string) error
+	ContainerStatsOneShot(ctx context.Context, id string) (container.StatsResponseReader, error)
+	ContainerExport(ctx context.Context, id string) (io.ReadCloser, error)
+	ContainerCommit(ctx context.Context, id string, options container.CommitOptions) (container.CommitResponse, error)
 	ContainerLogs(ctx context.Context, id string, options container.LogsOptions) (io.ReadCloser, error)
 	ContainerTop(ctx context.Context, id string, arguments []string) (container.TopResponse, error)
 	ContainerExecCreate(ctx context.Context, id string, options container.ExecOptions) (container.ExecCreateResponse, error)
@@ -109,6 +114,12 @@ var (
 	_ engine.ImageLoader   = (*Backend)(nil)
 	_ engine.ImageImporter = (*Backend)(nil)
 	_ engine.ImageLister   = (*Backend)(nil)
+	_ engine.Pauser        = (*Backend)(nil)
+	_ engine.StatsReader   = (*Backend)(nil)
+	_ engine.Exporter      = (*Backend)(nil)
+	_ engine.Committer     = (*Backend)(nil)
+	_ engine.EventStreamer = (*Backend)(nil)
+	_ engine.Attacher      = (*Backend)(nil)
 )
 
 // New connects to the Docker Engine the user points at (see Connect).

@@ -58,7 +58,7 @@ func (b *Backend) Observe(ctx context.Context, project string, imageRefs []strin
 		}
 		for _, v := range resp.Volumes {
 			if v != nil {
-				st.Volumes = append(st.Volumes, engine.Volume{Name: v.Name, Labels: v.Labels})
+				st.Volumes = append(st.Volumes, engine.Volume{Name: v.Name, Labels: v.Labels, Driver: v.Driver, Mountpoint: v.Mountpoint})
 			}
 		}
 		sort.Slice(st.Volumes, func(i, j int) bool { return st.Volumes[i].Name < st.Volumes[j].Name })

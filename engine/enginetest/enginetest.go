@@ -102,6 +102,14 @@ func Run(t *testing.T, newBackend func(t *testing.T) engine.Backend, opts Option
 		{"Pusher", testPusher, func(b engine.Backend) bool {
 			return has[engine.Pusher](b) && has[engine.ImageImporter](b) && has[engine.ImageRemover](b)
 		}},
+		{"Pauser", testPauser, func(b engine.Backend) bool {
+			return has[engine.Pauser](b) && has[engine.Execer](b) && has[engine.Copier](b)
+		}},
+		{"StatsReader", testStats, has[engine.StatsReader]},
+		{"Exporter", testExporter, func(b engine.Backend) bool { return has[engine.Exporter](b) && has[engine.Execer](b) }},
+		{"Committer", testCommitter, func(b engine.Backend) bool { return has[engine.Committer](b) && has[engine.Execer](b) }},
+		{"EventStreamer", testEvents, has[engine.EventStreamer]},
+		{"Attacher", testAttacher, has[engine.Attacher]},
 		{"PublishedPort", testPublishedPort, nil},
 		{"Mounts", testMounts, nil},
 		{"Translation", testTranslation, nil},

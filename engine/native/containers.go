@@ -113,6 +113,7 @@ func (b *Backend) stopByID(ctx context.Context, id string, timeout time.Duration
 			return fmt.Errorf("stop container %s: %w", r.Name, err)
 		}
 	}
+	b.thawIfPaused(r)
 	if err := b.sups.Stop(ctx, r, timeout); err != nil {
 		return fmt.Errorf("stop container %s: %w", r.Name, err)
 	}
@@ -156,6 +157,7 @@ func (b *Backend) RemoveContainer(ctx context.Context, id string, opts engine.Re
 		return fmt.Errorf("remove container %s: it is running; stop it first or force: %w", r.Name, engine.ErrConflict)
 	}
 	if started {
+		b.thawIfPaused(r)
 		if err := b.sups.Stop(ctx, r, 0); err != nil {
 			return fmt.Errorf("remove container %s: %w", r.Name, err)
 		}
@@ -196,6 +198,9 @@ func (b *Backend) Kill(ctx context.Context, id string, signal string) error {
 	}
 	if err := b.sups.Kill(ctx, r, sig); err != nil {
 		return fmt.Errorf("kill container %s: %w", r.Name, err)
+	}
+	if sig == syscall.SIGKILL {
+		b.thawIfPaused(r)
 	}
 	return nil
 }

@@ -24,6 +24,9 @@ func (b *Backend) Exec(ctx context.Context, id string, spec engine.ExecSpec) (in
 	if err != nil {
 		return -1, fmt.Errorf("exec in %s: %w", r.Name, err)
 	}
+	if runtime.Frozen(st.Pid) {
+		return -1, fmt.Errorf("exec in %s: %w: %w", r.Name, runtime.ErrPaused, engine.ErrConflict)
+	}
 	es := execSpec(r, spec)
 	if spec.TTY {
 		es.TTY, es.Size = true, runtime.WinSize{Rows: spec.Size.Rows, Cols: spec.Size.Cols}

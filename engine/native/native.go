@@ -61,6 +61,12 @@ var (
 	_ engine.ProjectLocker  = (*Backend)(nil)
 	_ engine.ProjectTearer  = (*Backend)(nil)
 	_ engine.ProcessStopper = (*Backend)(nil)
+	_ engine.Pauser         = (*Backend)(nil)
+	_ engine.StatsReader    = (*Backend)(nil)
+	_ engine.Exporter       = (*Backend)(nil)
+	_ engine.Committer      = (*Backend)(nil)
+	_ engine.EventStreamer  = (*Backend)(nil)
+	_ engine.Attacher       = (*Backend)(nil)
 )
 
 // Defaults for Options.

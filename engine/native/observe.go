@@ -44,7 +44,7 @@ func (b *Backend) Observe(ctx context.Context, project string, imageRefs []strin
 	}
 	for _, v := range b.vols.List() {
 		if v.Project == project || v.Labels[engine.LabelProject] == project {
-			out.Volumes = append(out.Volumes, engine.Volume{Name: v.Name, Labels: v.Labels})
+			out.Volumes = append(out.Volumes, engine.Volume{Name: v.Name, Labels: v.Labels, Driver: "local", Mountpoint: b.vols.Data(v)})
 		}
 	}
 	for _, ref := range imageRefs {
@@ -66,6 +66,9 @@ func (b *Backend) container(r *store.Record, st runtime.State, started bool) eng
 		switch st.Status {
 		case runtime.StatusRunning:
 			c.State = engine.StateRunning
+			if runtime.Frozen(st.Pid) {
+				c.State = engine.StatePaused
+			}
 		case runtime.StatusExited:
 			c.State, c.ExitCode = engine.StateExited, st.ExitCode
 		}

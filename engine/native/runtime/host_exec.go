@@ -82,6 +82,9 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	if frozen, _ := cg.Frozen(); frozen {
+		return -1, ErrPaused
+	}
 	prog, err := seccompFor(spec.Security)
 	if err != nil {
 		return -1, err

@@ -61,6 +61,7 @@ func MaybeInit() bool {
 	// Non-dumpable: container processes cannot ptrace us or open our
 	// /proc/<pid>/exe (see initexe/memfd.go). execve resets it for the command.
 	_ = unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	setProcName(os.Args[0])
 	var err error
 	switch os.Args[0] {
 	case roleInit:

@@ -65,3 +65,14 @@ func TestValidID(t *testing.T) {
 		}
 	}
 }
+
+func TestProcName(t *testing.T) {
+	for role, want := range map[string]string{
+		roleInit: "hoist-init", "hoist-runtime:supervisor": "hoist-sup", roleCopy: "hoist-copy",
+		"hoist-runtime:a-very-long-role-name": "hoist-a-very-lo",
+	} {
+		if got := procName(role); got != want {
+			t.Errorf("procName(%q) = %q, want %q", role, got, want)
+		}
+	}
+}

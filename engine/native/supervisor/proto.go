@@ -154,6 +154,9 @@ func (s *server) handle(ctx context.Context, conn net.Conn, shutdown func()) {
 	case "subscribe":
 		s.stream(cctx, conn, br, enc)
 		return
+	case "stdin":
+		s.attachInput(cctx, conn, br, enc, req.ID)
+		return
 	case "publish":
 		s.publish(cctx, conn, br, enc, req)
 		return

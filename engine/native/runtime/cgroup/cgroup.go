@@ -40,7 +40,12 @@ import (
 const cgroupRoot = "/sys/fs/cgroup"
 
 // v1Controllers are the hierarchies a container gets a directory in.
-var v1Controllers = []string{"memory", "cpu", "pids", "devices"}
+var v1Controllers = []string{"memory", "cpu", "pids", "devices", "freezer", "cpuacct"}
+
+// v1Optional are the controllers a container does without where the
+// host has not mounted them: pause (freezer) and CPU accounting
+// (cpuacct, often mounted with cpu) then fail, and nothing else.
+var v1Optional = map[string]bool{"freezer": true, "cpuacct": true}
 
 // Resources are the limits of a container's cgroup; zero means
 // unlimited. MemorySwapBytes is memory plus swap (Docker's --memory-swap),
@@ -150,6 +155,9 @@ func Of(id string) (*Container, error) {
 		m, ok := mounts[c]
 		if !ok && c == "devices" {
 			return nil, errNoDeviceController
+		}
+		if !ok && v1Optional[c] {
+			continue
 		}
 		if !ok {
 			return nil, fmt.Errorf("cgroup v1 controller %s is not mounted", c)
@@ -347,6 +355,8 @@ func Pids(dir string) ([]int, error) {
 // A killed process leaves the cgroup only once it has been reaped, so the
 // wait is bounded (10 s) rather than assumed.
 func (c *Container) Destroy() error {
+	// A frozen process takes no signal, not even SIGKILL, until thawed.
+	_ = c.Thaw()
 	var errs []error
 	for _, dir := range c.dirs {
 		deadline := time.Now().Add(10 * time.Second)
