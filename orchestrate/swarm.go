@@ -317,7 +317,7 @@ func (o *Services) check(ctx context.Context, p *types.Project, specs map[string
 			}
 			path := strings.Fields(key)[0]
 			problems = append(problems, engine.ServiceProblem{Service: name, Path: strings.Split(strings.Split(path, "/")[0], "."), Warning: true,
-				Msg: fmt.Sprintf("%s is not carried to the %s engine; ignored", key, o.Runner.Name())})
+				Msg: fmt.Sprintf("not carried to the %s engine; ignored", o.Runner.Name())})
 		}
 	}
 	list := make([]engine.ServiceSpec, 0, len(specs))

@@ -32,8 +32,9 @@ import (
 // (192.168.250.11-13) and the registry answer.
 const HubNamespace = "/run/netns/hoist-swarm-hub"
 
-// lockPath is outside the test bed's run directory, which down removes.
-const lockPath = "/run/hoist-swarm.lock"
+// lockPath is outside the test bed's run directory, which down removes,
+// and not the script's own lock (which it takes around up and down).
+const lockPath = "/run/hoist-swarm-tests.lock"
 
 // Bed is a running test bed.
 type Bed struct {
