@@ -18,6 +18,7 @@ import (
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/docker"
 	"github.com/hoist-dev/hoist/engine/native"
+	"github.com/hoist-dev/hoist/engine/swarm"
 	"github.com/hoist-dev/hoist/orchestrate"
 )
 
@@ -59,7 +60,7 @@ func newRoot(a *app) *cobra.Command {
 	f.StringVar(&a.projectDir, "project-directory", "", "alternate working directory (default: the first file's directory)")
 	f.IntVar(&a.parallel, "parallel", orchestrate.DefaultParallel, "maximum operations at once")
 	f.StringVar(&a.progress, "progress", "auto", "progress output: auto, tty, plain, json or quiet")
-	f.StringVar(&a.engineName, "engine", a.getenv("HOIST_ENGINE"), "engine: docker, native or auto (env HOIST_ENGINE)")
+	f.StringVar(&a.engineName, "engine", a.getenv("HOIST_ENGINE"), "engine: docker, native, swarm or auto (env HOIST_ENGINE)")
 	root.AddCommand(
 		newUp(a), newCreate(a), newDown(a), newRm(a), newWait(a), newPs(a), newLogs(a), newConfig(a), newGraph(a), newVersion(a),
 		newExec(a), newLifecycle(a, "start"), newLifecycle(a, "stop"), newLifecycle(a, "restart"), newLifecycle(a, "kill"),
@@ -67,6 +68,7 @@ func newRoot(a *app) *cobra.Command {
 		newCp(a), newConvert(a), newSystem(a),
 	)
 	root.AddCommand(parityCommands(a)...)
+	a.routeSwarm(root)
 	return root
 }
 
@@ -81,7 +83,7 @@ func (a *app) getenv(k string) string {
 
 func (a *app) loadOptions() compose.Options {
 	return compose.Options{Files: a.files, Name: a.project, ProjectDir: a.projectDir, Profiles: a.profiles, EnvFiles: a.envFiles, Environ: a.environ, CacheDir: a.cacheDir(),
-		Warn: a.warn}
+		Warn: a.warn, Swarm: a.onSwarm()}
 }
 
 // warn prints a warning of the loader as hoist's own warnings look.
@@ -165,6 +167,8 @@ func (a *app) backend(ctx context.Context) (engine.Backend, error) {
 		return a.dockerBackend(ctx)
 	case "docker":
 		return a.dockerBackend(ctx)
+	case swarmEngine:
+		return nil, orchestrate.NotSupported(swarmEngine, "this command")
 	case "native":
 		b, err := a.nativeBackend(ctx)
 		if err != nil {
@@ -172,7 +176,7 @@ func (a *app) backend(ctx context.Context) (engine.Backend, error) {
 		}
 		return b, nil
 	}
-	return nil, fmt.Errorf("unknown engine %q: use docker, native or auto", name)
+	return nil, fmt.Errorf("unknown engine %q: use docker, native, swarm or auto", name)
 }
 
 func (a *app) dockerBackend(ctx context.Context) (engine.Backend, error) {
@@ -199,4 +203,17 @@ func (a *app) orchestrator(ctx context.Context) (*orchestrate.Orchestrator, *ren
 	}
 	r := newRenderer(a.stderr, a.progress)
 	return &orchestrate.Orchestrator{Backend: b, Parallel: a.parallel, Report: r.event, AfterOp: a.killHook()}, r, nil
+}
+
+// services opens the swarm engine for the service-level commands: a
+// swarm manager reached as the docker engine reaches its daemon
+// (DOCKER_HOST, docker contexts, TLS); a daemon that is no manager is a
+// clear error.
+func (a *app) services(ctx context.Context) (*orchestrate.Services, error) {
+	e, err := swarm.New(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("swarm engine: %w", err)
+	}
+	r := newRenderer(a.stderr, a.progress)
+	return &orchestrate.Services{Runner: e, Parallel: a.parallel, Report: r.event}, nil
 }

@@ -19,24 +19,9 @@ import (
 )
 
 // Service is one compose service as the swarm engine deploys it: its
-// configuration resolved once (compose.Resolve, Deploy included), which
-// this package maps and adds none of compose's rules to.
-type Service struct {
-	Project string
-	Name    string
-	Config  runspec.Container
-	// Image is what the tasks run when it differs from Config.Image: the
-	// repo:tag@digest of an image built and pushed (BuildAndPush).
-	Image string
-	// Build is the service's build: section, nil without one.
-	Build *engine.BuildSpec
-	// ContainerName is compose's container_name, which Swarm cannot
-	// honour (it names tasks itself); kept only to say so.
-	ContainerName string
-	// Volumes are the project's named volumes by engine-level name, for
-	// the driver and labels Swarm creates them with on each node.
-	Volumes map[string]engine.VolumeSpec
-}
+// configuration resolved once (compose.ResolveWith, Deploy included),
+// which this package maps and adds none of compose's rules to.
+type Service = engine.ServiceSpec
 
 // ObjectIDs finds the Swarm ID and name of a config or secret (kind
 // "config" or "secret") for a service's reference to it.

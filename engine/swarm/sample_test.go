@@ -4,68 +4,25 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os/exec"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	dswarm "github.com/docker/docker/api/types/swarm"
-	"github.com/vishvananda/netns"
 
 	"github.com/hoist-dev/hoist/engine/swarm"
+	"github.com/hoist-dev/hoist/internal/swarmbed"
 )
 
-// hubNamespace is the test bed's hub, where the nodes' addresses answer.
-const hubNamespace = "/run/netns/hoist-swarm-hub"
-
-// hubClient is an HTTP client whose connections are made in the hub's
-// network namespace: the nodes' host-mode ports are reachable there only.
+// hubClient is an HTTP client whose connections are made in the test
+// bed's hub namespace: the nodes' host-mode ports are reachable there
+// only.
 func hubClient(t *testing.T) *http.Client {
 	t.Helper()
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		type result struct {
-			c   net.Conn
-			err error
-		}
-		ch := make(chan result, 1)
-		go func() {
-			// A socket belongs to the namespace it is made in. The thread
-			// goes back to its own namespace after; if it cannot, it stays
-			// locked and dies with the goroutine. (Left in the hub, the
-			// main thread would put the test process in the hub's
-			// namespace, where the test bed's teardown kills everything.)
-			runtime.LockOSThread()
-			orig, err := netns.Get()
-			if err != nil {
-				ch <- result{nil, err}
-				return
-			}
-			defer orig.Close()
-			h, err := netns.GetFromPath(hubNamespace)
-			if err != nil {
-				ch <- result{nil, err}
-				return
-			}
-			defer h.Close()
-			if err := netns.Set(h); err != nil {
-				ch <- result{nil, err}
-				return
-			}
-			var d net.Dialer
-			c, err := d.DialContext(ctx, network, addr)
-			if netns.Set(orig) == nil {
-				runtime.UnlockOSThread()
-			}
-			ch <- result{c, err}
-		}()
-		r := <-ch
-		return r.c, r.err
-	}
-	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}
+	return swarmbed.HubClient(5 * time.Second)
 }
 
 // The seed's sample on three nodes: web built, pushed and pinned by

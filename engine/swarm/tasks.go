@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
@@ -15,37 +14,7 @@ import (
 )
 
 // Task is one task of a project's service, as `hoist ps` shows it.
-type Task struct {
-	ID      string
-	Service string // the compose service's name
-	// Slot is the replica's number (0 for a global service's tasks).
-	Slot   int
-	NodeID string
-	// Node is the node's hostname.
-	Node         string
-	State        string // Swarm's: new, pending, ..., running, complete, failed, rejected, shutdown
-	DesiredState string
-	// Error is the task's error (no such image, no suitable node, a
-	// non-zero exit, an unhealthy container).
-	Error    string
-	ExitCode int
-	// Ports are those published on the task's node (mode: host).
-	Ports       []engine.PortBinding
-	Image       string
-	ContainerID string
-	// Created is when Swarm made the task; Updated when its state last
-	// changed.
-	Created, Updated time.Time
-}
-
-// Name is the task's name as docker names it: service.slot, or
-// service.node-id for a global service.
-func (t Task) Name() string {
-	if t.Slot > 0 {
-		return fmt.Sprintf("%s.%d", t.Service, t.Slot)
-	}
-	return t.Service + "." + t.NodeID
-}
+type Task = engine.ServiceTask
 
 // Tasks lists the tasks of a project's services across every node,
 // sorted by service, slot and newest first; tasks that ended are kept

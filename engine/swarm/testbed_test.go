@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -25,6 +24,7 @@ import (
 	"github.com/hoist-dev/hoist/compose"
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/swarm"
+	"github.com/hoist-dev/hoist/internal/swarmbed"
 )
 
 // The tests of this file run against the real 3-node test bed
@@ -34,7 +34,7 @@ import (
 // HOIST_REQUIRE_DOCKER=1 (CI) or HOIST_REQUIRE_SWARM=1 makes that a
 // failure. HOIST_SWARM_KEEP=1 leaves a test bed this run started up.
 
-// bed is how to reach the test bed, from the script's env output.
+// bed is how to reach the test bed.
 var bed struct {
 	manager  string
 	nodes    []string // DOCKER_HOST of n1..n3
@@ -42,69 +42,31 @@ var bed struct {
 	err      error
 }
 
-func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
+// testbed starts the test bed on the first test that needs it (package
+// swarmbed, shared with the CLI's tests), and TestMain releases it.
 var (
-	bedOnce    sync.Once
-	bedStarted bool // this run started it, so it takes it down
+	testbed swarmbed.Handle
+	bedOnce sync.Once
 )
 
-// startBed brings the test bed up the first time a test needs it, so
-// that the unit tests of the package never wait for it.
-func startBed() {
-	script := repoFile("scripts/swarm-testbed.sh")
-	switch {
-	case os.Geteuid() != 0:
-		bed.err = fmt.Errorf("the swarm test bed needs root")
-		return
-	case exec.Command("docker", "version").Run() != nil:
-		bed.err = fmt.Errorf("the swarm test bed needs the docker CLI and a dockerd to take images from")
-		return
-	}
-	wasUp := exec.Command(script, "status").Run() == nil
-	out, err := runScript(script, "up")
-	if err != nil {
-		bed.err = fmt.Errorf("swarm-testbed.sh up: %v\n%s", err, out)
-		return
-	}
-	bedStarted = !wasUp
-	for _, line := range strings.Split(string(out), "\n") {
-		k, v, _ := strings.Cut(line, "=")
-		switch {
-		case k == "HOIST_SWARM_MANAGER":
-			bed.manager = v
-		case strings.HasPrefix(k, "HOIST_SWARM_NODE"):
-			bed.nodes = append(bed.nodes, v)
-		case k == "HOIST_SWARM_REGISTRY":
-			bed.registry = v
-		}
-	}
-}
-
-func runMain(m *testing.M) int {
+func TestMain(m *testing.M) {
 	code := m.Run()
-	if bedStarted && os.Getenv("HOIST_SWARM_KEEP") != "1" {
-		if out, err := runScript(repoFile("scripts/swarm-testbed.sh"), "down"); err != nil {
-			fmt.Fprintf(os.Stderr, "swarm-testbed.sh down: %v\n%s", err, out)
-			if code == 0 {
-				code = 1
-			}
+	if err := testbed.Release(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		if code == 0 {
+			code = 1
 		}
 	}
-	return code
+	os.Exit(code)
 }
 
-func runScript(script string, args ...string) ([]byte, error) {
-	cmd := exec.Command(script, args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+func startBed() {
+	b, err := testbed.Get()
 	if err != nil {
-		return append(out, stderr.Bytes()...), err
+		bed.err = err
+		return
 	}
-	return out, nil
+	bed.manager, bed.nodes, bed.registry = b.Manager, b.Nodes, b.Registry
 }
 
 func repoFile(rel string) string {
@@ -123,7 +85,7 @@ func needBed(t *testing.T) {
 	if err == nil {
 		err = fmt.Errorf("swarm-testbed.sh gave no manager")
 	}
-	if os.Getenv("HOIST_REQUIRE_DOCKER") == "1" || os.Getenv("HOIST_REQUIRE_SWARM") == "1" {
+	if swarmbed.Required() {
 		t.Fatalf("the swarm test bed is required: %v", err)
 	}
 	t.Skipf("no swarm test bed: %v", err)

@@ -7,36 +7,13 @@ import (
 	"github.com/distribution/reference"
 	"github.com/docker/docker/api/types/versions"
 
+	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/runspec"
 )
 
 // Problem is something of a service that Swarm cannot honour as
-// written. Nothing is dropped silently: each is an error, or a warning
-// where ignoring it leaves the service working (the orchestrator's
-// --strict makes warnings errors too).
-type Problem struct {
-	// Service is the compose service's name.
-	Service string
-	// Path is the compose key below the service, as compose.KeyError's
-	// (["deploy", "resources"]), so the caller can give its file and
-	// line.
-	Path    []string
-	Msg     string
-	Hint    string
-	Warning bool
-}
-
-func (p Problem) String() string {
-	kind := "error"
-	if p.Warning {
-		kind = "warning"
-	}
-	s := fmt.Sprintf("%s: service %q: %s: %s", kind, p.Service, strings.Join(p.Path, "."), p.Msg)
-	if p.Hint != "" {
-		s += "; " + p.Hint
-	}
-	return s
-}
+// written, or that would fail on this swarm.
+type Problem = engine.ServiceProblem
 
 // Unsupported lists what of s Swarm cannot honour on a daemon speaking
 // apiVersion: keys with no Swarm meaning (errors), settings Swarm leaves

@@ -16,34 +16,7 @@ import (
 )
 
 // Progress is a service's state while Wait follows it.
-type Progress struct {
-	Service string // compose name
-	// Running counts tasks of the current spec that run (a task with a
-	// healthcheck runs once it passed: Swarm holds it in starting
-	// before); Completed counts a job's completed tasks.
-	Running, Desired, Completed uint64
-	// Job is set for a job, whose progress is its completions.
-	Job bool
-	// Update is Swarm's update state ("updating", "rollback_started",
-	// ...), "" when no update ran.
-	Update string
-	// Problem is the newest task error, when there is one.
-	Problem string
-}
-
-func (p Progress) String() string {
-	s := fmt.Sprintf("%s %d/%d running", p.Service, p.Running, p.Desired)
-	if p.Job {
-		s = fmt.Sprintf("%s %d/%d completed", p.Service, p.Completed, p.Desired)
-	}
-	if p.Update != "" && p.Update != string(swarm.UpdateStateCompleted) {
-		s += " (" + strings.ReplaceAll(p.Update, "_", " ") + ")"
-	}
-	if p.Problem != "" {
-		s += ": " + p.Problem
-	}
-	return s
-}
+type Progress = engine.ServiceProgress
 
 // WaitOptions control Wait.
 type WaitOptions struct {
@@ -215,6 +188,12 @@ func (o observed) verdict(since time.Time, maxFail int, nodes map[string]string)
 		// will), so that the caller gets a settled service.
 		if !converged && active > 0 {
 			return verdict{progress: p}
+		}
+		// A rollback that ended before this wait began is the past of a
+		// service that runs its spec now (a redeploy that changed
+		// nothing after a failed one): it converged.
+		if at := svc.UpdateStatus.CompletedAt; converged && at != nil && at.Before(since) {
+			return verdict{progress: p, done: true}
 		}
 		msg := svc.UpdateStatus.Message
 		if p.Problem != "" {
