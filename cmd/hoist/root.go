@@ -18,6 +18,7 @@ import (
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/docker"
 	"github.com/hoist-dev/hoist/engine/native"
+	"github.com/hoist-dev/hoist/engine/native/rootless"
 	"github.com/hoist-dev/hoist/orchestrate"
 )
 
@@ -39,6 +40,9 @@ type app struct {
 	parallel   int
 	progress   string
 	engineName string
+	// command is the command's name under hoist ("up", "image"), which
+	// decides whether a rootless run needs the project's anchor.
+	command string
 }
 
 func newRoot(a *app) *cobra.Command {
@@ -49,6 +53,11 @@ func newRoot(a *app) *cobra.Command {
 		SilenceErrors: true,
 		// --version (-v), as docker compose has it; `version` says more.
 		Version: version,
+	}
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
+		for c := cmd; c.HasParent(); c = c.Parent() {
+			a.command = c.Name()
+		}
 	}
 	root.SetVersionTemplate("hoist version {{.Version}}\n")
 	f := root.PersistentFlags()
@@ -161,15 +170,20 @@ func (a *app) backend(ctx context.Context) (engine.Backend, error) {
 				return b, nil
 			}
 		}
+		if goruntime.GOOS == "linux" && rootlessWanted() && rootless.Check() == nil {
+			return nil, a.runRootless(ctx)
+		}
 		return a.dockerBackend(ctx)
 	case "docker":
 		return a.dockerBackend(ctx)
 	case "native":
-		b, err := a.nativeBackend(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("native engine: %w", err)
+		if rootlessWanted() {
+			if err := rootless.Check(); err != nil {
+				return nil, err
+			}
+			return nil, a.runRootless(ctx)
 		}
-		return b, nil
+		return a.nativeBackend(ctx)
 	}
 	return nil, fmt.Errorf("unknown engine %q: use docker, native or auto", name)
 }

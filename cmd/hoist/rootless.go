@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/hoist-dev/hoist/engine/native/rootless"
+	"github.com/hoist-dev/hoist/internal/userns"
+)
+
+// Commands and the rootless anchor: these make the project's anchor when
+// none runs (they create containers or networks that must outlive the
+// command); the others use it when it runs and a holder of their own
+// otherwise. noProject commands never need one.
+var (
+	anchorCommands    = map[string]bool{"up": true, "create": true, "run": true, "start": true, "restart": true, "watch": true}
+	noProjectCommands = map[string]bool{"version": true, "ls": true, "image": true, "images": true, "pull": true, "push": true, "build": true}
+)
+
+// rootlessWanted reports whether the native engine must run rootless:
+// not root, on the host's user namespace (inside it, hoist is the
+// namespace's root and runs the engine as root does).
+func rootlessWanted() bool { return os.Geteuid() != 0 && !userns.Inside() }
+
+// runRootless runs this command line again in the user namespace of the
+// project's anchor (or of a holder of its own), as root there, with the
+// rootless store, and returns its exit status as an exitCode.
+func (a *app) runRootless(ctx context.Context) error {
+	uid, gid := os.Getuid(), os.Getgid()
+	name := strconv.Itoa(uid)
+	if u, err := user.LookupId(name); err == nil {
+		name = u.Username
+	}
+	m, err := rootless.Lookup(name, uid, gid)
+	if err != nil {
+		return fmt.Errorf("rootless: %w", err)
+	}
+	if m.Single {
+		fmt.Fprintf(a.stderr, "WARN "+rootless.SingleWarning+"\n", name, name)
+	}
+	dirs, err := rootless.DirsFor(a.getenv, uid)
+	if err != nil {
+		return err
+	}
+	var project string
+	if !noProjectCommands[a.command] {
+		if project, _, err = a.projectName(ctx); err != nil {
+			return err
+		}
+	}
+	o := rootless.Options{Mapping: m, RunDir: dirs.RunDir}
+	var h *rootless.Holder
+	switch {
+	case project == "":
+	case anchorCommands[a.command]:
+		o.Project = project
+	default:
+		h, _ = rootless.Find(dirs.RunDir, project)
+	}
+	if h == nil {
+		if h, err = rootless.Ensure(ctx, o); err != nil {
+			return fmt.Errorf("rootless: %w", err)
+		}
+	}
+	defer h.Release()
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	cmd := h.Command(exe, wd, a.args)
+	cmd.Env = append(withoutEnv(a.environ, "HOIST_ROOT", "HOIST_RUN_DIR"), "HOIST_ROOT="+dirs.Root, "HOIST_RUN_DIR="+dirs.RunDir)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = a.stdin, a.stdout, a.stderr
+	// The terminal's interrupt reaches the command too, which stops as
+	// it does as root; this process only waits for it.
+	err = cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int(ws.Signal())
+		}
+	case err != nil:
+		return fmt.Errorf("rootless: %w", err)
+	}
+	if a.command == "down" && code == 0 && project != "" {
+		if _, err := os.Stat(filepath.Join(dirs.RunDir, project)); errors.Is(err, os.ErrNotExist) {
+			if err := rootless.Stop(ctx, dirs.RunDir, project); err != nil {
+				return fmt.Errorf("rootless: stop the project's anchor: %w", err)
+			}
+		}
+	}
+	return exitCode(code)
+}
+
+// withoutEnv is env without the variables named.
+func withoutEnv(env []string, names ...string) []string {
+	var out []string
+next:
+	for _, kv := range env {
+		for _, n := range names {
+			if strings.HasPrefix(kv, n+"=") {
+				continue next
+			}
+		}
+		out = append(out, kv)
+	}
+	return out
+}
