@@ -19,6 +19,7 @@ import (
 	"github.com/hoist-dev/hoist/engine/docker"
 	"github.com/hoist-dev/hoist/engine/native"
 	"github.com/hoist-dev/hoist/engine/native/rootless"
+	"github.com/hoist-dev/hoist/internal/userns"
 	"github.com/hoist-dev/hoist/orchestrate"
 )
 
@@ -197,11 +198,17 @@ func (a *app) dockerBackend(ctx context.Context) (engine.Backend, error) {
 }
 
 func (a *app) nativeBackend(ctx context.Context) (*native.Backend, error) {
-	return native.New(ctx, native.Options{
+	o := native.Options{
 		Root:   a.getenv("HOIST_ROOT"),
 		RunDir: a.getenv("HOIST_RUN_DIR"),
 		Logf:   func(format string, args ...any) { fmt.Fprintf(a.stderr, "WARN "+format+"\n", args...) },
-	})
+	}
+	// In a rootless project's namespaces (runRootless), its anchor starts
+	// the supervisor.
+	if sock := a.getenv(rootless.AnchorEnv); sock != "" && userns.Inside() {
+		o.SpawnSupervisor = rootless.Spawner(sock)
+	}
+	return native.New(ctx, o)
 }
 
 // orchestrator opens the engine and a progress renderer.

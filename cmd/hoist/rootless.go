@@ -80,7 +80,10 @@ func (a *app) runRootless(ctx context.Context) error {
 		return err
 	}
 	cmd := h.Command(exe, wd, a.args)
-	cmd.Env = append(withoutEnv(a.environ, "HOIST_ROOT", "HOIST_RUN_DIR"), "HOIST_ROOT="+dirs.Root, "HOIST_RUN_DIR="+dirs.RunDir)
+	cmd.Env = append(withoutEnv(a.environ, "HOIST_ROOT", "HOIST_RUN_DIR", rootless.AnchorEnv), "HOIST_ROOT="+dirs.Root, "HOIST_RUN_DIR="+dirs.RunDir)
+	if h.Project != "" {
+		cmd.Env = append(cmd.Env, rootless.AnchorEnv+"="+rootless.SocketFile(dirs.RunDir, h.Project))
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = a.stdin, a.stdout, a.stderr
 	// The terminal's interrupt reaches the command too, which stops as
 	// it does as root; this process only waits for it.

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
+	"net"
 	"os"
 	"os/signal"
 	goruntime "runtime"
@@ -48,15 +50,27 @@ func runAnchor() int {
 		fmt.Fprintf(ready, "project network namespace: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(ready, "ok %d\n", tid)
-	ready.Close()
 	keep := os.NewFile(3, "keep")
 	if cfg.Project == "" {
+		fmt.Fprintf(ready, "ok %d\n", tid)
+		ready.Close()
 		_, _ = io.Copy(io.Discard, keep)
 		return 0
 	}
 	keep.Close()
-	return anchorLoop(cfg)
+	// Listening before it is ready: the engine asks it for the
+	// supervisor right away.
+	sock := SocketFile(cfg.RunDir, cfg.Project)
+	_ = os.Remove(sock)
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		fmt.Fprintf(ready, "anchor socket: %v\n", err)
+		return 1
+	}
+	defer os.Remove(sock)
+	fmt.Fprintf(ready, "ok %d\n", tid)
+	ready.Close()
+	return anchorLoop(ln, tid)
 }
 
 // parkNetNS makes a network namespace on a thread of its own, with its
@@ -110,15 +124,19 @@ func loopbackUp() error {
 }
 
 // anchorLoop is a project's anchor: the subreaper of what runs in its
-// namespaces, until SIGTERM.
-func anchorLoop(cfg holderConfig) int {
+// namespaces (container inits whose supervisor died come here), the
+// keeper of the project's supervisor, until SIGTERM.
+func anchorLoop(ln net.Listener, netTID int) int {
 	_ = unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+	logger := log.New(os.Stderr, "", log.LstdFlags)
+	k := &keeper{netns: fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), netTID), logf: logger.Printf}
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGCHLD)
+	go k.serve(ln)
 	for s := range sigs {
 		switch s {
 		case unix.SIGCHLD:
-			reap()
+			reap(k.exited)
 		default:
 			return 0
 		}
@@ -126,13 +144,14 @@ func anchorLoop(cfg holderConfig) int {
 	return 0
 }
 
-// reap collects every exited child.
-func reap() {
+// reap collects every exited child, telling exited.
+func reap(exited func(int, unix.WaitStatus)) {
 	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
 		if pid <= 0 || err != nil {
 			return
 		}
+		exited(pid, ws)
 	}
 }

@@ -56,6 +56,8 @@ type Holder struct {
 	NetTID int `json:"net_tid"`
 	// StartTime tells a reused pid apart (procfs.StartTime).
 	StartTime uint64 `json:"start_time"`
+	// Project is the anchor's; empty for a holder of one command.
+	Project string `json:"project,omitempty"`
 	// keep, for a holder of this command, is the pipe whose end ends it.
 	keep *os.File
 }
@@ -144,6 +146,7 @@ func Stop(ctx context.Context, runDir, project string) error {
 	}
 	_ = os.Remove(file)
 	_ = os.Remove(file + ".lock")
+	_ = os.Remove(strings.TrimSuffix(file, ".json") + ".log")
 	return nil
 }
 
@@ -219,7 +222,7 @@ func start(ctx context.Context, o Options) (*Holder, error) {
 	if !ok {
 		return fail(fmt.Errorf("user namespace: %s", strings.TrimSpace(line)))
 	}
-	h := &Holder{Pid: cmd.Process.Pid}
+	h := &Holder{Pid: cmd.Process.Pid, Project: o.Project}
 	if h.NetTID, err = strconv.Atoi(tid); err != nil {
 		return fail(fmt.Errorf("user namespace: bad ready line %q", line))
 	}
