@@ -4,7 +4,7 @@ import "testing"
 
 func TestIsIdentity(t *testing.T) {
 	for in, want := range map[string]bool{
-		"         0          0 4294967295\n": true,
+		"         0          0 4294967295\n":                                   true,
 		"         0       1001          1\n         1     100000      65536\n": false,
 		"0 0 1\n": false,
 	} {
