@@ -79,6 +79,12 @@ type Proxy struct {
 	DialTimeout time.Duration
 	// Logf, when set, hears about failed forwards.
 	Logf func(format string, args ...any)
+	// Dial, when set, connects to the target instead of a net.Dialer in
+	// this thread's network namespace: a rootless project's containers
+	// live in a namespace the proxy's threads cannot stay in, so its
+	// sockets are made there (see engine/native/rootnet). It must return
+	// a *net.TCPConn for "tcp" and a *net.UDPConn for "udp".
+	Dial func(ctx context.Context, network string, target netip.AddrPort) (net.Conn, error)
 }
 
 func (p *Proxy) withDefaults() Proxy {
@@ -170,6 +176,22 @@ func (b *Bound) bind(bd Binding) error {
 		return fmt.Errorf("publish %s: bind %s/%s: %w", bd, host, bd.Proto, err)
 	}
 	return nil
+}
+
+// ServeTCP forwards connections accepted on ln, bound by someone else
+// (rootless: by the CLI in the host's namespace, passed in as a file),
+// to target until ctx ends, then closes ln and every connection.
+func (p *Proxy) ServeTCP(ctx context.Context, ln *net.TCPListener, target netip.AddrPort) error {
+	b := &Bound{p: p.withDefaults(), addrs: []netip.AddrPort{ln.Addr().(*net.TCPAddr).AddrPort()}}
+	b.tcp = []*tcpForwarder{{p: &b.p, ln: ln, target: target, conns: map[net.Conn]struct{}{}}}
+	return b.Serve(ctx)
+}
+
+// ServeUDP is ServeTCP for datagrams received on c.
+func (p *Proxy) ServeUDP(ctx context.Context, c *net.UDPConn, target netip.AddrPort) error {
+	b := &Bound{p: p.withDefaults(), addrs: []netip.AddrPort{c.LocalAddr().(*net.UDPAddr).AddrPort()}}
+	b.udp = []*udpForwarder{{p: &b.p, conn: c, target: target, sessions: map[netip.AddrPort]*udpSession{}}}
+	return b.Serve(ctx)
 }
 
 // Addrs are the bound host addresses, in the order of the bindings (a

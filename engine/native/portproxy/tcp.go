@@ -78,8 +78,7 @@ func (f *tcpForwarder) closeAll() {
 // forward copies both ways between client and a new connection to the
 // target, passing each side's end of stream on as a half close.
 func (f *tcpForwarder) forward(ctx context.Context, client *net.TCPConn) {
-	d := net.Dialer{Timeout: f.p.DialTimeout}
-	up, err := d.DialContext(ctx, "tcp", f.target.String())
+	up, err := f.dial(ctx)
 	if err != nil {
 		f.p.Logf("portproxy: %s: %v", f.ln.Addr(), err)
 		return
@@ -89,14 +88,30 @@ func (f *tcpForwarder) forward(ctx context.Context, client *net.TCPConn) {
 		return
 	}
 	defer f.untrack(up)
-	upTCP := up.(*net.TCPConn)
+	Splice(client, up.(*net.TCPConn))
+}
+
+func (f *tcpForwarder) dial(ctx context.Context) (net.Conn, error) {
+	if f.p.Dial == nil {
+		d := net.Dialer{Timeout: f.p.DialTimeout}
+		return d.DialContext(ctx, "tcp", f.target.String())
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.p.DialTimeout)
+	defer cancel()
+	return f.p.Dial(ctx, "tcp", f.target)
+}
+
+// Splice copies both ways between a and b until both ends of stream,
+// passing each side's end of stream on as a half close. It closes
+// neither connection.
+func Splice(a, b *net.TCPConn) {
 	done := make(chan struct{})
 	go func() {
-		io.Copy(upTCP, client)
-		upTCP.CloseWrite()
+		io.Copy(b, a)
+		b.CloseWrite()
 		close(done)
 	}()
-	io.Copy(client, upTCP)
-	client.CloseWrite()
+	io.Copy(a, b)
+	a.CloseWrite()
 	<-done
 }

@@ -1,6 +1,7 @@
 package portproxy
 
 import (
+	"context"
 	"errors"
 	"net"
 	"net/netip"
@@ -75,7 +76,7 @@ func (f *udpForwarder) session(client netip.AddrPort) *udpSession {
 		delete(f.sessions, lru.client)
 		lru.up.Close()
 	}
-	up, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(f.target))
+	up, err := f.dial()
 	if err != nil {
 		f.p.Logf("portproxy: %s -> %s: %v", client, f.target, err)
 		return nil
@@ -85,6 +86,19 @@ func (f *udpForwarder) session(client netip.AddrPort) *udpSession {
 	f.sessions[client] = s
 	f.wg.Go(func() { f.replies(s) })
 	return s
+}
+
+func (f *udpForwarder) dial() (*net.UDPConn, error) {
+	if f.p.Dial == nil {
+		return net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(f.target))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), f.p.DialTimeout)
+	defer cancel()
+	c, err := f.p.Dial(ctx, "udp", f.target)
+	if err != nil {
+		return nil, err
+	}
+	return c.(*net.UDPConn), nil
 }
 
 // replies relays the target's datagrams back to the client until the
