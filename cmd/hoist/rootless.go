@@ -4,15 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 
+	"github.com/compose-spec/compose-go/v2/types"
+
 	"github.com/hoist-dev/hoist/engine/native/rootless"
+	"github.com/hoist-dev/hoist/engine/native/rootnet"
 	"github.com/hoist-dev/hoist/internal/userns"
 )
 
@@ -52,8 +57,14 @@ func (a *app) runRootless(ctx context.Context) error {
 	}
 	var project string
 	if !noProjectCommands[a.command] {
-		if project, _, err = a.projectName(ctx); err != nil {
+		var p *types.Project
+		if project, p, err = a.projectName(ctx); err != nil {
 			return err
+		}
+		if anchorCommands[a.command] && p != nil {
+			if err := checkHostPorts(p); err != nil {
+				return err
+			}
 		}
 	}
 	o := rootless.Options{Mapping: m, RunDir: dirs.RunDir}
@@ -122,4 +133,26 @@ next:
 		out = append(out, kv)
 	}
 	return out
+}
+
+// checkHostPorts refuses, before anything is made, a published port the
+// user may not bind: here, in the host's network namespace, where
+// net.ipv4.ip_unprivileged_port_start is the host's.
+func checkHostPorts(p *types.Project) error {
+	for _, name := range slices.Sorted(maps.Keys(p.Services)) {
+		for _, port := range p.Services[name].Ports {
+			lo, _, _ := strings.Cut(port.Published, "-")
+			if lo == "" {
+				continue
+			}
+			n, err := strconv.ParseUint(lo, 10, 16)
+			if err != nil {
+				continue // the loader's to refuse
+			}
+			if err := rootnet.CheckHostPort(uint16(n)); err != nil {
+				return fmt.Errorf("service %s: %w", name, err)
+			}
+		}
+	}
+	return nil
 }

@@ -19,10 +19,6 @@ import (
 	"github.com/hoist-dev/hoist/engine/native/supervisor"
 )
 
-// NetNSEnv names, in the supervisor's environment, the project's network
-// namespace (a /proc path of the anchor's parked thread).
-const NetNSEnv = "HOIST_PROJECT_NETNS"
-
 // AnchorEnv names, in the environment of hoist run in a project's
 // namespaces, its anchor's socket.
 const AnchorEnv = "HOIST_ANCHOR"
@@ -55,7 +51,7 @@ func (k *keeper) ensure(ctx context.Context, project, dir string) (int, error) {
 }
 
 func (k *keeper) startLocked(ctx context.Context, project, dir string) (int, error) {
-	cmd, err := supervisor.StartProcess(ctx, project, dir, []string{NetNSEnv + "=" + k.netns})
+	cmd, err := supervisor.StartProcess(ctx, project, dir, []string{supervisor.NetNSEnv + "=" + k.netns})
 	if err != nil {
 		return 0, err
 	}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/engine/native/logfile"
+	"github.com/hoist-dev/hoist/engine/native/rootnet"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
 	"github.com/hoist-dev/hoist/engine/native/store"
 	"github.com/hoist-dev/hoist/internal/clock"
@@ -26,6 +27,12 @@ import (
 
 // role is argv[0] of a re-executed supervisor.
 const role = "hoist-runtime:supervisor"
+
+// NetNSEnv names, in the supervisor's environment, the network namespace
+// of a rootless project's containers, which its published ports are
+// dialled in (engine/native/rootnet); the supervisor's own threads stay
+// in the host's.
+const NetNSEnv = "HOIST_PROJECT_NETNS"
 
 func init() { runtime.RegisterRole(role, runRole) }
 
@@ -221,6 +228,17 @@ func runRole() int {
 	logger := log.New(os.Stderr, "", log.LstdFlags)
 	s := newServer(dir, clock.Real())
 	s.logf = logger.Printf
+	// A rootless project's containers are in a network namespace of
+	// their own, which this process's threads are not in (they are in
+	// the host's, where the published ports are bound).
+	if path := os.Getenv(NetNSEnv); path != "" {
+		ns, err := rootnet.Open(path)
+		if err != nil {
+			return fail(fmt.Errorf("supervisor: project network namespace: %w", err))
+		}
+		defer ns.Close()
+		s.dial = ns.Dial
+	}
 	ln, err := listen(filepath.Join(dir, SocketFile))
 	if err != nil {
 		return fail(err)
