@@ -95,6 +95,10 @@ func (a *app) runRootless(ctx context.Context) error {
 	if h.Project != "" {
 		cmd.Env = append(cmd.Env, rootless.AnchorEnv+"="+rootless.SocketFile(dirs.RunDir, h.Project))
 	}
+	// nsenter's --wd is a directory of the host's mount namespace, which
+	// getcwd cannot name from the holder's: the command changes to it
+	// again by name (main), and PWD names it until then.
+	cmd.Env = append(withoutEnv(cmd.Env, "PWD"), "PWD="+wd, rootless.WorkDirEnv+"="+wd)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = a.stdin, a.stdout, a.stderr
 	// The terminal's interrupt reaches the command too, which stops as
 	// it does as root; this process only waits for it.

@@ -23,6 +23,20 @@ import (
 // namespaces, its anchor's socket.
 const AnchorEnv = "HOIST_ANCHOR"
 
+// WorkDirEnv names, in the environment of hoist run in a holder's
+// namespaces, the directory it must change to first (see EnterWorkDir).
+const WorkDirEnv = "HOIST_ROOTLESS_WD"
+
+// EnterWorkDir changes to the directory WorkDirEnv names, if it is set,
+// and unsets it: nsenter leaves hoist in the directory it was in, by a
+// reference from the host's mount namespace, which getcwd cannot name.
+func EnterWorkDir() {
+	if wd := os.Getenv(WorkDirEnv); wd != "" {
+		_ = os.Chdir(wd)
+		_ = os.Unsetenv(WorkDirEnv)
+	}
+}
+
 // keeper is the anchor's hold on the project's supervisor: it starts it
 // when asked (the engine's supervisor.Ensure, through the anchor's
 // socket) and again when it dies other than by its own shutdown, with
