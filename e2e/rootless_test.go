@@ -252,11 +252,23 @@ func userPids(uid int) []int {
 		if err != nil {
 			continue
 		}
-		if int(fi.Sys().(*syscall.Stat_t).Uid) == uid {
+		// A zombie is not counted: this machine kind's pid 1 does not
+		// reap the anchor that down ended (its parent, the up, had
+		// exited), which a real init does.
+		if int(fi.Sys().(*syscall.Stat_t).Uid) == uid && !zombie(pid) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
+}
+
+func zombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && b[i+2] == 'Z'
 }
 
 // runDirFiles lists what is under the user's run dir other than empty
@@ -366,6 +378,24 @@ func TestRootlessRunRm(t *testing.T) {
 	// run leaves the project's anchor, which holds its network, as
 	// docker compose run leaves the network; down ends it.
 	u.hoist(t, dir, "down")
+
+	// A memory limit needs a cgroup, which a rootless container has not:
+	// a warning naming it and the service, or with --strict a refusal
+	// before any container is made.
+	lim := u.mkdir(t, "limits")
+	u.writeFile(t, filepath.Join(lim, "compose.yaml"), "services:\n  capped:\n    image: "+testImage+"\n    command: [sleep, '600']\n    mem_limit: 64m\n")
+	out, err := u.hoistErr(lim, "up", "-d", "--strict")
+	if err == nil || !strings.Contains(out, `"mem_limit (`) || !strings.Contains(out, "rootless") || !strings.Contains(out, "services: capped") {
+		t.Errorf("up --strict with mem_limit: err %v, output:\n%s", err, out)
+	}
+	if out := u.hoist(t, lim, "ps", "-a", "-q"); strings.TrimSpace(out) != "" {
+		t.Errorf("up --strict made containers: %q", out)
+	}
+	out = u.hoist(t, lim, "up", "-d")
+	if !strings.Contains(out, `WARN the native engine ignores "mem_limit (`) || !strings.Contains(out, "services: capped") {
+		t.Errorf("up with mem_limit warns of nothing:\n%s", out)
+	}
+	u.hoist(t, lim, "down", "-t", "0")
 	if pids := userPids(u.uid); len(pids) > 0 {
 		t.Errorf("processes of %s after run --rm and down: %v", u.name, pids)
 	}

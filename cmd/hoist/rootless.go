@@ -114,7 +114,9 @@ func (a *app) runRootless(ctx context.Context) error {
 	case err != nil:
 		return fmt.Errorf("rootless: %w", err)
 	}
-	if a.command == "down" && code == 0 && project != "" {
+	// An anchor with no project left to hold (down, or an up that failed
+	// before it made anything) ends.
+	if h.Project != "" {
 		if _, err := os.Stat(filepath.Join(dirs.RunDir, project)); errors.Is(err, os.ErrNotExist) {
 			if err := rootless.Stop(ctx, dirs.RunDir, project); err != nil {
 				return fmt.Errorf("rootless: stop the project's anchor: %w", err)
