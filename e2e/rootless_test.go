@@ -392,7 +392,7 @@ func TestRootlessRunRm(t *testing.T) {
 		t.Errorf("up --strict made containers: %q", out)
 	}
 	out = u.hoist(t, lim, "up", "-d")
-	if !strings.Contains(out, `WARN the native engine ignores "mem_limit (`) || !strings.Contains(out, "services: capped") {
+	if !strings.Contains(out, `WARN the native-rootless engine ignores "mem_limit (`) || !strings.Contains(out, "services: capped") {
 		t.Errorf("up with mem_limit warns of nothing:\n%s", out)
 	}
 	u.hoist(t, lim, "down", "-t", "0")

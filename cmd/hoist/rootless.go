@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	goruntime "runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -161,4 +162,40 @@ func checkHostPorts(p *types.Project) error {
 		}
 	}
 	return nil
+}
+
+// engineChoice says which engine the flags select here, and why when
+// auto could not take the native one, without opening docker's.
+func (a *app) engineChoice(ctx context.Context) string {
+	name := a.engineName
+	switch name {
+	case "docker":
+		return "docker"
+	case "native":
+		if rootlessWanted() {
+			return "native-rootless"
+		}
+		return "native"
+	case "", "auto":
+	default:
+		return name + " (unknown: use docker, native or auto)"
+	}
+	if goruntime.GOOS != "linux" {
+		return "docker (auto: the native engine runs on Linux only)"
+	}
+	if !rootlessWanted() {
+		b, err := a.nativeBackend(ctx)
+		if err != nil {
+			return fmt.Sprintf("docker (auto: %v)", err)
+		}
+		b.Close()
+		if userns.Inside() {
+			return "native-rootless (auto)"
+		}
+		return "native (auto: root)"
+	}
+	if err := rootless.Check(); err != nil {
+		return fmt.Sprintf("docker (auto: %v; hoist doctor says more)", err)
+	}
+	return "native-rootless (auto: not root; hoist doctor checks what it needs)"
 }

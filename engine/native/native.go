@@ -38,6 +38,7 @@ import (
 	"github.com/hoist-dev/hoist/engine/native/supervise"
 	"github.com/hoist-dev/hoist/engine/native/supervisor"
 	"github.com/hoist-dev/hoist/engine/native/volume"
+	"github.com/hoist-dev/hoist/internal/userns"
 )
 
 // The engine's optional abilities (engine/engine.go).
@@ -142,8 +143,14 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	return b, nil
 }
 
-// Name is "native".
-func (b *Backend) Name() string { return "native" }
+// Name is "native", or "native-rootless" in a user namespace (a user's
+// own engine, engine/native/rootless).
+func (b *Backend) Name() string {
+	if userns.Inside() {
+		return "native-rootless"
+	}
+	return "native"
+}
 
 // Close releases nothing: the engine holds no connections, and its
 // containers outlive it.
