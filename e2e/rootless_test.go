@@ -456,6 +456,23 @@ func TestRootlessUpPublishedPort(t *testing.T) {
 	if _, err := http.Get(url); err == nil {
 		t.Errorf("%s still answers after down", url)
 	}
+
+	// doctor finds everything rootless needs on this machine kind.
+	if out := u.hoist(t, dir, "doctor"); !strings.Contains(out, "ok   subordinate ids: uids "+strconv.Itoa(u.subUID)) || strings.Contains(out, "FAIL") {
+		t.Errorf("doctor:\n%s", out)
+	}
+	// system reset removes the store, with the image's files that belong
+	// to the user's range (which the user cannot remove itself).
+	store := filepath.Join(u.home, ".local", "share", "hoist")
+	if out, err := u.hoistErr(dir, "system", "reset"); err == nil || !strings.Contains(out, "--force") {
+		t.Errorf("system reset without --force: %v\n%s", err, out)
+	}
+	u.hoist(t, dir, "system", "reset", "--force")
+	for _, d := range []string{store, runDir} {
+		if _, err := os.Lstat(d); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s is still there after system reset (%v)", d, err)
+		}
+	}
 }
 
 func freePort(t *testing.T) int {

@@ -74,8 +74,9 @@ func newRoot(a *app) *cobra.Command {
 		newUp(a), newCreate(a), newDown(a), newRm(a), newWait(a), newPs(a), newLogs(a), newConfig(a), newGraph(a), newVersion(a),
 		newExec(a), newLifecycle(a, "start"), newLifecycle(a, "stop"), newLifecycle(a, "restart"), newLifecycle(a, "kill"),
 		newLs(a), newBuild(a), newPull(a), newPush(a), newRun(a), newImage(a), newImages(a), newPort(a), newTop(a), newWatch(a),
-		newCp(a),
+		newCp(a), newDoctor(a),
 	)
+	addSystemReset(a, root)
 	return root
 }
 

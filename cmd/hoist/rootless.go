@@ -28,7 +28,7 @@ import (
 // otherwise. noProject commands never need one.
 var (
 	anchorCommands    = map[string]bool{"up": true, "create": true, "run": true, "start": true, "restart": true, "watch": true}
-	noProjectCommands = map[string]bool{"version": true, "ls": true, "image": true, "images": true, "pull": true, "push": true, "build": true}
+	noProjectCommands = map[string]bool{"version": true, "ls": true, "image": true, "images": true, "pull": true, "push": true, "build": true, "system": true}
 )
 
 // rootlessWanted reports whether the native engine must run rootless:
