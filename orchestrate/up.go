@@ -39,6 +39,9 @@ type UpOptions struct {
 	KillCtx context.Context
 	// Probe checks host ports; nil means netplan.HostProbe.
 	Probe netplan.Probe
+	// Strict fails, before any container is made, where up would warn
+	// that hoist or the engine ignores a setting.
+	Strict bool
 }
 
 // UpResult tells what was planned.
@@ -116,7 +119,9 @@ func (o *Orchestrator) Up(ctx context.Context, p *types.Project, opts UpOptions)
 	for _, w := range res.Plan.Warnings {
 		o.warn(w)
 	}
-	o.warnUnsupported(p)
+	if ignored := o.warnUnsupported(p, !opts.Strict); len(ignored) > 0 && opts.Strict {
+		return res, fmt.Errorf("--strict: %s", strings.Join(ignored, "; "))
+	}
 	st := newRunState(observed)
 	st.waitTimeout = opts.WaitTimeout
 	err = o.execute(ctx, p, res.Plan, st, o.parallel())
@@ -250,8 +255,9 @@ func (s *runState) id(name string) string {
 }
 
 // warnUnsupported says once per field which services use something hoist
-// or the engine ignores, instead of silently dropping it.
-func (o *Orchestrator) warnUnsupported(p *types.Project) {
+// or the engine ignores, instead of silently dropping it, when warn; it
+// returns what it says.
+func (o *Orchestrator) warnUnsupported(p *types.Project, warn bool) []string {
 	u, _ := o.Backend.(engine.Unsupporter)
 	type key struct{ who, field string }
 	byField := map[key][]string{}
@@ -283,9 +289,15 @@ func (o *Orchestrator) warnUnsupported(p *types.Project) {
 		}
 		return keys[i].field < keys[j].field
 	})
+	var out []string
 	for _, k := range keys {
 		svcs := byField[k]
 		sort.Strings(svcs)
-		o.warn(fmt.Sprintf("%s ignores %q (services: %s)", k.who, k.field, strings.Join(svcs, ", ")))
+		msg := fmt.Sprintf("%s ignores %q (services: %s)", k.who, k.field, strings.Join(svcs, ", "))
+		out = append(out, msg)
+		if warn {
+			o.warn(msg)
+		}
 	}
+	return out
 }

@@ -156,6 +156,7 @@ func newVersion(a *app) *cobra.Command {
 				return nil
 			}
 			fmt.Fprintf(a.stdout, "hoist version %s (%s %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintf(a.stdout, "engine: %s\n", a.engineChoice(cmd.Context()))
 			return nil
 		},
 	}

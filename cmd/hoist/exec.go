@@ -118,8 +118,10 @@ func newLs(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			var ps []engine.ProjectSummary
+			var engineName string
 			err := a.withOrchestrator(ctx, func(o *orchestrate.Orchestrator) error {
 				var err error
+				engineName = o.Backend.Name()
 				ps, err = o.Projects(ctx)
 				return err
 			})
@@ -135,16 +137,18 @@ func newLs(a *app) *cobra.Command {
 			if format == "json" {
 				out := make([]map[string]string, 0, len(rows))
 				for _, p := range rows {
-					out = append(out, map[string]string{"Name": p.Name, "Status": projectStatus(p), "ConfigFiles": p.ConfigFiles})
+					out = append(out, map[string]string{"Name": p.Name, "Status": projectStatus(p), "ConfigFiles": p.ConfigFiles, "Engine": engineName})
 				}
 				b, _ := json.Marshal(out)
 				fmt.Fprintln(a.stdout, string(b))
 				return nil
 			}
 			tw := tabwriter.NewWriter(a.stdout, 0, 4, 3, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tSTATUS\tCONFIG FILES")
+			// ENGINE after docker compose's columns: native, native-rootless
+			// (a user's own) or docker.
+			fmt.Fprintln(tw, "NAME\tSTATUS\tCONFIG FILES\tENGINE")
 			for _, p := range rows {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", p.Name, projectStatus(p), p.ConfigFiles)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, projectStatus(p), p.ConfigFiles, engineName)
 			}
 			return tw.Flush()
 		},

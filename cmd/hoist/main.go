@@ -14,6 +14,7 @@ import (
 	// Imported for its initialisation: hoist run's fast path, which ends
 	// the process there when it ran the command (see its doc).
 	_ "github.com/hoist-dev/hoist/cmd/hoist/fastrun"
+	"github.com/hoist-dev/hoist/engine/native/rootless"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
 	"github.com/hoist-dev/hoist/internal/diskfull"
 )
@@ -52,6 +53,7 @@ func run() int {
 		<-sigs
 		kill()
 	}()
+	rootless.EnterWorkDir()
 	app := &app{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, environ: os.Environ(), killCtx: killCtx,
 		args: os.Args[1:]}
 	root := newRoot(app)

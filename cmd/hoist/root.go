@@ -18,7 +18,9 @@ import (
 	"github.com/hoist-dev/hoist/engine"
 	"github.com/hoist-dev/hoist/engine/docker"
 	"github.com/hoist-dev/hoist/engine/native"
+	"github.com/hoist-dev/hoist/engine/native/rootless"
 	"github.com/hoist-dev/hoist/engine/swarm"
+	"github.com/hoist-dev/hoist/internal/userns"
 	"github.com/hoist-dev/hoist/orchestrate"
 )
 
@@ -40,6 +42,9 @@ type app struct {
 	parallel   int
 	progress   string
 	engineName string
+	// command is the command's name under hoist ("up", "image"), which
+	// decides whether a rootless run needs the project's anchor.
+	command string
 }
 
 func newRoot(a *app) *cobra.Command {
@@ -50,6 +55,11 @@ func newRoot(a *app) *cobra.Command {
 		SilenceErrors: true,
 		// --version (-v), as docker compose has it; `version` says more.
 		Version: version,
+	}
+	root.PersistentPreRun = func(cmd *cobra.Command, _ []string) {
+		for c := cmd; c.HasParent(); c = c.Parent() {
+			a.command = c.Name()
+		}
 	}
 	root.SetVersionTemplate("hoist version {{.Version}}\n")
 	f := root.PersistentFlags()
@@ -65,7 +75,7 @@ func newRoot(a *app) *cobra.Command {
 		newUp(a), newCreate(a), newDown(a), newRm(a), newWait(a), newPs(a), newLogs(a), newConfig(a), newGraph(a), newVersion(a),
 		newExec(a), newLifecycle(a, "start"), newLifecycle(a, "stop"), newLifecycle(a, "restart"), newLifecycle(a, "kill"),
 		newLs(a), newBuild(a), newPull(a), newPush(a), newRun(a), newImage(a), newImages(a), newPort(a), newTop(a), newWatch(a),
-		newCp(a), newConvert(a), newSystem(a),
+		newCp(a), newConvert(a), newSystem(a, newSystemReset(a)), newDoctor(a),
 	)
 	root.AddCommand(parityCommands(a)...)
 	a.routeSwarm(root)
@@ -164,17 +174,22 @@ func (a *app) backend(ctx context.Context) (engine.Backend, error) {
 				return b, nil
 			}
 		}
+		if goruntime.GOOS == "linux" && rootlessWanted() && rootless.Check() == nil {
+			return nil, a.runRootless(ctx)
+		}
 		return a.dockerBackend(ctx)
 	case "docker":
 		return a.dockerBackend(ctx)
 	case swarmEngine:
 		return nil, orchestrate.NotSupported(swarmEngine, "this command")
 	case "native":
-		b, err := a.nativeBackend(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("native engine: %w", err)
+		if rootlessWanted() {
+			if err := rootless.Check(); err != nil {
+				return nil, err
+			}
+			return nil, a.runRootless(ctx)
 		}
-		return b, nil
+		return a.nativeBackend(ctx)
 	}
 	return nil, fmt.Errorf("unknown engine %q: use docker, native, swarm or auto", name)
 }
@@ -188,11 +203,17 @@ func (a *app) dockerBackend(ctx context.Context) (engine.Backend, error) {
 }
 
 func (a *app) nativeBackend(ctx context.Context) (*native.Backend, error) {
-	return native.New(ctx, native.Options{
+	o := native.Options{
 		Root:   a.getenv("HOIST_ROOT"),
 		RunDir: a.getenv("HOIST_RUN_DIR"),
 		Logf:   func(format string, args ...any) { fmt.Fprintf(a.stderr, "WARN "+format+"\n", args...) },
-	})
+	}
+	// In a rootless project's namespaces (runRootless), its anchor starts
+	// the supervisor.
+	if sock := a.getenv(rootless.AnchorEnv); sock != "" && userns.Inside() {
+		o.SpawnSupervisor = rootless.Spawner(sock)
+	}
+	return native.New(ctx, o)
 }
 
 // orchestrator opens the engine and a progress renderer.

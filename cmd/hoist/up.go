@@ -20,7 +20,7 @@ import (
 type upFlags struct {
 	detach, wait, build, noBuild, force, noRecreate, removeOrphans, noDeps bool
 	abortOnExit, dryRun, noLogPrefix, noColor, watch, noStart              bool
-	attachDeps                                                             bool
+	attachDeps, strict                                                     bool
 	waitTimeout                                                            int
 	exitCodeFrom, pull                                                     string
 	scale, attach, noAttach                                                []string
@@ -78,6 +78,7 @@ func addCreateFlags(fl *pflag.FlagSet, f *upFlags) {
 	fl.BoolVar(&f.noRecreate, "no-recreate", false, "never recreate existing containers")
 	fl.BoolVar(&f.removeOrphans, "remove-orphans", false, "remove containers of services not in the compose file")
 	fl.StringArrayVar(&f.scale, "scale", nil, "NUM containers of SERVICE, as SERVICE=NUM (repeatable; overrides scale and deploy.replicas)")
+	fl.BoolVar(&f.strict, "strict", false, "fail, before creating containers, where hoist or the engine would ignore a setting (instead of warning)")
 }
 
 func (a *app) up(ctx context.Context, f upFlags, services []string) error {
@@ -131,7 +132,7 @@ func (a *app) up(ctx context.Context, f upFlags, services []string) error {
 		Services: services, NoDeps: f.noDeps, Build: f.build, NoBuild: f.noBuild, Pull: f.pull,
 		ForceRecreate: f.force, NoRecreate: f.noRecreate, RemoveOrphans: f.removeOrphans,
 		Wait: f.wait, WaitTimeout: time.Duration(f.waitTimeout) * time.Second, NoStart: f.noStart,
-		DryRun: f.dryRun, KillCtx: a.killCtx,
+		DryRun: f.dryRun, KillCtx: a.killCtx, Strict: f.strict,
 	}
 	started := time.Now()
 	res, err := o.Up(ctx, p, opts)

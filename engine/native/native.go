@@ -36,7 +36,9 @@ import (
 	"github.com/hoist-dev/hoist/engine/native/network"
 	"github.com/hoist-dev/hoist/engine/native/store"
 	"github.com/hoist-dev/hoist/engine/native/supervise"
+	"github.com/hoist-dev/hoist/engine/native/supervisor"
 	"github.com/hoist-dev/hoist/engine/native/volume"
+	"github.com/hoist-dev/hoist/internal/userns"
 )
 
 // The engine's optional abilities (engine/engine.go).
@@ -84,6 +86,11 @@ type Options struct {
 	// Logf, when set, is told about things the engine works around (a
 	// loopback nameserver left out of resolv.conf, for example).
 	Logf func(format string, args ...any)
+	// SpawnSupervisor, when set, starts a project's supervisor: a
+	// rootless project's anchor (engine/native/rootless) does, so that
+	// it starts it again if it dies. Nil starts it as a child of this
+	// process.
+	SpawnSupervisor supervisor.SpawnFunc
 }
 
 // Backend is the native engine.
@@ -138,12 +145,18 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	}
 	b.vols = volume.Store{Layout: l}
 	b.nets = netattach.Networks{Layout: l, Manager: netm}
-	b.sups = supervise.Supervisors{Layout: l, Logf: b.logf}
+	b.sups = supervise.Supervisors{Layout: l, Logf: b.logf, Spawn: opts.SpawnSupervisor}
 	return b, nil
 }
 
-// Name is "native".
-func (b *Backend) Name() string { return "native" }
+// Name is "native", or "native-rootless" in a user namespace (a user's
+// own engine, engine/native/rootless).
+func (b *Backend) Name() string {
+	if userns.Inside() {
+		return "native-rootless"
+	}
+	return "native"
+}
 
 // Close releases nothing: the engine holds no connections, and its
 // containers outlive it.

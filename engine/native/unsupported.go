@@ -5,7 +5,9 @@ import (
 	"slices"
 
 	"github.com/hoist-dev/hoist/engine/native/etcfiles"
+	"github.com/hoist-dev/hoist/engine/native/runtime/cgroup"
 	"github.com/hoist-dev/hoist/internal/logopts"
+	"github.com/hoist-dev/hoist/internal/userns"
 	"github.com/hoist-dev/hoist/runspec"
 )
 
@@ -64,6 +66,31 @@ func (b *Backend) Unsupported(c runspec.Container) []string {
 			out = append(out, "dns: the host's resolv.conf lists only loopback nameservers, which a container cannot reach; it gets none")
 		}
 	}
+	out = append(out, rootlessIgnored(res)...)
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// rootlessIgnored names the limits of res that need a cgroup, which a
+// rootless container (in a user namespace) does not get: cgroup v1 gives
+// a user none, and v2's delegation is not used yet.
+func rootlessIgnored(res runspec.Resources) []string {
+	if !userns.Inside() {
+		return nil
+	}
+	why := " (cgroup v1 gives rootless users no cgroups)"
+	if cgroup.IsV2() {
+		why = " (rootless containers get no cgroup yet, even on cgroup v2)"
+	}
+	var out []string
+	add := func(set bool, name string) {
+		if set {
+			out = append(out, name+why)
+		}
+	}
+	add(res.MemoryLimit != 0, "mem_limit")
+	add(res.MemorySwap > 0, "memswap_limit")
+	add(res.NanoCPUs != 0, "cpus")
+	add(res.PidsLimit != nil && *res.PidsLimit > 0, "pids_limit")
+	return out
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/internal/userns"
 )
 
 // Mount mounts an overlayfs at target from lowers (lowest first) with
@@ -75,16 +77,16 @@ func mount(lowers []string, upper, work, target string, forceFDs, volatile bool)
 	}
 	// index=off as Docker and containerd use it: lowers are shared by
 	// many mounts and never exported. Kernels before 4.13 lack it.
-	opts := Options(names, upper, work, true, volatile)
+	opts := Options(names, upper, work, true, volatile) + userxattr()
 	if len(opts) >= os.Getpagesize() {
 		return fmt.Errorf("mount rootfs: %d layers do not fit in mount options", len(lowers))
 	}
 	err := unix.Mount("overlay", target, "overlay", 0, opts)
 	if errors.Is(err, unix.EINVAL) && volatile {
-		err = unix.Mount("overlay", target, "overlay", 0, Options(names, upper, work, true, false))
+		err = unix.Mount("overlay", target, "overlay", 0, Options(names, upper, work, true, false)+userxattr())
 	}
 	if errors.Is(err, unix.EINVAL) {
-		err = unix.Mount("overlay", target, "overlay", 0, Options(names, upper, work, false, false))
+		err = unix.Mount("overlay", target, "overlay", 0, Options(names, upper, work, false, false)+userxattr())
 	}
 	if err != nil {
 		return fmt.Errorf("mount rootfs at %s: %w", target, err)
@@ -134,6 +136,16 @@ func Options(lowers []string, upper, work string, indexOff, volatile bool) strin
 }
 
 // escape escapes the separators overlayfs splits options on.
+// userxattr is the option a user namespace's overlay needs (Linux 5.11):
+// its whiteouts and opaque markers are user.overlay.* xattrs, which the
+// lower dirs unpacked in a user namespace carry (engine/native/image).
+func userxattr() string {
+	if userns.Inside() {
+		return ",userxattr"
+	}
+	return ""
+}
+
 func escape(p string) string {
 	return strings.NewReplacer(`\`, `\\`, `:`, `\:`, `,`, `\,`).Replace(p)
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/internal/userns"
 )
 
 // writeDiff writes the overlayfs upper dir of a step as a layer tar:
@@ -89,7 +91,7 @@ func writeDiff(w io.Writer, upper string) error {
 				return err
 			}
 		}
-		if info.IsDir() && string(getXattr(p, "trusted.overlay.opaque")) == "y" {
+		if info.IsDir() && string(getXattr(p, userns.Opaque())) == "y" {
 			return tw.WriteHeader(&tar.Header{
 				Name:     rel + "/.wh..wh..opq",
 				Typeflag: tar.TypeReg,

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/hoist-dev/hoist/internal/userns"
 	"golang.org/x/sys/unix"
 )
 
@@ -448,7 +449,7 @@ func checkEntry(root, name string, w *want) string {
 	case unix.S_IFDIR:
 		if w.opaque {
 			buf := make([]byte, 8)
-			if n, err := unix.Lgetxattr(p, opaqueXattr, buf); err != nil || string(buf[:n]) != "y" {
+			if n, err := unix.Lgetxattr(p, userns.Opaque(), buf); err != nil || string(buf[:n]) != "y" {
 				return fmt.Sprintf("/%s lost its opaque marker", name)
 			}
 		}

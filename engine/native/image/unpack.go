@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/internal/inroot"
+	"github.com/hoist-dev/hoist/internal/userns"
 )
 
 // ErrUnsafe marks a layer entry that would escape the layer directory or
@@ -24,7 +25,6 @@ const (
 	whiteoutPrefix = ".wh."
 	whiteoutMeta   = ".wh..wh."
 	whiteoutOpaque = ".wh..wh..opq"
-	opaqueXattr    = "trusted.overlay.opaque"
 )
 
 // SkipFunc is told about entries Unpack leaves out on purpose (device
@@ -273,7 +273,12 @@ func (u *unpacker) dirMeta(parent int, base, name string, hdr *tar.Header) error
 func (u *unpacker) fdMeta(fd int, hdr *tar.Header) error {
 	if u.canChown {
 		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
-			return fmt.Errorf("chown: %w", err)
+			// In a user namespace (rootless) an owner outside its mapping
+			// cannot be had (EINVAL): the file stays the namespace root's.
+			if !errors.Is(err, unix.EINVAL) || !userns.Inside() {
+				return fmt.Errorf("chown: %w", err)
+			}
+			u.skip(hdr.Name, fmt.Sprintf("owner %d:%d is outside the user namespace's mapping; left to root", hdr.Uid, hdr.Gid))
 		}
 	}
 	if err := unix.Fchmod(fd, tarMode(hdr)); err != nil {
@@ -300,7 +305,10 @@ func (u *unpacker) fdMeta(fd int, hdr *tar.Header) error {
 func (u *unpacker) pathMeta(parent int, base string, hdr *tar.Header, chmod bool) error {
 	if u.canChown {
 		if err := unix.Fchownat(parent, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-			return fmt.Errorf("chown: %w", err)
+			if !errors.Is(err, unix.EINVAL) || !userns.Inside() {
+				return fmt.Errorf("chown: %w", err)
+			}
+			u.skip(hdr.Name, fmt.Sprintf("owner %d:%d is outside the user namespace's mapping; left to root", hdr.Uid, hdr.Gid))
 		}
 	}
 	if chmod {
@@ -370,7 +378,7 @@ func setOpaque(parent int) error {
 		return fmt.Errorf("open opaque dir: %w", err)
 	}
 	defer unix.Close(fd)
-	if err := unix.Fsetxattr(fd, opaqueXattr, []byte("y"), 0); err != nil {
+	if err := unix.Fsetxattr(fd, userns.Opaque(), []byte("y"), 0); err != nil {
 		return fmt.Errorf("mark opaque: %w", err)
 	}
 	return nil

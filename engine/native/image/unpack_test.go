@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/internal/userns"
 )
 
 // ent is a compact tar entry for hand-built layers.
@@ -250,7 +252,7 @@ func TestUnpackMetadataAndWhiteouts(t *testing.T) {
 	if _, err := unix.Getxattr(filepath.Join(root, "etc/suid"), "trusted.overlay.redirect", buf); err == nil {
 		t.Error("trusted.overlay.redirect was set")
 	}
-	if n, err := unix.Getxattr(filepath.Join(root, "opq"), opaqueXattr, buf); err != nil || string(buf[:n]) != "y" {
+	if n, err := unix.Getxattr(filepath.Join(root, "opq"), userns.Opaque(), buf); err != nil || string(buf[:n]) != "y" {
 		t.Errorf("opaque xattr = %q, %v", buf[:n], err)
 	}
 	if _, err := os.Stat(filepath.Join(root, "opq/kept")); err != nil {

@@ -36,12 +36,15 @@ type deviceNode struct {
 	Mode  uint32 `json:"mode"` // permission bits
 	UID   int    `json:"uid"`
 	GID   int    `json:"gid"`
+	// HostPath is the host's node, which a container in a user namespace
+	// gets bound (it may not make one).
+	HostPath string `json:"host_path,omitempty"`
 }
 
 // defaultDeviceNodes are the nodes every container's /dev has, Docker's.
 func defaultDeviceNodes() []deviceNode {
 	n := func(name string, major, minor int64) deviceNode {
-		return deviceNode{Path: "/dev/" + name, Type: 'c', Major: major, Minor: minor, Mode: 0o666}
+		return deviceNode{Path: "/dev/" + name, Type: 'c', Major: major, Minor: minor, Mode: 0o666, HostPath: "/dev/" + name}
 	}
 	return []deviceNode{n("null", 1, 3), n("zero", 1, 5), n("full", 1, 7), n("random", 1, 8), n("urandom", 1, 9), n("tty", 5, 0)}
 }

@@ -43,7 +43,7 @@ func resolveDevices(devs []Device) ([]deviceNode, []string, error) {
 			if !ok {
 				return nil, nil, fmt.Errorf("device %s is not a character or block device", d.HostPath)
 			}
-			n.Path = dst
+			n.Path, n.HostPath = dst, host
 			nodes, access = append(nodes, n), append(access, acc)
 			continue
 		}
@@ -64,7 +64,7 @@ func resolveDevices(devs []Device) ([]deviceNode, []string, error) {
 				return nil
 			}
 			rel, _ := filepath.Rel(host, p)
-			n.Path = path.Join(dst, filepath.ToSlash(rel))
+			n.Path, n.HostPath = path.Join(dst, filepath.ToSlash(rel)), p
 			nodes, access = append(nodes, n), append(access, acc)
 			return nil
 		})

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hoist-dev/hoist/engine/native/runtime/cgroup"
 	"github.com/hoist-dev/hoist/engine/native/runtime/stdio"
+	"github.com/hoist-dev/hoist/internal/userns"
 )
 
 // ExecSpec is a command to run inside a running container. The engine
@@ -162,7 +163,9 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 		streams.Abort()
 		return -1, err
 	}
-	if err := cg.Add(cmd.Process.Pid); err != nil {
+	// A container in a user namespace has no cgroups of its own (see
+	// Start): the exec stays in the user's, as its container does.
+	if err := cg.Add(cmd.Process.Pid); err != nil && !userns.Inside() {
 		return fail(fmt.Errorf("join container cgroup: %w", err))
 	}
 	fc := finalConfig{Args: spec.Args, Env: spec.Env, Cwd: spec.Cwd, User: spec.User, GroupAdd: spec.GroupAdd, Security: spec.Security, Ulimits: spec.Ulimits, Seccomp: prog}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hoist-dev/hoist/engine/native/runtime/cgroup"
 	"github.com/hoist-dev/hoist/engine/native/runtime/stdio"
+	"github.com/hoist-dev/hoist/internal/userns"
 )
 
 // Process is a running container: its init process and its cgroup.
@@ -263,14 +264,21 @@ func (s *Spawned) Start(ctx context.Context, spec Spec) (*Process, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if p.cg, err = cgroup.Of(spec.ID); err != nil {
-		return fail(err)
-	}
-	if err := p.cg.Create(cgroup.Resources(spec.Resources), deviceRules(spec.Security.Privileged, nodes, access, spec.DeviceRules)); err != nil {
-		return fail(err)
-	}
-	if err := p.cg.Add(cmd.Process.Pid); err != nil {
-		return fail(err)
+	// In a user namespace (rootless) there are no cgroups to make: cgroup
+	// v1 gives a user none, and v2's delegation is not used yet. The
+	// engine warned about each limit (rootlessLimits); the device rules'
+	// protection is the namespace's: its root may open no host device
+	// node it was not given, and mknod makes none it could use.
+	if !userns.Inside() {
+		if p.cg, err = cgroup.Of(spec.ID); err != nil {
+			return fail(err)
+		}
+		if err := p.cg.Create(cgroup.Resources(spec.Resources), deviceRules(spec.Security.Privileged, nodes, access, spec.DeviceRules)); err != nil {
+			return fail(err)
+		}
+		if err := p.cg.Add(cmd.Process.Pid); err != nil {
+			return fail(err)
+		}
 	}
 	if spec.Prestart != nil {
 		if err := spec.Prestart(ctx, cmd.Process.Pid); err != nil {

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/internal/inroot"
+	"github.com/hoist-dev/hoist/internal/userns"
 )
 
 // setupDev mounts a minimal /dev: a tmpfs with device nodes of its own
@@ -63,6 +64,29 @@ func setupDev(root string, shmSize int64, nodes []deviceNode) error {
 	return nil
 }
 
+// bindNode binds the host's node n on an empty file name in parent: in a
+// user namespace (rootless) mknod makes no usable node. The node is the
+// host's inode, which the container's root may not chmod or chown (its
+// owner is outside the namespace), and the container may open it only
+// as the user may: the user namespace, not a device cgroup, is what
+// keeps it from the host's other devices.
+func bindNode(parent *inroot.Root, name string, n deviceNode) error {
+	if n.HostPath == "" {
+		return fmt.Errorf("create device %s: no host node to bind in a user namespace", n.Path)
+	}
+	_ = unix.Unlinkat(parent.FD(), name, 0)
+	fd, err := unix.Openat(parent.FD(), name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("create device %s: %w", n.Path, err)
+	}
+	unix.Close(fd)
+	target := fmt.Sprintf("/proc/self/fd/%d/%s", parent.FD(), name)
+	if err := unix.Mount(n.HostPath, target, "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind device %s: %w", n.Path, err)
+	}
+	return nil
+}
+
 // makeNode creates n at its path resolved inside root, replacing what the
 // image may have there (but not a directory). The parent directories are
 // made and opened one name at a time with no symlink followed, as mount
@@ -93,6 +117,9 @@ func makeNode(root string, n deviceNode) error {
 		mode |= unix.S_IFBLK
 	} else {
 		mode |= unix.S_IFCHR
+	}
+	if userns.Inside() {
+		return bindNode(parent, name, n)
 	}
 	dev := int(unix.Mkdev(uint32(n.Major), uint32(n.Minor)))
 	err = unix.Mknodat(parent.FD(), name, mode, dev)

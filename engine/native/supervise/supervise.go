@@ -24,6 +24,9 @@ import (
 type Supervisors struct {
 	Layout store.Layout
 	Logf   func(format string, args ...any)
+	// Spawn, when set, starts a project's supervisor (a rootless
+	// project's anchor does); nil starts it as this process's child.
+	Spawn supervisor.SpawnFunc
 }
 
 // dir is the project's supervisor dir (its socket, lock and records).
@@ -32,7 +35,7 @@ func (s Supervisors) dir(project string) string { return s.Layout.ProjectDir(pro
 // Ensure returns the project's supervisor, starting one (which adopts
 // the containers of a dead one) if none answers.
 func (s Supervisors) Ensure(ctx context.Context, project string) (*supervisor.Client, error) {
-	c, err := supervisor.Ensure(ctx, project, s.dir(project))
+	c, err := supervisor.EnsureWith(ctx, project, s.dir(project), s.Spawn)
 	if err != nil {
 		return nil, fmt.Errorf("project %s: supervisor: %w", project, err)
 	}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/engine/native/logfile"
+	"github.com/hoist-dev/hoist/engine/native/rootnet"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
 	"github.com/hoist-dev/hoist/engine/native/store"
 	"github.com/hoist-dev/hoist/internal/clock"
@@ -26,6 +27,12 @@ import (
 
 // role is argv[0] of a re-executed supervisor.
 const role = "hoist-runtime:supervisor"
+
+// NetNSEnv names, in the supervisor's environment, the network namespace
+// of a rootless project's containers, which its published ports are
+// dialled in (engine/native/rootnet); the supervisor's own threads stay
+// in the host's.
+const NetNSEnv = "HOIST_PROJECT_NETNS"
 
 func init() { runtime.RegisterRole(role, runRole) }
 
@@ -47,6 +54,15 @@ func pidSelf() int { return os.Getpid() }
 // supervisor recorded in dir that is alive but does not answer is
 // killed; a new supervisor adopts the containers of a dead one.
 func Ensure(ctx context.Context, project, dir string) (*Client, error) {
+	return EnsureWith(ctx, project, dir, nil)
+}
+
+// EnsureWith is Ensure with the supervisor started by spawn (nil: as a
+// child of this process).
+func EnsureWith(ctx context.Context, project, dir string, spawnf SpawnFunc) (*Client, error) {
+	if spawnf == nil {
+		spawnf = spawn
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("supervisor dir: %w", err)
 	}
@@ -74,7 +90,7 @@ func Ensure(ctx context.Context, project, dir string) (*Client, error) {
 			return nil, err
 		}
 	}
-	pid, err := spawn(ctx, project, dir)
+	pid, err := spawnf(ctx, project, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -115,22 +131,43 @@ func killWait(ctx context.Context, pid int, start uint64) error {
 	}
 }
 
+// SpawnFunc starts the supervisor of project in dir and returns its pid
+// once it listens. Ensure's default starts it as a child of this process
+// (which the system's init inherits); a rootless project's anchor starts
+// it as its own, to start it again if it dies (engine/native/rootless).
+type SpawnFunc func(ctx context.Context, project, dir string) (int, error)
+
 // spawn starts the supervisor process and waits until it listens.
 func spawn(ctx context.Context, project, dir string) (int, error) {
+	cmd, err := StartProcess(ctx, project, dir, nil)
+	if err != nil {
+		return 0, err
+	}
+	// While we live, we reap it; afterwards the system's init does.
+	go func() { _ = cmd.Wait() }()
+	return cmd.Process.Pid, nil
+}
+
+// StartProcess starts the supervisor process of project in dir, with env
+// (none when nil) and returns once it listens; the caller waits for it.
+func StartProcess(ctx context.Context, project, dir string, env []string) (*exec.Cmd, error) {
 	logf, err := os.OpenFile(filepath.Join(dir, LogFileSup), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		return 0, fmt.Errorf("supervisor log: %w", err)
+		return nil, fmt.Errorf("supervisor log: %w", err)
 	}
 	defer logf.Close()
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	defer readyR.Close()
+	if env == nil {
+		env = []string{}
+	}
 	cmd := &exec.Cmd{
 		Path:        "/proc/self/exe",
 		Args:        []string{role, dir, project},
-		Env:         []string{},
+		Env:         env,
 		Dir:         "/",
 		Stderr:      logf,
 		ExtraFiles:  []*os.File{readyW},
@@ -139,10 +176,8 @@ func spawn(ctx context.Context, project, dir string) (int, error) {
 	err = cmd.Start()
 	readyW.Close()
 	if err != nil {
-		return 0, fmt.Errorf("start supervisor: %w", err)
+		return nil, fmt.Errorf("start supervisor: %w", err)
 	}
-	// While we live, we reap it; afterwards the system's init does.
-	go func() { _ = cmd.Wait() }()
 	done := make(chan error, 1)
 	go func() {
 		b, err := io.ReadAll(readyR)
@@ -159,12 +194,15 @@ func spawn(ctx context.Context, project, dir string) (int, error) {
 	select {
 	case err := <-done:
 		if err != nil {
-			return 0, fmt.Errorf("start supervisor: %w", err)
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return nil, fmt.Errorf("start supervisor: %w", err)
 		}
-		return cmd.Process.Pid, nil
+		return cmd, nil
 	case <-ctx.Done():
 		_ = cmd.Process.Kill()
-		return 0, fmt.Errorf("start supervisor: %w", ctx.Err())
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("start supervisor: %w", ctx.Err())
 	}
 }
 
@@ -190,6 +228,17 @@ func runRole() int {
 	logger := log.New(os.Stderr, "", log.LstdFlags)
 	s := newServer(dir, clock.Real())
 	s.logf = logger.Printf
+	// A rootless project's containers are in a network namespace of
+	// their own, which this process's threads are not in (they are in
+	// the host's, where the published ports are bound).
+	if path := os.Getenv(NetNSEnv); path != "" {
+		ns, err := rootnet.Open(path)
+		if err != nil {
+			return fail(fmt.Errorf("supervisor: project network namespace: %w", err))
+		}
+		defer ns.Close()
+		s.dial = ns.Dial
+	}
 	ln, err := listen(filepath.Join(dir, SocketFile))
 	if err != nil {
 		return fail(err)

@@ -61,7 +61,7 @@ func (s *server) publishedPath(id string) string {
 // line, serve (see Publications).
 func (s *server) publish(ctx context.Context, conn net.Conn, br *bufio.Reader, enc *json.Encoder, req request) {
 	s.unpublish(req.ID) // an earlier run's, ended but not yet seen to
-	bound, err := (&portproxy.Proxy{Logf: s.logf}).Bind(req.Ports)
+	bound, err := s.proxy().Bind(req.Ports)
 	if err != nil {
 		_ = enc.Encode(errResponse(err))
 		return
@@ -181,7 +181,7 @@ func (s *server) adoptPublished() {
 			_ = os.Remove(p) // its process is gone
 			continue
 		}
-		bound, err := (&portproxy.Proxy{Logf: s.logf}).Bind(rec.Ports)
+		bound, err := s.proxy().Bind(rec.Ports)
 		if err != nil {
 			s.logf("adopt publication %s: %v", rec.ID, err)
 			fd.Close()

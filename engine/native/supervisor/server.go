@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -39,6 +40,9 @@ type server struct {
 	clock clock.Clock
 	start starter
 	logf  func(format string, args ...any)
+	// dial, when set, reaches the containers for the port proxy
+	// (portproxy.Proxy.Dial): a rootless project's, in its namespace.
+	dial func(ctx context.Context, network string, target netip.AddrPort) (net.Conn, error)
 	// probe runs a healthcheck command in the container of pid.
 	probe func(ctx context.Context, pid int, spec runtime.ExecSpec) (int, error)
 
@@ -181,7 +185,13 @@ func (s *server) bindPorts(cfg *ContainerConfig) (*portproxy.Bound, error) {
 	if len(cfg.Ports) == 0 {
 		return nil, nil
 	}
-	return (&portproxy.Proxy{Logf: s.logf}).Bind(cfg.Ports)
+	return s.proxy().Bind(cfg.Ports)
+}
+
+// proxy is the port proxy of the project's published ports: a rootless
+// project's containers are reached from its network namespace (dial).
+func (s *server) proxy() *portproxy.Proxy {
+	return &portproxy.Proxy{Logf: s.logf, Dial: s.dial}
 }
 
 // serveBound forwards the bound ports until the returned stop is called,

@@ -1,0 +1,83 @@
+package rootless
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+)
+
+// Dirs are a user's rootless store and run state.
+type Dirs struct {
+	// Root is the store: $HOIST_ROOT, else $XDG_DATA_HOME/hoist, else
+	// ~/.local/share/hoist.
+	Root string
+	// RunDir is the run state: $HOIST_RUN_DIR, else
+	// $XDG_RUNTIME_DIR/hoist, else /tmp/hoist-<uid> (mode 0700, the
+	// user's, or refused: another user could have made it first).
+	RunDir string
+}
+
+// DirsFor resolves the dirs from getenv for the user uid; it makes the
+// run dir.
+func DirsFor(getenv func(string) string, uid int) (Dirs, error) {
+	var d Dirs
+	switch {
+	case getenv("HOIST_ROOT") != "":
+		d.Root = getenv("HOIST_ROOT")
+	case getenv("XDG_DATA_HOME") != "":
+		d.Root = filepath.Join(getenv("XDG_DATA_HOME"), "hoist")
+	case getenv("HOME") != "":
+		d.Root = filepath.Join(getenv("HOME"), ".local", "share", "hoist")
+	default:
+		return Dirs{}, fmt.Errorf("rootless store: set HOME, XDG_DATA_HOME or HOIST_ROOT")
+	}
+	switch {
+	case getenv("HOIST_RUN_DIR") != "":
+		d.RunDir = getenv("HOIST_RUN_DIR")
+	case getenv("XDG_RUNTIME_DIR") != "":
+		d.RunDir = filepath.Join(getenv("XDG_RUNTIME_DIR"), "hoist")
+	default:
+		d.RunDir = filepath.Join(os.TempDir(), "hoist-"+strconv.Itoa(uid))
+	}
+	var err error
+	if d.Root, err = filepath.Abs(d.Root); err != nil {
+		return Dirs{}, err
+	}
+	if d.RunDir, err = filepath.Abs(d.RunDir); err != nil {
+		return Dirs{}, err
+	}
+	if err := ownDir(d.RunDir, uid); err != nil {
+		return Dirs{}, err
+	}
+	if err := os.MkdirAll(d.Root, 0o700); err != nil {
+		return Dirs{}, fmt.Errorf("rootless store: %w", err)
+	}
+	return d, nil
+}
+
+// ownDir makes dir 0700, or checks that the one there is uid's and
+// nobody else's to enter: in /tmp anyone could have made it first.
+func ownDir(dir string, uid int) error {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return fmt.Errorf("rootless run dir: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !os.IsExist(err) {
+		return fmt.Errorf("rootless run dir: %w", err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("rootless run dir: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok || int(st.Uid) != uid {
+		return fmt.Errorf("rootless run dir %s is not a directory of uid %d: remove it, or set XDG_RUNTIME_DIR or HOIST_RUN_DIR", dir, uid)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("rootless run dir: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,289 @@
+package rootless
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/engine/native/store"
+	"github.com/hoist-dev/hoist/internal/procfs"
+)
+
+// Roles of a re-executed hoist (runtime.RegisterRole): roleUserns waits
+// for its mapping, roleAnchor is the holder once mapped.
+const (
+	roleUserns = "hoist-runtime:userns"
+	roleAnchor = "hoist-runtime:anchor"
+)
+
+// holderConfig is the holder's argv[1].
+type holderConfig struct {
+	// Project is the anchor's project; empty for a holder that ends
+	// when the fd it reads (3) reaches its end, with this process.
+	Project string `json:"project,omitempty"`
+	RunDir  string `json:"run_dir"`
+	// Exe is hoist's binary, which the anchor runs as the supervisor.
+	Exe string `json:"exe"`
+}
+
+// Options say which holder to start.
+type Options struct {
+	Mapping Mapping
+	// Project: the project's anchor, which outlives this process;
+	// empty: a holder for this command only.
+	Project string
+	// RunDir is the rootless run dir (Dirs.RunDir).
+	RunDir string
+}
+
+// Holder is a process holding a user, mount and network namespace.
+type Holder struct {
+	// Pid is the holder's; NetTID the thread of it that is in the
+	// project's network namespace.
+	Pid    int `json:"pid"`
+	NetTID int `json:"net_tid"`
+	// StartTime tells a reused pid apart (procfs.StartTime).
+	StartTime uint64 `json:"start_time"`
+	// Project is the anchor's; empty for a holder of one command.
+	Project string `json:"project,omitempty"`
+	// keep, for a holder of this command, is the pipe whose end ends it.
+	keep *os.File
+}
+
+// NetNS is the path of the project's network namespace, as seen from
+// the host's mount namespace.
+func (h *Holder) NetNS() string {
+	return fmt.Sprintf("/proc/%d/task/%d/ns/net", h.Pid, h.NetTID)
+}
+
+// Alive reports whether the holder still runs (by pid and start time).
+func (h *Holder) Alive() bool {
+	st, err := procfs.StartTime(h.Pid)
+	return err == nil && st == h.StartTime && unix.Kill(h.Pid, 0) == nil
+}
+
+// Release ends a holder of this command (closing its pipe); an anchor
+// is left to run.
+func (h *Holder) Release() {
+	if h.keep != nil {
+		h.keep.Close()
+	}
+}
+
+// AnchorFile is where a project's anchor is recorded: beside the
+// projects' run dirs, not in one, since the project's teardown removes
+// its dir before the anchor ends.
+func AnchorFile(runDir, project string) string {
+	return filepath.Join(runDir, "anchors", project+".json")
+}
+
+// Ensure returns the project's running anchor, starting one if none
+// runs; concurrent calls end with one. Without a project it starts a
+// holder for this command.
+func Ensure(ctx context.Context, o Options) (*Holder, error) {
+	if o.Project == "" {
+		return start(ctx, o)
+	}
+	file := AnchorFile(o.RunDir, o.Project)
+	unlock, err := store.LockFile(ctx, file+".lock")
+	if err != nil {
+		return nil, fmt.Errorf("project %s: anchor: %w", o.Project, err)
+	}
+	defer unlock()
+	var h Holder
+	if store.ReadJSON(file, &h) == nil && h.Alive() {
+		return &h, nil
+	}
+	nh, err := start(ctx, o)
+	if err != nil {
+		return nil, fmt.Errorf("project %s: anchor: %w", o.Project, err)
+	}
+	if err := store.WriteJSON(file, nh); err != nil {
+		_ = unix.Kill(nh.Pid, unix.SIGKILL)
+		return nil, fmt.Errorf("project %s: anchor: %w", o.Project, err)
+	}
+	return nh, nil
+}
+
+// Find returns the project's anchor if it runs.
+func Find(runDir, project string) (*Holder, bool) {
+	var h Holder
+	if store.ReadJSON(AnchorFile(runDir, project), &h) != nil || !h.Alive() {
+		return nil, false
+	}
+	return &h, true
+}
+
+// Stop ends the project's anchor, and with it its network namespace,
+// and forgets it.
+func Stop(ctx context.Context, runDir, project string) error {
+	file := AnchorFile(runDir, project)
+	unlock, err := store.LockFile(ctx, file+".lock")
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if h, ok := Find(runDir, project); ok {
+		_ = unix.Kill(h.Pid, unix.SIGTERM)
+		for deadline := time.Now().Add(10 * time.Second); h.Alive() && time.Now().Before(deadline); {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if h.Alive() {
+			_ = unix.Kill(h.Pid, unix.SIGKILL)
+		}
+	}
+	_ = os.Remove(file)
+	_ = os.Remove(file + ".lock")
+	_ = os.Remove(strings.TrimSuffix(file, ".json") + ".log")
+	return nil
+}
+
+// start runs a holder and waits until it is mapped and ready.
+func start(ctx context.Context, o Options) (*Holder, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := json.Marshal(holderConfig{Project: o.Project, RunDir: o.RunDir, Exe: exe})
+	if err != nil {
+		return nil, err
+	}
+	goR, goW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		goR.Close()
+		goW.Close()
+		return nil, err
+	}
+	defer readyR.Close()
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/exe",
+		Args:       []string{roleUserns, string(cfg)},
+		Env:        os.Environ(),
+		ExtraFiles: []*os.File{goR, readyW},
+		SysProcAttr: &syscall.SysProcAttr{
+			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
+			// An anchor outlives this process and its terminal.
+			Setsid: o.Project != "",
+		},
+	}
+	if o.Project != "" {
+		if err := os.MkdirAll(filepath.Dir(AnchorFile(o.RunDir, o.Project)), 0o700); err != nil {
+			return nil, err
+		}
+		logf, err := os.OpenFile(filepath.Join(filepath.Dir(AnchorFile(o.RunDir, o.Project)), o.Project+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		defer logf.Close()
+		cmd.Stdout, cmd.Stderr = logf, logf
+	} else {
+		cmd.Stderr = os.Stderr
+	}
+	err = cmd.Start()
+	goR.Close()
+	readyW.Close()
+	if err != nil {
+		goW.Close()
+		return nil, fmt.Errorf("start user namespace: %w", err)
+	}
+	fail := func(err error) (*Holder, error) {
+		goW.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, err
+	}
+	if err := writeMaps(ctx, cmd.Process.Pid, o.Mapping); err != nil {
+		return fail(err)
+	}
+	if _, err := goW.Write([]byte{'g'}); err != nil {
+		return fail(fmt.Errorf("user namespace: %w", err))
+	}
+	line, err := bufio.NewReader(readyR).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fail(err)
+	}
+	tid, ok := strings.CutPrefix(strings.TrimSpace(line), "ok ")
+	if !ok {
+		return fail(fmt.Errorf("user namespace: %s", strings.TrimSpace(line)))
+	}
+	h := &Holder{Pid: cmd.Process.Pid, Project: o.Project}
+	if h.NetTID, err = strconv.Atoi(tid); err != nil {
+		return fail(fmt.Errorf("user namespace: bad ready line %q", line))
+	}
+	if h.StartTime, err = procfs.StartTime(h.Pid); err != nil {
+		return fail(err)
+	}
+	if o.Project != "" {
+		// The anchor is its own now; its exit is reaped by whoever
+		// inherits it.
+		goW.Close()
+		_ = cmd.Process.Release()
+	} else {
+		h.keep = goW
+		go func() { _ = cmd.Wait() }()
+	}
+	return h, nil
+}
+
+// writeMaps maps the holder's ids: with newuidmap and newgidmap (setuid
+// root, which check the user's ranges) when installed, else, for a
+// single id, by writing the maps, which the kernel lets the user do for
+// its own ids once setgroups is denied.
+func writeMaps(ctx context.Context, pid int, m Mapping) error {
+	nu, errU := exec.LookPath("newuidmap")
+	ng, errG := exec.LookPath("newgidmap")
+	if errU != nil || errG != nil {
+		if !m.Single {
+			return errors.New("newuidmap and newgidmap are needed to map the subordinate ids (Debian: apt-get install uidmap)")
+		}
+		proc := "/proc/" + strconv.Itoa(pid)
+		if err := os.WriteFile(proc+"/uid_map", []byte(text(m.UIDs)), 0); err != nil {
+			return fmt.Errorf("write uid_map: %w", err)
+		}
+		if err := os.WriteFile(proc+"/setgroups", []byte("deny"), 0); err != nil {
+			return fmt.Errorf("write setgroups: %w", err)
+		}
+		if err := os.WriteFile(proc+"/gid_map", []byte(text(m.GIDs)), 0); err != nil {
+			return fmt.Errorf("write gid_map: %w", err)
+		}
+		return nil
+	}
+	for _, c := range []struct {
+		tool string
+		rs   []IDRange
+	}{{nu, m.UIDs}, {ng, m.GIDs}} {
+		out, err := exec.CommandContext(ctx, c.tool, append([]string{strconv.Itoa(pid)}, args(c.rs)...)...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%s: %v: %s", filepath.Base(c.tool), err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
+
+// Command is hoist (exe) with args run in the holder's namespaces, as
+// their root, in dir, through nsenter.
+func (h *Holder) Command(exe, dir string, args []string) *exec.Cmd {
+	nsargs := []string{
+		"--target", strconv.Itoa(h.Pid), "--user", "--mount", "--net=" + h.NetNS(),
+		// The user's ids are the namespace's root already: keeping them
+		// needs no setgroups, which a single-id map denies.
+		"--preserve-credentials", "--wd=" + dir, "--", exe,
+	}
+	return exec.Command("nsenter", append(nsargs, args...)...)
+}
