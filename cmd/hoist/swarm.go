@@ -39,9 +39,6 @@ func (a *app) routeSwarm(root *cobra.Command) {
 		"restart": a.swarmRestart, "scale": a.swarmScale, "images": a.swarmImages, "ls": a.swarmLs,
 	}
 	engineFree := map[string]bool{"config": true, "version": true, "help": true, "completion": true, "graph": true}
-	if up := find(root, "up"); up != nil {
-		up.Flags().Bool("strict", false, "swarm engine: keys the engine ignores are errors, not warnings")
-	}
 	var wrap func(c *cobra.Command, path string)
 	wrap = func(c *cobra.Command, path string) {
 		for _, sub := range c.Commands() {
@@ -73,15 +70,6 @@ func (a *app) routeSwarm(root *cobra.Command) {
 		}
 	}
 	wrap(root, "")
-}
-
-func find(root *cobra.Command, name string) *cobra.Command {
-	for _, c := range root.Commands() {
-		if c.Name() == name {
-			return c
-		}
-	}
-	return nil
 }
 
 // withServices opens the swarm engine for fn and closes it afterwards.
