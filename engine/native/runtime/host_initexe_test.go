@@ -94,7 +94,7 @@ func TestInitShimLinksContainerSideOnly(t *testing.T) {
 		// A container in a user namespace binds the host's device nodes instead
 		// of making them: a stdlib-only test of /proc/self/uid_map.
 		mod + "internal/userns": true,
-		mod + "runspec": true,
+		mod + "runspec":         true,
 	}
 	deps := strings.Fields(string(out))
 	if len(deps) < len(allowed) {
