@@ -47,6 +47,10 @@ type Orchestrator struct {
 // overwhelming a 2-core machine's dockerd.
 const DefaultParallel = 16
 
+// EngineName is the engine's name as users see it (ls's ENGINE column).
+func (o *Orchestrator) EngineName() string { return o.Backend.Name() }
+
+
 // removalParallel is parallel, capped by the engine's removal limit.
 func (o *Orchestrator) removalParallel() int {
 	n := o.parallel()

@@ -121,7 +121,7 @@ func newLs(a *app) *cobra.Command {
 			var engineName string
 			err := a.withOrchestrator(ctx, func(o *orchestrate.Orchestrator) error {
 				var err error
-				engineName = o.Backend.Name()
+				engineName = o.EngineName()
 				ps, err = o.Projects(ctx)
 				return err
 			})
