@@ -50,7 +50,6 @@ const DefaultParallel = 16
 // EngineName is the engine's name as users see it (ls's ENGINE column).
 func (o *Orchestrator) EngineName() string { return o.Backend.Name() }
 
-
 // removalParallel is parallel, capped by the engine's removal limit.
 func (o *Orchestrator) removalParallel() int {
 	n := o.parallel()
