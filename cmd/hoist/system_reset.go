@@ -23,6 +23,13 @@ func newSystemReset(a *app) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			// Checked first, in the holder's namespaces too (the host
+			// side passes its own --force on): hoist run in any other
+			// user namespace (unshare -r, a toolbox) with HOIST_ROOT set
+			// would otherwise empty that directory unasked.
+			if !force {
+				return errors.New("system reset removes every rootless project, image, volume and build cache of this user: run it with --force")
+			}
 			if userns.Inside() {
 				// In a holder's namespaces (below): as their root, which
 				// may remove the files of the user's subordinate ids.
@@ -45,9 +52,6 @@ func newSystemReset(a *app) *cobra.Command {
 			}
 			if os.Geteuid() == 0 {
 				return errors.New("system reset removes a user's rootless engine; as root, hoist down each project and remove /var/lib/hoist and /run/hoist yourself")
-			}
-			if !force {
-				return errors.New("system reset removes every rootless project, image, volume and build cache of this user: run it with --force")
 			}
 			dirs, err := rootless.DirsFor(a.getenv, os.Getuid())
 			if err != nil {
