@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"archive/tar"
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/hoist-dev/hoist/internal/testimage"
 )
 
 // Attacks on the rootless engine by another local user and by the user's
@@ -104,4 +108,89 @@ func TestRootlessRunDirSquatted(t *testing.T) {
 		}
 	}
 	_ = os.RemoveAll(runDir)
+}
+
+// TestRootlessUnmappedOwnerLosesSetuid: an image file whose owner is
+// outside the user namespace's mapping is left to the namespace's root;
+// a setuid (setgid) bit meant for that owner (group) must not come with
+// it, or a container's unprivileged user runs it as root. A setuid file
+// of a mapped owner keeps its bit, and its owner, on the host.
+func TestRootlessUnmappedOwnerLosesSetuid(t *testing.T) {
+	u := newRootlessUser(t)
+	var base bytes.Buffer
+	if err := testimage.WriteRootfs(&base); err != nil {
+		t.Fatal(err)
+	}
+	tarball := filepath.Join(u.home, "setuid.tar")
+	f, err := os.Create(tarball)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(f)
+	tr := tar.NewReader(&base)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 70000 is past the 65536 ids useradd gives the user.
+	files := []struct {
+		name     string
+		uid, gid int
+		mode     int64
+	}{{"srv/suid-unmapped", 70000, 0, 0o4755}, {"srv/sgid-unmapped", 0, 70000, 0o2755}, {"srv/suid-www", 33, 33, 0o4755}}
+	if err := tw.WriteHeader(&tar.Header{Name: "srv/", Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: e.name, Uid: e.uid, Gid: e.gid, Mode: e.mode, Typeflag: tar.TypeReg, Size: 2}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte("x\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := errors.Join(tw.Close(), f.Close()); err != nil {
+		t.Fatal(err)
+	}
+	u.chown(t, tarball)
+	u.hoist(t, u.home, "--engine", "native", "image", "import", tarball, "hoist-test/setuid:latest")
+
+	found := map[string]os.FileInfo{}
+	err = filepath.Walk(filepath.Join(u.home, ".local", "share", "hoist", "layers"), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && strings.HasSuffix(filepath.Dir(p), "/srv") {
+			found[fi.Name()] = fi
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"suid-unmapped", "sgid-unmapped"} {
+		fi, ok := found[name]
+		if !ok {
+			t.Fatalf("%s not unpacked (found %v)", name, found)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		if fi.Mode()&(os.ModeSetuid|os.ModeSetgid) != 0 {
+			t.Errorf("%s: left to the namespace's root (host %d:%d) with mode %v: its setuid/setgid bit now gives root", name, st.Uid, st.Gid, fi.Mode())
+		}
+	}
+	fi, ok := found["suid-www"]
+	if !ok {
+		t.Fatalf("suid-www not unpacked")
+	}
+	if st := fi.Sys().(*syscall.Stat_t); fi.Mode()&os.ModeSetuid == 0 || int(st.Uid) != u.subUID+32 {
+		t.Errorf("suid-www: host owner %d mode %v, want %d with setuid", st.Uid, fi.Mode(), u.subUID+32)
+	}
 }
