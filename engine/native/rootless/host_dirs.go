@@ -54,7 +54,32 @@ func DirsFor(getenv func(string) string, uid int) (Dirs, error) {
 	if err := os.MkdirAll(d.Root, 0o700); err != nil {
 		return Dirs{}, fmt.Errorf("rootless store: %w", err)
 	}
+	if err := privateStore(d.Root, uid); err != nil {
+		return Dirs{}, err
+	}
 	return d, nil
+}
+
+// privateStore makes the store, which may have been there before (made
+// by hand with the usual umask), the user's alone: its volumes hold what
+// containers wrote, setuid files of the user's among them, and its
+// layers the images' files, all of which only its 0700 keeps from other
+// users.
+func privateStore(root string, uid int) error {
+	fi, err := os.Stat(root)
+	if err != nil {
+		return fmt.Errorf("rootless store: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok || int(st.Uid) != uid {
+		return fmt.Errorf("rootless store %s is not a directory of uid %d: set HOIST_ROOT or XDG_DATA_HOME to one", root, uid)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(root, 0o700); err != nil {
+			return fmt.Errorf("rootless store: %w", err)
+		}
+	}
+	return nil
 }
 
 // ownDir makes dir 0700, or checks that the one there is uid's and
