@@ -54,6 +54,16 @@ func TestRootlessResetNeedsForceInAnyUserns(t *testing.T) {
 	if err == nil || !strings.Contains(out, "--force") {
 		t.Errorf("system reset without --force: %v, want a refusal naming --force\n%s", err, out)
 	}
+	// With --force, on the host, HOIST_ROOT mistyped as a directory of
+	// the user's work: refused, the work kept.
+	out, err = u.hoistEnv(u.home, []string{"HOIST_ROOT=" + victim}, nil, "system", "reset", "--force")
+	b, rerr = os.ReadFile(precious)
+	if rerr != nil || string(b) != "years of work\n" {
+		t.Fatalf("system reset --force with HOIST_ROOT=%s removed %s (%v)\n%s", victim, precious, rerr, out)
+	}
+	if err == nil || !strings.Contains(out, "not a hoist store") {
+		t.Errorf("system reset --force of a directory that is no store: %v, want a refusal\n%s", err, out)
+	}
 }
 
 // TestRootlessRunDirSquatted: another user who makes /tmp/hoist-<uid>

@@ -57,6 +57,9 @@ func newSystemReset(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if !looksLikeStore(dirs.Root) {
+				return fmt.Errorf("system reset: %s has files but is not a hoist store (no containers dir, no index.json): not removing it; check HOIST_ROOT and XDG_DATA_HOME", dirs.Root)
+			}
 			exe, err := os.Executable()
 			if err != nil {
 				return err
@@ -94,4 +97,21 @@ func newSystemReset(a *app) *cobra.Command {
 	}
 	c.Flags().BoolVar(&force, "force", false, "do it (there is no undo)")
 	return c
+}
+
+// looksLikeStore reports whether root is empty or has what the native
+// store always makes there (store.Layout.Init's containers dir, or the
+// image index): a HOIST_ROOT mistyped as the home or a project directory
+// must not be emptied.
+func looksLikeStore(root string) bool {
+	ents, err := os.ReadDir(root)
+	if err != nil || len(ents) == 0 {
+		return true
+	}
+	for _, name := range []string{"containers", "index.json"} {
+		if _, err := os.Lstat(filepath.Join(root, name)); err == nil {
+			return true
+		}
+	}
+	return false
 }
