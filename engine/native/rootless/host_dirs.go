@@ -88,6 +88,17 @@ func ownDir(dir string, uid int) error {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return fmt.Errorf("rootless run dir: %w", err)
 	}
+	// Whoever may rename in the parent could swap the dir checked below
+	// for a link to one of theirs afterwards: the parent must be the
+	// user's, or root's and closed to others or sticky (as /tmp is).
+	pfi, err := os.Stat(filepath.Dir(dir))
+	if err != nil {
+		return fmt.Errorf("rootless run dir: %w", err)
+	}
+	pst, ok := pfi.Sys().(*syscall.Stat_t)
+	if !ok || !(int(pst.Uid) == uid || pst.Uid == 0 && (pfi.Mode()&os.ModeSticky != 0 || pfi.Mode().Perm()&0o022 == 0)) {
+		return fmt.Errorf("rootless run dir %s: its parent may be changed by another user (uid %d, %v): set XDG_RUNTIME_DIR or HOIST_RUN_DIR to a directory of yours", dir, pst.Uid, pfi.Mode())
+	}
 	if err := os.Mkdir(dir, 0o700); err != nil && !os.IsExist(err) {
 		return fmt.Errorf("rootless run dir: %w", err)
 	}

@@ -1,8 +1,10 @@
 package rootless
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -31,4 +33,41 @@ func TestDirsStoreIsPrivate(t *testing.T) {
 	if err := privateStore(root, os.Getuid()+1); err == nil {
 		t.Errorf("a store of uid %d taken as uid %d's", os.Getuid(), os.Getuid()+1)
 	}
+}
+
+// TestRunDirParentOfAnother: a run dir in a directory another user may
+// rename in (XDG_RUNTIME_DIR pointing into theirs) is refused, even
+// when the dir itself is the user's: they could swap it afterwards.
+func TestRunDirParentOfAnother(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv("HOIST_REQUIRE_NATIVE") == "1" {
+			t.Fatal("needs root, to give a directory to another uid")
+		}
+		t.Skip("needs root, to give a directory to another uid")
+	}
+	parent := filepath.Join(t.TempDir(), "theirs")
+	if err := os.Mkdir(parent, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := errors.Join(os.Chmod(parent, 0o777), os.Chown(parent, 54321, 54321)); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(parent, "hoist")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := ownDir(dir, os.Getuid()); err == nil || !strings.Contains(err.Error(), "another user") {
+		t.Errorf("run dir in a directory of uid 54321 open to all: %v, want a refusal", err)
+	}
+	// The user's own parent, and a sticky root one (/tmp), do.
+	if err := os.Chown(parent, os.Getuid(), os.Getgid()); err != nil {
+		t.Fatal(err)
+	}
+	if err := ownDir(dir, os.Getuid()); err != nil {
+		t.Errorf("run dir in a directory of the user's: %v", err)
+	}
+	if err := ownDir(filepath.Join(os.TempDir(), "hoist-rlreview-test"), os.Getuid()); err != nil {
+		t.Errorf("run dir in %s: %v", os.TempDir(), err)
+	}
+	_ = os.Remove(filepath.Join(os.TempDir(), "hoist-rlreview-test"))
 }
