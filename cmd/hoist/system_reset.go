@@ -23,6 +23,13 @@ func newSystemReset(a *app) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			// Checked first, in the holder's namespaces too (the host
+			// side passes its own --force on): hoist run in any other
+			// user namespace (unshare -r, a toolbox) with HOIST_ROOT set
+			// would otherwise empty that directory unasked.
+			if !force {
+				return errors.New("system reset removes every rootless project, image, volume and build cache of this user: run it with --force")
+			}
 			if userns.Inside() {
 				// In a holder's namespaces (below): as their root, which
 				// may remove the files of the user's subordinate ids.
@@ -46,12 +53,12 @@ func newSystemReset(a *app) *cobra.Command {
 			if os.Geteuid() == 0 {
 				return errors.New("system reset removes a user's rootless engine; as root, hoist down each project and remove /var/lib/hoist and /run/hoist yourself")
 			}
-			if !force {
-				return errors.New("system reset removes every rootless project, image, volume and build cache of this user: run it with --force")
-			}
 			dirs, err := rootless.DirsFor(a.getenv, os.Getuid())
 			if err != nil {
 				return err
+			}
+			if !looksLikeStore(dirs.Root) {
+				return fmt.Errorf("system reset: %s has files but is not a hoist store (no containers dir, no index.json): not removing it; check HOIST_ROOT and XDG_DATA_HOME", dirs.Root)
 			}
 			exe, err := os.Executable()
 			if err != nil {
@@ -90,4 +97,21 @@ func newSystemReset(a *app) *cobra.Command {
 	}
 	c.Flags().BoolVar(&force, "force", false, "do it (there is no undo)")
 	return c
+}
+
+// looksLikeStore reports whether root is empty or has what the native
+// store always makes there (store.Layout.Init's containers dir, or the
+// image index): a HOIST_ROOT mistyped as the home or a project directory
+// must not be emptied.
+func looksLikeStore(root string) bool {
+	ents, err := os.ReadDir(root)
+	if err != nil || len(ents) == 0 {
+		return true
+	}
+	for _, name := range []string{"containers", "index.json"} {
+		if _, err := os.Lstat(filepath.Join(root, name)); err == nil {
+			return true
+		}
+	}
+	return false
 }

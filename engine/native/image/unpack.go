@@ -271,6 +271,7 @@ func (u *unpacker) dirMeta(parent int, base, name string, hdr *tar.Header) error
 // fdMeta sets owner, then mode (chown clears setuid bits), then xattrs
 // (chown also clears security.capability).
 func (u *unpacker) fdMeta(fd int, hdr *tar.Header) error {
+	mode := tarMode(hdr)
 	if u.canChown {
 		if err := unix.Fchown(fd, hdr.Uid, hdr.Gid); err != nil {
 			// In a user namespace (rootless) an owner outside its mapping
@@ -279,9 +280,10 @@ func (u *unpacker) fdMeta(fd int, hdr *tar.Header) error {
 				return fmt.Errorf("chown: %w", err)
 			}
 			u.skip(hdr.Name, fmt.Sprintf("owner %d:%d is outside the user namespace's mapping; left to root", hdr.Uid, hdr.Gid))
+			mode = rootOwnedMode(mode, hdr)
 		}
 	}
-	if err := unix.Fchmod(fd, tarMode(hdr)); err != nil {
+	if err := unix.Fchmod(fd, mode); err != nil {
 		return fmt.Errorf("chmod: %w", err)
 	}
 	for k, v := range hdr.PAXRecords {
@@ -303,17 +305,19 @@ func (u *unpacker) fdMeta(fd int, hdr *tar.Header) error {
 // pathMeta sets owner, mode and times on an entry that cannot be opened
 // for writing (symlink, fifo) without following it.
 func (u *unpacker) pathMeta(parent int, base string, hdr *tar.Header, chmod bool) error {
+	mode := tarMode(hdr)
 	if u.canChown {
 		if err := unix.Fchownat(parent, base, hdr.Uid, hdr.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			if !errors.Is(err, unix.EINVAL) || !userns.Inside() {
 				return fmt.Errorf("chown: %w", err)
 			}
 			u.skip(hdr.Name, fmt.Sprintf("owner %d:%d is outside the user namespace's mapping; left to root", hdr.Uid, hdr.Gid))
+			mode = rootOwnedMode(mode, hdr)
 		}
 	}
 	if chmod {
 		// Not a symlink (we just made it), so following is harmless.
-		if err := unix.Fchmodat(parent, base, tarMode(hdr), 0); err != nil {
+		if err := unix.Fchmodat(parent, base, mode, 0); err != nil {
 			return fmt.Errorf("chmod: %w", err)
 		}
 	}
@@ -342,6 +346,19 @@ func (u *unpacker) finishDirs() error {
 		}
 	}
 	return nil
+}
+
+// rootOwnedMode is mode for a file left to root because its owner could
+// not be had: a setuid (setgid) bit meant for another user (group) would
+// make it run as root, so it goes.
+func rootOwnedMode(mode uint32, hdr *tar.Header) uint32 {
+	if hdr.Uid != 0 {
+		mode &^= unix.S_ISUID
+	}
+	if hdr.Gid != 0 {
+		mode &^= unix.S_ISGID
+	}
+	return mode
 }
 
 func tarMode(hdr *tar.Header) uint32 {

@@ -54,7 +54,32 @@ func DirsFor(getenv func(string) string, uid int) (Dirs, error) {
 	if err := os.MkdirAll(d.Root, 0o700); err != nil {
 		return Dirs{}, fmt.Errorf("rootless store: %w", err)
 	}
+	if err := privateStore(d.Root, uid); err != nil {
+		return Dirs{}, err
+	}
 	return d, nil
+}
+
+// privateStore makes the store, which may have been there before (made
+// by hand with the usual umask), the user's alone: its volumes hold what
+// containers wrote, setuid files of the user's among them, and its
+// layers the images' files, all of which only its 0700 keeps from other
+// users.
+func privateStore(root string, uid int) error {
+	fi, err := os.Stat(root)
+	if err != nil {
+		return fmt.Errorf("rootless store: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !fi.IsDir() || !ok || int(st.Uid) != uid {
+		return fmt.Errorf("rootless store %s is not a directory of uid %d: set HOIST_ROOT or XDG_DATA_HOME to one", root, uid)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(root, 0o700); err != nil {
+			return fmt.Errorf("rootless store: %w", err)
+		}
+	}
+	return nil
 }
 
 // ownDir makes dir 0700, or checks that the one there is uid's and
@@ -62,6 +87,17 @@ func DirsFor(getenv func(string) string, uid int) (Dirs, error) {
 func ownDir(dir string, uid int) error {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return fmt.Errorf("rootless run dir: %w", err)
+	}
+	// Whoever may rename in the parent could swap the dir checked below
+	// for a link to one of theirs afterwards: the parent must be the
+	// user's, or root's and closed to others or sticky (as /tmp is).
+	pfi, err := os.Stat(filepath.Dir(dir))
+	if err != nil {
+		return fmt.Errorf("rootless run dir: %w", err)
+	}
+	pst, ok := pfi.Sys().(*syscall.Stat_t)
+	if !ok || !(int(pst.Uid) == uid || pst.Uid == 0 && (pfi.Mode()&os.ModeSticky != 0 || pfi.Mode().Perm()&0o022 == 0)) {
+		return fmt.Errorf("rootless run dir %s: its parent may be changed by another user (uid %d, %v): set XDG_RUNTIME_DIR or HOIST_RUN_DIR to a directory of yours", dir, pst.Uid, pfi.Mode())
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil && !os.IsExist(err) {
 		return fmt.Errorf("rootless run dir: %w", err)
