@@ -1,0 +1,238 @@
+package e2e
+
+// More of the rootless native engine, as a user would drive it: a user
+// with no subordinate range, and an image built rootless whose layers
+// delete (whiteout) and replace (opaque directory) what the layers below
+// them hold. The harness (users, setpriv, userdel -r) is rootless_test.go's.
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hoist-dev/hoist/internal/testimage"
+)
+
+// newRootlessUserNoRange adds a user to whom useradd gives no
+// subordinate range (SUB_UID_COUNT=0 and SUB_GID_COUNT=0 for this one
+// call, so /etc/subuid and /etc/subgid, which other tests share, are not
+// edited), with hoist copied where it may run it.
+func newRootlessUserNoRange(t *testing.T) *rootlessUser {
+	t.Helper()
+	needRootless(t)
+	suffix := make([]byte, 3)
+	if _, err := rand.Read(suffix); err != nil {
+		t.Fatal(err)
+	}
+	u := &rootlessUser{name: "hrn" + hex.EncodeToString(suffix)}
+	if out, err := exec.Command("useradd", "-m", "-U", "-s", "/bin/sh", "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", u.name).CombinedOutput(); err != nil {
+		t.Fatalf("useradd: %v: %s", err, out)
+	}
+	t.Cleanup(func() {
+		if pids := userPids(u.uid); len(pids) > 0 {
+			t.Errorf("processes of %s left: %v", u.name, pids)
+			for _, p := range pids {
+				_ = syscall.Kill(p, syscall.SIGKILL)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		_ = os.RemoveAll(filepath.Join(os.TempDir(), "hoist-"+strconv.Itoa(u.uid)))
+		if out, err := exec.Command("userdel", "-r", u.name).CombinedOutput(); err != nil {
+			t.Errorf("userdel -r %s: %v: %s", u.name, err, out)
+		}
+	})
+	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
+		b, _ := os.ReadFile(f)
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, u.name+":") {
+				t.Fatalf("useradd -K SUB_UID_COUNT=0 gave %s a range in %s: %s", u.name, f, line)
+			}
+		}
+	}
+	out, err := exec.Command("id", "-u", u.name).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.uid, _ = strconv.Atoi(strings.TrimSpace(string(out)))
+	out, err = exec.Command("id", "-g", u.name).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.gid, _ = strconv.Atoi(strings.TrimSpace(string(out)))
+	u.home = filepath.Join("/home", u.name)
+	u.bin = filepath.Join(u.home, "bin", "hoist")
+	u.mkdir(t, "bin")
+	b, err := os.ReadFile(hoistBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(u.bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	u.chown(t, u.bin)
+	return u
+}
+
+// TestRootlessNoSubordinateRange: a user without /etc/subuid lines still
+// runs a root-only image, with one id (the container's root is the
+// user), and is told what that breaks.
+func TestRootlessNoSubordinateRange(t *testing.T) {
+	u := newRootlessUserNoRange(t)
+	// The plain busybox image: every file is root's, which is all one
+	// id can hold.
+	tarball := filepath.Join(u.home, "busybox.tar")
+	writeTestRootfs(t, tarball)
+	u.chown(t, tarball)
+	out := u.hoist(t, u.home, "--engine", "native", "image", "import", tarball, testImage)
+	if !strings.Contains(out, "no subordinate id range for "+u.name) {
+		t.Errorf("image import as a user with no range did not warn:\n%s", out)
+	}
+	dir := u.mkdir(t, "proj")
+	u.writeFile(t, filepath.Join(dir, "compose.yaml"), "services:\n  box:\n    image: "+testImage+"\n")
+	out = u.hoist(t, dir, "run", "--rm", "box", "sh", "-c", "id -u; stat -c %u:%g /bin/busybox; cat /proc/self/uid_map; echo hi > /tmp/f && cat /tmp/f")
+	for _, w := range []string{"WARN no subordinate id range for " + u.name, "cannot switch users", "usermod --add-subuids"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("run --rm: no %q in the warning:\n%s", w, out)
+		}
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if !strings.HasPrefix(l, "WARN ") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 4 || lines[0] != "0" || lines[1] != "0:0" || lines[3] != "hi" {
+		t.Fatalf("run --rm with one id: output:\n%s", out)
+	}
+	// The namespace maps one id, the user's own, and nothing else.
+	if f := strings.Fields(lines[2]); len(f) != 3 || f[0] != "0" || f[1] != strconv.Itoa(u.uid) || f[2] != "1" {
+		t.Errorf("uid_map is %q, want 0 %d 1 alone", lines[2], u.uid)
+	}
+	// On the host the image's files are the user's.
+	var found int
+	_ = filepath.WalkDir(filepath.Join(u.home, ".local", "share", "hoist", "layers"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !strings.HasSuffix(p, "/bin/busybox") {
+			return nil
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return nil
+		}
+		found++
+		if got := int(fi.Sys().(*syscall.Stat_t).Uid); got != u.uid {
+			t.Errorf("%s belongs to %d on the host, want the user's %d", p, got, u.uid)
+		}
+		return nil
+	})
+	if found == 0 {
+		t.Error("no /bin/busybox in the user's store")
+	}
+	u.hoist(t, dir, "down")
+	if pids := userPids(u.uid); len(pids) > 0 {
+		t.Errorf("processes of %s after run --rm and down: %v", u.name, pids)
+	}
+	if files := runDirFiles(t, u); len(files) > 0 {
+		t.Errorf("files left in the run dir after down: %v", files)
+	}
+	u.hoist(t, u.home, "system", "reset", "--force")
+}
+
+// writeTestRootfs writes the busybox test image's rootfs tar to path.
+func writeTestRootfs(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := testimage.WriteRootfs(f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRootlessLayersWhiteoutOpaque builds an image rootless whose later
+// layers delete a file of a lower layer (a whiteout) and replace a
+// directory (an opaque one), with files of 0, 33 and 65534: inside, the
+// ownership is the image's and the deleted files are gone; on the host,
+// the files are the subordinate range's, the whiteout is overlay's 0:0
+// character device and the opaque mark is the user xattr, the only one
+// an overlay mounted in a user namespace reads.
+func TestRootlessLayersWhiteoutOpaque(t *testing.T) {
+	u := newRootlessUser(t)
+	u.importImage(t) // /srv/www is 33's, /srv/nobody 65534's
+	dir := u.mkdir(t, "layers")
+	u.writeFile(t, filepath.Join(dir, "Dockerfile"), "FROM "+testImage+"\n"+
+		"RUN mkdir /opq && echo old > /opq/old && echo kept > /srv/kept\n"+
+		"RUN rm /srv/www && rm -rf /opq && mkdir /opq && echo new > /opq/new && chown 33:33 /opq/new && chown 65534:65534 /srv/kept\n")
+	u.writeFile(t, filepath.Join(dir, "compose.yaml"), "services:\n  img:\n    build: .\n    image: rootless-layers:1\n")
+	u.hoist(t, dir, "--progress", "plain", "build")
+	out := u.hoist(t, dir, "run", "--rm", "img", "sh", "-c",
+		"stat -c '%n %u:%g' /etc/passwd /srv/nobody /srv/kept /opq/new; ls -a /opq | tr '\\n' ' '; echo; test -e /srv/www && echo www-still-there; test -e /opq/old && echo old-still-there; echo end")
+	want := []string{"/etc/passwd 0:0", "/srv/nobody 65534:65534", "/srv/kept 65534:65534", "/opq/new 33:33", ". .. new ", "end"}
+	got := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("run --rm in the built image: output:\n%s", out)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("line %d is %q, want %q (output:\n%s)", i, got[i], want[i], out)
+		}
+	}
+	// On the host: the layers' files belong to the range, the whiteout
+	// is a 0:0 character device of the user's, the opaque directory
+	// carries user.overlay.opaque and not the trusted one.
+	var newFile, keptFile, whiteout, opaque int
+	_ = filepath.WalkDir(filepath.Join(u.home, ".local", "share", "hoist", "layers"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return nil
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		switch {
+		case strings.HasSuffix(p, "/opq/new"):
+			newFile++
+			if int(st.Uid) != u.subUID+32 || int(st.Gid) != u.subGID+32 {
+				t.Errorf("%s is %d:%d on the host, want %d:%d", p, st.Uid, st.Gid, u.subUID+32, u.subGID+32)
+			}
+		case strings.HasSuffix(p, "/srv/kept") && fi.Mode().IsRegular():
+			// The lower layer's copy is root's (the user); the upper
+			// one, chowned, is the range's 65534.
+			if int(st.Uid) == u.subUID+65533 {
+				keptFile++
+			} else if int(st.Uid) != u.uid {
+				t.Errorf("%s belongs to %d on the host, want %d or %d", p, st.Uid, u.uid, u.subUID+65533)
+			}
+		case strings.HasSuffix(p, "/srv/www") && fi.Mode()&fs.ModeCharDevice != 0:
+			whiteout++
+			if st.Rdev != 0 || int(st.Uid) != u.uid {
+				t.Errorf("whiteout %s: rdev %d uid %d, want 0 and the user's %d", p, st.Rdev, st.Uid, u.uid)
+			}
+		case strings.HasSuffix(p, "/opq") && d.IsDir():
+			buf := make([]byte, 8)
+			if n, err := unix.Lgetxattr(p, "user.overlay.opaque", buf); err == nil && string(buf[:n]) == "y" {
+				opaque++
+			}
+			if _, err := unix.Lgetxattr(p, "trusted.overlay.opaque", buf); err == nil {
+				t.Errorf("%s carries trusted.overlay.opaque, which a rootless overlay does not read", p)
+			}
+		}
+		return nil
+	})
+	if newFile != 1 || keptFile != 1 || whiteout != 1 || opaque != 1 {
+		t.Errorf("in the user's store: %d /opq/new, %d chowned /srv/kept, %d whiteouts of /srv/www, %d opaque /opq; want 1 of each", newFile, keptFile, whiteout, opaque)
+	}
+	u.hoist(t, dir, "down")
+}
