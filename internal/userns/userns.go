@@ -10,6 +10,7 @@ package userns
 
 import (
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -50,4 +51,42 @@ func Opaque() string {
 		return OpaqueUserXattr
 	}
 	return OpaqueXattr
+}
+
+// GIDMapped reports whether gid is mapped in this process's user
+// namespace. A mapping of one id (a user with no subordinate range) maps
+// only root, so a mount option naming another group (devpts' gid=5,
+// tty) is refused there with EINVAL.
+func GIDMapped(gid uint32) bool {
+	b, err := os.ReadFile("/proc/self/gid_map")
+	if err != nil {
+		return true
+	}
+	return MapHas(string(b), gid)
+}
+
+// MapHas reports whether a uid_map or gid_map text maps id (inside).
+func MapHas(mapText string, id uint32) bool {
+	for _, line := range strings.Split(mapText, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		start, err1 := strconv.ParseUint(f[0], 10, 32)
+		size, err2 := strconv.ParseUint(f[2], 10, 32)
+		if err1 == nil && err2 == nil && uint64(id) >= start && uint64(id)-start < size {
+			return true
+		}
+	}
+	return false
+}
+
+// SetgroupsDenied reports whether this user namespace refuses setgroups,
+// as one mapped by its own user without newgidmap must (and newgidmap
+// does for a map of the user's own group alone): the supplementary
+// groups stay those the user had on the host, which grant nothing the
+// user has not.
+func SetgroupsDenied() bool {
+	b, err := os.ReadFile("/proc/self/setgroups")
+	return err == nil && strings.TrimSpace(string(b)) == "deny"
 }
