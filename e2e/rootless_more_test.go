@@ -8,10 +8,12 @@ package e2e
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -235,4 +237,66 @@ func TestRootlessLayersWhiteoutOpaque(t *testing.T) {
 		t.Errorf("in the user's store: %d /opq/new, %d chowned /srv/kept, %d whiteouts of /srv/www, %d opaque /opq; want 1 of each", newFile, keptFile, whiteout, opaque)
 	}
 	u.hoist(t, dir, "down")
+}
+
+// TestRootlessKeepID: with userns_mode keep-id the container runs as the
+// user's own uid and gid, the same numbers inside as on the host, and
+// what it writes to a bind mount is the user's on the host. The other
+// ids of the image keep their owners. As root, keep-id is refused,
+// naming the service.
+func TestRootlessKeepID(t *testing.T) {
+	u := newRootlessUser(t)
+	u.importImage(t) // /srv/www is 33's
+	dir := u.mkdir(t, "keep")
+	out := u.mkdir(t, "keep/out")
+	u.writeFile(t, filepath.Join(dir, "compose.yaml"), "services:\n  w:\n    image: "+testImage+"\n    userns_mode: keep-id\n    volumes: [\"./out:/out\"]\n")
+	got := u.hoist(t, dir, "run", "--rm", "w", "sh", "-c",
+		"id -u; id -g; echo hi > /out/f; stat -c %u:%g /out /out/f /srv/www")
+	want := []string{strconv.Itoa(u.uid), strconv.Itoa(u.gid),
+		fmt.Sprintf("%d:%d", u.uid, u.gid), fmt.Sprintf("%d:%d", u.uid, u.gid), "33:33"}
+	if lines := strings.Split(strings.TrimSpace(got), "\n"); !slices.Equal(lines, want) {
+		t.Errorf("run --rm with keep-id: got\n%s\nwant\n%s", got, strings.Join(want, "\n"))
+	}
+	fi, err := os.Stat(filepath.Join(out, "f"))
+	if err != nil {
+		t.Fatalf("the container's file on the host: %v", err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); int(st.Uid) != u.uid || int(st.Gid) != u.gid {
+		t.Errorf("the container's file is %d:%d on the host, want the user's %d:%d", st.Uid, st.Gid, u.uid, u.gid)
+	}
+	// The project's anchor holds the keep-id mapping: taking keep-id
+	// away while it runs is refused, not silently mixed.
+	u.writeFile(t, filepath.Join(dir, "compose.yaml"), "services:\n  w:\n    image: "+testImage+"\n    volumes: [\"./out:/out\"]\n")
+	if msg, err := u.hoistErr(dir, "up", "-d"); err == nil || !strings.Contains(msg, "run hoist down first") {
+		t.Errorf("up without keep-id on a keep-id anchor: err %v, output:\n%s", err, msg)
+	}
+	u.hoist(t, dir, "down")
+	// Without keep-id the container's root is the user, and its file on
+	// the bind mount is the user's as well, but its ids inside are 0.
+	got = u.hoist(t, dir, "run", "--rm", "w", "sh", "-c", "id -u; echo x > /out/g; stat -c %u /out/g")
+	if strings.TrimSpace(got) != "0\n0" {
+		t.Errorf("run --rm without keep-id: %q", got)
+	}
+	u.hoist(t, dir, "down")
+	// keep-id's root is the range's uid-1th id on the host.
+	for _, id := range []int{u.uid, u.subUID + u.uid - 1} {
+		if pids := userPids(id); len(pids) > 0 {
+			t.Errorf("processes of uid %d after down: %v", id, pids)
+		}
+	}
+
+	// As root there is no namespace whose ids keep-id could keep.
+	rootDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(rootDir, "compose.yaml"), []byte("services:\n  w:\n    image: "+testImage+"\n    userns_mode: keep-id\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(hoistBin, "--engine", "native", "-p", "rlkeep"+strings.ToLower(u.name[3:]), "run", "--rm", "w", "true")
+	cmd.Dir = rootDir
+	msg, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(msg), "services.w.userns_mode: keep-id") {
+		t.Errorf("keep-id as root: err %v, output:\n%s", err, msg)
+	}
+	down := exec.Command(hoistBin, "--engine", "native", "-p", "rlkeep"+strings.ToLower(u.name[3:]), "down")
+	down.Dir = rootDir
+	_ = down.Run()
 }

@@ -90,3 +90,32 @@ func SetgroupsDenied() bool {
 	b, err := os.ReadFile("/proc/self/setgroups")
 	return err == nil && strings.TrimSpace(string(b)) == "deny"
 }
+
+// KeepID returns the ids that a rootless project's user namespace under
+// userns_mode keep-id gives the user: that namespace nests in the plain
+// one (whose 0 is the user; engine/native/rootless/anchor_keepid.go), so
+// read from inside, its maps name the user's id as the one inside id
+// other than 0 that the parent's 0 is. The plain mapping and the host's
+// identity have no such line.
+func KeepID() (uid, gid uint32, ok bool) {
+	u, okU := parentRootAt("/proc/self/uid_map")
+	g, okG := parentRootAt("/proc/self/gid_map")
+	return u, g, okU && okG
+}
+
+func parentRootAt(file string) (uint32, bool) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 && f[1] == "0" && f[0] != "0" && f[2] == "1" {
+			id, err := strconv.ParseUint(f[0], 10, 32)
+			if err == nil {
+				return uint32(id), true
+			}
+		}
+	}
+	return 0, false
+}
