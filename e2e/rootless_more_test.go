@@ -310,3 +310,71 @@ func TestRootlessKeepID(t *testing.T) {
 		}
 	}
 }
+
+// TestRootlessSample runs the seed's sample as a user, no daemon: the
+// images are imported into the user's store from the sample's rootfs
+// (samples/images/load.sh's tarball, HOIST_SAMPLE_ROOTFS), web is built
+// rootless (its RUN pip install runs in the user namespace), db becomes
+// healthy and web answers through its published port, counting. The
+// ports are free ones, not 5001 and 6379, which other tests on this
+// machine publish.
+func TestRootlessSample(t *testing.T) {
+	rootfs := os.Getenv("HOIST_SAMPLE_ROOTFS")
+	if rootfs == "" {
+		if os.Getenv("HOIST_REQUIRE_NATIVE") == "1" {
+			t.Fatal("HOIST_REQUIRE_NATIVE=1 but HOIST_SAMPLE_ROOTFS is not set: eval \"$(samples/images/load.sh)\" and export it")
+		}
+		t.Skip("HOIST_SAMPLE_ROOTFS is not set (samples/images/load.sh)")
+	}
+	u := newRootlessUser(t)
+	const python, redis = "hoist-local/python:3.11-bookworm", "hoist-local/redis:7-bookworm"
+	path := "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	u.hoist(t, u.home, "image", "import", "--change", path, "--change", "ENV LANG=C.UTF-8", "--change", "ENV PIP_NO_INDEX=1", "--change", `CMD ["python3"]`, rootfs, python)
+	u.hoist(t, u.home, "image", "import", "--change", path, "--change", "WORKDIR /data", "--change", "EXPOSE 6379", "--change", `CMD ["redis-server", "--protected-mode", "no"]`, rootfs, redis)
+
+	dir := u.mkdir(t, "sample")
+	src := filepath.Join("..", "samples", "flask-redis")
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, db := freePort(t), freePort(t)
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		if e.Name() == "compose.yaml" {
+			s = strings.Replace(s, `"5001:5001"`, fmt.Sprintf(`"127.0.0.1:%d:5001"`, web), 1)
+			s = strings.Replace(s, `"6379:6379"`, fmt.Sprintf(`"127.0.0.1:%d:6379"`, db), 1)
+		}
+		u.writeFile(t, filepath.Join(dir, e.Name()), s)
+	}
+	u.writeFile(t, filepath.Join(dir, ".env"), "PYTHON_IMAGE="+python+"\nREDIS_IMAGE="+redis+"\n")
+	out := u.hoist(t, dir, "up", "-d", "--build", "--wait")
+	ps := u.hoist(t, dir, "ps")
+	if !strings.Contains(ps, "healthy") || strings.Count(ps, "healthy") < 2 {
+		t.Errorf("ps after up --wait: want web and db healthy:\n%s\n(up said:\n%s)", ps, out)
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/", web)
+	waitBody(t, url, "I have been seen 1 times", 30*time.Second)
+	waitBody(t, url, "I have been seen 2 times", 10*time.Second)
+	// exec and logs reach the rootless containers.
+	if got := u.hoist(t, dir, "exec", "-T", "db", "redis-cli", "get", "hits"); strings.TrimSpace(got) != "2" {
+		t.Errorf("exec db redis-cli get hits: %q", got)
+	}
+	if logs := u.hoist(t, dir, "logs", "web"); !strings.Contains(logs, "GET / ") {
+		t.Errorf("logs web shows no request:\n%s", logs)
+	}
+	u.hoist(t, dir, "down", "-t", "1")
+	for _, id := range []int{u.uid} {
+		if pids := userPids(id); len(pids) > 0 {
+			t.Errorf("processes of uid %d after down: %v", id, pids)
+		}
+	}
+	if files := runDirFiles(t, u); len(files) > 0 {
+		t.Errorf("files left in the run dir after down: %v", files)
+	}
+	u.hoist(t, u.home, "system", "reset", "--force")
+}
