@@ -57,11 +57,13 @@ func (a *app) runRootless(ctx context.Context) error {
 		return err
 	}
 	var project string
+	var keepP *types.Project
 	if !noProjectCommands[a.command] {
 		var p *types.Project
 		if project, p, err = a.projectName(ctx); err != nil {
 			return err
 		}
+		keepP = p
 		if anchorCommands[a.command] && p != nil {
 			if err := checkHostPorts(p); err != nil {
 				return err
@@ -69,6 +71,16 @@ func (a *app) runRootless(ctx context.Context) error {
 		}
 	}
 	o := rootless.Options{Mapping: m, RunDir: dirs.RunDir}
+	if keep := keepIDServices(keepP); len(keep) > 0 {
+		// The project's one user namespace (its anchor's, which all its
+		// containers share) keeps the user's ids when a service asks:
+		// the mapping is per project, not per service. m.KeepID checks
+		// that it can (a range that holds the ids) before anything runs.
+		if _, err := m.KeepID(uid, gid); err != nil {
+			return fmt.Errorf("services.%s.userns_mode: %w", keep[0], err)
+		}
+		o.KeepID = true
+	}
 	var h *rootless.Holder
 	switch {
 	case project == "":
@@ -198,4 +210,20 @@ func (a *app) engineChoice(ctx context.Context) string {
 		return fmt.Sprintf("docker (auto: %v; hoist doctor says more)", err)
 	}
 	return "native-rootless (auto: not root; hoist doctor checks what it needs)"
+}
+
+// keepIDServices names the services of p (nil: none) with userns_mode
+// keep-id, sorted.
+func keepIDServices(p *types.Project) []string {
+	if p == nil {
+		return nil
+	}
+	var out []string
+	for name, s := range p.Services {
+		if s.UserNSMode == "keep-id" {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

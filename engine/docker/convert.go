@@ -35,6 +35,12 @@ type createConfig struct {
 func toCreateConfig(spec engine.ContainerSpec, apiVersion string) (*createConfig, error) {
 	c := spec.Config
 	pr := c.Process
+	if c.Namespaces.UserNS == "keep-id" {
+		// podman's mode, which the Docker Engine has no equivalent of
+		// (its user namespaces are the daemon's one remapping): refused
+		// here, by name, rather than by the daemon's "invalid USER mode".
+		return nil, fmt.Errorf("services.%s.userns_mode: keep-id is the rootless native engine's (run hoist as a user with --engine native); the Docker Engine takes only host", spec.Service)
+	}
 	cfg := &container.Config{
 		Image:       c.Image,
 		Hostname:    pr.Hostname,

@@ -326,3 +326,12 @@ func TestErrorMapping(t *testing.T) {
 		t.Errorf("mapErr changed an unclassified error: %v", got)
 	}
 }
+
+func TestToCreateConfigRefusesKeepID(t *testing.T) {
+	spec := fullSpec()
+	spec.Config.Namespaces.UserNS = "keep-id"
+	_, err := toCreateConfig(spec, "1.41")
+	if err == nil || !strings.Contains(err.Error(), "services."+spec.Service+".userns_mode: keep-id") {
+		t.Errorf("keep-id on the Docker Engine: %v", err)
+	}
+}

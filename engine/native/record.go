@@ -17,6 +17,7 @@ import (
 	"github.com/hoist-dev/hoist/engine/native/runtime"
 	"github.com/hoist-dev/hoist/engine/native/store"
 	"github.com/hoist-dev/hoist/internal/logopts"
+	"github.com/hoist-dev/hoist/internal/userns"
 	"github.com/hoist-dev/hoist/netplan"
 	"github.com/hoist-dev/hoist/runspec"
 )
@@ -152,6 +153,17 @@ func buildSpec(r *store.Record, spec engine.ContainerSpec, img *image.Image) err
 
 	s := runtime.Spec{ID: r.ID, Args: m.Args, Env: m.Env, Hostname: hostname}
 	s.Cwd, s.User = m.WorkingDir, m.User
+	if c.Namespaces.UserNS == "keep-id" {
+		u, err := keepIDUser(spec.Service)
+		if err != nil {
+			return err
+		}
+		// As podman's keep-id does: the process runs as the user's ids
+		// unless the service names a user.
+		if pr.User == "" {
+			s.User = u
+		}
+	}
 	s.GroupAdd = slices.Clone(pr.GroupAdd)
 	s.Init = pr.Init != nil && *pr.Init
 	if pr.TTY {
@@ -289,4 +301,19 @@ func containerPorts(ports []runspec.Port) ([]store.Port, error) {
 		}
 	}
 	return out, nil
+}
+
+// keepIDUser is "uid:gid" of the user whose ids the project's user
+// namespace keeps (userns_mode keep-id), or a located error where no
+// such namespace is: as root (there are no other ids to keep) or in a
+// rootless project whose anchor was started without keep-id.
+func keepIDUser(service string) (string, error) {
+	if !userns.Inside() {
+		return "", fmt.Errorf("services.%s.userns_mode: keep-id maps your own ids into a rootless project's user namespace; as root the native engine has none (run hoist as a user, or remove userns_mode)", service)
+	}
+	uid, gid, ok := userns.KeepID()
+	if !ok {
+		return "", fmt.Errorf("services.%s.userns_mode: keep-id, but the project's user namespace does not keep your ids (it was made before the service asked for it): run hoist down first", service)
+	}
+	return fmt.Sprintf("%d:%d", uid, gid), nil
 }

@@ -32,7 +32,8 @@ func (b *Backend) Unsupported(c runspec.Container) []string {
 	add(ns.IPC != "", "ipc")
 	add(ns.PID != "", "pid")
 	add(ns.UTS != "", "uts")
-	add(ns.UserNS != "", "userns_mode")
+	// keep-id is carried (rootless) or refused at create (record.go).
+	add(ns.UserNS != "" && ns.UserNS != "keep-id", "userns_mode")
 	add(ns.Cgroup != "", "cgroup")
 	add(res.CgroupParent != "", "cgroup_parent")
 	add(res.MemoryReservation != 0, "mem_reservation")

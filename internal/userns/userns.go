@@ -10,6 +10,7 @@ package userns
 
 import (
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -50,4 +51,71 @@ func Opaque() string {
 		return OpaqueUserXattr
 	}
 	return OpaqueXattr
+}
+
+// GIDMapped reports whether gid is mapped in this process's user
+// namespace. A mapping of one id (a user with no subordinate range) maps
+// only root, so a mount option naming another group (devpts' gid=5,
+// tty) is refused there with EINVAL.
+func GIDMapped(gid uint32) bool {
+	b, err := os.ReadFile("/proc/self/gid_map")
+	if err != nil {
+		return true
+	}
+	return MapHas(string(b), gid)
+}
+
+// MapHas reports whether a uid_map or gid_map text maps id (inside).
+func MapHas(mapText string, id uint32) bool {
+	for _, line := range strings.Split(mapText, "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		start, err1 := strconv.ParseUint(f[0], 10, 32)
+		size, err2 := strconv.ParseUint(f[2], 10, 32)
+		if err1 == nil && err2 == nil && uint64(id) >= start && uint64(id)-start < size {
+			return true
+		}
+	}
+	return false
+}
+
+// SetgroupsDenied reports whether this user namespace refuses setgroups,
+// as one mapped by its own user without newgidmap must (and newgidmap
+// does for a map of the user's own group alone): the supplementary
+// groups stay those the user had on the host, which grant nothing the
+// user has not.
+func SetgroupsDenied() bool {
+	b, err := os.ReadFile("/proc/self/setgroups")
+	return err == nil && strings.TrimSpace(string(b)) == "deny"
+}
+
+// KeepID returns the ids that a rootless project's user namespace under
+// userns_mode keep-id gives the user: that namespace nests in the plain
+// one (whose 0 is the user; engine/native/rootless/anchor_keepid.go), so
+// read from inside, its maps name the user's id as the one inside id
+// other than 0 that the parent's 0 is. The plain mapping and the host's
+// identity have no such line.
+func KeepID() (uid, gid uint32, ok bool) {
+	u, okU := parentRootAt("/proc/self/uid_map")
+	g, okG := parentRootAt("/proc/self/gid_map")
+	return u, g, okU && okG
+}
+
+func parentRootAt(file string) (uint32, bool) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 3 && f[1] == "0" && f[0] != "0" && f[2] == "1" {
+			id, err := strconv.ParseUint(f[0], 10, 32)
+			if err == nil {
+				return uint32(id), true
+			}
+		}
+	}
+	return 0, false
 }

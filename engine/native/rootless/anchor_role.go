@@ -18,6 +18,7 @@ import (
 func init() {
 	runtime.RegisterRole(roleUserns, runUserns)
 	runtime.RegisterRole(roleAnchor, runAnchor)
+	runtime.RegisterRole(roleKeepID, runKeepID)
 }
 
 // runUserns waits (fd 3) until the host side mapped the namespace, then
@@ -29,7 +30,12 @@ func runUserns() int {
 	if n, _ := os.NewFile(3, "go").Read(buf); n != 1 {
 		return 1
 	}
-	err := unix.Exec("/proc/self/exe", []string{roleAnchor, os.Args[1]}, os.Environ())
+	next := roleAnchor
+	var cfg holderConfig
+	if json.Unmarshal([]byte(os.Args[1]), &cfg) == nil && cfg.KeepUID != 0 {
+		next = roleKeepID
+	}
+	err := unix.Exec("/proc/self/exe", []string{next, os.Args[1]}, os.Environ())
 	fmt.Fprintf(os.NewFile(4, "ready"), "exec anchor: %v\n", err)
 	return 127
 }
@@ -52,7 +58,7 @@ func runAnchor() int {
 	}
 	keep := os.NewFile(3, "keep")
 	if cfg.Project == "" {
-		fmt.Fprintf(ready, "ok %d\n", tid)
+		fmt.Fprintf(ready, "ok %d %d\n", tid, os.Getpid())
 		ready.Close()
 		_, _ = io.Copy(io.Discard, keep)
 		return 0
@@ -68,7 +74,7 @@ func runAnchor() int {
 		return 1
 	}
 	defer os.Remove(sock)
-	fmt.Fprintf(ready, "ok %d\n", tid)
+	fmt.Fprintf(ready, "ok %d %d\n", tid, os.Getpid())
 	ready.Close()
 	return anchorLoop(ln, tid)
 }

@@ -26,6 +26,7 @@ import (
 const (
 	roleUserns = "hoist-runtime:userns"
 	roleAnchor = "hoist-runtime:anchor"
+	roleKeepID = "hoist-runtime:keep-id"
 )
 
 // holderConfig is the holder's argv[1].
@@ -36,6 +37,10 @@ type holderConfig struct {
 	RunDir  string `json:"run_dir"`
 	// Exe is hoist's binary, which the anchor runs as the supervisor.
 	Exe string `json:"exe"`
+	// KeepUID and KeepGID, when not 0, are the user's ids, which the
+	// holder's namespace keeps (userns_mode keep-id, anchor_keepid.go).
+	KeepUID int `json:"keep_uid,omitempty"`
+	KeepGID int `json:"keep_gid,omitempty"`
 }
 
 // Options say which holder to start.
@@ -46,6 +51,12 @@ type Options struct {
 	Project string
 	// RunDir is the rootless run dir (Dirs.RunDir).
 	RunDir string
+	// KeepID: the holder keeps the user's ids (userns_mode keep-id;
+	// Mapping stays the plain one, which the holder's outer namespace
+	// gets; see anchor_keepid.go). An anchor records it, so that a
+	// project's mapping does not change under containers made with the
+	// other one.
+	KeepID bool
 }
 
 // Holder is a process holding a user, mount and network namespace.
@@ -58,6 +69,8 @@ type Holder struct {
 	StartTime uint64 `json:"start_time"`
 	// Project is the anchor's; empty for a holder of one command.
 	Project string `json:"project,omitempty"`
+	// KeepID: the anchor maps the user's ids to themselves (keep-id).
+	KeepID bool `json:"keep_id,omitempty"`
 	// keep, for a holder of this command, is the pipe whose end ends it.
 	keep *os.File
 }
@@ -104,6 +117,9 @@ func Ensure(ctx context.Context, o Options) (*Holder, error) {
 	defer unlock()
 	var h Holder
 	if store.ReadJSON(file, &h) == nil && h.Alive() {
+		if h.KeepID != o.KeepID {
+			return nil, fmt.Errorf("project %s: its containers run with %s, and the project now asks for %s: one user namespace holds a project, so run hoist down first", o.Project, keepIDName(h.KeepID), keepIDName(o.KeepID))
+		}
 		return &h, nil
 	}
 	nh, err := start(ctx, o)
@@ -156,7 +172,11 @@ func start(ctx context.Context, o Options) (*Holder, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := json.Marshal(holderConfig{Project: o.Project, RunDir: o.RunDir, Exe: exe})
+	hc := holderConfig{Project: o.Project, RunDir: o.RunDir, Exe: exe}
+	if o.KeepID {
+		hc.KeepUID, hc.KeepGID = os.Getuid(), os.Getgid()
+	}
+	cfg, err := json.Marshal(hc)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +242,15 @@ func start(ctx context.Context, o Options) (*Holder, error) {
 	if !ok {
 		return fail(fmt.Errorf("user namespace: %s", strings.TrimSpace(line)))
 	}
-	h := &Holder{Pid: cmd.Process.Pid, Project: o.Project}
+	h := &Holder{Pid: cmd.Process.Pid, Project: o.Project, KeepID: o.KeepID}
+	// "ok <tid> <pid>": the pid is the holder's own, which is not the
+	// process started here when a keep-id namespace nests in it.
+	tid, pid, _ := strings.Cut(tid, " ")
+	if pid != "" {
+		if h.Pid, err = strconv.Atoi(pid); err != nil {
+			return fail(fmt.Errorf("user namespace: bad ready line %q", line))
+		}
+	}
 	if h.NetTID, err = strconv.Atoi(tid); err != nil {
 		return fail(fmt.Errorf("user namespace: bad ready line %q", line))
 	}
@@ -279,11 +307,22 @@ func writeMaps(ctx context.Context, pid int, m Mapping) error {
 // Command is hoist (exe) with args run in the holder's namespaces, as
 // their root, in dir, through nsenter.
 func (h *Holder) Command(exe, dir string, args []string) *exec.Cmd {
-	nsargs := []string{
-		"--target", strconv.Itoa(h.Pid), "--user", "--mount", "--net=" + h.NetNS(),
-		// The user's ids are the namespace's root already: keeping them
-		// needs no setgroups, which a single-id map denies.
-		"--preserve-credentials", "--wd=" + dir, "--", exe,
+	nsargs := []string{"--target", strconv.Itoa(h.Pid), "--user", "--mount", "--net=" + h.NetNS()}
+	// The user's ids are the namespace's root already: keeping them
+	// needs no setgroups, which a single-id map denies. Under keep-id
+	// they are the user's own numbers, not root: nsenter becomes root
+	// (setns gave it the capabilities to), and setgroups is allowed
+	// there (keep-id needs a range, so newgidmap mapped it).
+	if !h.KeepID {
+		nsargs = append(nsargs, "--preserve-credentials")
 	}
+	nsargs = append(nsargs, "--wd="+dir, "--", exe)
 	return exec.Command("nsenter", append(nsargs, args...)...)
+}
+
+func keepIDName(keep bool) string {
+	if keep {
+		return "userns_mode keep-id (your ids are the same inside)"
+	}
+	return "the plain mapping (their root is you)"
 }

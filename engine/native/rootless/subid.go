@@ -114,3 +114,58 @@ func text(rs []IDRange) string {
 	}
 	return b.String()
 }
+
+// KeepID is m as the host sees a namespace under userns_mode keep-id
+// (made by nesting one in a namespace of m: anchor_keepid.go), and an
+// error when m cannot keep the ids. Under keep-id the user's own uid
+// and gid are the same numbers inside as on the host, so that what a
+// container writes to a bind mount as that id is the user's.
+//
+// The mapping is the project's (its anchor holds the one user namespace
+// all its containers and its network live in), and the store's layers
+// are shared by all the user's projects, unpacked with the plain mapping
+// (inside k is the range's k-1th id, 0 is the user). So keep-id changes
+// as little of that as it can: it swaps two ids and keeps every other.
+// Inside uid is the user (on the host, uid), and inside 0 takes the
+// host id the plain mapping gives inside uid (range start + uid - 1).
+// Every file of an image keeps its owner inside but for those two: a
+// file of the image's root shows as the user's id, which the
+// container's root still may use (the id is mapped, so its capabilities
+// reach it), and which keep-id's process, running as the user's id,
+// owns. It needs a range (the container must have a root distinct from
+// the user's id) that holds uid.
+func (m Mapping) KeepID(uid, gid int) (Mapping, error) {
+	if m.Single {
+		return Mapping{}, fmt.Errorf("userns_mode keep-id needs a subordinate id range besides your own id (its root is one of the range's ids)")
+	}
+	us, err := keepID(m.UIDs, uint32(uid))
+	if err != nil {
+		return Mapping{}, fmt.Errorf("uid %d: %w", uid, err)
+	}
+	gs, err := keepID(m.GIDs, uint32(gid))
+	if err != nil {
+		return Mapping{}, fmt.Errorf("gid %d: %w", gid, err)
+	}
+	return Mapping{UIDs: us, GIDs: gs}, nil
+}
+
+// keepID swaps inside 0 and inside id of a plain mapping (0 -> the user,
+// 1.. -> one subordinate range).
+func keepID(rs []IDRange, id uint32) ([]IDRange, error) {
+	if len(rs) != 2 || rs[0].Inside != 0 || rs[0].Size != 1 || rs[1].Inside != 1 {
+		return nil, fmt.Errorf("keep-id: unexpected mapping %v", rs)
+	}
+	self, sub := rs[0].Outside, rs[1]
+	if id == 0 || id > sub.Size {
+		return nil, fmt.Errorf("keep-id: the id is outside the subordinate range's %d ids", sub.Size)
+	}
+	out := []IDRange{{Inside: 0, Outside: sub.Outside + id - 1, Size: 1}}
+	if id > 1 {
+		out = append(out, IDRange{Inside: 1, Outside: sub.Outside, Size: id - 1})
+	}
+	out = append(out, IDRange{Inside: id, Outside: self, Size: 1})
+	if id < sub.Size {
+		out = append(out, IDRange{Inside: id + 1, Outside: sub.Outside + id, Size: sub.Size - id})
+	}
+	return out, nil
+}

@@ -35,7 +35,14 @@ func setupDev(root string, shmSize int64, nodes []deviceNode) error {
 			return fmt.Errorf("create /dev/%s: %w", d, err)
 		}
 	}
-	if err := unix.Mount("devpts", path.Join(dev, "pts"), "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5"); err != nil {
+	// A pty's group is tty (5), as Docker gives it; a user namespace
+	// that maps no group 5 (one id: a user with no subordinate range)
+	// refuses the option, and its ptys stay root's group.
+	ptsOpts := "newinstance,ptmxmode=0666,mode=0620"
+	if userns.GIDMapped(5) {
+		ptsOpts += ",gid=5"
+	}
+	if err := unix.Mount("devpts", path.Join(dev, "pts"), "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, ptsOpts); err != nil {
 		return fmt.Errorf("mount /dev/pts: %w", err)
 	}
 	if shmSize <= 0 {

@@ -15,6 +15,7 @@ import (
 	"github.com/hoist-dev/hoist/engine/native/runtime/seccomp"
 	"github.com/hoist-dev/hoist/engine/native/runtime/stdio"
 	"github.com/hoist-dev/hoist/engine/native/runtime/user"
+	"github.com/hoist-dev/hoist/internal/userns"
 	"github.com/hoist-dev/hoist/runspec"
 )
 
@@ -164,7 +165,7 @@ func setIDs(u user.User) error {
 	if len(gids) > 0 {
 		p = uintptr(unsafePointer(&gids[0]))
 	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), p, 0); e != 0 {
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), p, 0); e != 0 && (e != unix.EPERM || !userns.SetgroupsDenied()) {
 		return fmt.Errorf("setgroups %v: %w", u.Groups, e)
 	}
 	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
