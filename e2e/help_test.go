@@ -68,9 +68,24 @@ func TestHelpListsComposeCommands(t *testing.T) {
 			t.Errorf("docker compose has %q; hoist --help does not list %q", c, name)
 		}
 	}
-	for _, c := range have {
-		if out, err := exec.Command(hoistBin, c, "--help").CombinedOutput(); err != nil {
-			t.Errorf("hoist %s --help: %v\n%s", c, err, out)
+	// Every command's --help, subcommands too (image ls, convert
+	// kubernetes, system ...): cobra merges a command's flags with the
+	// global ones only when it runs, so a clash shows only there.
+	var walk func(path []string)
+	walk = func(path []string) {
+		args := append(slices.Clone(path), "--help")
+		out, err := exec.Command(hoistBin, args...).CombinedOutput()
+		if err != nil {
+			t.Errorf("hoist %s: %v\n%s", strings.Join(args, " "), err, out)
+			return
 		}
+		for _, c := range helpCommands(t, string(out)) {
+			if c != "help" && c != "completion" {
+				walk(append(slices.Clone(path), c))
+			}
+		}
+	}
+	for _, c := range have {
+		walk([]string{c})
 	}
 }
