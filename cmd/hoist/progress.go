@@ -43,6 +43,7 @@ func newRenderer(w io.Writer, mode string) *renderer {
 // words maps an op to its resource and its -ing and -ed verbs.
 var words = map[string][3]string{
 	"pull":             {"Image", "Pulling", "Pulled"},
+	"push":             {"Image", "Pushing", "Pushed"},
 	"build":            {"Image", "Building", "Built"},
 	"create network":   {"Network", "Creating", "Created"},
 	"create volume":    {"Volume", "Creating", "Created"},
