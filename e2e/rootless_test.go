@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/hoist-dev/hoist/internal/testimage"
 )
@@ -36,7 +39,8 @@ type rootlessUser struct {
 	home     string
 	// subUID and subGID start the user's subordinate ranges.
 	subUID, subGID int
-	bin            string // hoist, where the user may run it
+	bin            string   // hoist, where the user may run it
+	env            []string // added to hoist's environment
 }
 
 // needRootless skips, or fails with HOIST_REQUIRE_NATIVE=1, unless the
@@ -176,7 +180,7 @@ func (u *rootlessUser) hoist(t *testing.T, dir string, args ...string) string {
 func (u *rootlessUser) hoistErr(dir string, args ...string) (string, error) {
 	cmd := exec.Command("setpriv", append([]string{"--reuid", strconv.Itoa(u.uid), "--regid", strconv.Itoa(u.gid), "--init-groups", "--", u.bin}, args...)...)
 	cmd.Dir = dir
-	cmd.Env = []string{"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
+	cmd.Env = append([]string{"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}, u.env...)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	err := cmd.Run()
@@ -409,6 +413,10 @@ func TestRootlessUpPublishedPort(t *testing.T) {
 	u.importImage(t)
 	dir := u.mkdir(t, "web")
 	port := freePort(t)
+	// The project's DNS forwarder asks this test's resolver, which alone
+	// knows dnsName: an answer in a container went through the forwarder.
+	const dnsName, dnsAddr = "outbound-check.hoist.test.", "192.0.2.77"
+	u.env = append(u.env, "HOIST_DNS_UPSTREAMS="+serveDNS(t, dnsName, dnsAddr))
 	u.writeFile(t, filepath.Join(dir, "compose.yaml"), fmt.Sprintf(`services:
   web:
     image: %s
@@ -425,6 +433,28 @@ func TestRootlessUpPublishedPort(t *testing.T) {
 	if out := u.hoist(t, dir, "exec", "client", "wget", "-qO-", "http://web:8080/"); !strings.Contains(out, "served-rootless") {
 		t.Errorf("exec client wget web: %q", out)
 	}
+	// Outbound TCP: a container reaches a server on this machine's own
+	// address (never another machine's), through the supervisor's
+	// redirect and a connection from the host's namespace.
+	addr := ownAddress(t)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "outbound-reached") })}
+	ln, err := net.Listen("tcp4", addr+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	if out := u.hoist(t, dir, "exec", "client", "wget", "-qO-", "http://"+ln.Addr().String()+"/"); !strings.Contains(out, "outbound-reached") {
+		t.Errorf("a container reached no server on %s: %q", ln.Addr(), out)
+	}
+	// Its nameserver is the DNS forwarder on its network's gateway.
+	if out := u.hoist(t, dir, "exec", "client", "sh", "-c", "grep ^nameserver /etc/resolv.conf; ip route | grep ^default"); !gatewayIsNameserver(out) {
+		t.Errorf("the nameserver is not the gateway:\n%s", out)
+	}
+	if out := u.hoist(t, dir, "exec", "client", "nslookup", strings.TrimSuffix(dnsName, ".")); !strings.Contains(out, dnsAddr) {
+		t.Errorf("%s did not resolve through the forwarder to %s:\n%s", dnsName, dnsAddr, out)
+	}
+
 	// kill -9 of the supervisor: the anchor starts another, which serves
 	// the port again.
 	runDir := filepath.Join(os.TempDir(), "hoist-"+strconv.Itoa(u.uid))
@@ -473,6 +503,87 @@ func TestRootlessUpPublishedPort(t *testing.T) {
 			t.Errorf("%s is still there after system reset (%v)", d, err)
 		}
 	}
+}
+
+// ownAddress is one of this machine's own IPv4 addresses other than
+// loopback, which the tests may send to.
+func ownAddress(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			return n.IP.String()
+		}
+	}
+	t.Fatal("this machine has no IPv4 address other than loopback")
+	return ""
+}
+
+// serveDNS answers, on a UDP port of 127.0.0.1, name's A query with addr,
+// its other types with no record and every other name with NXDOMAIN, until the test ends; it returns
+// the address it listens on.
+func serveDNS(t *testing.T, name, addr string) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	a := netip.MustParseAddr(addr).As4()
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			var p dnsmessage.Parser
+			h, err := p.Start(buf[:n])
+			if err != nil {
+				continue
+			}
+			q, err := p.Question()
+			if err != nil {
+				continue
+			}
+			// The name exists (NOERROR) with only an A record.
+			rc := dnsmessage.RCodeNameError
+			if strings.EqualFold(q.Name.String(), name) {
+				rc = dnsmessage.RCodeSuccess
+			}
+			b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true, RCode: rc})
+			b.EnableCompression()
+			_ = b.StartQuestions()
+			_ = b.Question(q)
+			_ = b.StartAnswers()
+			if rc == dnsmessage.RCodeSuccess && q.Type == dnsmessage.TypeA {
+				_ = b.AResource(dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 60}, dnsmessage.AResource{A: a})
+			}
+			msg, err := b.Finish()
+			if err == nil {
+				pc.WriteTo(msg, from)
+			}
+		}
+	}()
+	return pc.LocalAddr().String()
+}
+
+// gatewayIsNameserver reads "nameserver A" and "default via A ..." lines.
+func gatewayIsNameserver(out string) bool {
+	var ns, gw string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 2 && f[0] == "nameserver":
+			ns = f[1]
+		case len(f) >= 3 && f[0] == "default" && f[1] == "via":
+			gw = f[2]
+		}
+	}
+	return ns != "" && ns == gw
 }
 
 func freePort(t *testing.T) int {
