@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -642,4 +643,105 @@ func supervisorPid(t *testing.T, dir string) int {
 		t.Fatalf("no supervisor recorded in %s", dir)
 	}
 	return pid
+}
+
+// TestRootlessIsolation: a rootless container reaches what its networks
+// declare and nothing else: not a container of another network of its
+// project, not one of the user's other project, not the host's loopback.
+func TestRootlessIsolation(t *testing.T) {
+	u := newRootlessUser(t)
+	u.importImage(t)
+	// The other project comes up first, so that the first one's carrier
+	// knows its subnet (and leaves connections to it in its namespace).
+	other := u.mkdir(t, "other")
+	u.writeFile(t, filepath.Join(other, "compose.yaml"), fmt.Sprintf(`services:
+  srv:
+    image: %s
+    command: ["sh", "-c", "echo other > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"]
+`, testImage))
+	u.hoist(t, other, "up", "-d")
+	defer u.hoistErr(other, "down")
+	dir := u.mkdir(t, "iso")
+	u.writeFile(t, filepath.Join(dir, "compose.yaml"), fmt.Sprintf(`services:
+  client:
+    image: %[1]s
+    command: ["sleep", "600"]
+    networks: [front]
+  both:
+    image: %[1]s
+    command: ["sh", "-c", "echo both > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"]
+    networks: [front, back]
+  back:
+    image: %[1]s
+    command: ["sh", "-c", "echo back > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"]
+    networks: [back]
+networks:
+  front: {}
+  back: {}
+`, testImage))
+	u.hoist(t, dir, "up", "-d")
+	defer u.hoistErr(dir, "down")
+
+	// The host's loopback: a server there, which must see no request.
+	var hits atomic.Int32
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	lport := ln.Addr().(*net.TCPAddr).Port
+
+	backIP := u.containerIP(t, dir, "back")
+	otherIP := u.containerIP(t, other, "srv")
+	gw := ""
+	for line := range strings.SplitSeq(u.hoist(t, dir, "exec", "client", "ip", "route"), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "default" && f[1] == "via" {
+			gw = f[2]
+		}
+	}
+	if gw == "" {
+		t.Fatal("client has no default route")
+	}
+	// Declared: both is on client's network.
+	if out, err := u.hoistErr(dir, "exec", "client", "wget", "-qO-", "http://both:8080/"); err != nil || !strings.Contains(out, "both") {
+		hosts, _ := u.hoistErr(dir, "exec", "client", "sh", "-c", "cat /etc/hosts; ip addr; ip route")
+		t.Fatalf("client cannot reach both on their shared network: %v %q\n%s", err, out, hosts)
+	}
+	for _, c := range []struct{ what, url, want string }{
+		// Between a project's networks the packets are dropped (as on
+		// the root engine): the connect hangs until timeout ends it.
+		{"a container on another network of the project", "http://" + backIP + ":8080/", ""},
+		// The project's namespace has no route to another project's.
+		{"a container of the user's other project", "http://" + otherIP + ":8080/", "Network is unreachable"},
+		{"the host's loopback, by the container's own", fmt.Sprintf("http://127.0.0.1:%d/", lport), "Connection refused"},
+		{"the host's loopback, by the gateway", fmt.Sprintf("http://%s:%d/", gw, lport), "Connection refused"},
+	} {
+		out, err := u.hoistErr(dir, "exec", "client", "timeout", "5", "wget", "-qO-", c.url)
+		var ee *exec.ExitError
+		if c.want == "" && (!errors.As(err, &ee) || ee.ExitCode() != 143 || strings.TrimSpace(out) != "") {
+			t.Errorf("%s (%s): want the connect to hang until timeout's SIGTERM (143), got err %v:\n%s", c.what, c.url, err, out)
+		}
+		if c.want != "" && (err == nil || !strings.Contains(out, c.want)) {
+			t.Errorf("%s (%s): want %q, got err %v:\n%s", c.what, c.url, c.want, err, out)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the host's loopback server saw %d requests from a container", n)
+	}
+}
+
+// containerIP is the IPv4 address of service's container on its first
+// network.
+func (u *rootlessUser) containerIP(t *testing.T, dir, service string) string {
+	t.Helper()
+	out := u.hoist(t, dir, "exec", service, "ip", "-o", "-4", "addr", "show", "eth0")
+	for f := range strings.FieldsSeq(out) {
+		if ip, _, ok := strings.Cut(f, "/"); ok && net.ParseIP(ip) != nil {
+			return ip
+		}
+	}
+	t.Fatalf("no address of %s in %q", service, out)
+	return ""
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -20,7 +21,8 @@ const DNSUpstreamsEnv = "HOIST_DNS_UPSTREAMS"
 
 // carrier carries a rootless project's outbound TCP and DNS
 // (engine/native/rootnet): one Outbound for the project's namespace,
-// given every subnet of the project's networks, and a DNS forwarder on
+// given every subnet of the project's networks (and of the user's other
+// projects), and a DNS forwarder on
 // the gateway of each network that is not internal. sync reads the
 // project's networks again; it runs when the supervisor starts and before
 // each container starts, which is after its networks were made.
@@ -51,9 +53,16 @@ func (c *carrier) syncErr() error {
 	if err != nil {
 		return err
 	}
-	var subnets []netip.Prefix
+	// The user's other projects' subnets are given too, so that a
+	// connection to one is not carried: the host has no route to them (they
+	// are in those projects' namespaces) and would send it to its default
+	// route. Left in this namespace, it finds no route and fails there.
+	subnets, err := userSubnets(filepath.Dir(c.dir))
+	if err != nil {
+		return err
+	}
 	for _, n := range nets {
-		if n.Subnet.IsValid() {
+		if n.Subnet.IsValid() && !slices.Contains(subnets, n.Subnet) {
 			subnets = append(subnets, n.Subnet)
 		}
 	}
@@ -114,6 +123,30 @@ func (c *carrier) close() {
 	if c.out != nil {
 		c.out.Close()
 	}
+}
+
+// userSubnets lists the subnets of every project in runDir.
+func userSubnets(runDir string) ([]netip.Prefix, error) {
+	ents, err := os.ReadDir(runDir)
+	if err != nil {
+		return nil, fmt.Errorf("read projects: %w", err)
+	}
+	var out []netip.Prefix
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		nets, err := network.ProjectNetworks(filepath.Join(runDir, e.Name()))
+		if err != nil {
+			continue // not a project, or one going away
+		}
+		for _, n := range nets {
+			if n.Subnet.IsValid() && !slices.Contains(out, n.Subnet) {
+				out = append(out, n.Subnet)
+			}
+		}
+	}
+	return out, nil
 }
 
 // upstreams are DNSUpstreamsEnv's resolvers, or the host's.
