@@ -96,7 +96,8 @@ func (b *bench) rootlessScenario(ctx context.Context, hoistBin string, rb *rootl
 		return nil
 	}
 	sides := []rootlessSide{{"root", asRoot, rootDir}, {"rootless", asUser, filepath.Join(home, "bench")}}
-	tar := filepath.Join(b.tmp, "rootless-busybox.tar")
+	// In the user's home: the bench's temporary directory is root's alone.
+	tar := filepath.Join(home, "busybox.tar")
 	if err := writeBusyboxTar(tar); err != nil {
 		return err
 	}
