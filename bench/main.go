@@ -153,6 +153,8 @@ type bench struct {
 	hoist   string // hoist binary
 	build   *results
 	runRes  *runBench
+	// rootlessRes is the rootless scenario's (bench/rootless.go).
+	rootlessRes *rootlessBench
 
 	mu       sync.Mutex
 	projects map[string]string // project -> engine it lives on (native or docker)
@@ -260,7 +262,7 @@ func (b *bench) prepare(ctx context.Context, scs []scenario) error {
 				return err
 			}
 			continue
-		case "run": // bench/run.go has its own native root
+		case "run", "rootless": // bench/run.go, bench/rootless.go have their own native roots
 			continue
 		}
 		dir := filepath.Join(b.tmp, sc.name)
@@ -470,6 +472,14 @@ func (b *bench) runAll(ctx context.Context, scs []scenario) {
 			continue
 		case "build":
 			b.runBuildScenario(ctx)
+			continue
+		case "rootless":
+			b.rootlessRes = b.runRootlessScenario(ctx, b.hoist)
+			if b.rootlessRes.err != nil {
+				msg := fmt.Sprintf("rootless: %v", b.rootlessRes.err)
+				b.logf("ERROR %s", msg)
+				b.res.errors = append(b.res.errors, msg)
+			}
 			continue
 		case "run":
 			b.runRes = b.runRunScenario(ctx, b.hoist)
@@ -720,6 +730,7 @@ func (b *bench) report() string {
 	s.WriteString(b.res.table())
 	s.WriteString(b.buildReport())
 	s.WriteString(b.runRes.report())
+	s.WriteString(b.rootlessRes.report())
 	s.WriteString(b.watchReport())
 	s.WriteString(supReport())
 	if len(b.res.errors) > 0 {

@@ -17,14 +17,18 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/hoist-dev/hoist/internal/testimage"
 )
@@ -36,7 +40,8 @@ type rootlessUser struct {
 	home     string
 	// subUID and subGID start the user's subordinate ranges.
 	subUID, subGID int
-	bin            string // hoist, where the user may run it
+	bin            string   // hoist, where the user may run it
+	env            []string // added to hoist's environment
 }
 
 // needRootless skips, or fails with HOIST_REQUIRE_NATIVE=1, unless the
@@ -176,7 +181,7 @@ func (u *rootlessUser) hoist(t *testing.T, dir string, args ...string) string {
 func (u *rootlessUser) hoistErr(dir string, args ...string) (string, error) {
 	cmd := exec.Command("setpriv", append([]string{"--reuid", strconv.Itoa(u.uid), "--regid", strconv.Itoa(u.gid), "--init-groups", "--", u.bin}, args...)...)
 	cmd.Dir = dir
-	cmd.Env = []string{"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
+	cmd.Env = append([]string{"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}, u.env...)
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	err := cmd.Run()
@@ -409,6 +414,10 @@ func TestRootlessUpPublishedPort(t *testing.T) {
 	u.importImage(t)
 	dir := u.mkdir(t, "web")
 	port := freePort(t)
+	// The project's DNS forwarder asks this test's resolver, which alone
+	// knows dnsName: an answer in a container went through the forwarder.
+	const dnsName, dnsAddr = "outbound-check.hoist.test.", "192.0.2.77"
+	u.env = append(u.env, "HOIST_DNS_UPSTREAMS="+serveDNS(t, dnsName, dnsAddr))
 	u.writeFile(t, filepath.Join(dir, "compose.yaml"), fmt.Sprintf(`services:
   web:
     image: %s
@@ -425,6 +434,28 @@ func TestRootlessUpPublishedPort(t *testing.T) {
 	if out := u.hoist(t, dir, "exec", "client", "wget", "-qO-", "http://web:8080/"); !strings.Contains(out, "served-rootless") {
 		t.Errorf("exec client wget web: %q", out)
 	}
+	// Outbound TCP: a container reaches a server on this machine's own
+	// address (never another machine's), through the supervisor's
+	// redirect and a connection from the host's namespace.
+	addr := ownAddress(t)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "outbound-reached") })}
+	ln, err := net.Listen("tcp4", addr+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	if out := u.hoist(t, dir, "exec", "client", "wget", "-qO-", "http://"+ln.Addr().String()+"/"); !strings.Contains(out, "outbound-reached") {
+		t.Errorf("a container reached no server on %s: %q", ln.Addr(), out)
+	}
+	// Its nameserver is the DNS forwarder on its network's gateway.
+	if out := u.hoist(t, dir, "exec", "client", "sh", "-c", "grep ^nameserver /etc/resolv.conf; ip route | grep ^default"); !gatewayIsNameserver(out) {
+		t.Errorf("the nameserver is not the gateway:\n%s", out)
+	}
+	if out := u.hoist(t, dir, "exec", "client", "nslookup", strings.TrimSuffix(dnsName, ".")); !strings.Contains(out, dnsAddr) {
+		t.Errorf("%s did not resolve through the forwarder to %s:\n%s", dnsName, dnsAddr, out)
+	}
+
 	// kill -9 of the supervisor: the anchor starts another, which serves
 	// the port again.
 	runDir := filepath.Join(os.TempDir(), "hoist-"+strconv.Itoa(u.uid))
@@ -473,6 +504,87 @@ func TestRootlessUpPublishedPort(t *testing.T) {
 			t.Errorf("%s is still there after system reset (%v)", d, err)
 		}
 	}
+}
+
+// ownAddress is one of this machine's own IPv4 addresses other than
+// loopback, which the tests may send to.
+func ownAddress(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			return n.IP.String()
+		}
+	}
+	t.Fatal("this machine has no IPv4 address other than loopback")
+	return ""
+}
+
+// serveDNS answers, on a UDP port of 127.0.0.1, name's A query with addr,
+// its other types with no record and every other name with NXDOMAIN, until the test ends; it returns
+// the address it listens on.
+func serveDNS(t *testing.T, name, addr string) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	a := netip.MustParseAddr(addr).As4()
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			var p dnsmessage.Parser
+			h, err := p.Start(buf[:n])
+			if err != nil {
+				continue
+			}
+			q, err := p.Question()
+			if err != nil {
+				continue
+			}
+			// The name exists (NOERROR) with only an A record.
+			rc := dnsmessage.RCodeNameError
+			if strings.EqualFold(q.Name.String(), name) {
+				rc = dnsmessage.RCodeSuccess
+			}
+			b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, RecursionDesired: h.RecursionDesired, RecursionAvailable: true, RCode: rc})
+			b.EnableCompression()
+			_ = b.StartQuestions()
+			_ = b.Question(q)
+			_ = b.StartAnswers()
+			if rc == dnsmessage.RCodeSuccess && q.Type == dnsmessage.TypeA {
+				_ = b.AResource(dnsmessage.ResourceHeader{Name: q.Name, Class: dnsmessage.ClassINET, TTL: 60}, dnsmessage.AResource{A: a})
+			}
+			msg, err := b.Finish()
+			if err == nil {
+				pc.WriteTo(msg, from)
+			}
+		}
+	}()
+	return pc.LocalAddr().String()
+}
+
+// gatewayIsNameserver reads "nameserver A" and "default via A ..." lines.
+func gatewayIsNameserver(out string) bool {
+	var ns, gw string
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 2 && f[0] == "nameserver":
+			ns = f[1]
+		case len(f) >= 3 && f[0] == "default" && f[1] == "via":
+			gw = f[2]
+		}
+	}
+	return ns != "" && ns == gw
 }
 
 func freePort(t *testing.T) int {
@@ -531,4 +643,105 @@ func supervisorPid(t *testing.T, dir string) int {
 		t.Fatalf("no supervisor recorded in %s", dir)
 	}
 	return pid
+}
+
+// TestRootlessIsolation: a rootless container reaches what its networks
+// declare and nothing else: not a container of another network of its
+// project, not one of the user's other project, not the host's loopback.
+func TestRootlessIsolation(t *testing.T) {
+	u := newRootlessUser(t)
+	u.importImage(t)
+	// The other project comes up first, so that the first one's carrier
+	// knows its subnet (and leaves connections to it in its namespace).
+	other := u.mkdir(t, "other")
+	u.writeFile(t, filepath.Join(other, "compose.yaml"), fmt.Sprintf(`services:
+  srv:
+    image: %s
+    command: ["sh", "-c", "echo other > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"]
+`, testImage))
+	u.hoist(t, other, "up", "-d")
+	defer u.hoistErr(other, "down")
+	dir := u.mkdir(t, "iso")
+	u.writeFile(t, filepath.Join(dir, "compose.yaml"), fmt.Sprintf(`services:
+  client:
+    image: %[1]s
+    command: ["sleep", "600"]
+    networks: [front]
+  both:
+    image: %[1]s
+    command: ["sh", "-c", "echo both > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"]
+    networks: [front, back]
+  back:
+    image: %[1]s
+    command: ["sh", "-c", "echo back > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"]
+    networks: [back]
+networks:
+  front: {}
+  back: {}
+`, testImage))
+	u.hoist(t, dir, "up", "-d")
+	defer u.hoistErr(dir, "down")
+
+	// The host's loopback: a server there, which must see no request.
+	var hits atomic.Int32
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) })}
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	lport := ln.Addr().(*net.TCPAddr).Port
+
+	backIP := u.containerIP(t, dir, "back")
+	otherIP := u.containerIP(t, other, "srv")
+	gw := ""
+	for line := range strings.SplitSeq(u.hoist(t, dir, "exec", "client", "ip", "route"), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "default" && f[1] == "via" {
+			gw = f[2]
+		}
+	}
+	if gw == "" {
+		t.Fatal("client has no default route")
+	}
+	// Declared: both is on client's network.
+	if out, err := u.hoistErr(dir, "exec", "client", "wget", "-qO-", "http://both:8080/"); err != nil || !strings.Contains(out, "both") {
+		hosts, _ := u.hoistErr(dir, "exec", "client", "sh", "-c", "cat /etc/hosts; ip addr; ip route")
+		t.Fatalf("client cannot reach both on their shared network: %v %q\n%s", err, out, hosts)
+	}
+	for _, c := range []struct{ what, url, want string }{
+		// Between a project's networks the packets are dropped (as on
+		// the root engine): the connect hangs until timeout ends it.
+		{"a container on another network of the project", "http://" + backIP + ":8080/", ""},
+		// The project's namespace has no route to another project's.
+		{"a container of the user's other project", "http://" + otherIP + ":8080/", "Network is unreachable"},
+		{"the host's loopback, by the container's own", fmt.Sprintf("http://127.0.0.1:%d/", lport), "Connection refused"},
+		{"the host's loopback, by the gateway", fmt.Sprintf("http://%s:%d/", gw, lport), "Connection refused"},
+	} {
+		out, err := u.hoistErr(dir, "exec", "client", "timeout", "5", "wget", "-qO-", c.url)
+		var ee *exec.ExitError
+		if c.want == "" && (!errors.As(err, &ee) || ee.ExitCode() != 143 || strings.TrimSpace(out) != "") {
+			t.Errorf("%s (%s): want the connect to hang until timeout's SIGTERM (143), got err %v:\n%s", c.what, c.url, err, out)
+		}
+		if c.want != "" && (err == nil || !strings.Contains(out, c.want)) {
+			t.Errorf("%s (%s): want %q, got err %v:\n%s", c.what, c.url, c.want, err, out)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the host's loopback server saw %d requests from a container", n)
+	}
+}
+
+// containerIP is the IPv4 address of service's container on its first
+// network.
+func (u *rootlessUser) containerIP(t *testing.T, dir, service string) string {
+	t.Helper()
+	out := u.hoist(t, dir, "exec", service, "ip", "-o", "-4", "addr", "show", "eth0")
+	for f := range strings.FieldsSeq(out) {
+		if ip, _, ok := strings.Cut(f, "/"); ok && net.ParseIP(ip) != nil {
+			return ip
+		}
+	}
+	t.Fatalf("no address of %s in %q", service, out)
+	return ""
 }

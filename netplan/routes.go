@@ -20,14 +20,19 @@ import (
 // sorted, without default routes: a network placed on one of them would
 // shadow or be shadowed by it. It reads /proc, so it is Linux only; a host
 // without IPv6 simply has no IPv6 routes.
-func HostRoutes() ([]netip.Prefix, error) {
+func HostRoutes() ([]netip.Prefix, error) { return RoutesIn("/proc/net") }
+
+// RoutesIn is HostRoutes from procNet, a /proc/<pid>/net dir: the routes
+// of that process's network namespace (a rootless project's CLI, in the
+// project's namespace, reads its anchor's, which is the host's).
+func RoutesIn(procNet string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, f := range []struct {
 		path  string
 		parse func(io.Reader) ([]netip.Prefix, error)
-	}{{"/proc/net/route", parseRoutes4}, {"/proc/net/ipv6_route", parseRoutes6}} {
+	}{{procNet + "/route", parseRoutes4}, {procNet + "/ipv6_route", parseRoutes6}} {
 		file, err := os.Open(f.path)
-		if errors.Is(err, fs.ErrNotExist) && f.path != "/proc/net/route" {
+		if errors.Is(err, fs.ErrNotExist) && f.path != procNet+"/route" {
 			continue
 		}
 		if err != nil {

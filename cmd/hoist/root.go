@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,6 +22,7 @@ import (
 	"github.com/hoist-dev/hoist/engine/native/rootless"
 	"github.com/hoist-dev/hoist/engine/swarm"
 	"github.com/hoist-dev/hoist/internal/userns"
+	"github.com/hoist-dev/hoist/netplan"
 	"github.com/hoist-dev/hoist/orchestrate"
 )
 
@@ -212,6 +214,11 @@ func (a *app) nativeBackend(ctx context.Context) (*native.Backend, error) {
 	// the supervisor.
 	if sock := a.getenv(rootless.AnchorEnv); sock != "" && userns.Inside() {
 		o.SpawnSupervisor = rootless.Spawner(sock)
+	}
+	// The holder's main thread is in the host's network namespace: new
+	// subnets avoid the host's routes, not only the project's.
+	if pid := a.getenv(rootless.HolderEnv); pid != "" && userns.Inside() {
+		o.HostRoutes = func() ([]netip.Prefix, error) { return netplan.RoutesIn("/proc/" + pid + "/net") }
 	}
 	return native.New(ctx, o)
 }

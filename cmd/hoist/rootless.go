@@ -104,7 +104,8 @@ func (a *app) runRootless(ctx context.Context) error {
 		return err
 	}
 	cmd := h.Command(exe, wd, a.args)
-	cmd.Env = append(withoutEnv(a.environ, "HOIST_ROOT", "HOIST_RUN_DIR", rootless.AnchorEnv), "HOIST_ROOT="+dirs.Root, "HOIST_RUN_DIR="+dirs.RunDir)
+	cmd.Env = append(withoutEnv(a.environ, "HOIST_ROOT", "HOIST_RUN_DIR", rootless.AnchorEnv, rootless.HolderEnv),
+		"HOIST_ROOT="+dirs.Root, "HOIST_RUN_DIR="+dirs.RunDir, rootless.HolderEnv+"="+strconv.Itoa(h.Pid))
 	if h.Project != "" {
 		cmd.Env = append(cmd.Env, rootless.AnchorEnv+"="+rootless.SocketFile(dirs.RunDir, h.Project))
 	}

@@ -27,6 +27,7 @@ package native
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 
@@ -91,6 +92,10 @@ type Options struct {
 	// it starts it again if it dies. Nil starts it as a child of this
 	// process.
 	SpawnSupervisor supervisor.SpawnFunc
+	// HostRoutes, when set, lists what new subnets must avoid (default:
+	// this namespace's routes); a rootless project's CLI, in the
+	// project's network namespace, reads the host's.
+	HostRoutes func() ([]netip.Prefix, error)
 }
 
 // Backend is the native engine.
@@ -139,7 +144,7 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if b.logf == nil {
 		b.logf = func(string, ...any) {}
 	}
-	netm, err := network.New(network.Options{RunDir: runDir, AllocFile: filepath.Join(root, "network", "subnets.json"), Logf: b.logf})
+	netm, err := network.New(network.Options{RunDir: runDir, AllocFile: filepath.Join(root, "network", "subnets.json"), Logf: b.logf, HostRoutes: opts.HostRoutes})
 	if err != nil {
 		return nil, fmt.Errorf("native engine: %w", err)
 	}

@@ -29,3 +29,18 @@ func StartTime(pid int) (uint64, error) {
 	}
 	return strconv.ParseUint(f[19], 10, 64)
 }
+
+// Exited says whether pid is a zombie (state Z or X, field 3): it has
+// ended but its parent has not reaped it yet, so kill(pid, 0) still
+// succeeds. A pid that is gone has exited too.
+func Exited(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 || i+2 >= len(b) {
+		return false
+	}
+	return b[i+2] == 'Z' || b[i+2] == 'X'
+}

@@ -29,6 +29,7 @@ import (
 	"github.com/hoist-dev/hoist/engine/native/store"
 	"github.com/hoist-dev/hoist/engine/native/volume"
 	"github.com/hoist-dev/hoist/internal/overlay"
+	"github.com/hoist-dev/hoist/internal/userns"
 )
 
 // Network connects a container to its network before it starts.
@@ -53,6 +54,9 @@ type Attachment struct {
 	// published ports go; empty without one. (Text: this package stays
 	// free of net/netip, which hoist run's fast path must not link.)
 	Addr string
+	// Gateway is its default route's gateway, where a rootless project's
+	// DNS forwarder listens; empty without one.
+	Gateway string
 }
 
 // Options say how to prepare a container.
@@ -143,6 +147,17 @@ func Prepare(ctx context.Context, o Options, r *store.Record) (*Prepared, error)
 		}
 	}
 	p.Spec.Network = p.Attachment.Network
+	// A rootless container cannot reach the host's nameservers (no UDP
+	// leaves its project's namespace): its supervisor forwards DNS on the
+	// gateway (engine/native/rootnet).
+	if userns.Inside() && p.Attachment.Gateway != "" && len(r.DNS.Nameservers) == 0 {
+		eo := etcOptions(r, o.Logf)
+		eo.DNS.Nameservers = []string{p.Attachment.Gateway}
+		if p.Spec.Hosts, p.Spec.HostnameFile, p.Spec.ResolvConf, err = etcfiles.Write(filepath.Join(dir, "etc"), eo); err != nil {
+			p.Undo(ctx)
+			return nil, err
+		}
+	}
 	if p.Attachment.Hosts != "" {
 		p.Spec.Hosts = p.Attachment.Hosts
 	}

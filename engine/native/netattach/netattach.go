@@ -85,6 +85,9 @@ func (n Networks) Attach(ctx context.Context, r *store.Record) (launch.Attachmen
 	if ip := att.IPs[r.Networks[0].Name]; ip.IsValid() {
 		out.Addr = ip.String()
 	}
+	if att.Gateway.IsValid() {
+		out.Gateway = att.Gateway.String()
+	}
 	return out, nil
 }
 

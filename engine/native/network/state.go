@@ -174,3 +174,28 @@ func sortedKeys[V any](m map[string]V) []string {
 	slices.Sort(keys)
 	return keys
 }
+
+// Carried is one of a project's networks as a rootless project's carrier
+// (engine/native/rootnet) needs it: outbound traffic and DNS leave from
+// the networks that are not internal.
+type Carried struct {
+	Name     string
+	Subnet   netip.Prefix
+	Gateway  netip.Addr
+	Internal bool
+}
+
+// ProjectNetworks lists the networks recorded in a project's run dir
+// (<run dir>/<project>), by name.
+func ProjectNetworks(projectDir string) ([]Carried, error) {
+	nets, err := readAll[netState](filepath.Join(projectDir, "net", "networks"))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Carried, 0, len(nets))
+	for _, n := range nets {
+		out = append(out, Carried{Name: n.Name, Subnet: n.Subnet, Gateway: n.Gateway, Internal: n.Internal})
+	}
+	slices.SortFunc(out, func(a, b Carried) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}

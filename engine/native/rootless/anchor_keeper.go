@@ -23,6 +23,11 @@ import (
 // namespaces, its anchor's socket.
 const AnchorEnv = "HOIST_ANCHOR"
 
+// HolderEnv names, in the environment of hoist run in a holder's
+// namespaces, the holder's pid, whose main thread is in the host's
+// network namespace.
+const HolderEnv = "HOIST_HOLDER_PID"
+
 // WorkDirEnv names, in the environment of hoist run in a holder's
 // namespaces, the directory it must change to first (see EnterWorkDir).
 const WorkDirEnv = "HOIST_ROOTLESS_WD"
@@ -65,7 +70,11 @@ func (k *keeper) ensure(ctx context.Context, project, dir string) (int, error) {
 }
 
 func (k *keeper) startLocked(ctx context.Context, project, dir string) (int, error) {
-	cmd, err := supervisor.StartProcess(ctx, project, dir, []string{supervisor.NetNSEnv + "=" + k.netns})
+	env := []string{supervisor.NetNSEnv + "=" + k.netns}
+	if v := os.Getenv(supervisor.DNSUpstreamsEnv); v != "" {
+		env = append(env, supervisor.DNSUpstreamsEnv+"="+v)
+	}
+	cmd, err := supervisor.StartProcess(ctx, project, dir, env)
 	if err != nil {
 		return 0, err
 	}

@@ -84,7 +84,9 @@ func (h *Holder) NetNS() string {
 // Alive reports whether the holder still runs (by pid and start time).
 func (h *Holder) Alive() bool {
 	st, err := procfs.StartTime(h.Pid)
-	return err == nil && st == h.StartTime && unix.Kill(h.Pid, 0) == nil
+	// An anchor this process started and stopped is its zombie until
+	// reaped: it has ended all the same.
+	return err == nil && st == h.StartTime && unix.Kill(h.Pid, 0) == nil && !procfs.Exited(h.Pid)
 }
 
 // Release ends a holder of this command (closing its pipe); an anchor

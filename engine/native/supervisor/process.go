@@ -238,6 +238,9 @@ func runRole() int {
 		}
 		defer ns.Close()
 		s.dial = ns.Dial
+		s.carrier = &carrier{ns: ns, dir: dir, logf: s.logf}
+		s.carrier.sync()
+		defer s.carrier.close()
 	}
 	ln, err := listen(filepath.Join(dir, SocketFile))
 	if err != nil {

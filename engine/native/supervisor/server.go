@@ -43,6 +43,8 @@ type server struct {
 	// dial, when set, reaches the containers for the port proxy
 	// (portproxy.Proxy.Dial): a rootless project's, in its namespace.
 	dial func(ctx context.Context, network string, target netip.AddrPort) (net.Conn, error)
+	// carrier, for a rootless project, carries outbound TCP and DNS.
+	carrier *carrier
 	// probe runs a healthcheck command in the container of pid.
 	probe func(ctx context.Context, pid int, spec runtime.ExecSpec) (int, error)
 
@@ -135,6 +137,9 @@ func (s *server) persist(c *ctr) {
 func (s *server) run(ctx context.Context, cfg ContainerConfig) error {
 	if cfg.ID == "" || cfg.StateDir == "" {
 		return fmt.Errorf("run: id and state dir are required")
+	}
+	if s.carrier != nil {
+		s.carrier.sync()
 	}
 	if !filepath.IsAbs(cfg.StateDir) || (cfg.LogDir != "" && !filepath.IsAbs(cfg.LogDir)) {
 		return fmt.Errorf("run %s: state and log dirs must be absolute", cfg.ID)
