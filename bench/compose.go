@@ -37,7 +37,7 @@ func parseScenarios(list string) ([]scenario, error) {
 			out = append(out, scenario{name: s, kind: "watch"})
 			continue
 		}
-		if s == "build" || s == "run" { // bench/build.go, bench/run.go
+		if s == "build" || s == "run" || s == "swarm" { // bench/build.go, bench/run.go, bench/swarm.go
 			out = append(out, scenario{name: s, kind: s})
 			continue
 		}
@@ -47,7 +47,7 @@ func parseScenarios(list string) ([]scenario, error) {
 		}
 		m := reScenario.FindStringSubmatch(s)
 		if m == nil {
-			return nil, fmt.Errorf("unknown scenario %q: use sample, watch, build, run, fanN or chainN", s)
+			return nil, fmt.Errorf("unknown scenario %q: use sample, watch, build, run, swarm, fanN or chainN", s)
 		}
 		n, err := strconv.Atoi(m[2])
 		if err != nil || n < 2 || n > 500 {

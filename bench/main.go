@@ -153,6 +153,7 @@ type bench struct {
 	hoist   string // hoist binary
 	build   *results
 	runRes  *runBench
+	swarm   *swarmBench
 
 	mu       sync.Mutex
 	projects map[string]string // project -> engine it lives on (native or docker)
@@ -261,6 +262,8 @@ func (b *bench) prepare(ctx context.Context, scs []scenario) error {
 			}
 			continue
 		case "run": // bench/run.go has its own native root
+			continue
+		case "swarm": // bench/swarm.go, on the swarm test bed
 			continue
 		}
 		dir := filepath.Join(b.tmp, sc.name)
@@ -475,6 +478,14 @@ func (b *bench) runAll(ctx context.Context, scs []scenario) {
 			b.runRes = b.runRunScenario(ctx, b.hoist)
 			if b.runRes.err != nil {
 				msg := fmt.Sprintf("run: %v", b.runRes.err)
+				b.logf("ERROR %s", msg)
+				b.res.errors = append(b.res.errors, msg)
+			}
+			continue
+		case "swarm":
+			b.swarm = b.runSwarmScenario(ctx)
+			if b.swarm.err != nil {
+				msg := fmt.Sprintf("swarm: %v", b.swarm.err)
 				b.logf("ERROR %s", msg)
 				b.res.errors = append(b.res.errors, msg)
 			}
@@ -720,6 +731,7 @@ func (b *bench) report() string {
 	s.WriteString(b.res.table())
 	s.WriteString(b.buildReport())
 	s.WriteString(b.runRes.report())
+	s.WriteString(b.swarm.report())
 	s.WriteString(b.watchReport())
 	s.WriteString(supReport())
 	if len(b.res.errors) > 0 {
