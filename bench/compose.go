@@ -37,7 +37,7 @@ func parseScenarios(list string) ([]scenario, error) {
 			out = append(out, scenario{name: s, kind: "watch"})
 			continue
 		}
-		if s == "build" || s == "run" || s == "rootless" { // bench/build.go, bench/run.go, bench/rootless.go
+		if s == "build" || s == "run" || s == "rootless" || s == "swarm" { // bench/build.go, run.go, rootless.go, swarm.go
 			out = append(out, scenario{name: s, kind: s})
 			continue
 		}
@@ -47,7 +47,7 @@ func parseScenarios(list string) ([]scenario, error) {
 		}
 		m := reScenario.FindStringSubmatch(s)
 		if m == nil {
-			return nil, fmt.Errorf("unknown scenario %q: use sample, watch, build, run, rootless, fanN or chainN", s)
+			return nil, fmt.Errorf("unknown scenario %q: use sample, watch, build, run, rootless, swarm, fanN or chainN", s)
 		}
 		n, err := strconv.Atoi(m[2])
 		if err != nil || n < 2 || n > 500 {

@@ -155,6 +155,7 @@ type bench struct {
 	runRes  *runBench
 	// rootlessRes is the rootless scenario's (bench/rootless.go).
 	rootlessRes *rootlessBench
+	swarm       *swarmBench
 
 	mu       sync.Mutex
 	projects map[string]string // project -> engine it lives on (native or docker)
@@ -263,6 +264,8 @@ func (b *bench) prepare(ctx context.Context, scs []scenario) error {
 			}
 			continue
 		case "run", "rootless": // bench/run.go, bench/rootless.go have their own native roots
+			continue
+		case "swarm": // bench/swarm.go, on the swarm test bed
 			continue
 		}
 		dir := filepath.Join(b.tmp, sc.name)
@@ -485,6 +488,14 @@ func (b *bench) runAll(ctx context.Context, scs []scenario) {
 			b.runRes = b.runRunScenario(ctx, b.hoist)
 			if b.runRes.err != nil {
 				msg := fmt.Sprintf("run: %v", b.runRes.err)
+				b.logf("ERROR %s", msg)
+				b.res.errors = append(b.res.errors, msg)
+			}
+			continue
+		case "swarm":
+			b.swarm = b.runSwarmScenario(ctx)
+			if b.swarm.err != nil {
+				msg := fmt.Sprintf("swarm: %v", b.swarm.err)
 				b.logf("ERROR %s", msg)
 				b.res.errors = append(b.res.errors, msg)
 			}
@@ -731,6 +742,7 @@ func (b *bench) report() string {
 	s.WriteString(b.buildReport())
 	s.WriteString(b.runRes.report())
 	s.WriteString(b.rootlessRes.report())
+	s.WriteString(b.swarm.report())
 	s.WriteString(b.watchReport())
 	s.WriteString(supReport())
 	if len(b.res.errors) > 0 {

@@ -181,7 +181,7 @@ func (pr *project) down() {
 // task is one line of hoist ps --format json.
 type task struct {
 	Name, ID, Service, Node, State, DesiredState, Error, Ports, Image string
-	Slot, ExitCode                                                   int
+	Slot, ExitCode                                                    int
 }
 
 func (pr *project) ps(args ...string) []task {

@@ -3,6 +3,7 @@ package swarm
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/docker/docker/api/types/filters"
@@ -131,10 +132,22 @@ func (e *Engine) Scale(ctx context.Context, project, service string, replicas ui
 }
 
 // Restart replaces every task of a service (a forced update), as
-// `docker service update --force` does.
+// `docker service update --force` does. The task hash moves with it:
+// Wait tells the new tasks from the old by that label, and without the
+// change it would count the old tasks, still running before the update
+// starts, as converged. The service's spec hash stays, so a redeploy of
+// the same file remains a no-op.
 func (e *Engine) Restart(ctx context.Context, project, service string) error {
 	return e.updateSpec(ctx, Scope(project, service), func(spec *swarm.ServiceSpec) error {
 		spec.TaskTemplate.ForceUpdate++
+		if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
+			labels := maps.Clone(cs.Labels)
+			if labels == nil {
+				labels = map[string]string{}
+			}
+			labels[LabelTaskHash] = hashJSON(spec.TaskTemplate)
+			cs.Labels = labels
+		}
 		return nil
 	})
 }
