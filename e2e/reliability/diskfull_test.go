@@ -231,3 +231,77 @@ func pushRandomImage(t *testing.T) string {
 	}
 	return ref
 }
+
+// TestDiskFullDocker is the disk-full case where it applies to the docker
+// engine: dockerd keeps its own store (a test must not fill the host's
+// /var/lib/docker), so what hoist writes itself is the file it exports a
+// container to and the files it copies out of one. On a full 8 MiB tmpfs
+// each fails with the one-line disk-full error naming the mount, leaves no
+// half-written file, and works once there is room again.
+func TestDiskFullDocker(t *testing.T) {
+	h := newDockerHost(t)
+	mnt := filepath.Join(t.TempDir(), "fs")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "size=8m"); err != nil {
+		t.Fatalf("mount a small tmpfs: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(mnt, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", mnt, err)
+		}
+	})
+	p := h.project("dfull", fmt.Sprintf(`
+services:
+  app:
+    image: %s
+    command: ["sh", "-c", "dd if=/dev/urandom of=/big bs=1M count=2 && exec sleep 3600"]
+    init: true
+`, testImage))
+	p.hoist("up", "-d", "--wait")
+	// dd is done once /big has all its bytes.
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(p.hoist("exec", "app", "ls", "-l", "/big"), "2097152") {
+		if time.Now().After(deadline) {
+			t.Fatal("the container never wrote /big")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	filler := filepath.Join(mnt, "filler")
+	fill(t, filler)
+	exported, copied := filepath.Join(mnt, "app.tar"), filepath.Join(mnt, "big")
+
+	out, errOut, err := p.try("export", "app", "-o", exported)
+	wantDiskFull(t, "export", mnt, out, errOut, err)
+	out, errOut, err = p.try("cp", "app:/big", copied)
+	wantDiskFull(t, "cp", mnt, out, errOut, err)
+	// Nothing half-written: the tmpfs holds the filler and, at most, an
+	// empty file cp had begun.
+	ents, err := os.ReadDir(mnt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() == "filler" {
+			continue
+		}
+		t.Errorf("a full disk left %s behind", e.Name())
+	}
+	if got := p.states(); got != "app running\n" {
+		t.Errorf("the container on a full disk: %q", got)
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	p.hoist("export", "app", "-o", exported)
+	p.hoist("cp", "app:/big", copied)
+	if fi, err := os.Stat(copied); err != nil || fi.Size() != 2<<20 {
+		t.Errorf("cp after space returned: %v %v", fi, err)
+	}
+	if fi, err := os.Stat(exported); err != nil || fi.Size() < 2<<20 {
+		t.Errorf("export after space returned: %v %v", fi, err)
+	}
+	p.hoist("down", "-t", "0")
+}

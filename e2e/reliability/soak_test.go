@@ -189,11 +189,18 @@ volumes:
 		s.runFiles = files(h.runDir)
 		s.storeBytes = storeSize(h.root)
 		samples = append(samples, s)
+		// One line a cycle (go test -v streams it), so a long soak can be
+		// read while it runs, or after it is stopped.
+		t.Logf("cycle %d/%d %s: up procs=%d fds=%d rss=%dKiB mounts=%d links=%d nft=%d; down mounts=%d cgroups=%d links=%d netns=%d nft=%d runfiles=%d store=%d",
+			i+1, cycles, time.Now().UTC().Format("15:04:05"), s.upProcs, s.upFDs, s.upRSSKiB, s.upMounts, s.upLinks, s.upNftRules,
+			s.mounts, s.cgroups, s.links, s.netns, s.nftRules, s.runFiles, s.storeBytes)
 	}
 	first, last := samples[0], samples[len(samples)-1]
+	// A Markdown table on stdout, unindented, to paste as it is.
 	var table bytes.Buffer
-	fmt.Fprintf(&table, "soak: %d cycles\n%-28s %12s %12s\n", cycles, "", "first cycle", "last cycle")
-	row := func(what string, a, b any) { fmt.Fprintf(&table, "%-28s %12v %12v\n", what, a, b) }
+	fmt.Fprintf(&table, "soak: %d cycles of a 5-service project on the native engine\n\n", cycles)
+	fmt.Fprintf(&table, "| sample | first cycle | last cycle |\n|---|---:|---:|\n")
+	row := func(what string, a, b any) { fmt.Fprintf(&table, "| %s | %v | %v |\n", what, a, b) }
 	row("up: hoist processes", first.upProcs, last.upProcs)
 	row("up: their open fds", first.upFDs, last.upFDs)
 	row("up: their RSS (KiB)", first.upRSSKiB, last.upRSSKiB)
@@ -207,7 +214,7 @@ volumes:
 	row("down: nft rules", first.nftRules, last.nftRules)
 	row("down: files under run dir", first.runFiles, last.runFiles)
 	row("down: store bytes", first.storeBytes, last.storeBytes)
-	t.Log("\n" + table.String())
+	fmt.Print("\n" + table.String() + "\n")
 
 	for _, c := range []struct {
 		what        string
