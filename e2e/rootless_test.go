@@ -283,12 +283,6 @@ func runDirFiles(t *testing.T, u *rootlessUser) []string {
 	var files []string
 	dir := filepath.Join(os.TempDir(), "hoist-"+strconv.Itoa(u.uid))
 	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		// The run cache (internal/runcache) is the user's, not a
-		// project's: bounded, keyed on command lines, and meant to
-		// outlive a down so the next identical run --rm is fast.
-		if err == nil && d.IsDir() && d.Name() == "runcache" {
-			return filepath.SkipDir
-		}
 		if err == nil && !d.IsDir() {
 			files = append(files, p)
 		}
