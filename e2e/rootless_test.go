@@ -349,6 +349,16 @@ func TestRootlessRunRm(t *testing.T) {
 			t.Errorf("/dev/null is not writable: %s", out)
 		}
 	}
+	// A one-off with no network is what the root engine remembers for its
+	// fast path; rootless, nothing is left for it (see the run dir check
+	// at the end).
+	none := u.mkdir(t, "none")
+	u.writeFile(t, filepath.Join(none, "compose.yaml"), "services:\n  box:\n    image: "+testImage+"\n    network_mode: none\n")
+	for range 2 {
+		if out := u.hoist(t, none, "run", "--rm", "box", "echo", "none"); strings.TrimSpace(out) != "none" {
+			t.Errorf("run --rm with network_mode none: %q", out)
+		}
+	}
 	// On the host the image's files belong to the user's range: the
 	// container's 33 is the range's 33rd id.
 	var found int

@@ -223,6 +223,10 @@ func (a *app) nativeBackend(ctx context.Context) (*native.Backend, error) {
 	return native.New(ctx, o)
 }
 
+// inHolder says whether this hoist was run again inside a rootless
+// project's holder (runRootless).
+func (a *app) inHolder() bool { return a.getenv(rootless.HolderEnv) != "" && userns.Inside() }
+
 // orchestrator opens the engine and a progress renderer.
 func (a *app) orchestrator(ctx context.Context) (*orchestrate.Orchestrator, *renderer, error) {
 	b, err := a.backend(ctx)

@@ -114,7 +114,11 @@ func (x recordingRunner) RunContainer(ctx context.Context, spec engine.Container
 // runInputs are the digests of the files a run's project was made from,
 // taken now; nil when the run is not to be remembered (see rememberRun).
 func (a *app) runInputs(in *compose.Inputs, since time.Time) []runcache.Input {
-	if in == nil || a.args == nil || a.getenv("HOIST_CACHE_DIR") == "off" {
+	// Rootless, nothing is remembered: the fast path runs before main, in
+	// the host's namespaces, and cannot replay a container of the user's
+	// namespace; and the key would hold the holder's pid, new each run,
+	// so each run would leave an entry no run finds.
+	if in == nil || a.args == nil || a.getenv("HOIST_CACHE_DIR") == "off" || a.inHolder() {
 		return nil
 	}
 	out, err := runcache.Digest(in.Files, in.Present, since)
