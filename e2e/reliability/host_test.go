@@ -244,6 +244,10 @@ func (h *host) leftovers(project string, ids []string) string {
 	for _, r := range recs {
 		fmt.Fprintf(&b, "durable network record %s\n", r)
 	}
+	// The host-wide subnet leases, as the file holds them.
+	if raw, err := os.ReadFile(filepath.Join(h.root, "network", "subnets.json")); err == nil && strings.Contains(string(raw), `"project": "`+project+`"`) {
+		fmt.Fprintf(&b, "subnet lease in network/subnets.json:\n%s\n", raw)
+	}
 	return b.String()
 }
 

@@ -227,7 +227,7 @@ func (m *Manager) allocate(spec NetSpec) (netState, error) {
 		return netState{}, err
 	}
 	defer lk.unlock()
-	af, err := m.readAlloc()
+	af, _, err := m.readAlloc()
 	if err != nil {
 		return netState{}, err
 	}
@@ -260,33 +260,34 @@ func (m *Manager) allocate(spec NetSpec) (netState, error) {
 	return st, nil
 }
 
-// readAlloc reads the allocation file, dropping stale entries; the caller
-// holds its lock.
-func (m *Manager) readAlloc() (allocFile, error) {
+// readAlloc reads the allocation file, dropping stale entries, and says
+// how many it dropped (so that a writer knows the file has them still);
+// the caller holds its lock.
+func (m *Manager) readAlloc() (allocFile, int, error) {
 	var af allocFile
 	if err := readJSON(m.allocFile, &af); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return af, err
+		return af, 0, err
 	}
 	if af.Networks == nil {
 		af.Networks = map[string]allocEntry{}
 	}
+	stale := 0
 	for name, e := range af.Networks {
 		if _, err := os.Stat(e.State); errors.Is(err, fs.ErrNotExist) {
 			delete(af.Networks, name)
+			stale++
 		}
 	}
-	return af, nil
+	return af, stale, nil
 }
 
-// releaseSubnets drops the allocation entries of project's networks
-// (all of them when names is nil).
 // neverNetworked reports whether project has no network record and no
 // subnet lease.
 func (m *Manager) neverNetworked(project string) bool {
 	if _, err := os.Lstat(m.projectDir(project)); !errors.Is(err, fs.ErrNotExist) {
 		return false
 	}
-	af, err := m.readAlloc()
+	af, _, err := m.readAlloc()
 	if err != nil {
 		return false
 	}
@@ -298,13 +299,15 @@ func (m *Manager) neverNetworked(project string) bool {
 	return true
 }
 
+// releaseSubnets drops the allocation entries of project's networks
+// (all of them when names is nil).
 func (m *Manager) releaseSubnets(project string, names ...string) error {
 	lk, err := lockFile(m.allocFile + ".lock")
 	if err != nil {
 		return err
 	}
 	defer lk.unlock()
-	af, err := m.readAlloc()
+	af, stale, err := m.readAlloc()
 	if err != nil {
 		return err
 	}
@@ -317,7 +320,10 @@ func (m *Manager) releaseSubnets(project string, names ...string) error {
 			delete(af.Networks, name)
 		}
 	}
-	if len(af.Networks) == n {
+	// RemoveNetwork removes the state file first, so its entry is among
+	// the stale ones: those must go from the file too, or every down
+	// would leave its leases there until the next allocation.
+	if len(af.Networks) == n && stale == 0 {
 		return nil
 	}
 	return writeDurableJSON(m.allocFile, af)

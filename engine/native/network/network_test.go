@@ -489,6 +489,41 @@ func checkClean(t *testing.T, e *env, project, other string) {
 	if other != "" && listRules(t, other) == nil {
 		t.Errorf("table of %s gone", other)
 	}
+	// The allocation file as it is on disk (not as readAlloc filters it):
+	// no lease of project's is left there.
+	if raw, err := os.ReadFile(e.opts.AllocFile); err == nil && strings.Contains(string(raw), `"project": "`+project+`"`) {
+		t.Errorf("subnet lease of %s left in %s:\n%s", project, e.opts.AllocFile, raw)
+	}
+}
+
+// TestRemoveNetworkReleasesSubnet: removing a project's networks one by
+// one (as down does) takes their leases out of the allocation file on
+// disk, not only out of what a reader of it sees; another project's
+// lease stays.
+func TestRemoveNetworkReleasesSubnet(t *testing.T) {
+	e := newEnv(t, "p9", "p9b")
+	e.network("p9", "p9_default", false)
+	e.network("p9", "p9_back", true)
+	e.network("p9b", "p9b_default", false)
+	for _, n := range []string{"p9_back", "p9_default"} {
+		if err := e.m.RemoveNetwork(context.Background(), "p9", n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := os.ReadFile(e.opts.AllocFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(raw), "p9_") {
+		t.Errorf("removed networks' leases left in the allocation file:\n%s", raw)
+	}
+	if !strings.Contains(string(raw), `"p9b_default"`) {
+		t.Errorf("another project's lease gone:\n%s", raw)
+	}
+	if err := e.m.Teardown(context.Background(), "p9"); err != nil {
+		t.Fatal(err)
+	}
+	checkClean(t, e, "p9", "p9b")
 }
 
 // TestTeardownAfterLostRecords: a crash lost a container's record; its
