@@ -2,15 +2,18 @@ package reliability
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // soakCycles is HOIST_SOAK_CYCLES, 20 by default (what CI runs; go tool
@@ -34,9 +37,15 @@ type sample struct {
 	upFDs, upRSSKiB, upProcs int
 	upNftRules, upLinks      int
 	upMounts                 int
+	// While up, what the probes of after down must see: a probe that
+	// finds nothing while the project runs would find nothing after down
+	// whatever was left.
+	upCgroups, upNetns int
 	// After down.
 	mounts, cgroups, links, netns, nftRules, runFiles int
 	storeBytes                                        int64
+	// store is every entry of the store after down (storeFiles).
+	store map[string]string
 }
 
 // procStats sums the open fds and RSS of the processes naming the run
@@ -84,6 +93,67 @@ func storeSize(root string) int64 {
 		return nil
 	})
 	return n
+}
+
+// storeFiles describes every entry under root by its path relative to
+// root: a dir as "dir", a symlink by its target, a file by its size and
+// the SHA-256 of its content, so that two cycles' stores compare exactly.
+func storeFiles(t *testing.T, root string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		switch {
+		case d.IsDir():
+			out[rel] = "dir"
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			out[rel] = "symlink to " + target
+		case d.Type().IsRegular():
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			out[rel] = fmt.Sprintf("%d bytes, sha256 %x", len(b), sha256.Sum256(b))
+			if len(b) <= 1024 && utf8.Valid(b) {
+				// A small file (a record, an allocation) says itself what
+				// changed.
+				out[rel] += fmt.Sprintf(": %q", b)
+			}
+		default:
+			out[rel] = d.Type().String()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("walk the store: %v", err)
+	}
+	return out
+}
+
+// storeDiff lists, one a line, what differs between two storeFiles.
+func storeDiff(a, b map[string]string) string {
+	var lines []string
+	for p, x := range a {
+		if y, ok := b[p]; !ok {
+			lines = append(lines, "gone: "+p+" ("+x+")")
+		} else if x != y {
+			lines = append(lines, "changed: "+p+" ("+x+", then "+y+")")
+		}
+	}
+	for p, y := range b {
+		if _, ok := a[p]; !ok {
+			lines = append(lines, "new: "+p+" ("+y+")")
+		}
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "\n")
 }
 
 // netnsMounts counts the namespace files mounted under the run dir.
@@ -178,7 +248,9 @@ volumes:
 		s.upNftRules = projectNftRules(p.name)
 		s.upLinks = len(links(p.name))
 		s.upMounts = len(h.mounts())
+		s.upNetns = h.netnsMounts()
 		ids := p.ids()
+		s.upCgroups = len(cgroups(ids))
 		allIDs = append(allIDs, ids...)
 		p.hoist("down", "-t", "1")
 		s.mounts = len(h.mounts())
@@ -188,6 +260,9 @@ volumes:
 		s.nftRules = projectNftRules(p.name)
 		s.runFiles = files(h.runDir)
 		s.storeBytes = storeSize(h.root)
+		if i == 0 || i == cycles-1 {
+			s.store = storeFiles(t, h.root)
+		}
 		samples = append(samples, s)
 		// One line a cycle (go test -v streams it), so a long soak can be
 		// read while it runs, or after it is stopped.
@@ -207,6 +282,8 @@ volumes:
 	row("up: mounts", first.upMounts, last.upMounts)
 	row("up: links", first.upLinks, last.upLinks)
 	row("up: nft rules", first.upNftRules, last.upNftRules)
+	row("up: cgroups", first.upCgroups, last.upCgroups)
+	row("up: netns", first.upNetns, last.upNetns)
 	row("down: mounts", first.mounts, last.mounts)
 	row("down: cgroups", first.cgroups, last.cgroups)
 	row("down: links", first.links, last.links)
@@ -225,6 +302,8 @@ volumes:
 		{"mounts while up", first.upMounts, last.upMounts},
 		{"links while up", first.upLinks, last.upLinks},
 		{"nft rules while up", first.upNftRules, last.upNftRules},
+		{"cgroups while up", first.upCgroups, last.upCgroups},
+		{"netns while up", first.upNetns, last.upNetns},
 		{"mounts after down", first.mounts, last.mounts},
 		{"cgroups after down", first.cgroups, last.cgroups},
 		{"links after down", first.links, last.links},
@@ -236,9 +315,31 @@ volumes:
 			t.Errorf("%s grew: %d in the first cycle, %d in the last", c.what, c.first, c.last)
 		}
 	}
-	// The volume's file is rewritten each cycle, with the cycle's number.
-	if d := last.storeBytes - first.storeBytes; d > 64 || d < -64 {
-		t.Errorf("the store grew by %d bytes over %d cycles", d, cycles)
+	// The probes see what they count: while up, each kind is there.
+	for what, n := range map[string]int{"hoist processes": first.upProcs, "fds": first.upFDs, "mounts": first.upMounts,
+		"links": first.upLinks, "nft rules": first.upNftRules, "cgroups": first.upCgroups, "netns": first.upNetns} {
+		if n == 0 {
+			t.Errorf("no %s while up in the first cycle: the probe sees nothing", what)
+		}
+	}
+	// The store after down is the first cycle's, entry for entry and
+	// byte for byte, but for the one file the test itself rewrites each
+	// cycle in the named volume (its size grows with the cycle number's
+	// digits: 1,000 cycles grow the store by 2 bytes).
+	page := filepath.Join("volumes", p.name+"_data", "_data", "index.html")
+	for i, s := range []sample{first, last} {
+		n := 0
+		if i == 1 {
+			n = cycles - 1
+		}
+		want := fmt.Sprintf("cycle-%d\n", n)
+		if got := s.store[page]; got != fmt.Sprintf("%d bytes, sha256 %x: %q", len(want), sha256.Sum256([]byte(want)), want) {
+			t.Errorf("after cycle %d the volume's page is %q, want %q", n+1, got, want)
+		}
+		delete(s.store, page)
+	}
+	if d := storeDiff(first.store, last.store); d != "" {
+		t.Errorf("the store after the last cycle's down differs from the first's:\n%s", d)
 	}
 	if last.upRSSKiB > first.upRSSKiB*3/2+4096 {
 		t.Errorf("RSS of hoist's processes grew: %d KiB in the first cycle, %d in the last", first.upRSSKiB, last.upRSSKiB)
