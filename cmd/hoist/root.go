@@ -209,6 +209,8 @@ func (a *app) nativeBackend(ctx context.Context) (*native.Backend, error) {
 		Root:   a.getenv("HOIST_ROOT"),
 		RunDir: a.getenv("HOIST_RUN_DIR"),
 		Logf:   func(format string, args ...any) { fmt.Fprintf(a.stderr, "WARN "+format+"\n", args...) },
+		// A test hook; nil unless HOIST_TEST_KILL_AFTER_WRITE is set.
+		AfterWrite: a.writeKillHook(),
 	}
 	// In a rootless project's namespaces (runRootless), its anchor starts
 	// the supervisor.

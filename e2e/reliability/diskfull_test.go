@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -192,9 +193,26 @@ volumes:
 	h.checkClean()
 }
 
-// pushRandomImage pushes busybox plus a layer of random bytes to a
-// registry served by this test process and returns its reference.
+// pushRandomImage pushes randomImage to a registry served by this test
+// process and returns its reference.
 func pushRandomImage(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/full/junk:1"
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, randomImage(t)); err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// randomImage is busybox plus a layer of 4 MiB of random bytes: no store
+// has its top layer.
+func randomImage(t *testing.T) v1.Image {
 	t.Helper()
 	var rootfs bytes.Buffer
 	if err := testimage.WriteRootfs(&rootfs); err != nil {
@@ -219,17 +237,7 @@ func pushRandomImage(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	ref := strings.TrimPrefix(srv.URL, "http://") + "/full/junk:1"
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatal(err)
-	}
-	return ref
+	return img
 }
 
 // TestDiskFullDocker is the disk-full case where it applies to the docker

@@ -29,20 +29,7 @@ import (
 // runEnv runs hoist with extra environment and reports whether
 // SIGKILL ended it.
 func (p *project) runEnv(extra []string, args ...string) (killed bool, out string, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, hoistBin, append([]string{"-p", p.name, "--progress", "plain", "--parallel", "1"}, args...)...)
-	cmd.Dir, cmd.Env = p.dir, append(append([]string(nil), p.h.env...), extra...)
-	var b bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &b, &b
-	err = cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
-			return true, b.String(), nil
-		}
-	}
-	return false, b.String(), err
+	return p.h.runKilled(extra, p.dir, append([]string{"-p", p.name, "--progress", "plain", "--parallel", "1"}, args...)...)
 }
 
 // TestKillAtEveryStep kills hoist up (and build, which it runs), then
@@ -107,6 +94,9 @@ volumes:
 	}
 
 	upPoints, downPoints := 0, 0
+	// downAll: a down at some n finished unkilled, so its every
+	// operation had a kill after it.
+	downAll := false
 	var seen []string
 	for n := 1; ; n++ {
 		killed, out, err := p.runEnv([]string{fmt.Sprintf("HOIST_TEST_KILL_AFTER=%d", n)}, "up", "-d", "--wait")
@@ -131,12 +121,19 @@ volumes:
 		if killed {
 			downPoints++
 			h.checkClean()
+		} else {
+			downAll = true
 		}
 		p.downClean(seen)
 		h.checkClean()
 	}
 	if upPoints < 8 {
 		t.Errorf("only %d kill points in up: the hook did not count the plan's operations", upPoints)
+	}
+	// Down stops and removes three containers and removes two networks
+	// and a volume.
+	if downPoints < 6 || !downAll {
+		t.Errorf("%d kill points in down (all of them: %v): the hook did not count its operations", downPoints, downAll)
 	}
 	t.Logf("kill points tried: up (with its build) %d, down %d", upPoints, downPoints)
 }
@@ -203,10 +200,10 @@ services:
 		for delay := 5 * time.Millisecond; delay < 3*time.Second; delay = delay * 3 / 2 {
 			killed := h.killAfter(c.dir, delay, c.args...)
 			h.checkClean()
-			points++
 			if !killed {
 				break // it finished before the kill
 			}
+			points++
 		}
 		h.must(c.dir, c.args...)
 		h.must("", "image", "inspect", c.ref)
@@ -231,7 +228,7 @@ services:
 		}
 	}
 	br.hoist("run", "--rm", "app", "cat", "/both")
-	t.Logf("kill points tried in pull, image load and build: %d", points)
+	t.Logf("kills at growing delays in pull, image load and build: %d", points)
 }
 
 // killedPids are the hoist processes killAfter started.
@@ -263,4 +260,112 @@ func (h *host) killAfter(dir string, delay time.Duration, args ...string) bool {
 		h.t.Fatal(err)
 	}
 	return false
+}
+
+// TestKillAtEveryWrite kills hoist pull (from a registry in this
+// process), hoist image load and hoist build right after each write the
+// native store makes durable, in turn (HOIST_TEST_KILL_AFTER_WRITE: a
+// blob, an unpacked layer, the image index, a build cache entry), each
+// time from the same store, and checks after each kill that the store is
+// sound (system check --full finds nothing) and that the same command
+// then completes. It reports the kill points tried.
+func TestKillAtEveryWrite(t *testing.T) {
+	h := newHost(t)
+	img := randomImage(t)
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/kill/junk:1"
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "image.tar")
+	loaded := "example.com/kill/loaded:1"
+	lr, _ := name.ParseReference(loaded)
+	if err := tarball.WriteToFile(archive, lr, img); err != nil {
+		t.Fatal(err)
+	}
+	pr := h.project("pull", "services:\n  app:\n    image: "+ref+"\n")
+	// SALT changes every step's cache key: each try builds every step.
+	br := h.project("bld", fmt.Sprintf(`
+services:
+  app:
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM %s
+        ARG SALT
+        RUN echo $SALT > /salt
+        COPY compose.yaml /compose.yaml
+        RUN dd if=/dev/urandom of=/rand bs=64k count=4
+        RUN cat /salt /compose.yaml > /both
+`, testImage))
+	for _, c := range []struct {
+		what string
+		dir  string
+		args func(n int) []string
+		ref  string
+		// min is the fewest writes the command makes: fewer kill points
+		// mean the hook does not see the store's writes.
+		min int
+		// reset takes the store back to where the command began (the
+		// image removed, and its blobs and layers with it), so that the
+		// next try makes the same writes.
+		reset bool
+	}{
+		{"pull", pr.dir, func(int) []string { return []string{"-p", pr.name, "pull"} }, ref, 5, true},
+		{"image load", "", func(int) []string { return []string{"image", "load", "-i", archive} }, loaded, 5, true},
+		{"build", br.dir, func(n int) []string {
+			return []string{"-p", br.name, "build", "--build-arg", fmt.Sprintf("SALT=%d", n)}
+		}, br.name + "-app", 12, false},
+	} {
+		points := 0
+		for n := 1; ; n++ {
+			killed, out, err := h.runKilled([]string{fmt.Sprintf("HOIST_TEST_KILL_AFTER_WRITE=%d", n)}, c.dir, c.args(n)...)
+			if err != nil {
+				t.Fatalf("%s killed after write %d: it failed instead: %v\n%s", c.what, n, err, out)
+			}
+			if !killed {
+				break
+			}
+			points++
+			if n > 100 {
+				t.Fatalf("%s was still killed after 100 writes", c.what)
+			}
+			h.checkClean()
+			h.must(c.dir, c.args(n)...)
+			h.must("", "image", "inspect", c.ref)
+			h.checkClean()
+			if c.reset {
+				h.must("", "image", "rm", c.ref)
+			}
+		}
+		if points < c.min {
+			t.Errorf("%s: only %d kill points, want at least %d: the hook did not see the store's writes", c.what, points, c.min)
+		}
+		t.Logf("kill points tried in %s (after each durable write): %d", c.what, points)
+	}
+	br.hoist("run", "--rm", "app", "cat", "/both")
+}
+
+// runKilled runs hoist args in dir with extra environment and reports
+// whether SIGKILL ended it.
+func (h *host) runKilled(extra []string, dir string, args ...string) (killed bool, out string, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, hoistBin, args...)
+	cmd.Dir, cmd.Env = dir, append(append([]string(nil), h.env...), extra...)
+	var b bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &b, &b
+	err = cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+			return true, b.String(), nil
+		}
+	}
+	return false, b.String(), err
 }

@@ -148,7 +148,7 @@ type builderOnce struct {
 // under <Root>/build.
 func (b *Backend) Build(ctx context.Context, spec engine.BuildSpec, progress func(msg string)) (string, error) {
 	b.builder.once.Do(func() {
-		b.builder.b = build.New(b.store, build.Options{Network: buildnet.Networks{Manager: b.nets.Manager, RunDir: b.layout.RunDir, Logf: b.logf}})
+		b.builder.b = build.New(b.store, build.Options{Network: buildnet.Networks{Manager: b.nets.Manager, RunDir: b.layout.RunDir, Logf: b.logf}, AfterWrite: b.afterWrite})
 	})
 	return b.builder.b.Build(ctx, spec, progress)
 }

@@ -96,6 +96,11 @@ type Options struct {
 	// this namespace's routes); a rootless project's CLI, in the
 	// project's network namespace, reads the host's.
 	HostRoutes func() ([]netip.Prefix, error)
+	// AfterWrite, when set, is called after each write the image store
+	// or the builder makes durable (a blob, a layer, the image index, a
+	// build cache entry): a test hook (HOIST_TEST_KILL_AFTER_WRITE) that
+	// kills hoist between two of them.
+	AfterWrite func()
 }
 
 // Backend is the native engine.
@@ -110,6 +115,8 @@ type Backend struct {
 	builder builderOnce
 	// onCreate, when set (by tests), is told every new container's ID.
 	onCreate func(id string)
+	// afterWrite is Options.AfterWrite, for the builder.
+	afterWrite func()
 }
 
 // New opens the native engine's store and run directory, creating them.
@@ -140,7 +147,8 @@ func New(ctx context.Context, opts Options) (*Backend, error) {
 	if err := l.Init(); err != nil {
 		return nil, fmt.Errorf("native engine: %w", err)
 	}
-	b := &Backend{layout: l, store: imgs, logf: opts.Logf}
+	imgs.AfterWrite = opts.AfterWrite
+	b := &Backend{layout: l, store: imgs, logf: opts.Logf, afterWrite: opts.AfterWrite}
 	if b.logf == nil {
 		b.logf = func(string, ...any) {}
 	}

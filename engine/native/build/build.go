@@ -48,6 +48,9 @@ type Options struct {
 	// Network gives RUN steps their network namespaces (see Network).
 	// Nil gives every step a namespace with only lo, never the host's.
 	Network Network
+	// AfterWrite, when set, is called after each cache entry written:
+	// a test hook, as image.Store's AfterWrite.
+	AfterWrite func()
 }
 
 // Builder builds Dockerfiles into one image store. It is safe for
@@ -57,6 +60,8 @@ type Builder struct {
 	dir   string
 	hash  *hashCache
 	net   Network
+	// afterWrite is Options.AfterWrite.
+	afterWrite func()
 }
 
 // New returns a Builder storing images in store.
@@ -65,7 +70,7 @@ func New(store *image.Store, opts Options) *Builder {
 	if dir == "" {
 		dir = filepath.Join(store.Root(), "build")
 	}
-	return &Builder{store: store, dir: dir, hash: newHashCache(), net: opts.Network}
+	return &Builder{store: store, dir: dir, hash: newHashCache(), net: opts.Network, afterWrite: opts.AfterWrite}
 }
 
 func (b *Builder) indexDir() string  { return filepath.Join(b.dir, "index") }

@@ -83,7 +83,9 @@ func (b *Builder) record(key string, e entry) {
 	if err != nil {
 		return
 	}
-	_ = writeAtomic(filepath.Join(b.indexDir(), key), raw)
+	if writeAtomic(filepath.Join(b.indexDir(), key), raw) == nil && b.afterWrite != nil {
+		b.afterWrite()
+	}
 }
 
 // writeAtomic replaces path atomically (see internal/atomicfile).

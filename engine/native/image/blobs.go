@@ -66,6 +66,7 @@ func (s *Store) writeBlob(r io.Reader, want v1.Hash) (v1.Hash, int64, error) {
 	if err := os.Rename(f.Name(), s.blobPath(got)); err != nil {
 		return v1.Hash{}, 0, fmt.Errorf("store blob %s: %w", got, err)
 	}
+	s.wrote()
 	return got, n, nil
 }
 
@@ -141,8 +142,12 @@ func (s *Store) unpackLayer(ctx context.Context, r io.Reader, want v1.Hash, skip
 	if err := os.WriteFile(dst+".size", []byte(strconv.FormatInt(n.n, 10)), 0o600); err != nil {
 		return v1.Hash{}, 0, fmt.Errorf("record layer size: %w", err)
 	}
-	if err := os.Rename(stage, dst); err != nil && !s.hasLayer(got) {
-		return v1.Hash{}, 0, fmt.Errorf("store layer %s: %w", got, err)
+	if err := os.Rename(stage, dst); err != nil {
+		if !s.hasLayer(got) {
+			return v1.Hash{}, 0, fmt.Errorf("store layer %s: %w", got, err)
+		}
+	} else {
+		s.wrote()
 	}
 	return got, n.n, nil
 }
@@ -205,6 +210,7 @@ func (s *Store) ingest(ctx context.Context, r io.Reader, want v1.Hash, skip Skip
 	if err := os.Rename(f.Name(), s.blobPath(digest)); err != nil {
 		return newLayer{}, fmt.Errorf("store blob %s: %w", digest, err)
 	}
+	s.wrote()
 	return newLayer{
 		diffID: diffID,
 		size:   size,

@@ -40,6 +40,17 @@ type Store struct {
 		raw []byte
 		idx *index
 	}
+	// AfterWrite, when set, is called after each write the store makes
+	// durable (a blob, an unpacked layer, the index): a test hook
+	// (HOIST_TEST_KILL_AFTER_WRITE) that kills hoist between two of them.
+	AfterWrite func()
+}
+
+// wrote tells AfterWrite that a write is durable.
+func (s *Store) wrote() {
+	if s.AfterWrite != nil {
+		s.AfterWrite()
+	}
 }
 
 // Image is a resolved local image, ready to become a container rootfs.
@@ -216,7 +227,11 @@ func (s *Store) updateIndex(ctx context.Context, fn func(*index) error) error {
 	if err != nil {
 		return fmt.Errorf("encode image index: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(s.root, "index.json"), b)
+	if err := writeFileAtomic(filepath.Join(s.root, "index.json"), b); err != nil {
+		return err
+	}
+	s.wrote()
+	return nil
 }
 
 // writeFileAtomic replaces path atomically (see internal/atomicfile).
