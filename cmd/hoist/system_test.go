@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,5 +67,24 @@ func TestSystemInstall(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(calls); string(got) != "daemon-reload\nenable hoist.service\n" {
 		t.Errorf("systemctl calls: %q", got)
+	}
+	verifyUnit(t, filepath.Join(unitDir, "hoist.service"))
+}
+
+// verifyUnit has systemd read the unit at path as it would at boot
+// (systemd-analyze verify): a key it cannot parse is only a warning on
+// stderr to it, so any output fails the test, as does a failure.
+func verifyUnit(t *testing.T, path string) {
+	t.Helper()
+	sa, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		if os.Getenv("HOIST_REQUIRE_NATIVE") == "1" {
+			t.Fatalf("HOIST_REQUIRE_NATIVE=1: no systemd-analyze to verify hoist.service: %v", err)
+		}
+		t.Skipf("no systemd-analyze to verify hoist.service: %v", err)
+	}
+	out, err := exec.Command(sa, "verify", path).CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("systemd-analyze verify %s: %v\n%s", path, err, out)
 	}
 }
