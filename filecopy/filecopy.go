@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -288,7 +289,15 @@ func FromContainer(ctx context.Context, c engine.Copier, id, src, dst string, st
 		return err
 	}
 	defer root.Close()
-	return roottar.Extract(rebase(rc, top), root, ".", roottar.ExtractOptions{How: inroot.NoSymlinks, NoChown: true, Host: true})
+	err = roottar.Extract(rebase(rc, top), root, ".", roottar.ExtractOptions{How: inroot.NoSymlinks, NoChown: true, Host: true})
+	// The extraction writes through a descriptor of dir and names files
+	// relative to it: an error (a full disk above all) says where on
+	// the host.
+	var pe *fs.PathError
+	if errors.As(err, &pe) && !filepath.IsAbs(pe.Path) {
+		pe.Path = filepath.Join(dir, pe.Path)
+	}
+	return err
 }
 
 // entryName is a tar entry's name, clean and relative ("" for the top).

@@ -284,8 +284,8 @@ services:
 	wantDiskFull(t, "export", mnt, out, errOut, err)
 	out, errOut, err = p.try("cp", "app:/big", copied)
 	wantDiskFull(t, "cp", mnt, out, errOut, err)
-	// Nothing half-written: the tmpfs holds the filler and, at most, an
-	// empty file cp had begun.
+	// Nothing half-written: the tmpfs holds the filler alone (cp removes
+	// the file it could not finish).
 	ents, err := os.ReadDir(mnt)
 	if err != nil {
 		t.Fatal(err)

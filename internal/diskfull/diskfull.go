@@ -67,6 +67,12 @@ func Explain(err error) error {
 // mountOf is the mount point of the file system holding path: the
 // highest ancestor on the same device.
 func mountOf(path string) string {
+	if !filepath.IsAbs(path) {
+		// Relative to a directory the error does not name (a write
+		// through a descriptor of one): where is unknown. (Walking up
+		// from "." would never reach "/".)
+		return ""
+	}
 	dir := filepath.Dir(filepath.Clean(path))
 	var st syscall.Stat_t
 	for syscall.Stat(dir, &st) != nil {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestExplain(t *testing.T) {
@@ -29,5 +30,23 @@ func TestExplain(t *testing.T) {
 	}
 	if Explain(err) != err {
 		t.Error("explained twice")
+	}
+}
+
+// TestExplainRelativePath: a write through a directory's descriptor names
+// its file relative to it; Explain says the disk is full without where
+// (it once walked up from "." for ever).
+func TestExplainRelativePath(t *testing.T) {
+	done := make(chan string, 1)
+	go func() {
+		done <- Explain(&fs.PathError{Op: "write", Path: "big", Err: syscall.ENOSPC}).Error()
+	}()
+	select {
+	case got := <-done:
+		if want := "the disk is full: no space left on the engine's host (writing big): write big: no space left on device"; got != want {
+			t.Errorf("Explain = %q, want %q", got, want)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Explain of a relative path never returned")
 	}
 }

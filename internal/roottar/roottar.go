@@ -352,6 +352,9 @@ func (x *extractor) entry(hdr *tar.Header, r io.Reader) error {
 			err = cerr
 		}
 		if err != nil {
+			// The file is ours (O_EXCL) and cut short (a full disk,
+			// say): leave nothing half-written behind.
+			unix.Unlinkat(pfd, base, 0)
 			return err
 		}
 		return setTimes(pfd, base, hdr)

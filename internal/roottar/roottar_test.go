@@ -254,3 +254,28 @@ func TestWriteArchivesLinksAsLinks(t *testing.T) {
 	}
 	f.check(t)
 }
+
+// TestExtractLeavesNoHalfFile: a file whose bytes stop coming (an archive
+// cut short here; a full disk does the same to the write) is removed, not
+// left half-written; what came before it stays.
+func TestExtractLeavesNoHalfFile(t *testing.T) {
+	f := newFixture(t)
+	body := strings.Repeat("x", 64<<10)
+	b := tarOf(t, ent{name: "whole", typ: tar.TypeReg, body: "whole"}, ent{name: "half", typ: tar.TypeReg, body: body})
+	root, err := inroot.Open(f.dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	// Cut in the middle of half's bytes.
+	cut := bytes.Index(b, []byte(body)) + len(body)/2
+	if err := Extract(bytes.NewReader(b[:cut]), root, ".", host); err == nil {
+		t.Fatal("an archive cut short extracted without error")
+	}
+	if _, err := os.Lstat(filepath.Join(f.dst, "half")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the file cut short is there: %v", err)
+	}
+	if got, err := os.ReadFile(filepath.Join(f.dst, "whole")); err != nil || string(got) != "whole" {
+		t.Errorf("the whole file: %q %v", got, err)
+	}
+}
