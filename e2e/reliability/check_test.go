@@ -63,6 +63,26 @@ volumes:
 	}
 	p.hoist("stop", "-t", "0")
 
+	// A file of an unpacked layer changed (bit rot where no digest is
+	// read at run time): only --full reads the trees, and its repair
+	// unpacks the layer again from its blob.
+	passwd := filepath.Join(layers[0], "etc", "passwd")
+	orig, err := os.ReadFile(passwd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(passwd, append(orig, "intruder::0:0::/:/bin/sh\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, errs, err := h.run(nil, "", "system", "check"); err != nil || out != "" {
+		t.Errorf("system check without --full read the layer trees: %v\n%s%s", err, out, errs)
+	}
+	mustProblems(t, h, true, layers[0]+": layer /etc/passwd has")
+	if got, _ := os.ReadFile(passwd); string(got) != string(orig) {
+		t.Errorf("--full --repair left /etc/passwd as %q", got)
+	}
+	h.checkClean()
+
 	// A corrupt blob: the image cannot be trusted (import it again); and a
 	// writable layer removed: its container goes (up makes it again).
 	blobs, _ := filepath.Glob(filepath.Join(h.root, "blobs", "sha256", "*"))
