@@ -3,6 +3,8 @@ package reliability
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -368,4 +370,72 @@ func (h *host) runKilled(extra []string, dir string, args ...string) (killed boo
 		}
 	}
 	return false, b.String(), err
+}
+
+// TestKillImageWritesDocker is TestKillImageWrites where it applies to
+// the docker engine: dockerd keeps the store (its consistency is its
+// own), so what a hoist killed at a growing delay in pull (from a
+// registry in this process), image load or build must not break is the
+// same command run next, which must complete and leave the image there.
+func TestKillImageWritesDocker(t *testing.T) {
+	h := newDockerHost(t)
+	img := randomImage(t)
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	suffix := make([]byte, 3)
+	rand.Read(suffix)
+	tag := hex.EncodeToString(suffix)
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/kill/junk:" + tag
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(t.TempDir(), "image.tar")
+	loaded := "example.com/kill/loaded:" + tag
+	lr, _ := name.ParseReference(loaded)
+	if err := tarball.WriteToFile(archive, lr, img); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.run(nil, "", "image", "rm", "-f", ref, loaded) })
+	pr := h.project("pull", "services:\n  app:\n    image: "+ref+"\n")
+	br := h.project("bld", fmt.Sprintf(`
+services:
+  app:
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM %s
+        RUN echo one > /one && sleep 0.2
+        COPY compose.yaml /compose.yaml
+        RUN dd if=/dev/urandom of=/rand bs=64k count=16 && sleep 0.2
+        RUN cat /one /compose.yaml > /both
+`, testImage))
+	for _, c := range []struct {
+		what string
+		dir  string
+		args []string
+		ref  string
+	}{
+		{"pull", pr.dir, []string{"-p", pr.name, "pull"}, ref},
+		{"image load", "", []string{"image", "load", "-i", archive}, loaded},
+		{"build", br.dir, []string{"-p", br.name, "build"}, br.name + "-app"},
+	} {
+		points := 0
+		for delay := 5 * time.Millisecond; delay < 3*time.Second; delay = delay * 3 / 2 {
+			if !h.killAfter(c.dir, delay, c.args...) {
+				break // it finished before the kill
+			}
+			points++
+			h.must(c.dir, c.args...)
+			h.must("", "image", "inspect", c.ref)
+		}
+		if points == 0 {
+			t.Errorf("%s finished before the first kill", c.what)
+		}
+		t.Logf("kills at growing delays in %s: %d", c.what, points)
+	}
+	br.hoist("run", "--rm", "app", "cat", "/both")
 }
