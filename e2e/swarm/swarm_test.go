@@ -530,7 +530,7 @@ func TestRefusals(t *testing.T) {
     deploy: {replicas: 2, endpoint_mode: dnsrr}
   e:
     image: %[1]s
-    healthcheck: {test: ["CMD", "true"], start_interval: 1s}
+    healthcheck: {test: ["CMD", "true"], start_period: 5s, start_interval: 1s}
     volumes: [{type: volume, source: data, target: /d, volume: {subpath: sub}}]
     deploy: {endpoint_mode: dnsrr, placement: {constraints: [node.role==manager]}}
   f:
@@ -538,7 +538,7 @@ func TestRefusals(t *testing.T) {
     deploy: {endpoint_mode: dnsrr}
 volumes:
   data: {}
-`, busybox)})
+`, busybox), "Dockerfile": "FROM " + busybox + "\n"})
 	r := pr.hoist("up", "a", "f")
 	if r.err == nil {
 		t.Fatal("up of unsupported keys succeeded")
