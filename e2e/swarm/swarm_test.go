@@ -536,6 +536,9 @@ func TestRefusals(t *testing.T) {
   f:
     build: {context: .}
     deploy: {endpoint_mode: dnsrr}
+  mesh:
+    image: %[1]s
+    ports: ["8080:80"]
 volumes:
   data: {}
 `, busybox), "Dockerfile": "FROM " + busybox + "\n"})
@@ -590,6 +593,14 @@ volumes:
 	if strings.Contains(warn.stderr, `service "e": volumes: volume /d`) {
 		t.Errorf("a volume of a service pinned to one node was warned about")
 	}
+	// This machine's kernel has no IPVS: the routing mesh and a virtual
+	// IP would carry nothing, and up says what to use instead.
+	mesh := pr.hoist("up", "mesh")
+	if mesh.err == nil || !strings.Contains(mesh.stderr, `compose.yaml:34: service "mesh": ports: port 80 is published on the routing mesh, which needs IPVS, and this kernel has none`) ||
+		!strings.Contains(mesh.stderr, "mode: host") || !strings.Contains(mesh.stderr, "endpoint_mode: dnsrr") {
+		t.Errorf("up of a routing-mesh port without IPVS: %v\n%s", mesh.err, mesh.stderr)
+	}
+
 	// config is engine-free: it needs no manager.
 	cfg := pr.hoistOn(b.Nodes[1], "config")
 	if cfg.err != nil || !strings.Contains(cfg.stdout, "name: hoist-e2e-refused") || !strings.Contains(cfg.stdout, "container_name: fixed") {
