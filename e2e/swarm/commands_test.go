@@ -124,11 +124,24 @@ services:
 	if len(running) != 2 {
 		t.Errorf("hoist ps of the stack: running %v, want 2 tasks of s", running)
 	}
-	// newProject's cleanup runs down and checks that nothing is left.
 	pr.down()
 	if ls := docker(t, b, "stack", "ls"); strings.Contains(ls, name) {
 		t.Errorf("docker stack ls after hoist down: %q", ls)
 	}
+
+	// And the other way: docker stack rm removes a project hoist made.
+	pr.write(map[string]string{"compose.yaml": fmt.Sprintf("services:\n  h:\n    image: %s\n    command: [\"sleep\", \"1000\"]\n    deploy: {endpoint_mode: dnsrr}\n", busybox)})
+	pr.must("up")
+	if svcs := docker(t, b, "stack", "services", "--format", "{{.Name}} {{.Replicas}}", name); !strings.Contains(svcs, name+"_h 1/1") {
+		t.Errorf("docker stack services of a hoist project: %q", svcs)
+	}
+	docker(t, b, "stack", "rm", "--detach=false", name)
+	eventually(t, 30*time.Second, func() error {
+		if left := leftovers(t, b, name); len(left) > 0 {
+			return fmt.Errorf("after docker stack rm, %s left: %s", name, strings.Join(left, ", "))
+		}
+		return nil
+	})
 }
 
 // up waits by default, -d does not, --wait-timeout bounds the wait, and
