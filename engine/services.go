@@ -60,8 +60,9 @@ type ServiceRunner interface {
 	UpdateService(ctx context.Context, project, service string, u ServiceUpdate) error
 	// RemoveProject removes the project's services, waits until their
 	// tasks are gone from the nodes, then removes its networks, configs
-	// and secrets.
-	RemoveProject(ctx context.Context, project string) (ServiceRemoval, error)
+	// and secrets, and the named volumes where it can reach them (the
+	// rest it names, with the nodes that hold them).
+	RemoveProject(ctx context.Context, project string, volumes []string) (ServiceRemoval, error)
 	// ServiceProjects lists the projects (stacks) on the cluster.
 	ServiceProjects(ctx context.Context) ([]ProjectSummary, error)
 	Close() error
@@ -118,6 +119,12 @@ type ServiceUpdate struct {
 // ServiceRemoval is what RemoveProject removed.
 type ServiceRemoval struct {
 	Services, Networks, Configs, Secrets []string
+	// Volumes are the volumes removed: each node holds its own copy of
+	// a volume, and these were on the node the engine reaches.
+	Volumes []string
+	// VolumesLeft names, by volume, the nodes (hostnames) whose copy
+	// the engine cannot reach, so it is left there.
+	VolumesLeft map[string][]string
 }
 
 // ServiceProblem is something of a service a ServiceRunner cannot honour

@@ -359,22 +359,11 @@ func usedNetwork(p *types.Project, key string) bool {
 }
 
 // Down removes the project from the cluster and waits until its tasks
-// are gone from the nodes, so that an up right after starts clean.
-// Volumes live on each node: with volumes, their names are returned for
-// the caller to say so.
-func (o *Services) Down(ctx context.Context, project string, p *types.Project, volumes bool) (engine.ServiceRemoval, []string, error) {
-	r, err := o.Runner.RemoveProject(ctx, project)
-	for _, s := range r.Services {
-		o.emit(Event{Status: StatusInfo, Message: "removed service " + s})
-	}
-	for _, kind := range []struct {
-		what  string
-		names []string
-	}{{"network", r.Networks}, {"config", r.Configs}, {"secret", r.Secrets}} {
-		for _, n := range kind.names {
-			o.emit(Event{Status: StatusInfo, Message: "removed " + kind.what + " " + n})
-		}
-	}
+// are gone from the nodes, so that an up right after starts clean. With
+// volumes, the project's named volumes (not external ones) are removed
+// where the engine reaches them; each node holds its own copy, and the
+// result's VolumesLeft names the nodes whose copy it could not reach.
+func (o *Services) Down(ctx context.Context, project string, p *types.Project, volumes bool) (engine.ServiceRemoval, error) {
 	var vols []string
 	if volumes && p != nil {
 		for _, v := range p.Volumes {
@@ -384,7 +373,19 @@ func (o *Services) Down(ctx context.Context, project string, p *types.Project, v
 		}
 		sort.Strings(vols)
 	}
-	return r, vols, err
+	r, err := o.Runner.RemoveProject(ctx, project, vols)
+	for _, s := range r.Services {
+		o.emit(Event{Status: StatusInfo, Message: "removed service " + s})
+	}
+	for _, kind := range []struct {
+		what  string
+		names []string
+	}{{"network", r.Networks}, {"config", r.Configs}, {"secret", r.Secrets}, {"volume", r.Volumes}} {
+		for _, n := range kind.names {
+			o.emit(Event{Status: StatusInfo, Message: "removed " + kind.what + " " + n})
+		}
+	}
+	return r, err
 }
 
 // Tasks lists the project's tasks on every node; with all, the ended

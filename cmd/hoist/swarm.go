@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -140,9 +141,10 @@ func (a *app) swarmDown(cmd *cobra.Command, args []string) error {
 		return err
 	}
 	return a.withServices(ctx, func(o *orchestrate.Services) error {
-		_, vols, err := o.Down(ctx, name, p, volumes)
-		if len(vols) > 0 {
-			fmt.Fprintf(a.stderr, "WARN volumes %s are kept: each node holds its own copy, which the manager cannot remove; remove them on each node (docker volume rm)\n", strings.Join(vols, ", "))
+		r, err := o.Down(ctx, name, p, volumes)
+		for _, v := range slices.Sorted(maps.Keys(r.VolumesLeft)) {
+			fmt.Fprintf(a.stderr, "WARN volume %s is left on %s: the manager cannot reach another node's volumes; remove it there (docker volume rm %s)\n",
+				v, strings.Join(r.VolumesLeft[v], ", "), v)
 		}
 		return err
 	})

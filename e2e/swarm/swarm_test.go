@@ -1,10 +1,14 @@
 package swarm
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +55,7 @@ func TestSample(t *testing.T) {
 	if strings.Index(up.stderr, "db 1/1 running") > strings.Index(up.stderr, "service web: created") {
 		t.Errorf("web was created before db was healthy")
 	}
+	webAfterHealthyDB(t, b, pr.name)
 
 	tasks := pr.ps()
 	var webNodes []string
@@ -124,6 +129,19 @@ func TestSample(t *testing.T) {
 		t.Errorf("ls: %q", ls)
 	}
 
+	// docker stack sees the project as a stack, with its tasks on the
+	// nodes.
+	stackLs := docker(t, b, "stack", "ls", "--format", "{{.Name}} {{.Services}}")
+	if !regexp.MustCompile(`(?m)^hoist-e2e-sample 2$`).MatchString(stackLs) {
+		t.Errorf("docker stack ls: %q, want hoist-e2e-sample with 2 services", stackLs)
+	}
+	stackPs := docker(t, b, "stack", "ps", "--filter", "desired-state=running", "--format", "{{.Name}} {{.Node}} {{.CurrentState}}", pr.name)
+	for _, n := range webNodes {
+		if !regexp.MustCompile(`(?m)^hoist-e2e-sample_web\.\d ` + n + ` Running`).MatchString(stackPs) {
+			t.Errorf("docker stack ps: %q, want a web task running on %s", stackPs, n)
+		}
+	}
+
 	// A redeploy with nothing changed: no update, and up says so.
 	before := versions(t, b, pr.name)
 	again := pr.must(append(files, "up")...)
@@ -141,6 +159,55 @@ func TestSample(t *testing.T) {
 	// down leaves nothing, and an up right after works.
 	pr.down()
 	pr.must(append(files, "up", "db")...)
+}
+
+// webAfterHealthyDB checks the manager's timestamps: a task with a
+// healthcheck turns running only once its check passed (Swarm waits for
+// the container's health), and each web task was made after db's did.
+func webAfterHealthyDB(t *testing.T, b *swarmbed.Bed, project string) {
+	t.Helper()
+	ts, err := dockerClient(t, b.Manager).TaskList(context.Background(), dswarm.TaskListOptions{
+		Filters: filters.NewArgs(filters.Arg("label", "com.docker.stack.namespace="+project), filters.Arg("desired-state", "running"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dbHealthy time.Time
+	var webMade []time.Time
+	for _, tk := range ts {
+		cs := tk.Spec.ContainerSpec
+		switch cs.Labels["com.docker.compose.service"] {
+		case "db":
+			if cs.Healthcheck == nil || len(cs.Healthcheck.Test) == 0 {
+				t.Errorf("db's task has no healthcheck: %+v", cs.Healthcheck)
+			}
+			if tk.Status.State == dswarm.TaskStateRunning {
+				dbHealthy = tk.Status.Timestamp
+			}
+		case "web":
+			webMade = append(webMade, tk.Meta.CreatedAt)
+		}
+	}
+	if dbHealthy.IsZero() || len(webMade) != 2 {
+		t.Fatalf("db healthy at %v, web tasks made at %v: want db running and two web tasks", dbHealthy, webMade)
+	}
+	for _, w := range webMade {
+		if !w.After(dbHealthy) {
+			t.Errorf("a web task was made at %v, before db was healthy at %v", w, dbHealthy)
+		}
+	}
+	t.Logf("db healthy at %v; web tasks made at %v", dbHealthy.Format(time.RFC3339Nano), webMade)
+}
+
+// docker runs the docker CLI on the test bed's manager.
+func docker(t *testing.T, b *swarmbed.Bed, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("docker", append([]string{"-H", b.Manager}, args...)...)
+	cmd.Env = append(os.Environ(), "DOCKER_CONTEXT=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
 }
 
 // nodeAddr is the address of a node of the test bed, by hostname.
@@ -183,7 +250,7 @@ func TestRedeploys(t *testing.T) {
     deploy: {endpoint_mode: dnsrr}
   other:
     image: %[1]s
-    command: ["sleep", "1000"]
+    command: ["sh", "-c", "i=0; while :; do i=$$((i+1)); echo tick $$i; sleep 1; done"]
     init: true
     deploy: {endpoint_mode: dnsrr}
 configs:
@@ -259,6 +326,10 @@ configs:
 		return nil
 	})
 
+	// logs -f --tail 1 follows: after the last line so far, lines that
+	// did not exist yet arrive, prefixed with their task and node.
+	followLogs(t, pr, "other")
+
 	// restart replaces app's task; scale sets other's replicas.
 	before := pr.ps("app")
 	pr.must("restart", "app")
@@ -275,6 +346,48 @@ configs:
 	if n := len(pr.ps("other")); n != 2 {
 		t.Errorf("other has %d tasks after an up following scale, want 2", n)
 	}
+}
+
+// followLogs runs logs -f --tail 1 of a service that prints "tick N"
+// each second and wants, after the one line of the tail, the two next
+// ticks: a plain logs would have ended after the first.
+func followLogs(t *testing.T, pr *project, service string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, hoistBin, "-p", pr.name, "logs", "-f", "--tail", "1", service)
+	cmd.Dir = pr.dir
+	cmd.Env = append(os.Environ(), "DOCKER_HOST="+pr.bed.Manager, "HOIST_ENGINE=swarm", "DOCKER_CONTEXT=")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cancel()
+	line := regexp.MustCompile(`^` + service + `\.1@hoist-swarm-n\d \| tick (\d+)$`)
+	sc := bufio.NewScanner(out)
+	var got []string
+	first := -1
+	for sc.Scan() {
+		got = append(got, sc.Text())
+		m := line.FindStringSubmatch(sc.Text())
+		if m == nil {
+			t.Fatalf("logs -f: line %q, want %s.1@NODE | tick N", sc.Text(), service)
+		}
+		n, _ := strconv.Atoi(m[1])
+		if first < 0 {
+			first = n
+			continue
+		}
+		if n == first+2 {
+			t.Logf("logs -f followed: %q", got)
+			return
+		}
+	}
+	t.Fatalf("logs -f --tail 1 %s ended (%v) after %q, want the tick after next", service, ctx.Err(), got)
 }
 
 // An update whose new tasks fail their healthcheck is rolled back, and
@@ -304,6 +417,21 @@ func TestRollback(t *testing.T) {
 	}
 	if !strings.Contains(r.stderr, "rolled back") || !strings.Contains(r.stderr, "unhealthy") {
 		t.Errorf("up of an unhealthy update said:\n%s\nwant the rollback and the task's error", r.stderr)
+	}
+	// ps -a keeps the failed task, with its node and its error.
+	var failed []task
+	for _, tk := range pr.ps("-a") {
+		if strings.Contains(tk.Error, "unhealthy") {
+			failed = append(failed, tk)
+			if !strings.HasPrefix(tk.Node, "hoist-swarm-n") || tk.DesiredState == "running" {
+				t.Errorf("ps -a: the unhealthy task %+v, want its node and a desired state other than running", tk)
+			}
+		}
+	}
+	if len(failed) == 0 {
+		t.Errorf("ps -a shows no task with the unhealthy error")
+	} else if table := pr.must("ps", "-a").stdout; !strings.Contains(table, "ERROR") || !strings.Contains(table, failed[0].Error) {
+		t.Errorf("ps -a table shows no ERROR column with %q:\n%s", failed[0].Error, table)
 	}
 	// The old spec runs again; reverting the file is a converged no-op.
 	pr.write(yaml("good"))
@@ -396,8 +524,25 @@ func TestRefusals(t *testing.T) {
   c:
     image: %[1]s
     deploy: {endpoint_mode: dnsrr}
-`, busybox)})
-	r := pr.hoist("up", "a")
+  d:
+    image: %[1]s
+    volumes: ["./here:/here", "data:/data"]
+    deploy: {replicas: 2, endpoint_mode: dnsrr}
+  e:
+    image: %[1]s
+    healthcheck: {test: ["CMD", "true"], start_period: 5s, start_interval: 1s}
+    volumes: [{type: volume, source: data, target: /d, volume: {subpath: sub}}]
+    deploy: {endpoint_mode: dnsrr, placement: {constraints: [node.role==manager]}}
+  f:
+    build: {context: .}
+    deploy: {endpoint_mode: dnsrr}
+  mesh:
+    image: %[1]s
+    ports: ["8080:80"]
+volumes:
+  data: {}
+`, busybox), "Dockerfile": "FROM " + busybox + "\n"})
+	r := pr.hoist("up", "a", "f")
 	if r.err == nil {
 		t.Fatal("up of unsupported keys succeeded")
 	}
@@ -414,6 +559,14 @@ func TestRefusals(t *testing.T) {
 			t.Errorf("up said no %q", want)
 		}
 	}
+	// A build with no image: naming a registry is refused before anything
+	// is built.
+	if !regexp.MustCompile(`compose\.yaml:\d+: service "f": image: the service has build: and no image: naming a registry`).MatchString(r.stderr) {
+		t.Errorf("up said nothing of f's build without a registry image")
+	}
+	if strings.Contains(r.stderr, "build") && strings.Contains(r.stderr, "started") {
+		t.Errorf("up built something although it refused the project")
+	}
 	if left := leftovers(t, b, pr.name); len(left) > 0 {
 		t.Errorf("a refused up made %v", left)
 	}
@@ -423,6 +576,35 @@ func TestRefusals(t *testing.T) {
 		if !strings.Contains(warn.stderr, "WARN "+want) {
 			t.Errorf("up said no warning %q", want)
 		}
+	}
+	// Local storage behind a service that runs on several nodes, and
+	// fields the manager's API version (1.41 on Engine 20.10) would drop.
+	warn = pr.must("up", "--dry-run", "d", "e")
+	for _, want := range []string{
+		`compose.yaml:22: service "d": volumes: bind mount /here: each node binds its own`,
+		`compose.yaml:22: service "d": volumes: volume /data: each node has its own volume "hoist-e2e-refused_data"`,
+		`compose.yaml:26: service "e": healthcheck.start_interval: healthcheck start_interval needs Engine API 1.44; the manager speaks 1.41`,
+		`compose.yaml:27: service "e": volumes: a volume's subpath needs Engine API 1.45; the manager speaks 1.41`,
+	} {
+		if !strings.Contains(warn.stderr, "WARN "+want) {
+			t.Errorf("up said no warning %q", want)
+		}
+	}
+	if strings.Contains(warn.stderr, `service "e": volumes: volume /d`) {
+		t.Errorf("a volume of a service pinned to one node was warned about")
+	}
+	// This machine's kernel has no IPVS: the routing mesh and a virtual
+	// IP would carry nothing, and up says what to use instead.
+	mesh := pr.hoist("up", "mesh")
+	if mesh.err == nil || !strings.Contains(mesh.stderr, `compose.yaml:34: service "mesh": ports: port 80 is published on the routing mesh, which needs IPVS, and this kernel has none`) ||
+		!strings.Contains(mesh.stderr, "mode: host") || !strings.Contains(mesh.stderr, "endpoint_mode: dnsrr") {
+		t.Errorf("up of a routing-mesh port without IPVS: %v\n%s", mesh.err, mesh.stderr)
+	}
+
+	// config is engine-free: it needs no manager.
+	cfg := pr.hoistOn(b.Nodes[1], "config")
+	if cfg.err != nil || !strings.Contains(cfg.stdout, "name: hoist-e2e-refused") || !strings.Contains(cfg.stdout, "container_name: fixed") {
+		t.Errorf("config on the swarm engine: %v\n%s", cfg.err, cfg.stdout)
 	}
 	strict := pr.hoist("up", "--strict", "b", "c")
 	if strict.err == nil || !strings.Contains(strict.stderr, "--strict") || !strings.Contains(strict.stderr, "shm_size") {

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 )
@@ -15,17 +18,29 @@ import (
 // Removed is what Remove took away.
 type Removed struct {
 	Services, Networks, Configs, Secrets []string
+	// Volumes were removed from the manager's node.
+	Volumes []string
+	// VolumesLeft are the volumes other nodes hold, by name, with those
+	// nodes' hostnames: the manager's API reaches only its own node's.
+	VolumesLeft map[string][]string
 }
 
 // Remove takes a project (a stack) off the swarm: its services, then,
 // once their tasks are gone from every node (Swarm removes them
 // asynchronously, and a network in use cannot go), its networks, configs
-// and secrets. Volumes stay: each node holds its own, which the manager
-// cannot remove. When it returns, an immediate deploy of the same
-// project starts clean.
-func (e *Engine) Remove(ctx context.Context, project string) (Removed, error) {
+// and secrets. Each node holds its own copy of a named volume: of the
+// volumes named, the manager's node's copies are removed, and the nodes
+// holding the others (those that ran a task mounting one) are named.
+// When it returns, an immediate deploy of the same project starts clean.
+func (e *Engine) Remove(ctx context.Context, project string, volumes []string) (Removed, error) {
 	var out Removed
 	svcs, err := e.projectServices(ctx, project)
+	if err != nil {
+		return out, err
+	}
+	// Which nodes hold a volume is known from the tasks that mounted
+	// it, which go with their services.
+	holders, err := e.volumeNodes(ctx, project, volumes)
 	if err != nil {
 		return out, err
 	}
@@ -73,7 +88,98 @@ func (e *Engine) Remove(ctx context.Context, project string) (Removed, error) {
 			out.Configs = append(out.Configs, name)
 		}
 	}
+	if len(volumes) > 0 {
+		if err := e.removeVolumes(ctx, volumes, holders, &out); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return out, errors.Join(errs...)
+}
+
+// volumeNodes maps each of volumes to the IDs of the nodes where a task
+// of the project mounted it (the manager keeps a few ended tasks per
+// slot, which count too).
+func (e *Engine) volumeNodes(ctx context.Context, project string, volumes []string) (map[string]map[string]bool, error) {
+	out := map[string]map[string]bool{}
+	if len(volumes) == 0 {
+		return out, nil
+	}
+	tasks, err := e.api.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("label", LabelNamespace+"="+project))})
+	if err != nil {
+		return nil, fmt.Errorf("list tasks: %w", err)
+	}
+	for _, t := range tasks {
+		if t.Spec.ContainerSpec == nil || t.NodeID == "" {
+			continue
+		}
+		for _, m := range t.Spec.ContainerSpec.Mounts {
+			if m.Type != mount.TypeVolume || !slices.Contains(volumes, m.Source) {
+				continue
+			}
+			if out[m.Source] == nil {
+				out[m.Source] = map[string]bool{}
+			}
+			out[m.Source][t.NodeID] = true
+		}
+	}
+	return out, nil
+}
+
+// removeVolumes removes the volumes from the manager's node and records
+// in out.VolumesLeft the other nodes that hold them.
+func (e *Engine) removeVolumes(ctx context.Context, volumes []string, holders map[string]map[string]bool, out *Removed) error {
+	info, err := e.api.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("docker info: %w", err)
+	}
+	names, err := e.nodeNames(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, v := range slices.Sorted(slices.Values(volumes)) {
+		switch err := e.removeVolume(ctx, v); {
+		case err == nil:
+			out.Volumes = append(out.Volumes, v)
+		case !cerrdefs.IsNotFound(err):
+			errs = append(errs, fmt.Errorf("remove volume %s on %s: %w", v, names[info.Swarm.NodeID], err))
+		}
+		var left []string
+		for id := range holders[v] {
+			if id == info.Swarm.NodeID {
+				continue
+			}
+			host := names[id]
+			if host == "" {
+				host = id // a node removed from the swarm since
+			}
+			left = append(left, host)
+		}
+		if len(left) > 0 {
+			sort.Strings(left)
+			if out.VolumesLeft == nil {
+				out.VolumesLeft = map[string][]string{}
+			}
+			out.VolumesLeft[v] = left
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// removeVolume retries while the volume is in use: the node removes a
+// task's container a little after the manager forgot the task.
+func (e *Engine) removeVolume(ctx context.Context, name string) error {
+	for i := 0; ; i++ {
+		err := e.api.VolumeRemove(ctx, name, false)
+		if err == nil || !cerrdefs.IsConflict(err) || i >= 50 {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(e.poll()):
+		}
+	}
 }
 
 // waitTasksGone waits until no task of the project is left: the manager

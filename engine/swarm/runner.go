@@ -155,8 +155,8 @@ func (e *Engine) UpdateService(ctx context.Context, project, service string, u e
 }
 
 // RemoveProject is Remove.
-func (e *Engine) RemoveProject(ctx context.Context, project string) (engine.ServiceRemoval, error) {
-	r, err := e.Remove(ctx, project)
+func (e *Engine) RemoveProject(ctx context.Context, project string, volumes []string) (engine.ServiceRemoval, error) {
+	r, err := e.Remove(ctx, project, volumes)
 	return engine.ServiceRemoval(r), err
 }
 

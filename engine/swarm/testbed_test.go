@@ -265,7 +265,7 @@ func (pr *project) remove(t *testing.T, e *swarm.Engine) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if _, err := e.Remove(ctx, pr.p.Name); err != nil {
+	if _, err := e.Remove(ctx, pr.p.Name, nil); err != nil {
 		t.Fatalf("remove %s: %v", pr.p.Name, err)
 	}
 	// The manager forgets a task before its node removed the container
