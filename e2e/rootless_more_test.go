@@ -6,13 +6,18 @@ package e2e
 // them hold. The harness (users, setpriv, userdel -r) is rootless_test.go's.
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -367,6 +372,58 @@ func TestRootlessSample(t *testing.T) {
 	if logs := u.hoist(t, dir, "logs", "web"); !strings.Contains(logs, "GET / ") {
 		t.Errorf("logs web shows no request:\n%s", logs)
 	}
+	// redis answers through its published port.
+	if got := redisPing(t, db); got != "+PONG" {
+		t.Errorf("PING through 127.0.0.1:%d: %q", db, got)
+	}
+
+	// watch as the user: an edit of app.py is synced, web restarted and
+	// the new text served; SIGINT ends watch with 130.
+	watch := exec.Command("setpriv", "--reuid", strconv.Itoa(u.uid), "--regid", strconv.Itoa(u.gid), "--init-groups", "--", u.bin, "--progress", "plain", "watch")
+	watch.Dir = dir
+	watch.Env = []string{"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
+	var wout syncBuffer
+	watch.Stdout, watch.Stderr = &wout, &wout
+	// A process group of its own, as a terminal's job: SIGINT reaches
+	// the rootless command in the namespace too.
+	watch.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	watchDone := make(chan error, 1)
+	go func() { watchDone <- watch.Wait() }()
+	defer func() {
+		_ = syscall.Kill(-watch.Process.Pid, syscall.SIGKILL)
+	}()
+	deadline := time.Now().Add(120 * time.Second)
+	for !regexp.MustCompile(`(?m)^watching \d+ directories`).MatchString(wout.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("watch as a user did not start watching:\n%s", wout.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	app := filepath.Join(dir, "app.py")
+	b, err := os.ReadFile(app)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.writeFile(t, app, strings.Replace(string(b), "Hello from hoist!", "Hello from rootless watch!", 1))
+	waitBody(t, url, "Hello from rootless watch!", 60*time.Second)
+	if out := wout.String(); !regexp.MustCompile(`(?m)^web: synced \d+ files?`).MatchString(out) {
+		t.Errorf("watch did not report the sync:\n%s", out)
+	}
+	if err := syscall.Kill(-watch.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-watchDone:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+			t.Errorf("watch after SIGINT: %v, want exit 130:\n%s", err, wout.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Errorf("watch did not end 60 s after SIGINT:\n%s", wout.String())
+	}
 	u.hoist(t, dir, "down", "-t", "1")
 	for _, id := range []int{u.uid} {
 		if pids := userPids(id); len(pids) > 0 {
@@ -377,4 +434,24 @@ func TestRootlessSample(t *testing.T) {
 		t.Errorf("files left in the run dir after down: %v", files)
 	}
 	u.hoist(t, u.home, "system", "reset", "--force")
+}
+
+// redisPing sends PING to the redis on 127.0.0.1:port and returns its
+// first line.
+func redisPing(t *testing.T, port int) string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "PING\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		t.Fatalf("redis on port %d: %v", port, err)
+	}
+	return strings.TrimSpace(line)
 }

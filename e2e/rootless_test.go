@@ -42,6 +42,8 @@ type rootlessUser struct {
 	subUID, subGID int
 	bin            string   // hoist, where the user may run it
 	env            []string // added to hoist's environment
+	// deleted: the test removed the user itself (userdel).
+	deleted bool
 }
 
 // needRootless skips, or fails with HOIST_REQUIRE_NATIVE=1, unless the
@@ -84,6 +86,9 @@ func newRootlessUser(t *testing.T) *rootlessUser {
 		t.Fatalf("useradd: %v: %s", err, out)
 	}
 	t.Cleanup(func() {
+		if u.deleted {
+			return
+		}
 		if pids := userPids(u.uid); len(pids) > 0 {
 			for _, p := range pids {
 				_ = syscall.Kill(p, syscall.SIGKILL)
@@ -431,15 +436,23 @@ func TestRootlessUpPublishedPort(t *testing.T) {
 	u.writeFile(t, filepath.Join(dir, "compose.yaml"), fmt.Sprintf(`services:
   web:
     image: %s
-    command: ["sh", "-c", "echo served-rootless > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"]
+    command: ["sh", "-c", "echo served-rootless > /tmp/index.html; cat /proc/sys/kernel/random/uuid > /tmp/token; exec httpd -f -p 8080 -h /tmp"]
     ports: ["127.0.0.1:%d:8080"]
   client:
     image: %s
     command: ["sleep", "600"]
-`, testImage, port, testImage))
+  flaky:
+    image: %s
+    restart: on-failure
+    command: ["sh", "-c", "echo start; while [ ! -e /tmp/stop ]; do sleep 0.1; done; rm -f /tmp/stop; exit 3"]
+`, testImage, port, testImage, testImage))
 	u.hoist(t, dir, "up", "-d")
 	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
 	waitBody(t, url, "served-rootless", 20*time.Second)
+	token := strings.TrimSpace(httpGet(t, url+"token"))
+	if len(token) != 36 {
+		t.Fatalf("web's token: %q", token)
+	}
 	// Service names resolve between the project's containers.
 	if out := u.hoist(t, dir, "exec", "client", "wget", "-qO-", "http://web:8080/"); !strings.Contains(out, "served-rootless") {
 		t.Errorf("exec client wget web: %q", out)
@@ -484,6 +497,34 @@ func TestRootlessUpPublishedPort(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	waitBody(t, url, "served-rootless", 20*time.Second)
+	// The containers kept running (web's token is the one it wrote when
+	// it started), their network works, and so do outbound TCP and the
+	// DNS forwarder, which the new supervisor runs again.
+	waitBody(t, url+"token", token, 5*time.Second)
+	if out := u.hoist(t, dir, "exec", "client", "wget", "-qO-", "http://web:8080/"); !strings.Contains(out, "served-rootless") {
+		t.Errorf("after kill -9 of the supervisor: exec client wget web: %q", out)
+	}
+	if out := u.hoist(t, dir, "exec", "client", "wget", "-qO-", "http://"+ln.Addr().String()+"/"); !strings.Contains(out, "outbound-reached") {
+		t.Errorf("after kill -9 of the supervisor: no outbound TCP: %q", out)
+	}
+	if out := u.hoist(t, dir, "exec", "client", "nslookup", strings.TrimSuffix(dnsName, ".")); !strings.Contains(out, dnsAddr) {
+		t.Errorf("after kill -9 of the supervisor: %s did not resolve through the forwarder:\n%s", dnsName, out)
+	}
+	// Restart policies resume: flaky, adopted by the new supervisor,
+	// fails and is started again.
+	u.hoist(t, dir, "exec", "flaky", "touch", "/tmp/stop")
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		logs, _ := u.hoistErr(dir, "logs", "flaky")
+		ps, _ := u.hoistErr(dir, "ps", "flaky")
+		if strings.Count(logs, "start") >= 2 && strings.Contains(ps, "running") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("flaky (restart: on-failure) was not restarted after it failed under the new supervisor:\nlogs:\n%s\nps:\n%s", logs, ps)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	u.hoist(t, dir, "down", "-t", "0")
 	if pids := userPids(u.uid); len(pids) > 0 {
 		t.Errorf("processes of %s after down: %v", u.name, pids)
@@ -514,6 +555,61 @@ func TestRootlessUpPublishedPort(t *testing.T) {
 			t.Errorf("%s is still there after system reset (%v)", d, err)
 		}
 	}
+	// The user can go: nothing of theirs runs (userdel refuses a user
+	// with processes), and nothing of theirs or their range is left where
+	// userdel -r does not look.
+	u.userdel(t)
+}
+
+// userdel removes u with userdel -r, as an administrator would, with no
+// process killed first, and checks that nothing of the user's ids or
+// range is left in the shared temporary directories.
+func (u *rootlessUser) userdel(t *testing.T) {
+	t.Helper()
+	if pids := userPids(u.uid); len(pids) > 0 {
+		t.Errorf("processes of %s before userdel: %v", u.name, pids)
+	}
+	if out, err := exec.Command("userdel", "-r", u.name).CombinedOutput(); err != nil {
+		t.Fatalf("userdel -r %s: %v: %s", u.name, err, out)
+	}
+	u.deleted = true
+	if _, err := os.Lstat(u.home); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s is still there after userdel -r (%v)", u.home, err)
+	}
+	for _, dir := range []string{os.TempDir(), "/var/tmp", "/dev/shm"} {
+		_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			fi, err := os.Lstat(p)
+			if err != nil {
+				return nil
+			}
+			id := int(fi.Sys().(*syscall.Stat_t).Uid)
+			if id == u.uid || (id >= u.subUID && id < u.subUID+65536) {
+				t.Errorf("%s belongs to uid %d (%s or its range) after userdel -r", p, id, u.name)
+				if d.IsDir() {
+					return fs.SkipDir
+				}
+			}
+			return nil
+		})
+	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 // ownAddress is one of this machine's own IPv4 addresses other than

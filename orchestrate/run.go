@@ -151,6 +151,15 @@ func (o *Orchestrator) Run(ctx context.Context, p *types.Project, service string
 	if err != nil {
 		return 0, err
 	}
+	// What the engine would silently drop is said here as at up. A run
+	// that warns is never made self-contained: the fast path would replay
+	// it later without the warning.
+	withRun := *p
+	withRun.Services = maps.Clone(p.Services)
+	withRun.Services[service] = s
+	if len(o.warnUnsupported(&withRun, []string{service}, true)) > 0 {
+		selfContained = false
+	}
 	spec.OneOff = true
 	runner, ok := o.Backend.(engine.Runner)
 	if opts.SelfContained != nil && selfContained {

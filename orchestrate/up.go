@@ -119,7 +119,7 @@ func (o *Orchestrator) Up(ctx context.Context, p *types.Project, opts UpOptions)
 	for _, w := range res.Plan.Warnings {
 		o.warn(w)
 	}
-	if ignored := o.warnUnsupported(p, !opts.Strict); len(ignored) > 0 && opts.Strict {
+	if ignored := o.warnUnsupported(p, nil, !opts.Strict); len(ignored) > 0 && opts.Strict {
 		return res, fmt.Errorf("--strict: %s", strings.Join(ignored, "; "))
 	}
 	st := newRunState(observed)
@@ -254,14 +254,17 @@ func (s *runState) id(name string) string {
 	return name
 }
 
-// warnUnsupported says once per field which services use something hoist
-// or the engine ignores, instead of silently dropping it, when warn; it
-// returns what it says.
-func (o *Orchestrator) warnUnsupported(p *types.Project, warn bool) []string {
+// warnUnsupported says once per field which services (of names, or all
+// when nil) use something hoist or the engine ignores, instead of silently
+// dropping it, when warn; it returns what it says.
+func (o *Orchestrator) warnUnsupported(p *types.Project, names []string, warn bool) []string {
 	u, _ := o.Backend.(engine.Unsupporter)
 	type key struct{ who, field string }
 	byField := map[key][]string{}
-	for _, name := range p.ServiceNames() {
+	if names == nil {
+		names = p.ServiceNames()
+	}
+	for _, name := range names {
 		s := p.Services[name]
 		for _, f := range compose.Unmapped(s) {
 			k := key{"hoist", f}
@@ -290,14 +293,39 @@ func (o *Orchestrator) warnUnsupported(p *types.Project, warn bool) []string {
 		return keys[i].field < keys[j].field
 	})
 	var out []string
+	var loc *compose.Locator
+	if len(keys) > 0 {
+		loc = compose.NewLocator(p.ComposeFiles)
+	}
 	for _, k := range keys {
 		svcs := byField[k]
 		sort.Strings(svcs)
-		msg := fmt.Sprintf("%s ignores %q (services: %s)", k.who, k.field, strings.Join(svcs, ", "))
+		// Each service with the file and line that set the key (or the
+		// service's own line when the key is written another way, such as
+		// deploy.resources for mem_limit), so the user finds what to drop.
+		named := make([]string, len(svcs))
+		for i, s := range svcs {
+			named[i] = s
+			if file, line := loc.Locate(append([]string{"services", s}, fieldPath(k.field)...)...); file != "" && line > 0 {
+				named[i] = fmt.Sprintf("%s at %s:%d", s, file, line)
+			}
+		}
+		msg := fmt.Sprintf("%s ignores %q (services: %s)", k.who, k.field, strings.Join(named, ", "))
 		out = append(out, msg)
 		if warn {
 			o.warn(msg)
 		}
 	}
 	return out
+}
+
+// fieldPath is the compose key a field named by compose.Unmapped or an
+// engine's Unsupported starts with: "mem_limit (why)" is mem_limit,
+// "cpu_quota/cpu_period" cpu_quota, "deploy.resources.reservations.devices"
+// that path.
+func fieldPath(field string) []string {
+	if i := strings.IndexAny(field, " (/:"); i >= 0 {
+		field = field[:i]
+	}
+	return strings.Split(field, ".")
 }

@@ -104,6 +104,14 @@ func (a *app) runRootless(ctx context.Context) error {
 		return err
 	}
 	cmd := h.Command(exe, wd, a.args)
+	if a.command == "exec" {
+		// exec stays in the host's network namespace: a container on
+		// the host's network (network_mode host) is in it, and no
+		// setns leads back there from the project's; a container's own
+		// namespace belongs to the project's user namespace and is
+		// joined from anywhere in it.
+		cmd.Args = slices.DeleteFunc(cmd.Args, func(s string) bool { return strings.HasPrefix(s, "--net=") })
+	}
 	cmd.Env = append(withoutEnv(a.environ, "HOIST_ROOT", "HOIST_RUN_DIR", rootless.AnchorEnv, rootless.HolderEnv),
 		"HOIST_ROOT="+dirs.Root, "HOIST_RUN_DIR="+dirs.RunDir, rootless.HolderEnv+"="+strconv.Itoa(h.Pid))
 	if h.Project != "" {

@@ -30,7 +30,7 @@ func (b *Backend) Unsupported(c runspec.Container) []string {
 	add(pr.Domainname != "", "domainname")
 	add(c.Logging.Driver != "" && !logopts.FileDriver(c.Logging.Driver), "logging driver "+c.Logging.Driver+" (logs are kept in files, as with json-file)")
 	add(ns.IPC != "", "ipc")
-	add(ns.PID != "", "pid")
+	add(ns.PID != "", "pid (every container gets a pid namespace of its own)")
 	add(ns.UTS != "", "uts")
 	// keep-id is carried (rootless) or refused at create (record.go).
 	add(ns.UserNS != "" && ns.UserNS != "keep-id", "userns_mode")

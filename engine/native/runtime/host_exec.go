@@ -142,6 +142,14 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 			name string
 			flag int
 		}{{"ipc", unix.CLONE_NEWIPC}, {"uts", unix.CLONE_NEWUTS}, {"net", unix.CLONE_NEWNET}, {"pid", unix.CLONE_NEWPID}} {
+			// A namespace this thread is in already is not joined
+			// again: setns checks the caller's capabilities over the
+			// namespace's owner even then, and a rootless exec into a
+			// container on the host's network is in that namespace
+			// with none over it.
+			if sameNamespace(nsFiles[ns.name], ns.name) {
+				continue
+			}
 			if err := unix.Setns(int(nsFiles[ns.name].Fd()), ns.flag); err != nil {
 				started <- fmt.Errorf("join container %s namespace: %w", ns.name, err)
 				return
@@ -197,4 +205,14 @@ func Exec(ctx context.Context, pid int, spec ExecSpec) (int, error) {
 		return exitCode(cmd.ProcessState), fmt.Errorf("exec: %w", ctx.Err())
 	}
 	return exitCode(cmd.ProcessState), nil
+}
+
+// sameNamespace reports whether f is the namespace of kind name that the
+// calling thread is in (the same nsfs inode).
+func sameNamespace(f *os.File, name string) bool {
+	var a, b unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &a) != nil || unix.Stat("/proc/thread-self/ns/"+name, &b) != nil {
+		return false
+	}
+	return a.Dev == b.Dev && a.Ino == b.Ino
 }
