@@ -47,6 +47,10 @@ type app struct {
 	// command is the command's name under hoist ("up", "image"), which
 	// decides whether a rootless run needs the project's anchor.
 	command string
+	// loaded is the project this command last loaded (load), which a
+	// rootless run reads again rather than loading it a second time
+	// before it enters the namespace (runRootless).
+	loaded *types.Project
 }
 
 func newRoot(a *app) *cobra.Command {
@@ -122,7 +126,11 @@ func (a *app) cacheDir() string {
 }
 
 func (a *app) load(ctx context.Context) (*types.Project, error) {
-	return compose.Load(ctx, a.loadOptions())
+	p, err := compose.Load(ctx, a.loadOptions())
+	if err == nil {
+		a.loaded = p
+	}
+	return p, err
 }
 
 // loadModel loads the model as `config` prints it (compose.Options.ModelOnly).

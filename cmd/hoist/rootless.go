@@ -59,8 +59,12 @@ func (a *app) runRootless(ctx context.Context) error {
 	var project string
 	var keepP *types.Project
 	if !noProjectCommands[a.command] {
-		var p *types.Project
-		if project, p, err = a.projectName(ctx); err != nil {
+		// The command loaded its project already, as a rule: loading it
+		// again here costs every rootless command a few ms.
+		p := a.loaded
+		if p != nil {
+			project = p.Name
+		} else if project, p, err = a.projectName(ctx); err != nil {
 			return err
 		}
 		keepP = p

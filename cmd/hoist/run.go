@@ -50,6 +50,7 @@ func newRun(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			a.loaded = p
 			// The inputs' digests are taken now, just after the load read
 			// them and before the container runs (it may write the project
 			// dir), and the image index's as soon as the engine read it.
