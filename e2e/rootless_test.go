@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -288,6 +289,11 @@ func runDirFiles(t *testing.T, u *rootlessUser) []string {
 	var files []string
 	dir := filepath.Join(os.TempDir(), "hoist-"+strconv.Itoa(u.uid))
 	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		// The run cache is the fast path's, bounded, and of command
+		// lines, not of a project (TestRootlessRunRm counts it).
+		if err == nil && d.IsDir() && p == filepath.Join(dir, "runcache") {
+			return filepath.SkipDir
+		}
 		if err == nil && !d.IsDir() {
 			files = append(files, p)
 		}
@@ -354,15 +360,94 @@ func TestRootlessRunRm(t *testing.T) {
 			t.Errorf("/dev/null is not writable: %s", out)
 		}
 	}
-	// A one-off with no network is what the root engine remembers for its
-	// fast path; rootless, nothing is left for it (see the run dir check
-	// at the end).
+	// run leaves the project's anchor, which holds its network, as
+	// docker compose run leaves the network; down ends it.
+	u.hoist(t, dir, "down")
+
+	// A one-off with no network is remembered, as root's is, and the next
+	// run of the same command line is replayed from the user's run cache
+	// in a user namespace of its own, with no holder (cmd/hoist/fastrun):
+	// HOIST_FASTRUN=require fails rather than take the usual way.
 	none := u.mkdir(t, "none")
-	u.writeFile(t, filepath.Join(none, "compose.yaml"), "services:\n  box:\n    image: "+testImage+"\n    network_mode: none\n")
-	for range 2 {
-		if out := u.hoist(t, none, "run", "--rm", "box", "echo", "none"); strings.TrimSpace(out) != "none" {
-			t.Errorf("run --rm with network_mode none: %q", out)
+	u.writeFile(t, filepath.Join(none, "compose.yaml"), "services:\n  box:\n    image: "+testImage+"\n    network_mode: none\n    environment: [GREETING=one]\n")
+	oneOff := []string{"run", "--rm", "box", "sh", "-c", "echo $GREETING; id -u; head -c 1 /tmp/x 2>/dev/null || echo fresh; echo y > /tmp/x; cat /proc/self/uid_map; exit 3"}
+	checkRun := func(what, greeting string, env ...string) {
+		t.Helper()
+		saved := u.env
+		u.env = append(slices.Clone(u.env), env...)
+		out, err := u.hoistErr(none, oneOff...)
+		u.env = saved
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+			t.Fatalf("%s: exit %v, want status 3; output:\n%s", what, err, out)
 		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) != 5 || lines[0] != greeting || lines[1] != "0" || lines[2] != "fresh" {
+			t.Fatalf("%s: output:\n%s", what, out)
+		}
+		if f := strings.Fields(lines[3]); len(f) != 3 || f[1] != strconv.Itoa(u.uid) {
+			t.Errorf("%s: uid_map %q, want the user's id as 0", what, lines[3])
+		}
+		if f := strings.Fields(lines[4]); len(f) != 3 || f[1] != strconv.Itoa(u.subUID) {
+			t.Errorf("%s: uid_map %q, want the user's range from 1", what, lines[4])
+		}
+	}
+	checkRun("first run --rm, network_mode none", "one")
+	for i := range 2 {
+		checkRun(fmt.Sprintf("replay %d", i), "one", "HOIST_FASTRUN=require")
+	}
+	if pids := userPids(u.uid); len(pids) > 0 {
+		t.Errorf("processes of %s after the replays: %v", u.name, pids)
+	}
+	// A changed compose file is not replayed: the usual way runs it and
+	// is remembered again.
+	u.writeFile(t, filepath.Join(none, "compose.yaml"), "services:\n  box:\n    image: "+testImage+"\n    network_mode: none\n    environment: [GREETING=two]\n")
+	u.env = append(u.env, "HOIST_FASTRUN=require")
+	out, err := u.hoistErr(none, oneOff...)
+	u.env = u.env[:len(u.env)-1]
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 125 || !strings.Contains(out, "no usable run cache entry") {
+		t.Errorf("replay after an edit: %v\n%s", err, out)
+	}
+	checkRun("run --rm after the edit", "two")
+	checkRun("replay after the edit", "two", "HOIST_FASTRUN=require")
+	// The first interrupt stops a replayed container and hoist ends with
+	// 130, leaving nothing of the user's running. The command waits for
+	// its stdin: at once when it is /dev/null (the run remembered), not
+	// while it is a pipe nobody writes to (the replay interrupted).
+	reader := []string{"run", "--rm", "box", "sh", "-c", "read x; echo read"}
+	u.hoistErr(none, reader...)
+	sleeper := exec.Command("setpriv", append([]string{"--reuid", strconv.Itoa(u.uid), "--regid", strconv.Itoa(u.gid), "--init-groups", "--", u.bin}, reader...)...)
+	sleeper.Dir = none
+	sleeper.Env = append([]string{"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOIST_FASTRUN=require"}, u.env...)
+	var sbuf bytes.Buffer
+	sleeper.Stdout, sleeper.Stderr = &sbuf, &sbuf
+	stdin, err := sleeper.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the replayed container to run", func() bool {
+		for _, pid := range userPids(u.uid) {
+			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); strings.HasPrefix(string(b), "sh\x00-c\x00read x") {
+				return true
+			}
+		}
+		return false
+	})
+	_ = sleeper.Process.Signal(os.Interrupt)
+	err = sleeper.Wait()
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Errorf("interrupted replay: %v, want status 130\n%s", err, sbuf.String())
+	}
+	waitFor(t, 5*time.Second, "no process of the user after the interrupt", func() bool { return len(userPids(u.uid)) == 0 })
+	// What the fast path keeps is its cache: the two command lines'
+	// entries (the edit replaced the first's), nothing of a project.
+	if ents, _ := filepath.Glob(filepath.Join(os.TempDir(), "hoist-"+strconv.Itoa(u.uid), "runcache", "*.json")); len(ents) != 2 {
+		t.Errorf("run cache entries: %v, want 2", ents)
 	}
 	// On the host the image's files belong to the user's range: the
 	// container's 33 is the range's 33rd id.
@@ -395,16 +480,13 @@ func TestRootlessRunRm(t *testing.T) {
 	if found != 3 {
 		t.Errorf("found %d of the image's 3 files in the user's store", found)
 	}
-	// run leaves the project's anchor, which holds its network, as
-	// docker compose run leaves the network; down ends it.
-	u.hoist(t, dir, "down")
 
 	// A memory limit needs a cgroup, which a rootless container has not:
 	// a warning naming it and the service, or with --strict a refusal
 	// before any container is made.
 	lim := u.mkdir(t, "limits")
 	u.writeFile(t, filepath.Join(lim, "compose.yaml"), "services:\n  capped:\n    image: "+testImage+"\n    command: [sleep, '600']\n    mem_limit: 64m\n")
-	out, err := u.hoistErr(lim, "up", "-d", "--strict")
+	out, err = u.hoistErr(lim, "up", "-d", "--strict")
 	if err == nil || !strings.Contains(out, `"mem_limit (`) || !strings.Contains(out, "rootless") || !strings.Contains(out, "services: capped") {
 		t.Errorf("up --strict with mem_limit: err %v, output:\n%s", err, out)
 	}
@@ -850,4 +932,17 @@ func (u *rootlessUser) containerIP(t *testing.T, dir, service string) string {
 	}
 	t.Fatalf("no address of %s in %q", service, out)
 	return ""
+}
+
+// waitFor polls cond every 50 ms until it holds, failing the test with
+// what after timeout.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }

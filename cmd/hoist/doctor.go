@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/user"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -21,10 +19,7 @@ func newDoctor(a *app) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			uid, gid := os.Getuid(), os.Getgid()
-			name := strconv.Itoa(uid)
-			if u, err := user.LookupId(name); err == nil {
-				name = u.Username
-			}
+			name := rootless.UserName(uid)
 			if uid == 0 {
 				fmt.Fprintln(a.stdout, "running as root: the native engine runs as root here; these checks are for the rootless engine of other users")
 			}

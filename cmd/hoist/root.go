@@ -20,6 +20,7 @@ import (
 	"github.com/hoist-dev/hoist/engine/docker"
 	"github.com/hoist-dev/hoist/engine/native"
 	"github.com/hoist-dev/hoist/engine/native/rootless"
+	"github.com/hoist-dev/hoist/engine/native/rootless/anchor"
 	"github.com/hoist-dev/hoist/engine/swarm"
 	"github.com/hoist-dev/hoist/internal/userns"
 	"github.com/hoist-dev/hoist/netplan"
@@ -223,7 +224,7 @@ func (a *app) nativeBackend(ctx context.Context) (*native.Backend, error) {
 	// In a rootless project's namespaces (runRootless), its anchor starts
 	// the supervisor.
 	if sock := a.getenv(rootless.AnchorEnv); sock != "" && userns.Inside() {
-		o.SpawnSupervisor = rootless.Spawner(sock)
+		o.SpawnSupervisor = anchor.Spawner(sock)
 	}
 	// The holder's main thread is in the host's network namespace: new
 	// subnets avoid the host's routes, not only the project's.

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	goruntime "runtime"
 	"slices"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/hoist-dev/hoist/engine/native/rootless"
 	"github.com/hoist-dev/hoist/engine/native/rootnet"
+	"github.com/hoist-dev/hoist/internal/runcache"
 	"github.com/hoist-dev/hoist/internal/userns"
 )
 
@@ -41,10 +41,7 @@ func rootlessWanted() bool { return os.Geteuid() != 0 && !userns.Inside() }
 // rootless store, and returns its exit status as an exitCode.
 func (a *app) runRootless(ctx context.Context) error {
 	uid, gid := os.Getuid(), os.Getgid()
-	name := strconv.Itoa(uid)
-	if u, err := user.LookupId(name); err == nil {
-		name = u.Username
-	}
+	name := rootless.UserName(uid)
 	m, err := rootless.Lookup(name, uid, gid)
 	if err != nil {
 		return fmt.Errorf("rootless: %w", err)
@@ -116,10 +113,19 @@ func (a *app) runRootless(ctx context.Context) error {
 		// joined from anywhere in it.
 		cmd.Args = slices.DeleteFunc(cmd.Args, func(s string) bool { return strings.HasPrefix(s, "--net=") })
 	}
-	cmd.Env = append(withoutEnv(a.environ, "HOIST_ROOT", "HOIST_RUN_DIR", rootless.AnchorEnv, rootless.HolderEnv),
+	cmd.Env = append(withoutEnv(a.environ, "HOIST_ROOT", "HOIST_RUN_DIR", rootless.AnchorEnv, rootless.HolderEnv, runcache.KeyEnv),
 		"HOIST_ROOT="+dirs.Root, "HOIST_RUN_DIR="+dirs.RunDir, rootless.HolderEnv+"="+strconv.Itoa(h.Pid))
 	if h.Project != "" {
 		cmd.Env = append(cmd.Env, rootless.AnchorEnv+"="+rootless.SocketFile(dirs.RunDir, h.Project))
+	}
+	if a.command == "run" && !o.KeepID {
+		// The key of this command line as the user gave it, which the
+		// fast path (cmd/hoist/fastrun) computes before main: the hoist
+		// in the holder remembers a run it could replay under it. A
+		// keep-id run is not replayed (its namespace nests another).
+		if key, err := runcache.Key(a.args, wd, a.environ, "/proc/self/exe"); err == nil {
+			cmd.Env = append(cmd.Env, runcache.KeyEnv+"="+key)
+		}
 	}
 	// nsenter's --wd is a directory of the host's mount namespace, which
 	// getcwd cannot name from the holder's: the command changes to it

@@ -115,11 +115,11 @@ func (x recordingRunner) RunContainer(ctx context.Context, spec engine.Container
 // runInputs are the digests of the files a run's project was made from,
 // taken now; nil when the run is not to be remembered (see rememberRun).
 func (a *app) runInputs(in *compose.Inputs, since time.Time) []runcache.Input {
-	// Rootless, nothing is remembered: the fast path runs before main, in
-	// the host's namespaces, and cannot replay a container of the user's
-	// namespace; and the key would hold the holder's pid, new each run,
-	// so each run would leave an entry no run finds.
-	if in == nil || a.args == nil || a.getenv("HOIST_CACHE_DIR") == "off" || a.inHolder() {
+	// Rootless, a run is remembered under the key the user's side gave
+	// (runcache.KeyEnv), which its fast path looks up: this hoist's own
+	// command line holds the holder's pid, new each run. The user's side
+	// gives none when the fast path could not replay the run (keep-id).
+	if in == nil || a.args == nil || a.getenv("HOIST_CACHE_DIR") == "off" || a.inHolder() && a.getenv(runcache.KeyEnv) == "" {
 		return nil
 	}
 	out, err := runcache.Digest(in.Files, in.Present, since)
@@ -134,6 +134,11 @@ func (a *app) runInputs(in *compose.Inputs, since time.Time) []runcache.Input {
 // of the container, keyed on the command line, and the files it was made
 // from. Best effort: without it the next run only takes the usual way.
 func (a *app) rememberRun(e runcache.Entry) {
+	if a.inHolder() {
+		e.Rootless = true
+		_ = runcache.Save(runcache.Dir(e.RunDir), a.getenv(runcache.KeyEnv), e)
+		return
+	}
 	cwd, err := os.Getwd()
 	if err != nil {
 		return

@@ -35,6 +35,13 @@ import (
 // version changes when an entry's meaning changes.
 const version = 2
 
+// KeyEnv names, in the environment of hoist run again in a rootless
+// holder (cmd/hoist's runRootless), the key the user's side computed for
+// its command line: the key under which the holder's hoist remembers the
+// run, since its own command line's environment differs from the
+// user's.
+const KeyEnv = "HOIST_RUN_KEY"
+
 // maxEntries bounds the cache: a script that runs many different commands
 // would otherwise leave an entry for each in the run dir. When it is
 // reached, the whole cache is dropped.
@@ -50,6 +57,9 @@ type Entry struct {
 	Root       string          `json:"root"`
 	RunDir     string          `json:"run_dir"`
 	RandomName bool            `json:"random_name,omitempty"`
+	// Rootless: the entry was made in a rootless holder's user namespace
+	// (the user's plain mapping) and is replayed in one of its own.
+	Rootless bool `json:"rootless,omitempty"`
 }
 
 // Input is a file an entry was made from. Sum is its content's sha256,

@@ -33,15 +33,26 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hoist-dev/hoist/engine/native/oneoff"
+	"github.com/hoist-dev/hoist/engine/native/rootless"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
 	"github.com/hoist-dev/hoist/engine/native/store"
 	"github.com/hoist-dev/hoist/internal/runcache"
+	"github.com/hoist-dev/hoist/internal/userns"
 )
 
 // HOIST_FASTRUN=off (or 0, false) turns the fast path off; =require makes
 // a command line it cannot run fail (exit status 125) instead of taking
 // the usual way, to check that it runs.
 func init() {
+	// The first steps of a rootless user namespace run here too, before
+	// most of hoist is initialised: each is a hoist executed again, and
+	// the rest of the initialisation would be half of its start.
+	switch os.Args[0] {
+	case rootless.RoleUserns:
+		os.Exit(rootless.RunUserns())
+	case roleRootless:
+		os.Exit(runRootlessRole())
+	}
 	if runtime.IsRole() || !slices.Contains(os.Args[1:], "run") {
 		return
 	}
@@ -49,6 +60,10 @@ func init() {
 	switch mode {
 	case "off", "0", "false":
 		return
+	}
+	run := runRoot
+	if os.Geteuid() != 0 && !userns.Inside() {
+		run = runRootless
 	}
 	if code, ran := run(); ran {
 		os.Exit(code)
@@ -59,18 +74,35 @@ func init() {
 	}
 }
 
-// run runs the command line from the run cache; ran is false when it did
-// nothing, for main to do it the usual way.
-func run() (code int, ran bool) {
+// lookup finds this command line's entry in the run cache of runDir.
+func lookup(env []string, runDir string) (e *runcache.Entry, key string, ok bool) {
 	// A terminal on stdin decides things the cache does not record (a
 	// TTY for the command, how stdin is read).
 	if _, err := unix.IoctlGetTermios(0, unix.TCGETS); err == nil {
-		return 0, false
+		return nil, "", false
 	}
-	env := os.Environ()
 	if getenv(env, "HOIST_CACHE_DIR") == "off" {
-		return 0, false
+		return nil, "", false
 	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return nil, "", false
+	}
+	key, err = runcache.Key(os.Args[1:], cwd, env, "/proc/self/exe")
+	if err != nil {
+		return nil, "", false
+	}
+	e, ok = runcache.Lookup(runcache.Dir(runDir), key)
+	if !ok || e.RunDir != runDir {
+		return nil, "", false
+	}
+	return e, key, true
+}
+
+// runRoot runs the command line from the run cache, as root; ran is
+// false when it did nothing, for main to do it the usual way.
+func runRoot() (code int, ran bool) {
+	env := os.Environ()
 	runDir := getenv(env, "HOIST_RUN_DIR")
 	if runDir == "" {
 		runDir = store.DefaultRunDir
@@ -79,19 +111,15 @@ func run() (code int, ran bool) {
 	if err != nil {
 		return 0, false
 	}
-	cwd, err := os.Getwd()
-	if err != nil {
+	e, _, ok := lookup(env, runDir)
+	if !ok || e.Rootless {
 		return 0, false
 	}
-	key, err := runcache.Key(os.Args[1:], cwd, env, "/proc/self/exe")
-	if err != nil {
-		return 0, false
-	}
-	e, ok := runcache.Lookup(runcache.Dir(runDir), key)
-	if !ok || e.RunDir != runDir {
-		return 0, false
-	}
+	return replay(e)
+}
 
+// replay runs the container of e, attached, and removes it.
+func replay(e *runcache.Entry) (code int, ran bool) {
 	// As main does: the first interrupt stops the container (it is
 	// killed, as the usual way's run does), the exit status is then 130.
 	ctx, cancel := context.WithCancel(context.Background())
@@ -106,7 +134,7 @@ func run() (code int, ran bool) {
 		fmt.Fprintln(os.Stderr, "Gracefully stopping... (press Ctrl+C again to force)")
 		cancel()
 	}()
-	code, ran, err = oneoff.Replay(ctx, oneoff.RunOptions{
+	code, ran, err := oneoff.Replay(ctx, oneoff.RunOptions{
 		Layout: store.Layout{Root: e.Root, RunDir: e.RunDir}, Record: e.Record, RandomName: e.RandomName,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		// As the usual way's native engine prints its warnings.

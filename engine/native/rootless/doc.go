@@ -3,7 +3,7 @@
 // A Go process cannot join a user namespace once it runs (it has
 // threads), so hoist gets there in two steps:
 //
-//   - Start runs a holder: hoist re-executed in a new user and mount
+//   - Ensure runs a holder: hoist re-executed in a new user and mount
 //     namespace ("hoist-runtime:userns"), blocked on a pipe until this
 //     side has written its id mapping with newuidmap and newgidmap (the
 //     user's ranges in /etc/subuid and /etc/subgid; a single id without
@@ -22,6 +22,9 @@
 // starts, it lives until the project is torn down. Commands that have no
 // project use a holder that ends with the command.
 //
-// The file names say the side: host_*.go run in the user's own
-// namespaces, anchor_*.go in the holder.
+// This package is the user's side (host_*.go run in the user's own
+// namespaces; userns_role.go is the first step of a new namespace) and
+// stays light: cmd/hoist/fastrun links it, and runs RoleUserns, before
+// most of hoist is initialised. The holder's side, which runs the
+// supervisor, is package anchor.
 package rootless

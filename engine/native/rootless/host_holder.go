@@ -22,28 +22,6 @@ import (
 	"github.com/hoist-dev/hoist/internal/procfs"
 )
 
-// Roles of a re-executed hoist (runtime.RegisterRole): roleUserns waits
-// for its mapping, roleAnchor is the holder once mapped.
-const (
-	roleUserns = "hoist-runtime:userns"
-	roleAnchor = "hoist-runtime:anchor"
-	roleKeepID = "hoist-runtime:keep-id"
-)
-
-// holderConfig is the holder's argv[1].
-type holderConfig struct {
-	// Project is the anchor's project; empty for a holder that ends
-	// when the fd it reads (3) reaches its end, with this process.
-	Project string `json:"project,omitempty"`
-	RunDir  string `json:"run_dir"`
-	// Exe is hoist's binary, which the anchor runs as the supervisor.
-	Exe string `json:"exe"`
-	// KeepUID and KeepGID, when not 0, are the user's ids, which the
-	// holder's namespace keeps (userns_mode keep-id, anchor_keepid.go).
-	KeepUID int `json:"keep_uid,omitempty"`
-	KeepGID int `json:"keep_gid,omitempty"`
-}
-
 // Options say which holder to start.
 type Options struct {
 	Mapping Mapping
@@ -211,36 +189,14 @@ func start(ctx context.Context, o Options) (*Holder, error) {
 	if err != nil {
 		return nil, err
 	}
-	hc := holderConfig{Project: o.Project, RunDir: o.RunDir, Exe: exe}
+	hc := HolderConfig{Project: o.Project, RunDir: o.RunDir, Exe: exe}
 	if o.KeepID {
 		hc.KeepUID, hc.KeepGID = os.Getuid(), os.Getgid()
 	}
-	cfg, err := json.Marshal(hc)
-	if err != nil {
-		return nil, err
-	}
-	goR, goW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	readyR, readyW, err := os.Pipe()
-	if err != nil {
-		goR.Close()
-		goW.Close()
-		return nil, err
-	}
-	defer readyR.Close()
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       []string{roleUserns, string(cfg)},
-		Env:        os.Environ(),
-		ExtraFiles: []*os.File{goR, readyW},
-		SysProcAttr: &syscall.SysProcAttr{
-			Cloneflags: syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS,
-			// An anchor outlives this process and its terminal.
-			Setsid: o.Project != "",
-		},
-	}
+	cmd := &exec.Cmd{SysProcAttr: &syscall.SysProcAttr{
+		// An anchor outlives this process and its terminal.
+		Setsid: o.Project != "",
+	}}
 	if o.Project != "" {
 		if err := os.MkdirAll(filepath.Dir(AnchorFile(o.RunDir, o.Project)), 0o700); err != nil {
 			return nil, err
@@ -254,24 +210,16 @@ func start(ctx context.Context, o Options) (*Holder, error) {
 	} else {
 		cmd.Stderr = os.Stderr
 	}
-	err = cmd.Start()
-	goR.Close()
-	readyW.Close()
+	goW, readyR, err := launch(ctx, o.Mapping, hc, cmd)
 	if err != nil {
-		goW.Close()
-		return nil, fmt.Errorf("start user namespace: %w", err)
+		return nil, err
 	}
+	defer readyR.Close()
 	fail := func(err error) (*Holder, error) {
 		goW.Close()
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		return nil, err
-	}
-	if err := writeMaps(ctx, cmd.Process.Pid, o.Mapping); err != nil {
-		return fail(err)
-	}
-	if _, err := goW.Write([]byte{'g'}); err != nil {
-		return fail(fmt.Errorf("user namespace: %w", err))
 	}
 	line, err := bufio.NewReader(readyR).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -306,6 +254,72 @@ func start(ctx context.Context, o Options) (*Holder, error) {
 		go func() { _ = cmd.Wait() }()
 	}
 	return h, nil
+}
+
+// launch starts cmd as hoist in RoleUserns (with hc) in a new user and
+// mount namespace, maps its ids with m and lets it go on to its next
+// role. goW is the pipe the role reads (fd 3), readyR the one it writes
+// (fd 4); on error nothing is left running.
+func launch(ctx context.Context, m Mapping, hc HolderConfig, cmd *exec.Cmd) (goW, readyR *os.File, err error) {
+	cfg, err := json.Marshal(hc)
+	if err != nil {
+		return nil, nil, err
+	}
+	goR, goW, err := os.Pipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		goR.Close()
+		goW.Close()
+		return nil, nil, err
+	}
+	cmd.Path = "/proc/self/exe"
+	cmd.Args = []string{RoleUserns, string(cfg)}
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.ExtraFiles = []*os.File{goR, readyW}
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Cloneflags |= syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS
+	err = cmd.Start()
+	goR.Close()
+	readyW.Close()
+	if err != nil {
+		goW.Close()
+		readyR.Close()
+		return nil, nil, fmt.Errorf("start user namespace: %w", err)
+	}
+	if err = writeMaps(ctx, cmd.Process.Pid, m); err == nil {
+		_, err = goW.Write([]byte{'g'})
+	}
+	if err != nil {
+		goW.Close()
+		readyR.Close()
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, nil, fmt.Errorf("user namespace: %w", err)
+	}
+	return goW, readyR, nil
+}
+
+// RunIn starts hoist as role (HolderConfig.Next, given arg) in a user
+// and mount namespace of its own, mapped with m, as its root: a command
+// that needs nothing of a holder's (the fast path of run --rm,
+// cmd/hoist/fastrun). cmd has the stdio and environment the caller
+// wants; the caller waits for it. It returns once the child is mapped,
+// with ready, the role's fd 4: RunUserns's error if it could not execute
+// role, else what role writes there before it closes it.
+func RunIn(ctx context.Context, m Mapping, role, arg string, cmd *exec.Cmd) (ready *os.File, err error) {
+	goW, readyR, err := launch(ctx, m, HolderConfig{Next: role, Arg: arg}, cmd)
+	if err != nil {
+		return nil, err
+	}
+	goW.Close()
+	return readyR, nil
 }
 
 // writeMaps maps the holder's ids: with newuidmap and newgidmap (setuid

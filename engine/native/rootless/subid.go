@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"strconv"
 	"strings"
 )
@@ -50,6 +51,16 @@ func Lookup(name string, uid, gid int) (Mapping, error) {
 	m.UIDs = append(m.UIDs, IDRange{Inside: 1, Outside: us[0].start, Size: us[0].count})
 	m.GIDs = append(m.GIDs, IDRange{Inside: 1, Outside: gs[0].start, Size: gs[0].count})
 	return m, nil
+}
+
+// UserName is uid's login name (what /etc/subuid names), or the number
+// when it has none.
+func UserName(uid int) string {
+	name := strconv.Itoa(uid)
+	if u, err := user.LookupId(name); err == nil {
+		name = u.Username
+	}
+	return name
 }
 
 type subRange struct{ start, count uint32 }

@@ -1,4 +1,8 @@
-package rootless
+// Package anchor is the holder's side of rootless hoist: the process that
+// holds a project's user, mount and network namespaces once package
+// rootless (the user's side) has made and mapped them, keeps its
+// supervisor running and reaps what its containers leave.
+package anchor
 
 import (
 	"encoding/json"
@@ -12,32 +16,13 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hoist-dev/hoist/engine/native/rootless"
 	"github.com/hoist-dev/hoist/engine/native/runtime"
 )
 
 func init() {
-	runtime.RegisterRole(roleUserns, runUserns)
-	runtime.RegisterRole(roleAnchor, runAnchor)
-	runtime.RegisterRole(roleKeepID, runKeepID)
-}
-
-// runUserns waits (fd 3) until the host side mapped the namespace, then
-// executes hoist again as the anchor: capabilities are computed at
-// execve, and this process's were dropped by the one that started it,
-// before it had a root.
-func runUserns() int {
-	buf := make([]byte, 1)
-	if n, _ := os.NewFile(3, "go").Read(buf); n != 1 {
-		return 1
-	}
-	next := roleAnchor
-	var cfg holderConfig
-	if json.Unmarshal([]byte(os.Args[1]), &cfg) == nil && cfg.KeepUID != 0 {
-		next = roleKeepID
-	}
-	err := unix.Exec("/proc/self/exe", []string{next, os.Args[1]}, os.Environ())
-	fmt.Fprintf(os.NewFile(4, "ready"), "exec anchor: %v\n", err)
-	return 127
+	runtime.RegisterRole(rootless.RoleAnchor, runAnchor)
+	runtime.RegisterRole(rootless.RoleKeepID, runKeepID)
 }
 
 // runAnchor holds the namespaces: it makes the project's network
@@ -46,7 +31,7 @@ func runUserns() int {
 // project's anchor).
 func runAnchor() int {
 	ready := os.NewFile(4, "ready")
-	var cfg holderConfig
+	var cfg rootless.HolderConfig
 	if err := json.Unmarshal([]byte(os.Args[1]), &cfg); err != nil {
 		fmt.Fprintf(ready, "anchor config: %v\n", err)
 		return 1
@@ -66,7 +51,7 @@ func runAnchor() int {
 	keep.Close()
 	// Listening before it is ready: the engine asks it for the
 	// supervisor right away.
-	sock := SocketFile(cfg.RunDir, cfg.Project)
+	sock := rootless.SocketFile(cfg.RunDir, cfg.Project)
 	_ = os.Remove(sock)
 	ln, err := net.Listen("unix", sock)
 	if err != nil {

@@ -1,4 +1,4 @@
-package rootless
+package anchor
 
 import (
 	"encoding/json"
@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/hoist-dev/hoist/engine/native/rootless"
 )
 
 // runKeepID runs, as root of a holder's plain user namespace (the user
@@ -31,7 +33,7 @@ import (
 // side knows the holder by the pid in its ready line.
 func runKeepID() int {
 	ready := os.NewFile(4, "ready")
-	var cfg holderConfig
+	var cfg rootless.HolderConfig
 	if err := jsonArg(&cfg); err != nil {
 		fmt.Fprintf(ready, "keep-id config: %v\n", err)
 		return 1
@@ -48,7 +50,7 @@ func runKeepID() int {
 	}
 	cmd := &exec.Cmd{
 		Path:       "/proc/self/exe",
-		Args:       []string{roleAnchor, os.Args[1]},
+		Args:       []string{rootless.RoleAnchor, os.Args[1]},
 		Env:        os.Environ(),
 		Stdout:     os.Stdout,
 		Stderr:     os.Stderr,

@@ -1,4 +1,4 @@
-package rootless
+package anchor
 
 import (
 	"bufio"
@@ -18,29 +18,6 @@ import (
 	"github.com/hoist-dev/hoist/engine/native/store"
 	"github.com/hoist-dev/hoist/engine/native/supervisor"
 )
-
-// AnchorEnv names, in the environment of hoist run in a project's
-// namespaces, its anchor's socket.
-const AnchorEnv = "HOIST_ANCHOR"
-
-// HolderEnv names, in the environment of hoist run in a holder's
-// namespaces, the holder's pid, whose main thread is in the host's
-// network namespace.
-const HolderEnv = "HOIST_HOLDER_PID"
-
-// WorkDirEnv names, in the environment of hoist run in a holder's
-// namespaces, the directory it must change to first (see EnterWorkDir).
-const WorkDirEnv = "HOIST_ROOTLESS_WD"
-
-// EnterWorkDir changes to the directory WorkDirEnv names, if it is set,
-// and unsets it: nsenter leaves hoist in the directory it was in, by a
-// reference from the host's mount namespace, which getcwd cannot name.
-func EnterWorkDir() {
-	if wd := os.Getenv(WorkDirEnv); wd != "" {
-		_ = os.Chdir(wd)
-		_ = os.Unsetenv(WorkDirEnv)
-	}
-}
 
 // keeper is the anchor's hold on the project's supervisor: it starts it
 // when asked (the engine's supervisor.Ensure, through the anchor's
@@ -137,11 +114,6 @@ func waitText(ws unix.WaitStatus) string {
 		return "signal " + ws.Signal().String()
 	}
 	return "exit status " + strconv.Itoa(ws.ExitStatus())
-}
-
-// SocketFile is the anchor's socket, beside its record.
-func SocketFile(runDir, project string) string {
-	return filepath.Join(runDir, "anchors", project+".sock")
 }
 
 // serve answers "supervise DIR PROJECT" lines on ln with "ok PID" or
