@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -19,8 +21,8 @@ import (
 
 // The rootless scenario times the native engine rootless (as a user made
 // for the run with useradd, removed with userdel -r at the end) beside
-// the native engine as root, in turns, in the same run: run --rm box
-// true, fan20 up -d and down, a bulk transfer through a published port
+// the native engine as root, in turns, in the same run: the sample from
+// up -d until it answers, run --rm box true, fan20 up -d and down, a bulk transfer through a published port
 // (each engine's own port carrier), and a bulk transfer from a server on
 // this machine's own address (root: the bridge's NAT; rootless: the
 // supervisor's outbound carrier). Goals (issue 14): each rootless time
@@ -34,6 +36,8 @@ type rootlessSide struct {
 	// hoist runs the engine's hoist with args in dir.
 	hoist func(ctx context.Context, dir string, args ...string) error
 	root  string // a directory the side may write
+	// owner is the uid and gid that own the side's files (nil: root).
+	owner *[2]int
 }
 
 type rootlessBench struct {
@@ -95,7 +99,7 @@ func (b *bench) rootlessScenario(ctx context.Context, hoistBin string, rb *rootl
 		}
 		return nil
 	}
-	sides := []rootlessSide{{"root", asRoot, rootDir}, {"rootless", asUser, filepath.Join(home, "bench")}}
+	sides := []rootlessSide{{"root", asRoot, rootDir, nil}, {"rootless", asUser, filepath.Join(home, "bench"), &[2]int{uid, gid}}}
 	// In the user's home: the bench's temporary directory is root's alone.
 	tar := filepath.Join(home, "busybox.tar")
 	if err := writeBusyboxTar(tar); err != nil {
@@ -154,7 +158,7 @@ func (b *bench) rootlessScenario(ctx context.Context, hoistBin string, rb *rootl
 			r.user = append(r.user, v)
 		}
 	}
-	for _, w := range [][2]string{{"run --rm box true", "s"}, {"fan20 up -d", "s"}, {"fan20 down", "s"}, {"published port, 256 MiB GET", "MB/s"}, {"outbound TCP, 256 MiB GET", "MB/s"}} {
+	for _, w := range [][2]string{{sampleRow, "s"}, {"run --rm box true", "s"}, {"fan20 up -d", "s"}, {"fan20 down", "s"}, {"published port, 256 MiB GET", "MB/s"}, {"outbound TCP, 256 MiB GET", "MB/s"}} {
 		rb.rows = append(rb.rows, rootlessRow{what: w[0], unit: w[1]})
 	}
 	for i := range rb.rows {
@@ -249,8 +253,110 @@ func (b *bench) rootlessScenario(ctx context.Context, hoistBin string, rb *rootl
 	for _, s := range sides {
 		_ = s.hoist(context.Background(), filepath.Join(s.root, "fan20"), "-p", "hbrl-fan", "down", "-t", "0")
 	}
+	if err := b.rootlessSample(ctx, sides, n, func(side string, v float64) { add(sampleRow, "s", side, v) }); err != nil {
+		return err
+	}
 	b.logf("rootless: %d rounds done", n)
 	return nil
+}
+
+const sampleRow = "sample up -d until it answers"
+
+// rootlessSample times the seed's sample (web built, db healthy) from
+// up -d until web answers, on each side in turns, from a warm build
+// cache, as the sample scenario does for the peers; each round ends with
+// down. It needs the sample's rootfs (HOIST_SAMPLE_ROOTFS, which go tool
+// task bench exports).
+func (b *bench) rootlessSample(ctx context.Context, sides []rootlessSide, n int, add func(side string, v float64)) error {
+	rootfs := os.Getenv("HOIST_SAMPLE_ROOTFS")
+	if rootfs == "" {
+		return errors.New("the sample needs HOIST_SAMPLE_ROOTFS (samples/images/load.sh prints it; go tool task bench exports it)")
+	}
+	const python, redis = "hoist-local/python:3.11-bookworm", "hoist-local/redis:7-bookworm"
+	path := "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	src := filepath.Join(b.root, "samples", "flask-redis")
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		return err
+	}
+	urls := map[string]string{}
+	for _, s := range sides {
+		if err := s.hoist(ctx, s.root, "image", "import", "--change", path, "--change", "ENV LANG=C.UTF-8", "--change", "ENV PIP_NO_INDEX=1", "--change", `CMD ["python3"]`, rootfs, python); err != nil {
+			return err
+		}
+		if err := s.hoist(ctx, s.root, "image", "import", "--change", path, "--change", "WORKDIR /data", "--change", "EXPOSE 6379", "--change", `CMD ["redis-server", "--protected-mode", "no"]`, rootfs, redis); err != nil {
+			return err
+		}
+		dir := filepath.Join(s.root, "sample")
+		web, db := freeTCPPort(), freeTCPPort()
+		files := map[string]string{".env": "PYTHON_IMAGE=" + python + "\nREDIS_IMAGE=" + redis + "\n"}
+		for _, e := range ents {
+			data, err := os.ReadFile(filepath.Join(src, e.Name()))
+			if err != nil {
+				return err
+			}
+			text := string(data)
+			if e.Name() == "compose.yaml" {
+				text = strings.Replace(text, `"5001:5001"`, fmt.Sprintf(`"127.0.0.1:%d:5001"`, web), 1)
+				text = strings.Replace(text, `"6379:6379"`, fmt.Sprintf(`"127.0.0.1:%d:6379"`, db), 1)
+			}
+			files[e.Name()] = text
+		}
+		if err := writeOwned(dir, files, s.owner); err != nil {
+			return err
+		}
+		urls[s.name] = fmt.Sprintf("http://127.0.0.1:%d/", web)
+		// Warm: web built once, as the peers' sample is timed with its
+		// image built.
+		if err := s.hoist(ctx, dir, "-p", "hbrl-sample", "up", "-d", "--build", "--wait"); err != nil {
+			return err
+		}
+		if err := s.hoist(ctx, dir, "-p", "hbrl-sample", "down", "-t", "0"); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		for _, s := range sides {
+			dir := filepath.Join(s.root, "sample")
+			pctx, stop := context.WithTimeout(ctx, 2*time.Minute)
+			start := time.Now()
+			ready := pollHTTP(pctx, urls[s.name], start)
+			err := s.hoist(ctx, dir, "-p", "hbrl-sample", "up", "-d")
+			d := <-ready
+			stop()
+			_ = s.hoist(context.Background(), dir, "-p", "hbrl-sample", "down", "-t", "0")
+			if err != nil {
+				return err
+			}
+			if d < 0 {
+				return fmt.Errorf("%s: the sample did not answer within 2 minutes of up -d", s.name)
+			}
+			add(s.name, d.Seconds())
+		}
+	}
+	return nil
+}
+
+// writeOwned writes files into dir, owned by owner's uid and gid when
+// owner is set (the rootless side's user).
+func writeOwned(dir string, files map[string]string, owner *[2]int) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			return err
+		}
+	}
+	if owner == nil {
+		return nil
+	}
+	return filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(p, owner[0], owner[1])
+	})
 }
 
 func (rb *rootlessBench) report() string {
