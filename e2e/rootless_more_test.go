@@ -378,7 +378,8 @@ func TestRootlessSample(t *testing.T) {
 	}
 
 	// watch as the user: an edit of app.py is synced, web restarted and
-	// the new text served; SIGINT ends watch with 130.
+	// the new text served; an edit of req.txt rebuilds web; SIGINT ends
+	// watch with 130.
 	watch := exec.Command("setpriv", "--reuid", strconv.Itoa(u.uid), "--regid", strconv.Itoa(u.gid), "--init-groups", "--", u.bin, "--progress", "plain", "watch")
 	watch.Dir = dir
 	watch.Env = []string{"HOME=" + u.home, "USER=" + u.name, "LOGNAME=" + u.name, "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"}
@@ -412,6 +413,27 @@ func TestRootlessSample(t *testing.T) {
 	if out := wout.String(); !regexp.MustCompile(`(?m)^web: synced \d+ files?`).MatchString(out) {
 		t.Errorf("watch did not report the sync:\n%s", out)
 	}
+	// req.txt: the rebuild rule builds web's image again as the user
+	// (its RUN steps in the user namespace) and recreates web, which
+	// serves the edited app from a new container.
+	before := strings.TrimSpace(u.hoist(t, dir, "ps", "-q", "web"))
+	req := filepath.Join(dir, "req.txt")
+	rb, err := os.ReadFile(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.writeFile(t, req, string(rb)+"# touched by the rootless watch test\n")
+	deadline = time.Now().Add(300 * time.Second)
+	for !regexp.MustCompile(`(?m)^web: rebuilt and recreated \(`).MatchString(wout.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("watch as a user did not rebuild web after req.txt changed:\n%s", wout.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if after := strings.TrimSpace(u.hoist(t, dir, "ps", "-q", "web")); after == before || len(after) != 64 {
+		t.Errorf("web after the rebuild: %q, before %q: want a new container", after, before)
+	}
+	waitBody(t, url, "Hello from rootless watch!", 60*time.Second)
 	if err := syscall.Kill(-watch.Process.Pid, syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
