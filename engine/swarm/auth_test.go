@@ -41,8 +41,9 @@ func (f *authAPI) ServiceCreate(_ context.Context, spec swarm.ServiceSpec, o swa
 	return swarm.ServiceCreateResponse{ID: "s1"}, nil
 }
 
-func (f *authAPI) ServiceUpdate(_ context.Context, _ string, _ swarm.Version, _ swarm.ServiceSpec, o swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error) {
+func (f *authAPI) ServiceUpdate(_ context.Context, _ string, _ swarm.Version, spec swarm.ServiceSpec, o swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error) {
 	f.sent = append(f.sent, "update "+decoded(o.EncodedRegistryAuth))
+	f.services[0].Spec = spec
 	return swarm.ServiceUpdateResponse{}, nil
 }
 
@@ -80,7 +81,7 @@ func (k oneRegistry) Resolve(r authn.Resource) (authn.Authenticator, error) {
 // create, the update and a restart, as docker stack deploy
 // --with-registry-auth sends them; an image of a registry the config
 // knows nothing of sends none, so that an update keeps those the
-// service has.
+// service has. An unchanged service sends nothing at all.
 func TestServicesCarryCredentials(t *testing.T) {
 	ctx := context.Background()
 	for _, c := range []struct {
@@ -97,8 +98,10 @@ func TestServicesCarryCredentials(t *testing.T) {
 			t.Fatal(err)
 		}
 		f.services[0].Spec.Labels[LabelSpecHash] = "older"
-		if _, err := e.Apply(ctx, s); err != nil {
-			t.Fatal(err)
+		for range 2 {
+			if _, err := e.Apply(ctx, s); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if err := e.Restart(ctx, "p", "web"); err != nil {
 			t.Fatal(err)
