@@ -8,7 +8,9 @@
 #           link behind (idempotent)
 #   status  say what runs; exit 0 only when the whole test bed is healthy
 #   env     print shell assignments to eval: HOIST_SWARM_MANAGER (the
-#           manager's DOCKER_HOST), HOIST_SWARM_NODE1..3, HOIST_SWARM_REGISTRY
+#           manager's DOCKER_HOST), HOIST_SWARM_NODE1..3, HOIST_SWARM_REGISTRY,
+#           HOIST_SWARM_AUTH_REGISTRY and its login (HOIST_SWARM_AUTH_USER,
+#           HOIST_SWARM_AUTH_PASSWORD)
 #   kill NODE   the node dies at once (n2 or n3): its dockerd, containerd,
 #           shims and containers are killed, as when a machine loses power
 #   start NODE  start a killed node again; it rejoins the swarm from its
@@ -19,13 +21,15 @@
 # unix socket, --config-file and --cgroup-parent, and a UTS namespace of
 # its own so that each node has its own hostname (swarm names nodes by
 # hostname). A hub namespace (hoist-swarm-hub) holds a bridge that joins
-# the nodes through veth pairs, and the registry (Debian's docker-registry)
-# that every node trusts (--insecure-registry). Nothing is created in the
+# the nodes through veth pairs, and two registries (Debian's
+# docker-registry) that every node trusts (--insecure-registry): one open,
+# one that wants a login (htpasswd basic auth), for the tests of the
+# credentials hoist hands to the swarm. Nothing is created in the
 # host's network namespace: every link lives in a namespace this script
 # made, and traffic stays inside them. No namespace has a default route, so
 # a pull from the internet fails at once instead of hanging.
 #
-#   hub  192.168.250.1   registry on :5000
+#   hub  192.168.250.1   registry on :5000, registry with a login on :5001
 #   n1   192.168.250.11  manager (the one to point hoist at)
 #   n2   192.168.250.12  worker
 #   n3   192.168.250.13  worker
@@ -71,6 +75,13 @@ NS=hoist-swarm
 NET=192.168.250
 HUB_IP=$NET.1
 REGISTRY=$HUB_IP:5000
+# The registry with a login, and the test bed's only user of it. The hash
+# is bcrypt's (which the registry's htpasswd wants) of AUTH_PASSWORD, made
+# once with golang.org/x/crypto/bcrypt, so that up needs no htpasswd tool.
+AUTH_REGISTRY=$HUB_IP:5001
+AUTH_USER=hoist
+AUTH_PASSWORD=hoist-testbed
+AUTH_HASH='$2a$10$yJUPIqJpO48v0hs86npxM.iNutvjTg7bE2mGeYfcqNnIV7qF3uHWC'
 RUN=${HOIST_SWARM_RUN:-/run/hoist-swarm}
 DATA=${HOIST_SWARM_DATA:-/var/lib/hoist-swarm}
 TIMEOUT=${HOIST_SWARM_TIMEOUT:-60}
@@ -225,7 +236,7 @@ down() {
 	for n in "${NODES[@]}"; do
 		rm -rf "${DATA:?}/$n"
 	done
-	rm -rf "${DATA:?}/registry" "${RUN:?}"
+	rm -rf "${DATA:?}/registry" "${DATA:?}/registry-auth" "${RUN:?}"
 	leftovers
 }
 
@@ -269,7 +280,7 @@ network() {
 }
 
 registry() {
-	mkdir -p "$DATA/registry"
+	mkdir -p "$DATA/registry" "$DATA/registry-auth"
 	cat >"$RUN/registry.yml" <<EOF
 version: 0.1
 log:
@@ -282,9 +293,29 @@ storage:
 http:
   addr: $REGISTRY
 EOF
-	# shellcheck disable=SC2016 # $1.. belong to the inner shell
-	setsid bash -c 'exec nsenter --net="$1" -- docker-registry serve "$2" >>"$3" 2>&1 </dev/null' _ \
-		"/run/netns/$NS-hub" "$RUN/registry.yml" "$RUN/registry.log" 9>&- &
+	printf '%s:%s\n' "$AUTH_USER" "$AUTH_HASH" >"$RUN/registry-auth.htpasswd"
+	cat >"$RUN/registry-auth.yml" <<EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $DATA/registry-auth
+  delete:
+    enabled: true
+http:
+  addr: $AUTH_REGISTRY
+auth:
+  htpasswd:
+    realm: hoist-swarm-testbed
+    path: $RUN/registry-auth.htpasswd
+EOF
+	local r
+	for r in registry registry-auth; do
+		# shellcheck disable=SC2016 # $1.. belong to the inner shell
+		setsid bash -c 'exec nsenter --net="$1" -- docker-registry serve "$2" >>"$3" 2>&1 </dev/null' _ \
+			"/run/netns/$NS-hub" "$RUN/$r.yml" "$RUN/$r.log" 9>&- &
+	done
 }
 
 start_node() {
@@ -298,9 +329,9 @@ start_node() {
 		hostname "$1"
 		exec dockerd --data-root "$2" --exec-root "$3" --pidfile "$4" -H "unix://$5" \
 			--config-file "$6" --cgroup-parent "/$1" --insecure-registry "$7" \
-			--log-level warn >>"$8" 2>&1 </dev/null' _ \
+			--insecure-registry "$9" --log-level warn >>"$8" 2>&1 </dev/null' _ \
 		"$(node_ns "$n")" "$DATA/$n" "$dir/exec" "$dir/docker.pid" "$dir/docker.sock" \
-		"$dir/daemon.json" "$REGISTRY" "$dir/dockerd.log" 9>&- &
+		"$dir/daemon.json" "$REGISTRY" "$dir/dockerd.log" "$AUTH_REGISTRY" 9>&- &
 }
 
 wait_for() {
@@ -364,6 +395,7 @@ healthy() {
 	local n state
 	[[ -e /run/netns/$NS-hub ]] || return 1
 	in_ns "$NS-hub" bash -c "exec 3<>/dev/tcp/$HUB_IP/5000" 2>/dev/null || return 1
+	in_ns "$NS-hub" bash -c "exec 3<>/dev/tcp/$HUB_IP/5001" 2>/dev/null || return 1
 	for n in "${NODES[@]}"; do
 		state=$(ndocker "$n" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null) || return 1
 		[[ $state == active ]] || return 1
@@ -412,6 +444,7 @@ up() {
 		wait "$p" || die "a node failed to load images or join (logs: $RUN/*/dockerd.log)"
 	done
 	wait_for registry in_ns "$NS-hub" bash -c "exec 3<>/dev/tcp/$HUB_IP/5000"
+	wait_for "the registry with a login" in_ns "$NS-hub" bash -c "exec 3<>/dev/tcp/$HUB_IP/5001"
 	wait_for "the swarm" healthy
 	log "up"
 	env_lines
@@ -424,6 +457,9 @@ env_lines() {
 		echo "HOIST_SWARM_NODE${n#n}=unix://$(node_sock "$n")"
 	done
 	echo "HOIST_SWARM_REGISTRY=$REGISTRY"
+	echo "HOIST_SWARM_AUTH_REGISTRY=$AUTH_REGISTRY"
+	echo "HOIST_SWARM_AUTH_USER=$AUTH_USER"
+	echo "HOIST_SWARM_AUTH_PASSWORD=$AUTH_PASSWORD"
 	echo "# reach a node: DOCKER_HOST=unix://$(node_sock n1) docker node ls" >&2
 }
 
@@ -437,6 +473,11 @@ status() {
 		echo "registry $REGISTRY: up"
 	else
 		echo "registry $REGISTRY: down"
+	fi
+	if in_ns "$NS-hub" bash -c "exec 3<>/dev/tcp/$HUB_IP/5001" 2>/dev/null; then
+		echo "registry with a login $AUTH_REGISTRY: up"
+	else
+		echo "registry with a login $AUTH_REGISTRY: down"
 	fi
 	healthy || ok=1
 	return $ok

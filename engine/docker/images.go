@@ -7,11 +7,10 @@ import (
 	goruntime "runtime"
 
 	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/api/types/registry"
 	"github.com/docker/docker/api/types/versions"
 	"github.com/docker/docker/client"
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/hoist-dev/hoist/internal/registryauth"
 )
 
 // ImageID returns the local ID of ref.
@@ -27,7 +26,7 @@ func (b *Backend) ImageID(ctx context.Context, ref string) (string, error) {
 // some for the registry. Errors the daemon reports inside the progress
 // stream are returned, not only HTTP errors.
 func (b *Backend) Pull(ctx context.Context, ref string, progress func(msg string)) error {
-	auth, err := registryAuth(ctx, ref)
+	auth, err := registryauth.Encoded(ctx, ref)
 	if err != nil {
 		return fmt.Errorf("pull %q: %w", ref, err)
 	}
@@ -52,7 +51,7 @@ func (b *Backend) Push(ctx context.Context, ref string, progress func(msg string
 // stored ("sha256:..."), so that the pushed image can be named by it
 // (repo@digest) and every machine runs the same bytes.
 func (b *Backend) PushDigest(ctx context.Context, ref string, progress func(msg string)) (string, error) {
-	auth, err := registryAuth(ctx, ref)
+	auth, err := registryauth.Encoded(ctx, ref)
 	if err != nil {
 		return "", fmt.Errorf("push %q: %w", ref, err)
 	}
@@ -83,50 +82,6 @@ func (b *Backend) RemoveImage(ctx context.Context, ref string, force bool) error
 		return fmt.Errorf("remove image %q: %w", ref, mapErr(err))
 	}
 	return nil
-}
-
-// registryAuth resolves ref's registry credentials from ~/.docker/config.json
-// (and its credential helpers) and encodes them as the X-Registry-Auth
-// value. Anonymous access encodes an empty config, as the docker CLI does.
-func registryAuth(ctx context.Context, ref string) (string, error) {
-	return registryAuthWith(ctx, authn.DefaultKeychain, ref)
-}
-
-func registryAuthWith(ctx context.Context, kc authn.Keychain, ref string) (string, error) {
-	parsed, err := name.ParseReference(ref)
-	if err != nil {
-		return "", fmt.Errorf("parse reference: %w", err)
-	}
-	reg := parsed.Context().Registry
-	authenticator, err := authn.Resolve(ctx, kc, reg)
-	if err != nil {
-		return "", fmt.Errorf("resolve credentials for %s: %w", reg.RegistryStr(), err)
-	}
-	cfg := registry.AuthConfig{}
-	if authenticator != authn.Anonymous {
-		a, err := authn.Authorization(ctx, authenticator)
-		if err != nil {
-			return "", fmt.Errorf("credentials for %s: %w", reg.RegistryStr(), err)
-		}
-		cfg = registry.AuthConfig{
-			Username:      a.Username,
-			Password:      a.Password,
-			Auth:          a.Auth,
-			IdentityToken: a.IdentityToken,
-			RegistryToken: a.RegistryToken,
-			ServerAddress: serverAddress(reg.RegistryStr()),
-		}
-	}
-	return registry.EncodeAuthConfig(cfg)
-}
-
-// serverAddress is the key docker uses for a registry: Docker Hub's is the
-// historic v1 index URL.
-func serverAddress(reg string) string {
-	if reg == name.DefaultRegistry || reg == "docker.io" {
-		return "https://index.docker.io/v1/"
-	}
-	return reg
 }
 
 // DockerComposeImage is what docker compose v5 records as

@@ -45,6 +45,16 @@ func (e *Engine) Apply(ctx context.Context, s Service) (Applied, error) {
 	if err != nil {
 		return Applied{}, fmt.Errorf("service %s: %w", s.Name, err)
 	}
+	// The credentials travel with every create and update (the nodes
+	// pull with what the manager stored); an unchanged service needs
+	// none, and a credential helper is not run for it.
+	auth := func() (string, error) {
+		_, a, err := e.registryAuth(ctx, spec.TaskTemplate.ContainerSpec.Image)
+		if err != nil {
+			return "", fmt.Errorf("service %s: %w", s.Name, err)
+		}
+		return a, nil
+	}
 	out := Applied{Name: spec.Name}
 	for attempt := 0; ; attempt++ {
 		cur, found, err := e.inspectService(ctx, spec.Name)
@@ -52,7 +62,11 @@ func (e *Engine) Apply(ctx context.Context, s Service) (Applied, error) {
 			return Applied{}, err
 		}
 		if !found {
-			r, err := e.api.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{})
+			a, err := auth()
+			if err != nil {
+				return Applied{}, err
+			}
+			r, err := e.api.ServiceCreate(ctx, spec, swarm.ServiceCreateOptions{EncodedRegistryAuth: a})
 			if err != nil {
 				return Applied{}, fmt.Errorf("create service %s: %w", spec.Name, err)
 			}
@@ -70,7 +84,11 @@ func (e *Engine) Apply(ctx context.Context, s Service) (Applied, error) {
 		// A restart (force update) is not a change of the compose file:
 		// keep its counter, as docker stack does.
 		spec.TaskTemplate.ForceUpdate = cur.Spec.TaskTemplate.ForceUpdate
-		r, err := e.api.ServiceUpdate(ctx, cur.ID, cur.Version, spec, swarm.ServiceUpdateOptions{})
+		a, err := auth()
+		if err != nil {
+			return Applied{}, err
+		}
+		r, err := e.api.ServiceUpdate(ctx, cur.ID, cur.Version, spec, swarm.ServiceUpdateOptions{EncodedRegistryAuth: a})
 		if err != nil {
 			// "update out of sequence": someone changed it meanwhile;
 			// read it again once.
@@ -164,7 +182,15 @@ func (e *Engine) updateSpec(ctx context.Context, name string, change func(*swarm
 	if err := change(&spec); err != nil {
 		return err
 	}
-	if _, err := e.api.ServiceUpdate(ctx, cur.ID, cur.Version, spec, swarm.ServiceUpdateOptions{}); err != nil {
+	// A restart pulls again: with the credentials the config holds now
+	// (none keeps those the service has).
+	var auth string
+	if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
+		if _, auth, err = e.registryAuth(ctx, cs.Image); err != nil {
+			return fmt.Errorf("service %s: %w", name, err)
+		}
+	}
+	if _, err := e.api.ServiceUpdate(ctx, cur.ID, cur.Version, spec, swarm.ServiceUpdateOptions{EncodedRegistryAuth: auth}); err != nil {
 		return fmt.Errorf("update service %s: %w", name, err)
 	}
 	return nil

@@ -56,13 +56,27 @@ func (e *Engine) Preflight(ctx context.Context, project string, services []Servi
 }
 
 // imageProblems asks the manager to resolve the service's image from its
-// registry, as every node will have to pull it.
+// registry, as every node will have to pull it, with the credentials the
+// docker config holds for that registry (those the nodes will get). A
+// registry that refuses them is an error here, before anything is made:
+// every task would fail to pull.
 func (e *Engine) imageProblems(ctx context.Context, s Service) []Problem {
 	ref := s.Config.Image
-	_, err := e.api.DistributionInspect(ctx, ref, "")
+	creds, auth, err := e.registryAuth(ctx, ref)
+	if err != nil {
+		return []Problem{{Service: s.Name, Path: []string{"image"}, Msg: fmt.Sprintf("the credentials for %s cannot be read from the docker config: %v", ref, err),
+			Hint: "check the docker config's credsStore and credHelpers (docker login " + creds.Registry + " works when they do)"}}
+	}
+	_, err = e.api.DistributionInspect(ctx, ref, auth)
 	switch {
 	case err == nil:
 		return nil
+	case isUnauthorized(err) && creds.Anonymous():
+		return []Problem{{Service: s.Name, Path: []string{"image"}, Msg: fmt.Sprintf("the registry %s refuses %s without a login (%v)", creds.Registry, ref, firstLine(err.Error())),
+			Hint: fmt.Sprintf("run docker login %s: hoist gives the manager the docker config's credentials, for the nodes to pull with", creds.Registry)}}
+	case isUnauthorized(err):
+		return []Problem{{Service: s.Name, Path: []string{"image"}, Msg: fmt.Sprintf("the registry %s refuses the docker config's credentials for %s (%v)", creds.Registry, ref, firstLine(err.Error())),
+			Hint: fmt.Sprintf("run docker login %s again, as a user that may pull %s", creds.Registry, ref)}}
 	case s.Build != nil && (cerrdefs.IsNotFound(err) || strings.Contains(err.Error(), "manifest unknown") || strings.Contains(err.Error(), "not found")):
 		// Not pushed yet: the registry answers, which is what a build
 		// needs.

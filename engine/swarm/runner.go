@@ -69,7 +69,11 @@ func (e *Engine) registryDigest(ctx context.Context, ref string) (string, error)
 	if why := unpushable(ref); why != "" {
 		return "", errors.New(why)
 	}
-	d, err := e.api.DistributionInspect(ctx, ref, "")
+	_, auth, err := e.registryAuth(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	d, err := e.api.DistributionInspect(ctx, ref, auth)
 	if err != nil {
 		return "", err
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
+	"github.com/google/go-containerregistry/pkg/authn"
 
 	"github.com/hoist-dev/hoist/engine/docker"
 )
@@ -80,7 +81,10 @@ type Engine struct {
 	api swarmAPI
 	// cli is the same client, for the docker engine's builder and
 	// pusher (nil in unit tests).
-	cli        *client.Client
+	cli *client.Client
+	// keychain finds registry credentials; nil is the user's docker
+	// config (authn.DefaultKeychain).
+	keychain   authn.Keychain
 	apiVersion string
 	// Poll is how often waits look at the swarm: Swarm's API has no
 	// events for task states.

@@ -29,7 +29,7 @@ import (
 )
 
 // HubNamespace is the test bed's hub, from where the nodes' addresses
-// (192.168.250.11-13) and the registry answer.
+// (192.168.250.11-13) and the registries answer.
 const HubNamespace = "/run/netns/hoist-swarm-hub"
 
 // lockPath is outside the test bed's run directory, which down removes,
@@ -44,6 +44,11 @@ type Bed struct {
 	Nodes []string
 	// Registry is host:port of the registry every node trusts.
 	Registry string
+	// AuthRegistry is host:port of a registry every node trusts that
+	// wants a login (basic auth), AuthUser and AuthPassword's: the nodes
+	// have none, so they pull from it only with credentials the manager
+	// hands them.
+	AuthRegistry, AuthUser, AuthPassword string
 
 	script  string
 	started bool
@@ -119,6 +124,12 @@ func Start() (*Bed, error) {
 			b.Nodes = append(b.Nodes, v)
 		case k == "HOIST_SWARM_REGISTRY":
 			b.Registry = v
+		case k == "HOIST_SWARM_AUTH_REGISTRY":
+			b.AuthRegistry = v
+		case k == "HOIST_SWARM_AUTH_USER":
+			b.AuthUser = v
+		case k == "HOIST_SWARM_AUTH_PASSWORD":
+			b.AuthPassword = v
 		}
 	}
 	if b.Manager == "" {
