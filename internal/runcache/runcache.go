@@ -145,9 +145,13 @@ func Key(args []string, cwd string, env []string, exe string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// Lookup returns the entry of key when its inputs are all unchanged.
+// Lookup returns the entry of key when its inputs are all unchanged and
+// it is the caller's own: a file of this effective user's (as its user
+// namespace maps it), writable by no other. An entry is a whole container
+// record, run as it is: root pointed at a user's run dir (HOIST_RUN_DIR
+// kept by sudo -E) must not run what the user wrote there.
 func Lookup(dir, key string) (*Entry, bool) {
-	data, err := os.ReadFile(filepath.Join(dir, key+".json"))
+	data, err := readOwn(filepath.Join(dir, key+".json"))
 	if err != nil {
 		return nil, false
 	}
@@ -251,4 +255,23 @@ func presence(path string) string {
 		return "dir"
 	}
 	return "file"
+}
+
+// readOwn reads path, a regular file of the effective user's that no
+// other may write (not followed if it is a link).
+func readOwn(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || !fi.Mode().IsRegular() || int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
+		return nil, fmt.Errorf("runcache: %s is not a file of uid %d's alone", path, os.Geteuid())
+	}
+	return io.ReadAll(f)
 }

@@ -153,3 +153,45 @@ func TestSaveBoundsTheCache(t *testing.T) {
 		t.Errorf("%d entries kept", len(ents))
 	}
 }
+
+// TestLookupTakesOnlyOwnEntries: an entry is a container record run as
+// it is, so one another user wrote (root's HOIST_RUN_DIR pointed at a
+// user's run dir, as sudo -E keeps it) or could have rewritten is not
+// taken.
+func TestLookupTakesOnlyOwnEntries(t *testing.T) {
+	dir := t.TempDir()
+	if err := Save(dir, "k", Entry{Root: "/r", RunDir: "/d"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := Lookup(dir, "k"); !ok {
+		t.Fatal("own entry not found")
+	}
+	p := filepath.Join(dir, "k.json")
+	if err := os.Chmod(p, 0o620); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := Lookup(dir, "k"); ok {
+		t.Error("an entry its group may write taken")
+	}
+	if err := os.Chmod(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(p, filepath.Join(dir, "link.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := Lookup(dir, "link"); ok {
+		t.Error("an entry through a symbolic link taken")
+	}
+	if os.Geteuid() != 0 {
+		if os.Getenv("HOIST_REQUIRE_NATIVE") == "1" {
+			t.Fatal("needs root, to give the entry to another uid")
+		}
+		t.Skip("needs root, to give the entry to another uid")
+	}
+	if err := os.Chown(p, 54321, 54321); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := Lookup(dir, "k"); ok {
+		t.Error("an entry of uid 54321 taken by root")
+	}
+}

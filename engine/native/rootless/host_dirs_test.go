@@ -71,3 +71,48 @@ func TestRunDirParentOfAnother(t *testing.T) {
 	}
 	_ = os.Remove(filepath.Join(os.TempDir(), "hoist-rlreview-test"))
 }
+
+// TestExistingDirsChangesNothing: the fast path's look at the dirs
+// (before main, for any command line with a "run" word) neither makes
+// them nor closes a store open to others, as DirsFor would; it takes
+// them only as DirsFor leaves them.
+func TestExistingDirsChangesNothing(t *testing.T) {
+	tmp := t.TempDir()
+	root, run := filepath.Join(tmp, "store"), filepath.Join(tmp, "run")
+	env := map[string]string{"HOIST_ROOT": root, "HOIST_RUN_DIR": run}
+	getenv := func(k string) string { return env[k] }
+	if _, err := ExistingDirs(getenv, os.Getuid()); err == nil {
+		t.Error("dirs that are not there taken")
+	}
+	for _, dir := range []string{root, run} {
+		if _, err := os.Lstat(dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s after ExistingDirs: %v, want it not made", dir, err)
+		}
+	}
+	if err := os.Mkdir(root, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(run, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ExistingDirs(getenv, os.Getuid()); err == nil {
+		t.Error("a store open to others taken")
+	}
+	if fi, err := os.Stat(root); err != nil || fi.Mode().Perm() != 0o755 {
+		t.Errorf("store after ExistingDirs: %v %v, want 0755 left as it was", fi.Mode(), err)
+	}
+	want, err := DirsFor(getenv, os.Getuid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ExistingDirs(getenv, os.Getuid())
+	if err != nil || got != want {
+		t.Errorf("ExistingDirs after DirsFor: %+v, %v; want %+v", got, err, want)
+	}
+	if _, err := ExistingDirs(getenv, os.Getuid()+1); err == nil {
+		t.Errorf("dirs of uid %d taken as uid %d's", os.Getuid(), os.Getuid()+1)
+	}
+}
