@@ -37,14 +37,9 @@ func (e *Engine) Preflight(ctx context.Context, project string, services []Servi
 		return nil, fmt.Errorf("list services: %w", err)
 	}
 	var out []Problem
-	add := func(svc string, warning bool, path, msg, hint string) {
-		out = append(out, Problem{Service: svc, Path: strings.Split(path, "."), Msg: msg, Hint: hint, Warning: warning})
-	}
 	for _, s := range services {
 		out = append(out, e.imageProblems(ctx, s)...)
-		for _, p := range placementProblems(s, nodes) {
-			add(s.Name, false, "deploy.placement.constraints", p, "check the constraints against docker node ls and the nodes' labels")
-		}
+		out = append(out, placementProblems(s, nodes)...)
 	}
 	held, err := e.heldPorts(ctx, project, services, others, info.Name)
 	if err != nil {
@@ -102,8 +97,9 @@ func firstLine(s string) string {
 }
 
 // placementProblems says when no ready node may run the service's tasks,
-// or too few for its replicas under max_replicas_per_node.
-func placementProblems(s Service, nodes []swarm.Node) []string {
+// too few for its replicas under max_replicas_per_node, or none has what
+// the service reserves.
+func placementProblems(s Service, nodes []swarm.Node) []Problem {
 	d := s.Config.Deploy
 	eligible, roomy := 0, 0
 	var most swarm.Resources
@@ -133,20 +129,28 @@ func placementProblems(s Service, nodes []swarm.Node) []string {
 			roomy++
 		}
 	}
-	var out []string
+	placement := func(msg string) []Problem {
+		return []Problem{{Service: s.Name, Path: []string{"deploy", "placement", "constraints"}, Msg: msg,
+			Hint: "check the constraints against docker node ls and the nodes' labels"}}
+	}
 	switch {
 	case eligible == 0 && len(d.Placement.Constraints) > 0:
-		out = append(out, fmt.Sprintf("no ready node satisfies %s", strings.Join(d.Placement.Constraints, " and ")))
+		return placement(fmt.Sprintf("no ready node satisfies %s", strings.Join(d.Placement.Constraints, " and ")))
 	case eligible == 0:
-		out = append(out, "no node is ready and active")
+		return placement("no node is ready and active")
 	case d.Placement.MaxReplicasPerNode > 0 && (d.Mode == runspec.ModeReplicated || d.Mode == runspec.ModeReplicatedJob) &&
 		uint64(eligible)*d.Placement.MaxReplicasPerNode < uint64(max(d.Replicas, 0)):
-		out = append(out, fmt.Sprintf("%d replicas cannot fit: %d eligible nodes × max_replicas_per_node %d", d.Replicas, eligible, d.Placement.MaxReplicasPerNode))
+		return placement(fmt.Sprintf("%d replicas cannot fit: %d eligible nodes × max_replicas_per_node %d", d.Replicas, eligible, d.Placement.MaxReplicasPerNode))
 	case roomy == 0:
-		out = append(out, fmt.Sprintf("no eligible node has %s to reserve: the largest has %s",
-			amounts(d.Resources.Reservations.MemoryBytes, d.Resources.Reservations.NanoCPUs), amounts(most.MemoryBytes, most.NanoCPUs)))
+		path := []string{"deploy", "resources", "reservations", "memory"}
+		if d.Resources.Reservations.MemoryBytes <= most.MemoryBytes {
+			path[3] = "cpus"
+		}
+		return []Problem{{Service: s.Name, Path: path, Msg: fmt.Sprintf("no eligible node has %s to reserve: the largest has %s",
+			amounts(d.Resources.Reservations.MemoryBytes, d.Resources.Reservations.NanoCPUs), amounts(most.MemoryBytes, most.NanoCPUs)),
+			Hint: "reserve less: docker node inspect shows each node's resources"}}
 	}
-	return out
+	return nil
 }
 
 // amounts says memory and CPUs as a user reads them, leaving out what

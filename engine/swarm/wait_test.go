@@ -152,7 +152,11 @@ func TestPlacementProblems(t *testing.T) {
 		{reserve(svc(1, 0), 1000<<30, 0), "no eligible node has 1000.0 GiB of memory to reserve: the largest has 4.0 GiB of memory and 2 CPUs"},
 		{reserve(svc(1, 0), 0, 3e9), "no eligible node has 3 CPUs to reserve: the largest has 4.0 GiB of memory and 2 CPUs"},
 	} {
-		got := strings.Join(placementProblems(c.s, nodes), "; ")
+		var msgs []string
+		for _, p := range placementProblems(c.s, nodes) {
+			msgs = append(msgs, p.Msg)
+		}
+		got := strings.Join(msgs, "; ")
 		if got != c.want {
 			t.Errorf("%v: %q, want %q", c.s.Config.Deploy.Placement, got, c.want)
 		}
