@@ -49,6 +49,17 @@ func TestVerdict(t *testing.T) {
 		s.Spec.TaskTemplate.ContainerSpec = &swarm.ContainerSpec{Labels: map[string]string{LabelTaskHash: "cur"}}
 		return s
 	}
+	global := func(desired uint64) swarm.Service {
+		s := swarm.Service{}
+		s.Spec.Mode.Global = &swarm.GlobalService{}
+		s.Spec.TaskTemplate.ContainerSpec = &swarm.ContainerSpec{Labels: map[string]string{LabelTaskHash: "cur"}}
+		s.ServiceStatus = &swarm.ServiceStatus{DesiredTasks: desired}
+		return s
+	}
+	onNode := func(t swarm.Task, node string) swarm.Task {
+		t.NodeID = node
+		return t
+	}
 	emulated := func(n uint64) swarm.Service {
 		s := svcWith(n, "")
 		s.Spec.Labels = map[string]string{LabelMode: string(runspec.ModeReplicatedJob)}
@@ -78,6 +89,13 @@ func TestVerdict(t *testing.T) {
 		{"rolling back still", svcWith(2, swarm.UpdateStateRollbackCompleted), []swarm.Task{task(1, "cur", run, run, later, "", 0),
 			task(2, "cur", swarm.TaskStateAssigned, swarm.TaskStateReady, later, "", 0)},
 			false, nil, "a 1/2 running (rollback completed)"},
+		// Swarm's desired count of a global service leaves out the node
+		// whose task failed while its replacement waits to restart.
+		{"global, a node's task restarting", global(2), []swarm.Task{task(0, "cur", run, run, later, "", 0),
+			onNode(task(0, "cur", swarm.TaskStateRunning, run, later, "", 0), "n2"),
+			onNode(task(0, "cur", swarm.TaskStateFailed, shut, later, "port is already allocated", 0), "n3"),
+			onNode(task(0, "cur", swarm.TaskStateReady, swarm.TaskStateReady, later, "", 0), "n3")},
+			false, nil, "a 2/3 running: a failed: port is already allocated"},
 		{"paused", svcWith(1, swarm.UpdateStatePaused), nil, true, ErrTaskFailed, "a 0/1 running (paused)"},
 		{"failing", svcWith(1, ""), []swarm.Task{
 			task(1, "cur", swarm.TaskStateRejected, shut, later, "No such image: x:1", 0),
