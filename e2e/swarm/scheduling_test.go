@@ -276,9 +276,9 @@ func taskContainer(t *testing.T, b *swarmbed.Bed, hostname, service string) cont
 
 // A host-mode port that a container outside the swarm holds on the
 // manager's node is refused by preflight, located, before anything is
-// made. On a worker, which the manager's API does not show, the task
-// there fails to bind and up fails with that task's error, naming the
-// node. Once the port is free, up works, and a redeploy that changes
+// made. On a worker, whose containers the manager's API does not show,
+// or by a listener outside Docker, the task there fails to bind and up
+// fails with that task's error, naming the node. Once the port is free, up works, and a redeploy that changes
 // nothing does not look at the node's containers again (the requests
 // hoist sends are counted by a proxy of the manager's socket).
 func TestHostPortHeld(t *testing.T) {
@@ -326,6 +326,20 @@ func TestHostPortHeld(t *testing.T) {
 	}
 	pr.down()
 	dk(worker, "rm", "-f", holder)
+
+	// A listener outside Docker on the manager's node: no API shows it,
+	// and the task there fails to bind.
+	l, err := swarmbed.ListenOnNode("n1", "tcp", "0.0.0.0:"+port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = pr.hoist("up", "--wait-timeout", "60")
+	l.Close()
+	re = regexp.MustCompile(`service web: \d+ tasks failed: web@hoist-swarm-n1 failed: .*0\.0\.0\.0:` + port + `: bind: address already in use`)
+	if r.err == nil || !re.MatchString(r.stderr) {
+		t.Errorf("up with port %s held by a listener on the manager's node: %v\n%s\nwant %s", port, r.err, r.stderr, re)
+	}
+	pr.down()
 
 	proxy, paths := countingProxy(t, strings.TrimPrefix(b.Manager, "unix://"))
 	pr.env = []string{"DOCKER_HOST=unix://" + proxy}
