@@ -325,8 +325,8 @@ EOF
 	local r
 	for r in registry registry-auth; do
 		# shellcheck disable=SC2016 # $1.. belong to the inner shell
-		setsid bash -c 'exec nsenter --net="$1" -- docker-registry serve "$2" >>"$3" 2>&1 </dev/null' _ \
-			"/run/netns/$NS-hub" "$RUN/$r.yml" "$RUN/$r.log" 9>&- &
+		closed setsid bash -c 'exec nsenter --net="$1" -- docker-registry serve "$2" >>"$3" 2>&1 </dev/null' _ \
+			"/run/netns/$NS-hub" "$RUN/$r.yml" "$RUN/$r.log" &
 	done
 }
 
@@ -337,13 +337,29 @@ start_node() {
 	# A session of its own: the daemon outlives this script. Its own UTS
 	# namespace: the node's hostname is the namespace's name.
 	# shellcheck disable=SC2016 # $1.. belong to the inner shell
-	setsid nsenter --net="/run/netns/$(node_ns "$n")" -- unshare --uts -- bash -c '
+	closed setsid nsenter --net="/run/netns/$(node_ns "$n")" -- unshare --uts -- bash -c '
 		hostname "$1"
 		exec dockerd --data-root "$2" --exec-root "$3" --pidfile "$4" -H "unix://$5" \
 			--config-file "$6" --cgroup-parent "/$1" --insecure-registry "$7" \
 			--insecure-registry "$9" --log-level warn >>"$8" 2>&1 </dev/null' _ \
 		"$(node_ns "$n")" "$DATA/$n" "$dir/exec" "$dir/docker.pid" "$dir/docker.sock" \
-		"$dir/daemon.json" "$REGISTRY" "$dir/dockerd.log" "$AUTH_REGISTRY" 9>&- &
+		"$dir/daemon.json" "$REGISTRY" "$dir/dockerd.log" "$AUTH_REGISTRY" &
+}
+
+# closed runs a daemon with every descriptor above 2 closed; it execs,
+# so it is called in a subshell (closed daemon args &): a daemon must hold none of its caller's locks, neither this
+# script's nor one a caller's flock(1) passed down (flock
+# /tmp/hoist-heavy.lock swarm-testbed.sh up), or the next taker of that
+# lock waits for as long as the test bed is up.
+closed() {
+	local fd
+	for fd in /proc/$BASHPID/fd/*; do
+		fd=${fd##*/}
+		if ((fd > 2)); then
+			eval "exec $fd>&-" 2>/dev/null || true
+		fi
+	done
+	exec "$@"
 }
 
 wait_for() {
@@ -496,8 +512,8 @@ status() {
 }
 
 # The lock serialises up and down (tests may call up side by side); the
-# daemons started must not inherit it (9>&-), or the next caller waits
-# for them forever.
+# daemons started do not inherit it (closed), or the next caller would
+# wait for them forever.
 exec 9>"/run/$NS.lock"
 case ${1:-} in
 up)

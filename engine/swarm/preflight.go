@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/swarm"
 
 	"github.com/hoist-dev/hoist/runspec"
@@ -16,12 +17,15 @@ import (
 // deploy of services fail or hang on this swarm: the daemon is still a
 // manager; each image can be resolved from its registry (a built one
 // is pushed, so its registry must answer); some ready node satisfies
-// each service's placement; no published port is taken by another
-// service; and, where the kernel lacks IPVS, nothing relies on the
+// each service's placement and has the resources it reserves; no
+// published port is taken by another service, or by a container outside
+// the swarm on the manager's own node (the one node whose containers the
+// manager's API shows); and, where the kernel lacks IPVS, nothing relies on the
 // routing mesh or a virtual IP. Problems are returned with their
 // service; an error is a failure to look.
 func (e *Engine) Preflight(ctx context.Context, project string, services []Service) ([]Problem, error) {
-	if err := e.checkManager(ctx); err != nil {
+	info, err := e.checkManager(ctx)
+	if err != nil {
 		return nil, err
 	}
 	nodes, err := e.api.NodeList(ctx, swarm.NodeListOptions{})
@@ -33,18 +37,15 @@ func (e *Engine) Preflight(ctx context.Context, project string, services []Servi
 		return nil, fmt.Errorf("list services: %w", err)
 	}
 	var out []Problem
-	add := func(svc string, warning bool, path, msg, hint string) {
-		out = append(out, Problem{Service: svc, Path: strings.Split(path, "."), Msg: msg, Hint: hint, Warning: warning})
-	}
 	for _, s := range services {
 		out = append(out, e.imageProblems(ctx, s)...)
-		for _, p := range placementProblems(s, nodes) {
-			add(s.Name, false, "deploy.placement.constraints", p, "check the constraints against docker node ls and the nodes' labels")
-		}
+		out = append(out, placementProblems(s, nodes)...)
 	}
-	for _, p := range portConflicts(project, services, others) {
-		out = append(out, p)
+	held, err := e.heldPorts(ctx, project, services, others, info.Name)
+	if err != nil {
+		return nil, err
 	}
+	out = append(out, portConflicts(project, services, others, held)...)
 	if e.localKernelLacksIPVS() {
 		for _, s := range services {
 			for _, p := range ipvsProblems(s) {
@@ -96,10 +97,12 @@ func firstLine(s string) string {
 }
 
 // placementProblems says when no ready node may run the service's tasks,
-// or too few for its replicas under max_replicas_per_node.
-func placementProblems(s Service, nodes []swarm.Node) []string {
+// too few for its replicas under max_replicas_per_node, or none has what
+// the service reserves.
+func placementProblems(s Service, nodes []swarm.Node) []Problem {
 	d := s.Config.Deploy
-	eligible := 0
+	eligible, roomy := 0, 0
+	var most swarm.Resources
 	var unknown []string
 	for _, n := range nodes {
 		if n.Status.State != swarm.NodeStateReady || n.Spec.Availability != swarm.NodeAvailabilityActive {
@@ -114,21 +117,53 @@ func placementProblems(s Service, nodes []swarm.Node) []string {
 			}
 			ok = ok && match
 		}
-		if ok {
-			eligible++
+		if !ok {
+			continue
+		}
+		eligible++
+		// A reservation no eligible node has in all is one no task
+		// can ever get: Swarm would keep it pending.
+		r := n.Description.Resources
+		most.MemoryBytes, most.NanoCPUs = max(most.MemoryBytes, r.MemoryBytes), max(most.NanoCPUs, r.NanoCPUs)
+		if d.Resources.Reservations.MemoryBytes <= r.MemoryBytes && d.Resources.Reservations.NanoCPUs <= r.NanoCPUs {
+			roomy++
 		}
 	}
-	var out []string
+	placement := func(msg string) []Problem {
+		return []Problem{{Service: s.Name, Path: []string{"deploy", "placement", "constraints"}, Msg: msg,
+			Hint: "check the constraints against docker node ls and the nodes' labels"}}
+	}
 	switch {
 	case eligible == 0 && len(d.Placement.Constraints) > 0:
-		out = append(out, fmt.Sprintf("no ready node satisfies %s", strings.Join(d.Placement.Constraints, " and ")))
+		return placement(fmt.Sprintf("no ready node satisfies %s", strings.Join(d.Placement.Constraints, " and ")))
 	case eligible == 0:
-		out = append(out, "no node is ready and active")
+		return placement("no node is ready and active")
 	case d.Placement.MaxReplicasPerNode > 0 && (d.Mode == runspec.ModeReplicated || d.Mode == runspec.ModeReplicatedJob) &&
 		uint64(eligible)*d.Placement.MaxReplicasPerNode < uint64(max(d.Replicas, 0)):
-		out = append(out, fmt.Sprintf("%d replicas cannot fit: %d eligible nodes × max_replicas_per_node %d", d.Replicas, eligible, d.Placement.MaxReplicasPerNode))
+		return placement(fmt.Sprintf("%d replicas cannot fit: %d eligible nodes × max_replicas_per_node %d", d.Replicas, eligible, d.Placement.MaxReplicasPerNode))
+	case roomy == 0:
+		path := []string{"deploy", "resources", "reservations", "memory"}
+		if d.Resources.Reservations.MemoryBytes <= most.MemoryBytes {
+			path[3] = "cpus"
+		}
+		return []Problem{{Service: s.Name, Path: path, Msg: fmt.Sprintf("no eligible node has %s to reserve: the largest has %s",
+			amounts(d.Resources.Reservations.MemoryBytes, d.Resources.Reservations.NanoCPUs), amounts(most.MemoryBytes, most.NanoCPUs)),
+			Hint: "reserve less: docker node inspect shows each node's resources"}}
 	}
-	return out
+	return nil
+}
+
+// amounts says memory and CPUs as a user reads them, leaving out what
+// is zero.
+func amounts(mem, nanoCPUs int64) string {
+	var parts []string
+	if mem > 0 {
+		parts = append(parts, fmt.Sprintf("%.1f GiB of memory", float64(mem)/(1<<30)))
+	}
+	if nanoCPUs > 0 {
+		parts = append(parts, fmt.Sprintf("%g CPUs", float64(nanoCPUs)/1e9))
+	}
+	return strings.Join(parts, " and ")
 }
 
 // constraintMatches evaluates one placement constraint ("key==value" or
@@ -176,41 +211,112 @@ func constraintMatches(c string, n swarm.Node) (match, known bool) {
 	return !eq, true
 }
 
-// portConflicts finds published ports two services would both take:
-// ingress ports are the whole swarm's, host-mode ports each node's (two
-// services with one host port can share no node).
-func portConflicts(project string, services []Service, existing []swarm.Service) []Problem {
-	type key struct {
-		port  uint32
-		proto string
+// portID is a published port: its number and protocol.
+type portID struct {
+	port  uint32
+	proto string
+}
+
+// hostPort is the port a compose port publishes, or false for none (or
+// a range, which the mapping refuses).
+func hostPort(p runspec.Port) (portID, bool) {
+	if p.HostPort == "" || strings.Contains(p.HostPort, "-") {
+		return portID{}, false
 	}
-	owner := map[key]string{}
+	var n uint32
+	if _, err := fmt.Sscanf(p.HostPort, "%d", &n); err != nil {
+		return portID{}, false
+	}
+	return portID{n, p.Protocol}, true
+}
+
+// heldPorts finds the ports that containers outside the swarm publish
+// on the manager's node (node is its name). Swarm knows no such
+// container, on any node: it would schedule a task there and the task
+// would fail to bind. Only the ports the project does not publish yet
+// are looked up, so a redeploy that adds no port costs no request.
+func (e *Engine) heldPorts(ctx context.Context, project string, services []Service, existing []swarm.Service, node string) (map[portID]string, error) {
+	has := map[string]map[portID]bool{}
+	for _, o := range existing {
+		if o.Spec.Labels[LabelNamespace] != project {
+			continue
+		}
+		ps := map[portID]bool{}
+		for _, p := range publishedPorts(o) {
+			ps[portID{p.PublishedPort, string(p.Protocol)}] = true
+		}
+		has[o.Spec.Name] = ps
+	}
+	wanted := map[portID]bool{}
+	for _, s := range services {
+		for _, p := range s.Config.Network.Ports {
+			if k, ok := hostPort(p); ok && !has[Scope(project, s.Name)][k] {
+				wanted[k] = true
+			}
+		}
+	}
+	if len(wanted) == 0 {
+		return nil, nil
+	}
+	cs, err := e.api.ContainerList(ctx, container.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list the containers of node %s: %w", node, err)
+	}
+	held := map[portID]string{}
+	for _, c := range cs {
+		if c.Labels["com.docker.swarm.service.id"] != "" {
+			continue // a task: its service's ports are known already
+		}
+		for _, p := range c.Ports {
+			k := portID{uint32(p.PublicPort), p.Type}
+			if p.PublicPort != 0 && wanted[k] {
+				held[k] = fmt.Sprintf("container %s on node %s, outside the swarm,", containerName(c), node)
+			}
+		}
+	}
+	return held, nil
+}
+
+func containerName(c container.Summary) string {
+	if len(c.Names) > 0 {
+		return strings.TrimPrefix(c.Names[0], "/")
+	}
+	return c.ID[:min(len(c.ID), 12)]
+}
+
+// portConflicts finds published ports that are taken: by another
+// service (ingress ports are the whole swarm's, host-mode ports each
+// node's, and two services with one host port can share no node), by
+// another service of the project itself, or by what held names (a
+// container outside the swarm, from heldPorts).
+func portConflicts(project string, services []Service, existing []swarm.Service, held map[portID]string) []Problem {
+	owner := map[portID]string{}
+	for k, who := range held {
+		owner[k] = who
+	}
 	for _, o := range existing {
 		if strings.HasPrefix(o.Spec.Name, project+"_") && o.Spec.Labels[LabelNamespace] == project {
 			continue // this project's services are being redeployed
 		}
 		for _, p := range publishedPorts(o) {
-			owner[key{p.PublishedPort, string(p.Protocol)}] = o.Spec.Name
+			owner[portID{p.PublishedPort, string(p.Protocol)}] = "service " + o.Spec.Name
 		}
 	}
 	var out []Problem
 	for _, s := range services {
 		for _, p := range s.Config.Network.Ports {
-			if p.HostPort == "" || strings.Contains(p.HostPort, "-") {
+			k, ok := hostPort(p)
+			if !ok {
 				continue
 			}
-			var n uint32
-			if _, err := fmt.Sscanf(p.HostPort, "%d", &n); err != nil {
-				continue
-			}
-			k := key{n, p.Protocol}
-			if o, ok := owner[k]; ok && o != Scope(project, s.Name) {
+			mine := "service " + Scope(project, s.Name)
+			if o, ok := owner[k]; ok && o != mine {
 				out = append(out, Problem{Service: s.Name, Path: []string{"ports"},
-					Msg:  fmt.Sprintf("port %d/%s is published by service %s already", n, p.Protocol, o),
-					Hint: "publish another port, or remove that service"})
+					Msg:  fmt.Sprintf("port %d/%s is published by %s already", k.port, k.proto, o),
+					Hint: "publish another port, or remove that " + strings.Fields(o)[0]})
 				continue
 			}
-			owner[k] = Scope(project, s.Name)
+			owner[k] = mine
 		}
 	}
 	return out

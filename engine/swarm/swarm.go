@@ -47,6 +47,9 @@ type swarmAPI interface {
 	ServiceRemove(ctx context.Context, serviceID string) error
 	ServiceLogs(ctx context.Context, serviceID string, options container.LogsOptions) (io.ReadCloser, error)
 	TaskList(ctx context.Context, options swarm.TaskListOptions) ([]swarm.Task, error)
+	// ContainerList is for the manager's own node only: the containers
+	// outside the swarm whose ports preflight must know.
+	ContainerList(ctx context.Context, options container.ListOptions) ([]container.Summary, error)
 	NodeList(ctx context.Context, options swarm.NodeListOptions) ([]swarm.Node, error)
 
 	NetworkList(ctx context.Context, options network.ListOptions) ([]network.Summary, error)
@@ -100,28 +103,29 @@ func New(ctx context.Context) (*Engine, error) {
 		return nil, err
 	}
 	e := &Engine{api: cli, cli: cli, apiVersion: cli.ClientVersion(), Poll: 200 * time.Millisecond}
-	if err := e.checkManager(ctx); err != nil {
+	if _, err := e.checkManager(ctx); err != nil {
 		cli.Close()
 		return nil, err
 	}
 	return e, nil
 }
 
-// checkManager says what the daemon is when it is not a manager.
-func (e *Engine) checkManager(ctx context.Context) error {
+// checkManager says what the daemon is when it is not a manager, and
+// returns its info when it is.
+func (e *Engine) checkManager(ctx context.Context) (system.Info, error) {
 	info, err := e.api.Info(ctx)
 	if err != nil {
-		return fmt.Errorf("docker info: %w", err)
+		return info, fmt.Errorf("docker info: %w", err)
 	}
 	host := e.api.DaemonHost()
 	switch {
 	case info.Swarm.LocalNodeState != swarm.LocalNodeStateActive:
-		return fmt.Errorf("the Docker Engine at %s is not in a swarm (its state is %q): %w; run docker swarm init there, or point DOCKER_HOST at a manager",
+		return info, fmt.Errorf("the Docker Engine at %s is not in a swarm (its state is %q): %w; run docker swarm init there, or point DOCKER_HOST at a manager",
 			host, orNone(string(info.Swarm.LocalNodeState)), ErrNotManager)
 	case !info.Swarm.ControlAvailable:
-		return fmt.Errorf("the Docker Engine at %s is a swarm worker: %w; point DOCKER_HOST at a manager (docker node ls on one lists them)", host, ErrNotManager)
+		return info, fmt.Errorf("the Docker Engine at %s is a swarm worker: %w; point DOCKER_HOST at a manager (docker node ls on one lists them)", host, ErrNotManager)
 	}
-	return nil
+	return info, nil
 }
 
 func orNone(s string) string {

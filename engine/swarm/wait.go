@@ -135,10 +135,17 @@ func (o observed) verdict(since time.Time, maxFail int, nodes map[string]string)
 	job := realJob || runspec.DeployMode(svc.Spec.Labels[LabelMode]).Job()
 	p.Job = job
 	var failed []swarm.Task
-	stale, active := 0, 0
+	stale, active, restarting := 0, 0, 0
 	for _, t := range o.tasks {
 		if !terminal(t.Status.State) && t.DesiredState != swarm.TaskStateShutdown {
 			active++
+		}
+		// A task Swarm made to replace a failed one waits out the
+		// restart delay with desired state ready. A global service's
+		// desired count leaves its node out meanwhile, so the service
+		// would look converged with no task on that node.
+		if t.DesiredState == swarm.TaskStateReady && !terminal(t.Status.State) && current(t) {
+			restarting++
 		}
 		if realJob && svc.JobStatus != nil && t.JobIteration != nil && t.JobIteration.Index != svc.JobStatus.JobIteration.Index {
 			continue // an earlier run of the job
@@ -180,7 +187,10 @@ func (o observed) verdict(since time.Time, maxFail int, nodes map[string]string)
 			return verdict{progress: p, done: true}
 		}
 	}
-	converged := !job && p.Desired > 0 && p.Running == p.Desired && stale == 0
+	if svc.Spec.Mode.Global != nil {
+		p.Desired += uint64(restarting)
+	}
+	converged := !job && p.Desired > 0 && p.Running == p.Desired && stale == 0 && restarting == 0
 	switch swarm.UpdateState(p.Update) {
 	case swarm.UpdateStateRollbackCompleted:
 		// Swarm says the rollback completed once it issued it: the wait

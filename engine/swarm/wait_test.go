@@ -49,6 +49,17 @@ func TestVerdict(t *testing.T) {
 		s.Spec.TaskTemplate.ContainerSpec = &swarm.ContainerSpec{Labels: map[string]string{LabelTaskHash: "cur"}}
 		return s
 	}
+	global := func(desired uint64) swarm.Service {
+		s := swarm.Service{}
+		s.Spec.Mode.Global = &swarm.GlobalService{}
+		s.Spec.TaskTemplate.ContainerSpec = &swarm.ContainerSpec{Labels: map[string]string{LabelTaskHash: "cur"}}
+		s.ServiceStatus = &swarm.ServiceStatus{DesiredTasks: desired}
+		return s
+	}
+	onNode := func(t swarm.Task, node string) swarm.Task {
+		t.NodeID = node
+		return t
+	}
 	emulated := func(n uint64) swarm.Service {
 		s := svcWith(n, "")
 		s.Spec.Labels = map[string]string{LabelMode: string(runspec.ModeReplicatedJob)}
@@ -78,6 +89,13 @@ func TestVerdict(t *testing.T) {
 		{"rolling back still", svcWith(2, swarm.UpdateStateRollbackCompleted), []swarm.Task{task(1, "cur", run, run, later, "", 0),
 			task(2, "cur", swarm.TaskStateAssigned, swarm.TaskStateReady, later, "", 0)},
 			false, nil, "a 1/2 running (rollback completed)"},
+		// Swarm's desired count of a global service leaves out the node
+		// whose task failed while its replacement waits to restart.
+		{"global, a node's task restarting", global(2), []swarm.Task{task(0, "cur", run, run, later, "", 0),
+			onNode(task(0, "cur", swarm.TaskStateRunning, run, later, "", 0), "n2"),
+			onNode(task(0, "cur", swarm.TaskStateFailed, shut, later, "port is already allocated", 0), "n3"),
+			onNode(task(0, "cur", swarm.TaskStateReady, swarm.TaskStateReady, later, "", 0), "n3")},
+			false, nil, "a 2/3 running: a failed: port is already allocated"},
 		{"paused", svcWith(1, swarm.UpdateStatePaused), nil, true, ErrTaskFailed, "a 0/1 running (paused)"},
 		{"failing", svcWith(1, ""), []swarm.Task{
 			task(1, "cur", swarm.TaskStateRejected, shut, later, "No such image: x:1", 0),
@@ -118,6 +136,7 @@ func TestVerdict(t *testing.T) {
 func node(id, host string, role swarm.NodeRole, labels map[string]string, ready bool) swarm.Node {
 	n := swarm.Node{ID: id}
 	n.Description.Hostname = host
+	n.Description.Resources = swarm.Resources{MemoryBytes: 4 << 30, NanoCPUs: 2e9}
 	n.Spec.Role, n.Spec.Labels, n.Spec.Availability = role, labels, swarm.NodeAvailabilityActive
 	n.Status.State = swarm.NodeStateDown
 	if ready {
@@ -147,12 +166,24 @@ func TestPlacementProblems(t *testing.T) {
 		{svc(3, 1), "3 replicas cannot fit: 2 eligible nodes × max_replicas_per_node 1"},
 		{svc(2, 1), ""},
 		{svc(1, 0, "node.platform.os==linux"), "no ready node satisfies node.platform.os==linux"}, // the fakes have no platform
+		{reserve(svc(1, 0), 4<<30, 2e9), ""},
+		{reserve(svc(1, 0), 1000<<30, 0), "no eligible node has 1000.0 GiB of memory to reserve: the largest has 4.0 GiB of memory and 2 CPUs"},
+		{reserve(svc(1, 0), 0, 3e9), "no eligible node has 3 CPUs to reserve: the largest has 4.0 GiB of memory and 2 CPUs"},
 	} {
-		got := strings.Join(placementProblems(c.s, nodes), "; ")
+		var msgs []string
+		for _, p := range placementProblems(c.s, nodes) {
+			msgs = append(msgs, p.Msg)
+		}
+		got := strings.Join(msgs, "; ")
 		if got != c.want {
 			t.Errorf("%v: %q, want %q", c.s.Config.Deploy.Placement, got, c.want)
 		}
 	}
+}
+
+func reserve(s Service, mem, nanoCPUs int64) Service {
+	s.Config.Deploy.Resources.Reservations = runspec.ResourceAmounts{MemoryBytes: mem, NanoCPUs: nanoCPUs}
+	return s
 }
 
 func TestPortConflicts(t *testing.T) {
@@ -168,16 +199,18 @@ func TestPortConflicts(t *testing.T) {
 		return Service{Name: name, Config: runspec.Container{Network: runspec.Network{Ports: ports}}}
 	}
 	got := portConflicts("p", []Service{
-		svc("a", runspec.Port{ContainerPort: 80, HostPort: "81", Protocol: "tcp"}), // its own port, redeployed
-		svc("b", runspec.Port{ContainerPort: 80, HostPort: "80", Protocol: "tcp"}), // x's
-		svc("c", runspec.Port{ContainerPort: 53, HostPort: "80", Protocol: "udp"}), // another protocol
-		svc("d", runspec.Port{ContainerPort: 80, HostPort: "81", Protocol: "tcp"}), // a's, in this project
-	}, []swarm.Service{other, mine})
+		svc("a", runspec.Port{ContainerPort: 80, HostPort: "81", Protocol: "tcp"}),   // its own port, redeployed
+		svc("b", runspec.Port{ContainerPort: 80, HostPort: "80", Protocol: "tcp"}),   // x's
+		svc("c", runspec.Port{ContainerPort: 53, HostPort: "80", Protocol: "udp"}),   // another protocol
+		svc("d", runspec.Port{ContainerPort: 80, HostPort: "81", Protocol: "tcp"}),   // a's, in this project
+		svc("e", runspec.Port{ContainerPort: 80, HostPort: "7071", Protocol: "tcp"}), // a plain container's
+	}, []swarm.Service{other, mine}, map[portID]string{{7071, "tcp"}: "container holder on node m1, outside the swarm,"})
 	var s []string
 	for _, p := range got {
 		s = append(s, p.Service+": "+p.Msg)
 	}
-	want := []string{"b: port 80/tcp is published by service x_web already", "d: port 81/tcp is published by service p_a already"}
+	want := []string{"b: port 80/tcp is published by service x_web already", "d: port 81/tcp is published by service p_a already",
+		"e: port 7071/tcp is published by container holder on node m1, outside the swarm, already"}
 	if strings.Join(s, "\n") != strings.Join(want, "\n") {
 		t.Errorf("conflicts:\n%s\nwant\n%s", strings.Join(s, "\n"), strings.Join(want, "\n"))
 	}

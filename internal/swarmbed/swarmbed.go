@@ -187,41 +187,58 @@ func HubClient(timeout time.Duration) *http.Client {
 
 // HubDial dials addr from the hub's network namespace.
 func HubDial(ctx context.Context, network, addr string) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan result, 1)
+	var c net.Conn
+	err := inNamespace(HubNamespace, func() (err error) {
+		var d net.Dialer
+		c, err = d.DialContext(ctx, network, addr)
+		return err
+	})
+	return c, err
+}
+
+// ListenOnNode listens on addr in a node's (n1..n3) network namespace,
+// as a process of that machine outside Docker would: Docker knows
+// nothing of the port, which stays taken until the listener is closed.
+func ListenOnNode(node, network, addr string) (net.Listener, error) {
+	var l net.Listener
+	err := inNamespace("/run/netns/hoist-swarm-"+node, func() (err error) {
+		l, err = net.Listen(network, addr)
+		return err
+	})
+	return l, err
+}
+
+// inNamespace runs fn on a thread in the network namespace at path: a
+// socket belongs to the namespace it is made in. The thread goes back to
+// its own namespace after; if it cannot, it stays locked and dies with
+// its goroutine. (Left in the hub, the main thread would put the test
+// process in the hub's namespace, where the test bed's teardown kills
+// everything.)
+func inNamespace(path string, fn func() error) error {
+	ch := make(chan error, 1)
 	go func() {
-		// A socket belongs to the namespace it is made in. The thread
-		// goes back to its own namespace after; if it cannot, it stays
-		// locked and dies with the goroutine. (Left in the hub, the main
-		// thread would put the test process in the hub's namespace,
-		// where the test bed's teardown kills everything.)
 		runtime.LockOSThread()
 		orig, err := netns.Get()
 		if err != nil {
-			ch <- result{nil, err}
+			ch <- err
 			return
 		}
 		defer orig.Close()
-		h, err := netns.GetFromPath(HubNamespace)
+		h, err := netns.GetFromPath(path)
 		if err != nil {
-			ch <- result{nil, err}
+			ch <- err
 			return
 		}
 		defer h.Close()
 		if err := netns.Set(h); err != nil {
-			ch <- result{nil, err}
+			ch <- err
 			return
 		}
-		var d net.Dialer
-		c, err := d.DialContext(ctx, network, addr)
+		err = fn()
 		if netns.Set(orig) == nil {
 			runtime.UnlockOSThread()
 		}
-		ch <- result{c, err}
+		ch <- err
 	}()
-	r := <-ch
-	return r.c, r.err
+	return <-ch
 }
