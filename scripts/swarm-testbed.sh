@@ -67,18 +67,6 @@
 # default 60).
 set -euo pipefail
 
-# What this script starts (the nodes' dockerd, containerd, the registries)
-# outlives it; a descriptor it inherited would outlive it with them. A lock
-# its caller holds (flock(1) runs it with the lock file open) would then be
-# held until the test bed is torn down. So it keeps only its standard
-# streams, and the descriptor bash reads it from (255).
-for fd in /proc/$$/fd/*; do
-	fd=${fd##*/}
-	if ((fd > 2 && fd < 255)); then
-		eval "exec $fd>&-"
-	fi
-done
-
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/.." && pwd)
 
