@@ -124,8 +124,8 @@ func Run(ctx context.Context, tasks []Task, o Options) error {
 			if !(failed && errors.Is(r.err, context.Canceled)) {
 				err := r.err
 				// Engines name what failed too ("start container web-1:
-				// ..."): say it once.
-				if !strings.HasPrefix(err.Error(), r.id+":") {
+				// ...", "service web: ..."): say it once.
+				if !namesTask(err.Error(), r.id) {
 					err = fmt.Errorf("%s: %w", r.id, err)
 				}
 				errs = append(errs, err)
@@ -224,4 +224,12 @@ func check(tasks []Task) error {
 		}
 	}
 	return nil
+}
+
+// namesTask reports whether msg begins by naming the task id: its first
+// clause (up to ": ") is id, or ends with it as a word ("service web"
+// for the task web).
+func namesTask(msg, id string) bool {
+	first, _, ok := strings.Cut(msg, ": ")
+	return ok && (first == id || strings.HasSuffix(first, " "+id))
 }

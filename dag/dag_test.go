@@ -80,6 +80,19 @@ func TestErrorNamesTaskOnce(t *testing.T) {
 	if !errors.Is(err, boom) || err.Error() != "start container web-1: boom" {
 		t.Fatalf("err %v", err)
 	}
+	// The swarm engine names a service as "service NAME", its task NAME;
+	// a message that names another task, or none, gets the task's name.
+	for _, c := range []struct{ id, msg, want string }{
+		{"crowd", "service crowd: 3/4 running", "service crowd: 3/4 running"},
+		{"crowd", "service crowdy: 3/4 running", "crowd: service crowdy: 3/4 running"},
+		{"web", "no such image", "web: no such image"},
+		{"web", "pull web", "web: pull web"},
+	} {
+		tasks := []Task{{ID: c.id, Run: func(ctx context.Context) error { return errors.New(c.msg) }}}
+		if err := Run(context.Background(), tasks, Options{}); err == nil || err.Error() != c.want {
+			t.Errorf("task %s failing with %q: err %v, want %q", c.id, c.msg, err, c.want)
+		}
+	}
 }
 
 func TestParentCancel(t *testing.T) {
