@@ -197,17 +197,39 @@ volumes:
 // process and returns its reference.
 func pushRandomImage(t *testing.T) string {
 	t.Helper()
+	return pushImage(t, randomImage(t), "full/junk:1")
+}
+
+// pushImage pushes img as repoTag to a registry served by this test
+// process, for the test's life, and returns its reference.
+func pushImage(t *testing.T, img v1.Image, repoTag string) string {
+	t.Helper()
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
-	ref := strings.TrimPrefix(srv.URL, "http://") + "/full/junk:1"
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/" + repoTag
 	r, err := name.ParseReference(ref, name.Insecure)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(r, randomImage(t)); err != nil {
+	if err := remote.Write(r, img); err != nil {
 		t.Fatal(err)
 	}
 	return ref
+}
+
+// archiveImage writes img, tagged ref, to an archive for image load and
+// returns its path.
+func archiveImage(t *testing.T, img v1.Image, ref string) string {
+	t.Helper()
+	archive := filepath.Join(t.TempDir(), "image.tar")
+	r, err := name.ParseReference(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tarball.WriteToFile(archive, r, img); err != nil {
+		t.Fatal(err)
+	}
+	return archive
 }
 
 // randomImage is busybox plus a layer of 4 MiB of random bytes: no store

@@ -7,9 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"log"
-	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -17,11 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/hoist-dev/hoist/internal/testengine"
@@ -140,6 +134,22 @@ volumes:
 	t.Logf("kill points tried: up (with its build) %d, down %d", upPoints, downPoints)
 }
 
+// killBuild is the project (FROM %s) whose build TestKillImageWrites and
+// TestKillImageWritesDocker kill: steps slow enough for a kill to land
+// inside them, and a layer of some size.
+const killBuild = `
+services:
+  app:
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM %s
+        RUN echo one > /one && sleep 0.2
+        COPY compose.yaml /compose.yaml
+        RUN dd if=/dev/urandom of=/rand bs=64k count=16 && sleep 0.2
+        RUN cat /one /compose.yaml > /both
+`
+
 // TestKillImageWrites kills hoist pull (from a registry in this process),
 // hoist image load and hoist build at growing delays, SIGKILL each time,
 // and checks that the store stays sound (system check --full finds
@@ -160,35 +170,11 @@ func TestKillImageWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
-	ref := strings.TrimPrefix(srv.URL, "http://") + "/kill/busybox:1"
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatal(err)
-	}
-	archive := filepath.Join(t.TempDir(), "image.tar")
-	lr, _ := name.ParseReference("example.com/kill/loaded:1")
-	if err := tarball.WriteToFile(archive, lr, img); err != nil {
-		t.Fatal(err)
-	}
+	ref := pushImage(t, img, "kill/busybox:1")
+	archive := archiveImage(t, img, "example.com/kill/loaded:1")
 
 	pr := h.project("pull", "services:\n  app:\n    image: "+ref+"\n")
-	br := h.project("bld", fmt.Sprintf(`
-services:
-  app:
-    build:
-      context: .
-      dockerfile_inline: |
-        FROM %s
-        RUN echo one > /one && sleep 0.2
-        COPY compose.yaml /compose.yaml
-        RUN dd if=/dev/urandom of=/rand bs=64k count=16 && sleep 0.2
-        RUN cat /one /compose.yaml > /both
-`, testImage))
+	br := h.project("bld", fmt.Sprintf(killBuild, testImage))
 	points := 0
 	for _, c := range []struct {
 		dir  string
@@ -274,22 +260,9 @@ func (h *host) killAfter(dir string, delay time.Duration, args ...string) bool {
 func TestKillAtEveryWrite(t *testing.T) {
 	h := newHost(t)
 	img := randomImage(t)
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
-	ref := strings.TrimPrefix(srv.URL, "http://") + "/kill/junk:1"
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatal(err)
-	}
-	archive := filepath.Join(t.TempDir(), "image.tar")
+	ref := pushImage(t, img, "kill/junk:1")
 	loaded := "example.com/kill/loaded:1"
-	lr, _ := name.ParseReference(loaded)
-	if err := tarball.WriteToFile(archive, lr, img); err != nil {
-		t.Fatal(err)
-	}
+	archive := archiveImage(t, img, loaded)
 	pr := h.project("pull", "services:\n  app:\n    image: "+ref+"\n")
 	// SALT changes every step's cache key: each try builds every step.
 	br := h.project("bld", fmt.Sprintf(`
@@ -380,39 +353,15 @@ func (h *host) runKilled(extra []string, dir string, args ...string) (killed boo
 func TestKillImageWritesDocker(t *testing.T) {
 	h := newDockerHost(t)
 	img := randomImage(t)
-	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-	defer srv.Close()
 	suffix := make([]byte, 3)
 	rand.Read(suffix)
 	tag := hex.EncodeToString(suffix)
-	ref := strings.TrimPrefix(srv.URL, "http://") + "/kill/junk:" + tag
-	r, err := name.ParseReference(ref, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := remote.Write(r, img); err != nil {
-		t.Fatal(err)
-	}
-	archive := filepath.Join(t.TempDir(), "image.tar")
+	ref := pushImage(t, img, "kill/junk:"+tag)
 	loaded := "example.com/kill/loaded:" + tag
-	lr, _ := name.ParseReference(loaded)
-	if err := tarball.WriteToFile(archive, lr, img); err != nil {
-		t.Fatal(err)
-	}
+	archive := archiveImage(t, img, loaded)
 	t.Cleanup(func() { h.run(nil, "", "image", "rm", "-f", ref, loaded) })
 	pr := h.project("pull", "services:\n  app:\n    image: "+ref+"\n")
-	br := h.project("bld", fmt.Sprintf(`
-services:
-  app:
-    build:
-      context: .
-      dockerfile_inline: |
-        FROM %s
-        RUN echo one > /one && sleep 0.2
-        COPY compose.yaml /compose.yaml
-        RUN dd if=/dev/urandom of=/rand bs=64k count=16 && sleep 0.2
-        RUN cat /one /compose.yaml > /both
-`, testImage))
+	br := h.project("bld", fmt.Sprintf(killBuild, testImage))
 	for _, c := range []struct {
 		what string
 		dir  string
