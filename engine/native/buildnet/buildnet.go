@@ -32,6 +32,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +43,7 @@ import (
 	"github.com/hoist-dev/hoist/engine/native/etcfiles"
 	"github.com/hoist-dev/hoist/engine/native/network"
 	"github.com/hoist-dev/hoist/internal/atomicfile"
+	"github.com/hoist-dev/hoist/internal/procfs"
 )
 
 // Networks opens the builds' networks: Manager's projects, in RunDir
@@ -96,8 +98,10 @@ func (n Networks) sweep(ctx context.Context) {
 		f, err := os.OpenFile(filepath.Join(dir, OwnerLock), os.O_RDWR|unix.O_CLOEXEC, 0)
 		if errors.Is(err, fs.ErrNotExist) {
 			// Made a moment ago and not locked yet, or its process died
-			// in that moment (then it holds nothing but the directory).
-			if fi, err := os.Stat(dir); err == nil && time.Since(fi.ModTime()) > time.Minute {
+			// in that moment (then it holds nothing but the directory):
+			// the process its name holds says which, when it is gone;
+			// else (a pid reused meanwhile) a minute does.
+			if fi, err := os.Stat(dir); err == nil && (!builderLives(project) || time.Since(fi.ModTime()) > time.Minute) {
 				n.remove(ctx, project, dir)
 			}
 			continue
@@ -111,6 +115,18 @@ func (n Networks) sweep(ctx context.Context) {
 		}
 		f.Close()
 	}
+}
+
+// builderLives reports whether the process whose pid a build network's
+// name holds (Open names it build.<pid>.<random>) may still run: false
+// only when that pid has ended (no such process, or its zombie).
+func builderLives(project string) bool {
+	f := strings.Split(strings.TrimPrefix(project, projectPrefix), ".")
+	pid, err := strconv.Atoi(f[0])
+	if err != nil || pid <= 0 {
+		return true
+	}
+	return !procfs.Exited(pid)
 }
 
 func (n Networks) remove(ctx context.Context, project, dir string) {
