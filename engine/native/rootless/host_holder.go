@@ -277,9 +277,6 @@ func launch(ctx context.Context, m Mapping, hc HolderConfig, cmd *exec.Cmd) (goW
 	}
 	cmd.Path = "/proc/self/exe"
 	cmd.Args = []string{RoleUserns, string(cfg)}
-	if cmd.Env == nil {
-		cmd.Env = os.Environ()
-	}
 	cmd.ExtraFiles = []*os.File{goR, readyW}
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
