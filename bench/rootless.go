@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hoist-dev/hoist/internal/testimage"
 )
 
 // The rootless scenario times the native engine rootless (as a user made
@@ -272,8 +274,7 @@ func (b *bench) rootlessSample(ctx context.Context, sides []rootlessSide, n int,
 	if rootfs == "" {
 		return errors.New("the sample needs HOIST_SAMPLE_ROOTFS (samples/images/load.sh prints it; go tool task bench exports it)")
 	}
-	const python, redis = "hoist-local/python:3.11-bookworm", "hoist-local/redis:7-bookworm"
-	path := "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	const python, redis = testimage.SamplePython, testimage.SampleRedis
 	src := filepath.Join(b.root, "samples", "flask-redis")
 	ents, err := os.ReadDir(src)
 	if err != nil {
@@ -281,11 +282,10 @@ func (b *bench) rootlessSample(ctx context.Context, sides []rootlessSide, n int,
 	}
 	urls := map[string]string{}
 	for _, s := range sides {
-		if err := s.hoist(ctx, s.root, "image", "import", "--change", path, "--change", "ENV LANG=C.UTF-8", "--change", "ENV PIP_NO_INDEX=1", "--change", `CMD ["python3"]`, rootfs, python); err != nil {
-			return err
-		}
-		if err := s.hoist(ctx, s.root, "image", "import", "--change", path, "--change", "WORKDIR /data", "--change", "EXPOSE 6379", "--change", `CMD ["redis-server", "--protected-mode", "no"]`, rootfs, redis); err != nil {
-			return err
+		for _, ref := range []string{python, redis} {
+			if err := s.hoist(ctx, s.root, testimage.SampleImportArgs(rootfs, ref)...); err != nil {
+				return err
+			}
 		}
 		dir := filepath.Join(s.root, "sample")
 		web, db := freeTCPPort(), freeTCPPort()

@@ -332,10 +332,9 @@ func TestRootlessSample(t *testing.T) {
 		t.Skip("HOIST_SAMPLE_ROOTFS is not set (samples/images/load.sh)")
 	}
 	u := newRootlessUser(t)
-	const python, redis = "hoist-local/python:3.11-bookworm", "hoist-local/redis:7-bookworm"
-	path := "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	u.hoist(t, u.home, "image", "import", "--change", path, "--change", "ENV LANG=C.UTF-8", "--change", "ENV PIP_NO_INDEX=1", "--change", `CMD ["python3"]`, rootfs, python)
-	u.hoist(t, u.home, "image", "import", "--change", path, "--change", "WORKDIR /data", "--change", "EXPOSE 6379", "--change", `CMD ["redis-server", "--protected-mode", "no"]`, rootfs, redis)
+	const python, redis = testimage.SamplePython, testimage.SampleRedis
+	u.hoist(t, u.home, testimage.SampleImportArgs(rootfs, python)...)
+	u.hoist(t, u.home, testimage.SampleImportArgs(rootfs, redis)...)
 
 	dir := u.mkdir(t, "sample")
 	src := filepath.Join("..", "samples", "flask-redis")

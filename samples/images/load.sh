@@ -28,7 +28,8 @@ REDIS_REF=hoist-local/redis:7-bookworm
 LABEL=dev.hoist.image.key
 PATH_ENV=PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
-# Image configs, as docker import --change instructions.
+# Image configs, as docker import --change instructions (the Go side that
+# imports the rootfs itself takes the same from internal/testimage/sample.go).
 python_changes=(
 	"ENV $PATH_ENV"
 	"ENV LANG=C.UTF-8"

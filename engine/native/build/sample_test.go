@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hoist-dev/hoist/engine"
+	"github.com/hoist-dev/hoist/internal/testimage"
 )
 
 // sampleTarball is the bookworm rootfs samples/images/build.sh makes.
@@ -52,13 +53,8 @@ func TestFlaskSample(t *testing.T) {
 		t.Skipf("sample rootfs %s not built (samples/images/build.sh): %v", tarball, err)
 	}
 	defer r.Close()
-	const pyRef = "hoist-local/python:3.11-bookworm"
-	if _, err := f.store.Import(context.Background(), r, pyRef, []string{
-		"ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"ENV LANG=C.UTF-8",
-		"ENV PIP_NO_INDEX=1",
-		`CMD ["python3"]`,
-	}); err != nil {
+	const pyRef = testimage.SamplePython
+	if _, err := f.store.Import(context.Background(), r, pyRef, testimage.SampleChanges(pyRef)); err != nil {
 		t.Fatal(err)
 	}
 	dir := copyDir(t, filepath.Join("..", "..", "..", "samples", "flask-redis"))
